@@ -1,0 +1,219 @@
+//! Page management from user space: `bpf_arena_alloc_pages`,
+//! `bpf_arena_free_pages` and `bpf_arena_reserve_pages` called by tiny
+//! built-in SYSCALL programs, assembled with [`crate::insn`] and loaded on
+//! first use (one per operation and arena).
+//!
+//! Each program reads its arguments from a 24-byte context
+//! `{ u64 addr; u32 count; u32 pad; u64 result }` and calls the kfunc on the
+//! arena it was loaded for. The kfuncs are sleepable up to Linux 6.18, which
+//! SYSCALL programs (always loaded `BPF_F_SLEEPABLE`) satisfy.
+
+use super::{Arena, ArenaPtr, arena_program};
+use crate::error::{Error, Result};
+use crate::insn::{Insn, Reg, Size, asm, encode};
+use crate::kfunc;
+use crate::prog::Program;
+use crate::sys::Errno;
+use std::os::fd::AsRawFd;
+
+#[derive(Debug, Default)]
+pub(crate) struct PageProgs {
+    alloc: Option<Program>,
+    free: Option<Program>,
+    reserve: Option<Program>,
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Alloc,
+    Free,
+    Reserve,
+}
+
+impl Op {
+    fn kfunc(self) -> &'static str {
+        match self {
+            Op::Alloc => kfunc::ARENA_ALLOC_PAGES,
+            Op::Free => kfunc::ARENA_FREE_PAGES,
+            Op::Reserve => kfunc::ARENA_RESERVE_PAGES,
+        }
+    }
+
+    fn since(self) -> &'static str {
+        match self {
+            Op::Reserve => "6.17",
+            _ => "6.9",
+        }
+    }
+
+    fn prog_name(self) -> &'static str {
+        match self {
+            Op::Alloc => "arena_alloc",
+            Op::Free => "arena_free",
+            Op::Reserve => "arena_reserve",
+        }
+    }
+}
+
+/// The instructions of the built-in program for `op` on map fd `map_fd`
+/// calling kfunc `btf_id`.
+fn program(op: Op, map_fd: i32, btf_id: u32) -> Vec<Insn> {
+    let (r0, r1, r2, r3, r4, r5, r6) = (Reg::R0, Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5, Reg::R6);
+    let mut v = vec![
+        asm::mov64(r6, r1),
+        asm::ld_map_fd(r1, map_fd),
+        asm::load(Size::DW, r2, r6, 0),
+        asm::load(Size::W, r3, r6, 8),
+    ];
+    match op {
+        Op::Alloc => {
+            v.push(asm::mov64_imm(r4, -1)); // node_id = NUMA_NO_NODE
+            v.push(asm::mov64_imm(r5, 0)); // flags
+            v.push(asm::call_kfunc(btf_id));
+            v.push(asm::store(Size::DW, r6, 16, r0));
+            v.push(asm::mov64_imm(r0, 0));
+        }
+        Op::Free => {
+            v.push(asm::call_kfunc(btf_id));
+            v.push(asm::mov64_imm(r0, 0));
+        }
+        // The int result is the program's return value.
+        Op::Reserve => v.push(asm::call_kfunc(btf_id)),
+    }
+    v.push(asm::exit());
+    encode(&v)
+}
+
+impl Arena {
+    fn run_page_op(&self, op: Op, addr: u64, count: u32) -> Result<(u32, u64)> {
+        let mut progs = self.page_progs();
+        let slot = match op {
+            Op::Alloc => &mut progs.alloc,
+            Op::Free => &mut progs.free,
+            Op::Reserve => &mut progs.reserve,
+        };
+        if slot.is_none() {
+            let id = kfunc::kfunc_id(op.kfunc())?.ok_or(Error::NotSupported {
+                what: op.kfunc(),
+                since: op.since(),
+                detail: Some("not in /sys/kernel/btf/vmlinux".into()),
+            })?;
+            let insns = program(op, self.fd.as_raw_fd(), id);
+            *slot = Some(arena_program(self, op.prog_name(), &insns)?);
+        }
+        let prog = slot.as_ref().expect("loaded above");
+        let mut ctx = [0u8; 24];
+        ctx[0..8].copy_from_slice(&addr.to_le_bytes());
+        ctx[8..12].copy_from_slice(&count.to_le_bytes());
+        let ret = prog.run_syscall(&mut ctx)?;
+        Ok((ret, u64::from_le_bytes(ctx[16..24].try_into().expect("8 bytes"))))
+    }
+
+    /// Allocates `count` zeroed pages with `bpf_arena_alloc_pages` (6.9).
+    ///
+    /// `at` = `None` takes the lowest free range (after
+    /// [`Arena::guard_null_page`], so never the NULL page); `Some(ptr)` asks
+    /// for exactly that page-aligned address. Returns the kernel's answer:
+    /// the user address of the first page, or `None` (the kernel's NULL)
+    /// when `count` is 0 or exceeds the arena, `at` is misaligned or outside,
+    /// any page in the range is allocated or reserved, or memory is short.
+    /// Works on [`SEGV_ON_FAULT`](super::ArenaFlags::SEGV_ON_FAULT) arenas.
+    ///
+    /// Errors: [`Error::Invalid`] for `at` = the NULL page;
+    /// [`Error::NotSupported`] without the kfunc; [`Error::Bpf`]/`EPERM`
+    /// without `CAP_BPF` + `CAP_PERFMON`.
+    pub fn alloc_pages<T>(&self, at: Option<ArenaPtr<T>>, count: u32) -> Result<Option<ArenaPtr<u8>>> {
+        let addr = match at {
+            Some(p) => {
+                if self.has_null_page() && p.addr() == self.base {
+                    return Err(Error::invalid(
+                        "allocation address",
+                        format!(
+                            "{:#x} is the arena's NULL page (low 32 bits 0: BPF's cast turns pointers to it into NULL)",
+                            p.addr()
+                        ),
+                    ));
+                }
+                p.addr()
+            }
+            None => {
+                self.guard_null_page()?;
+                0
+            }
+        };
+        let (_, got) = self.run_page_op(Op::Alloc, addr, count)?;
+        Ok((got != 0).then(|| ArenaPtr::from_addr(got)))
+    }
+
+    /// Frees `count` pages at `ptr` with `bpf_arena_free_pages` (6.9).
+    ///
+    /// The kernel uses only the low 32 bits of `ptr` (rounded down to a
+    /// page), clips the range to the arena, zaps the pages from every user
+    /// mapping and returns them to the free range (un-reserving reserved
+    /// ones). A later user access faults in a new zeroed page (or `SIGSEGV`
+    /// with `SEGV_ON_FAULT`). The kfunc returns nothing, and ignores a NULL
+    /// `ptr` or a `count` of 0.
+    pub fn free_pages<T>(&self, ptr: ArenaPtr<T>, count: u32) -> Result<()> {
+        self.run_page_op(Op::Free, ptr.addr(), count).map(drop)
+    }
+
+    /// Reserves `count` pages at `ptr` with `bpf_arena_reserve_pages`
+    /// (6.17): BPF allocations will not return them and BPF accesses fault
+    /// (reading 0) until they are freed. User-space faults still allocate
+    /// reserved pages (kernel quirk, see `kernel-abi.md` §3.1).
+    ///
+    /// The kernel's answer: `Ok(())` for 0 (also for a misaligned `ptr` or a
+    /// `count` of 0, where it silently does nothing), [`Error::Kfunc`] with
+    /// `EINVAL` (range beyond the arena) or `EBUSY` (a page is allocated).
+    /// [`Error::NotSupported`] on kernels without the kfunc.
+    pub fn reserve_pages<T>(&self, ptr: ArenaPtr<T>, count: u32) -> Result<()> {
+        let (ret, _) = self.run_page_op(Op::Reserve, ptr.addr(), count)?;
+        match ret as i32 {
+            0 => Ok(()),
+            r => Err(Error::Kfunc { kfunc: kfunc::ARENA_RESERVE_PAGES, errno: Errno::from_negative(r as i64) }),
+        }
+    }
+
+    /// Takes the NULL page (offset 0 of a 4 GiB-aligned arena) out of the
+    /// kernel's free range so that no allocation, from BPF or user space,
+    /// returns it. Reserves it where `bpf_arena_reserve_pages` exists (BPF
+    /// accesses through a NULL arena pointer then fault and read 0);
+    /// allocates it on older kernels. Idempotent and cheap after the first
+    /// call; `Ok(true)` when this call took the page, `Ok(false)` when there
+    /// is no NULL page, it was already guarded, or something already
+    /// allocated it.
+    pub fn guard_null_page(&self) -> Result<bool> {
+        if !self.has_null_page() || self.set_null_guarded() {
+            return Ok(false);
+        }
+        let reserve_known = kfunc::kfunc_id(kfunc::ARENA_RESERVE_PAGES)?.is_some();
+        let r = if reserve_known {
+            match self.run_page_op(Op::Reserve, self.base, 1) {
+                Ok((0, _)) => Ok(true),
+                Ok(_) => Ok(false),
+                Err(e) => Err(e),
+            }
+        } else {
+            self.run_page_op(Op::Alloc, self.base, 1).map(|(_, a)| a != 0)
+        };
+        if r.is_err() {
+            self.null_guarded.store(false, std::sync::atomic::Ordering::Release);
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insn::Listing;
+
+    #[test]
+    fn built_in_programs_read_as_intended() {
+        let text = Listing(&program(Op::Alloc, 7, 63525)).to_string();
+        assert_eq!(
+            text,
+            "     0: r6 = r1\n     1: r1 = map_fd(7) ll\n     3: r2 = *(u64 *)(r6 + 0x0)\n     4: w3 = *(u32 *)(r6 + 0x8)\n     5: r4 = -0x1\n     6: r5 = 0x0\n     7: call kfunc(0xf825)\n     8: *(u64 *)(r6 + 0x10) = r0\n     9: r0 = 0x0\n    10: exit\n"
+        );
+    }
+}

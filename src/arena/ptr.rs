@@ -1,0 +1,122 @@
+//! [`ArenaPtr`] and the [`Plain`] marker.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+
+/// Types that can be copied in and out of arena memory as raw bytes.
+///
+/// # Safety
+/// Every bit pattern of `size_of::<Self>()` bytes must be a valid value
+/// (no `bool`, `char`, enums, references or `NonNull`), and the type must
+/// contain no padding that would leak uninitialised bytes when written.
+/// `#[repr(C)]` structs of integers, arrays and [`ArenaPtr`]s without padding
+/// qualify.
+pub unsafe trait Plain: Copy + 'static {}
+
+macro_rules! plain {
+    ($($t:ty),*) => { $(
+        // SAFETY: every bit pattern is a valid value; no padding.
+        unsafe impl Plain for $t {}
+    )* };
+}
+plain!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, ());
+
+// SAFETY: an array of Plain values has no padding and accepts any bits.
+unsafe impl<T: Plain, const N: usize> Plain for [T; N] {}
+
+/// A pointer into an arena, in **user form**: the full 64-bit user virtual
+/// address, exactly as clang stores `__arena` pointers in arena memory.
+///
+/// It is `#[repr(transparent)]` over `u64`, so it can be a field of a
+/// `#[repr(C)]` struct that mirrors a BPF-side structure (`struct node
+/// __arena *next`) and be read with [`Arena::read`](crate::arena::Arena::read).
+/// It carries no lifetime and is never dereferenced directly: reads and
+/// writes go through the [`Arena`](crate::arena::Arena), which checks bounds.
+///
+/// The three forms of an arena address:
+/// - user form (this type): `user_vm_start`'s upper half | the low 32 bits;
+/// - arena offset: `addr - base` (equals the low 32 bits when the base is
+///   4 GiB-aligned, which the crate arranges when it picks the address);
+/// - kernel form: the low 32 bits ([`ArenaPtr::kernel32`]), what a BPF
+///   register holds after `addr_space_cast(rX, 0, 1)`. A value whose low
+///   32 bits are 0 is turned into NULL by the kernel's reverse cast.
+#[repr(transparent)]
+pub struct ArenaPtr<T> {
+    addr: u64,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> ArenaPtr<T> {
+    /// The NULL pointer.
+    pub const fn null() -> Self {
+        ArenaPtr { addr: 0, _t: PhantomData }
+    }
+
+    /// A pointer from a user address. Not checked: use
+    /// [`Arena::ptr_at`](crate::arena::Arena::ptr_at) to build checked ones.
+    pub const fn from_addr(addr: u64) -> Self {
+        ArenaPtr { addr, _t: PhantomData }
+    }
+
+    /// The user address.
+    pub const fn addr(self) -> u64 {
+        self.addr
+    }
+
+    /// Whether this is NULL.
+    pub const fn is_null(self) -> bool {
+        self.addr == 0
+    }
+
+    /// The 32-bit kernel form (the low 32 bits).
+    pub const fn kernel32(self) -> u32 {
+        self.addr as u32
+    }
+
+    /// The same address as a pointer to `U`.
+    pub const fn cast<U>(self) -> ArenaPtr<U> {
+        ArenaPtr { addr: self.addr, _t: PhantomData }
+    }
+
+    /// `self + bytes` (wrapping in 64 bits).
+    pub const fn byte_add(self, bytes: u64) -> Self {
+        ArenaPtr { addr: self.addr.wrapping_add(bytes), _t: PhantomData }
+    }
+
+    /// `self + count * size_of::<T>()`.
+    pub const fn add(self, count: u64) -> Self {
+        self.byte_add(count.wrapping_mul(std::mem::size_of::<T>() as u64))
+    }
+}
+
+impl<T> Clone for ArenaPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for ArenaPtr<T> {}
+impl<T> PartialEq for ArenaPtr<T> {
+    fn eq(&self, o: &Self) -> bool {
+        self.addr == o.addr
+    }
+}
+impl<T> Eq for ArenaPtr<T> {}
+impl<T> Hash for ArenaPtr<T> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.addr.hash(h)
+    }
+}
+impl<T> Default for ArenaPtr<T> {
+    fn default() -> Self {
+        Self::null()
+    }
+}
+impl<T> fmt::Debug for ArenaPtr<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ArenaPtr({:#x})", self.addr)
+    }
+}
+
+// SAFETY: repr(transparent) over u64: any bits are a valid (possibly dangling) address.
+unsafe impl<T: 'static> Plain for ArenaPtr<T> {}

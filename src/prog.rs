@@ -1,0 +1,400 @@
+//! Loading and running raw programs (`BPF_PROG_LOAD`, `BPF_PROG_TEST_RUN`).
+
+use crate::error::{Error, Result, VerifierError};
+use crate::insn::{self, Insn};
+use crate::sys::{self, Cmd, Errno};
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+/// A program type (`enum bpf_prog_type`).
+///
+/// A newtype rather than an enum so that types newer than this crate can
+/// still be named (`ProgramType(42)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProgramType(pub u32);
+
+#[allow(missing_docs)]
+impl ProgramType {
+    pub const SOCKET_FILTER: ProgramType = ProgramType(1);
+    pub const KPROBE: ProgramType = ProgramType(2);
+    pub const SCHED_CLS: ProgramType = ProgramType(3);
+    pub const SCHED_ACT: ProgramType = ProgramType(4);
+    pub const TRACEPOINT: ProgramType = ProgramType(5);
+    pub const XDP: ProgramType = ProgramType(6);
+    pub const PERF_EVENT: ProgramType = ProgramType(7);
+    pub const CGROUP_SKB: ProgramType = ProgramType(8);
+    pub const CGROUP_SOCK: ProgramType = ProgramType(9);
+    pub const LWT_IN: ProgramType = ProgramType(10);
+    pub const LWT_OUT: ProgramType = ProgramType(11);
+    pub const LWT_XMIT: ProgramType = ProgramType(12);
+    pub const SOCK_OPS: ProgramType = ProgramType(13);
+    pub const SK_SKB: ProgramType = ProgramType(14);
+    pub const CGROUP_DEVICE: ProgramType = ProgramType(15);
+    pub const SK_MSG: ProgramType = ProgramType(16);
+    pub const RAW_TRACEPOINT: ProgramType = ProgramType(17);
+    pub const CGROUP_SOCK_ADDR: ProgramType = ProgramType(18);
+    pub const LWT_SEG6LOCAL: ProgramType = ProgramType(19);
+    pub const LIRC_MODE2: ProgramType = ProgramType(20);
+    pub const SK_REUSEPORT: ProgramType = ProgramType(21);
+    pub const FLOW_DISSECTOR: ProgramType = ProgramType(22);
+    pub const CGROUP_SYSCTL: ProgramType = ProgramType(23);
+    pub const RAW_TRACEPOINT_WRITABLE: ProgramType = ProgramType(24);
+    pub const CGROUP_SOCKOPT: ProgramType = ProgramType(25);
+    pub const TRACING: ProgramType = ProgramType(26);
+    pub const STRUCT_OPS: ProgramType = ProgramType(27);
+    pub const EXT: ProgramType = ProgramType(28);
+    pub const LSM: ProgramType = ProgramType(29);
+    pub const SK_LOOKUP: ProgramType = ProgramType(30);
+    /// Run only through `BPF_PROG_TEST_RUN`; must be loaded sleepable (6.18:
+    /// "Syscall programs can only be sleepable", `EINVAL`).
+    pub const SYSCALL: ProgramType = ProgramType(31);
+    pub const NETFILTER: ProgramType = ProgramType(32);
+}
+
+bitflags::bitflags! {
+    /// `BPF_PROG_LOAD` flags (`prog_flags`).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct ProgramFlags: u32 {
+        /// `BPF_F_STRICT_ALIGNMENT`.
+        const STRICT_ALIGNMENT = 1 << 0;
+        /// `BPF_F_ANY_ALIGNMENT`.
+        const ANY_ALIGNMENT = 1 << 1;
+        /// `BPF_F_TEST_RND_HI32`.
+        const TEST_RND_HI32 = 1 << 2;
+        /// `BPF_F_TEST_STATE_FREQ`.
+        const TEST_STATE_FREQ = 1 << 3;
+        /// `BPF_F_SLEEPABLE`: may call sleepable helpers and kfuncs (the arena
+        /// page kfuncs up to 6.18).
+        const SLEEPABLE = 1 << 4;
+        /// `BPF_F_XDP_HAS_FRAGS`.
+        const XDP_HAS_FRAGS = 1 << 5;
+        /// `BPF_F_XDP_DEV_BOUND_ONLY`.
+        const XDP_DEV_BOUND_ONLY = 1 << 6;
+        /// `BPF_F_TEST_REG_INVARIANTS`.
+        const TEST_REG_INVARIANTS = 1 << 7;
+        /// Bits this crate does not know are passed through.
+        const _ = !0;
+    }
+}
+
+/// BTF-related load attributes: the program's BTF and its records.
+#[derive(Clone, Copy, Debug)]
+pub struct ProgramBtf<'a> {
+    /// The object's BTF, loaded with `BPF_BTF_LOAD`.
+    pub btf: BorrowedFd<'a>,
+    /// `bpf_func_info` records (instruction indexes, not bytes).
+    pub func_info: &'a [u8],
+    /// `bpf_line_info` records.
+    pub line_info: &'a [u8],
+    /// `bpf_core_relo` records for the kernel's CO-RE engine.
+    pub core_relos: &'a [u8],
+}
+
+/// Describes a program to load. Build with [`ProgramBuilder::new`], load with
+/// [`ProgramBuilder::load`].
+#[derive(Clone, Debug)]
+pub struct ProgramBuilder<'a> {
+    prog_type: ProgramType,
+    insns: &'a [Insn],
+    name: String,
+    license: String,
+    flags: ProgramFlags,
+    expected_attach_type: u32,
+    attach_btf_id: u32,
+    fd_array: Vec<BorrowedFd<'a>>,
+    bind_fd_array: bool,
+    btf: Option<ProgramBtf<'a>>,
+    log_level: u32,
+    kern_version: u32,
+}
+
+impl<'a> ProgramBuilder<'a> {
+    /// A program of `prog_type` made of `insns`, licensed `"GPL"` (kfuncs and
+    /// GPL-only helpers need a GPL-compatible license), unnamed, no flags.
+    pub fn new(prog_type: ProgramType, insns: &'a [Insn]) -> Self {
+        ProgramBuilder {
+            prog_type,
+            insns,
+            name: String::new(),
+            license: "GPL".into(),
+            flags: ProgramFlags::empty(),
+            expected_attach_type: 0,
+            attach_btf_id: 0,
+            fd_array: Vec::new(),
+            bind_fd_array: false,
+            btf: None,
+            log_level: 0,
+            kern_version: 0,
+        }
+    }
+
+    /// Program name. The kernel keeps 15 bytes; longer names are cut (as
+    /// libbpf does). Characters other than alphanumerics, `_` and `.` make
+    /// the kernel answer `EINVAL`.
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// License string (default `"GPL"`).
+    pub fn license(mut self, license: &str) -> Self {
+        self.license = license.to_string();
+        self
+    }
+
+    /// Load flags, e.g. [`ProgramFlags::SLEEPABLE`].
+    pub fn flags(mut self, flags: ProgramFlags) -> Self {
+        self.flags = flags;
+        self
+    }
+
+    /// `expected_attach_type` (`enum bpf_attach_type`).
+    pub fn expected_attach_type(mut self, t: u32) -> Self {
+        self.expected_attach_type = t;
+        self
+    }
+
+    /// `attach_btf_id` (tracing programs).
+    pub fn attach_btf_id(mut self, id: u32) -> Self {
+        self.attach_btf_id = id;
+        self
+    }
+
+    /// `kern_version` (only very old kprobe kernels check it).
+    pub fn kern_version(mut self, v: u32) -> Self {
+        self.kern_version = v;
+        self
+    }
+
+    /// The `fd_array` that `BPF_PSEUDO_MAP_IDX*` loads and module kfunc
+    /// calls index into.
+    pub fn fd_array(mut self, fds: &[BorrowedFd<'a>]) -> Self {
+        self.fd_array = fds.to_vec();
+        self
+    }
+
+    /// Also pass `fd_array_cnt`, binding every map in `fd_array` to the
+    /// program even if no instruction names it (Linux 6.14+). This is how a
+    /// program that only receives arena pointers gets its arena; older
+    /// kernels answer `EINVAL`.
+    pub fn bind_fd_array(mut self, bind: bool) -> Self {
+        self.bind_fd_array = bind;
+        self
+    }
+
+    /// The program's BTF with func_info, line_info and CO-RE records.
+    pub fn btf(mut self, btf: ProgramBtf<'a>) -> Self {
+        self.btf = Some(btf);
+        self
+    }
+
+    /// Verifier log level for a successful load (0: none, the default; 1;
+    /// 2: every instruction; `| 4`: statistics). A failed load is always
+    /// retried with level 1 (if 0) so the error carries the log.
+    pub fn log_level(mut self, level: u32) -> Self {
+        self.log_level = level;
+        self
+    }
+
+    /// `BPF_PROG_LOAD`.
+    ///
+    /// A verifier rejection is [`Error::Verifier`] with the whole log. Other
+    /// failures (`EPERM` without `CAP_BPF`, `EINVAL` for bad attributes before
+    /// verification starts) are [`Error::Bpf`]. An arena program needs the
+    /// arena mapped first (`arena's user address must be set via map_extra
+    /// or mmap()`, `EINVAL`).
+    pub fn load(&self) -> Result<Program> {
+        let bytes = insn::to_bytes(self.insns);
+        let license = CString::new(self.license.as_str())
+            .map_err(|_| Error::invalid("license", format!("{:?} contains a NUL byte", self.license)))?;
+        let mut name = [0u8; 16];
+        let nb = self.name.as_bytes();
+        let n = nb.len().min(15);
+        if nb[..n].contains(&0) {
+            return Err(Error::invalid("program name", format!("{:?} contains a NUL byte", self.name)));
+        }
+        name[..n].copy_from_slice(&nb[..n]);
+        let mut req = sys::ProgLoadRequest {
+            prog_type: self.prog_type.0,
+            insns: &bytes,
+            license: Some(&license),
+            name,
+            prog_flags: self.flags.bits(),
+            expected_attach_type: self.expected_attach_type,
+            kern_version: self.kern_version,
+            fd_array: &self.fd_array,
+            bind_fd_array: self.bind_fd_array,
+            attach_btf_id: self.attach_btf_id,
+            ..Default::default()
+        };
+        if let Some(b) = &self.btf {
+            req.prog_btf_fd = Some(b.btf);
+            req.func_info = b.func_info;
+            req.func_info_rec_size = 8;
+            req.line_info = b.line_info;
+            req.line_info_rec_size = 16;
+            req.core_relos = b.core_relos;
+            req.core_relo_rec_size = 16;
+        }
+        let display_name = if self.name.is_empty() { "<unnamed>".to_string() } else { self.name.clone() };
+        let mut log = Vec::new();
+        let first = if self.log_level == 0 {
+            sys::prog_load(&req, None)
+        } else {
+            log.resize(64 * 1024, 0);
+            sys::prog_load(&req, Some((self.log_level, &mut log)))
+        };
+        let failure = match first {
+            Ok(fd) => {
+                let log = (self.log_level != 0).then(|| String::from_utf8_lossy(&log).into_owned());
+                return Ok(Program { fd, name: display_name, prog_type: self.prog_type, log });
+            }
+            Err(f) => f,
+        };
+        if self.log_level == 0 {
+            log.resize(64 * 1024, 0);
+            if let Ok(fd) = sys::prog_load(&req, Some((1, &mut log))) {
+                // Loaded on the second try (a transient failure): keep it.
+                return Ok(Program { fd, name: display_name, prog_type: self.prog_type, log: None });
+            }
+        }
+        let text = String::from_utf8_lossy(&log).into_owned();
+        if text.trim().is_empty() {
+            return Err(Error::bpf(Cmd::ProgLoad, format!("program '{display_name}'"), failure.errno));
+        }
+        Err(Error::Verifier(Box::new(VerifierError::new(display_name, failure.errno, text))))
+    }
+}
+
+/// A loaded program. Dropping it closes the fd (the kernel frees the program
+/// when nothing else holds it).
+#[derive(Debug)]
+pub struct Program {
+    fd: OwnedFd,
+    name: String,
+    prog_type: ProgramType,
+    log: Option<String>,
+}
+
+/// Options for [`Program::test_run`].
+#[derive(Debug, Default)]
+pub struct TestRun<'a> {
+    /// Packet data in.
+    pub data_in: &'a [u8],
+    /// Packet data out.
+    pub data_out: Option<&'a mut [u8]>,
+    /// Context in; a SYSCALL program's writes to its context come back here.
+    pub ctx_in: Option<&'a mut [u8]>,
+    /// Context out (not for SYSCALL programs).
+    pub ctx_out: Option<&'a mut [u8]>,
+    /// Repetitions (not for SYSCALL programs).
+    pub repeat: u32,
+    /// `BPF_F_TEST_*` flags.
+    pub flags: u32,
+    /// CPU for `BPF_F_TEST_RUN_ON_CPU`.
+    pub cpu: u32,
+}
+
+/// The result of [`Program::test_run`].
+pub type TestRunResult = sys::TestRunResult;
+
+impl Program {
+    /// The program's fd.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The name it was loaded with.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its type.
+    pub fn program_type(&self) -> ProgramType {
+        self.prog_type
+    }
+
+    /// The verifier log of a successful load with a non-zero log level.
+    pub fn verifier_log(&self) -> Option<&str> {
+        self.log.as_deref()
+    }
+
+    /// Runs the program once (or `repeat` times) with `BPF_PROG_TEST_RUN`.
+    ///
+    /// SYSCALL programs take only `ctx_in` (≤ 65535 bytes) and write it back;
+    /// anything else answers `EINVAL`.
+    pub fn test_run(&self, opts: TestRun<'_>) -> Result<TestRunResult> {
+        let mut req = sys::TestRunRequest {
+            data_in: opts.data_in,
+            data_out: opts.data_out,
+            ctx_in: opts.ctx_in,
+            ctx_out: opts.ctx_out,
+            repeat: opts.repeat,
+            flags: opts.flags,
+            cpu: opts.cpu,
+        };
+        sys::prog_test_run(self.fd.as_fd(), &mut req)
+            .map_err(|e| Error::bpf(Cmd::ProgTestRun, format!("program '{}'", self.name), e))
+    }
+
+    /// Runs a SYSCALL program with `ctx` as its context and returns R0's low
+    /// 32 bits. The program's writes to the context land in `ctx`.
+    pub fn run_syscall(&self, ctx: &mut [u8]) -> Result<u32> {
+        let ctx_in = if ctx.is_empty() { None } else { Some(ctx) };
+        let mut req = sys::TestRunRequest { ctx_in, ..Default::default() };
+        match sys::prog_test_run(self.fd.as_fd(), &mut req) {
+            Ok(r) => Ok(r.retval),
+            Err(e) => Err(Error::bpf(Cmd::ProgTestRun, format!("program '{}'", self.name), e)),
+        }
+    }
+
+    /// `BPF_OBJ_GET_INFO_BY_FD`: the kernel's view (JIT size, run counts, …).
+    pub fn info(&self) -> Result<sys::ProgInfo> {
+        sys::prog_info(self.fd.as_fd())
+            .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, format!("program '{}'", self.name), e))
+    }
+
+    /// Pins the program at `path` (in a bpffs mount).
+    pub fn pin(&self, path: &std::path::Path) -> Result<()> {
+        let c = path_cstring(path)?;
+        sys::obj_pin(self.fd.as_fd(), &c)
+            .map_err(|e| Error::bpf(Cmd::ObjPin, format!("program '{}' at {}", self.name, path.display()), e))
+    }
+
+    /// Drains the program's BPF stream `stream` (1 stdout, 2 stderr; Linux
+    /// 6.17+). Arena faults are reported on stderr where the kernel does so.
+    pub fn read_stream(&self, stream: u32) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        loop {
+            match sys::prog_stream_read(self.fd.as_fd(), stream, &mut buf) {
+                Ok(0) => return Ok(out),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(Errno::EINVAL) if out.is_empty() => {
+                    return Err(Error::NotSupported { what: "BPF streams", since: "6.17", detail: None });
+                }
+                Err(e) => {
+                    return Err(Error::bpf(Cmd::ProgStreamReadByFd, format!("program '{}'", self.name), e));
+                }
+            }
+        }
+    }
+}
+
+impl AsFd for Program {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Program {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+pub(crate) fn path_cstring(path: &std::path::Path) -> Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::invalid("path", format!("{} contains a NUL byte", path.display())))
+}
