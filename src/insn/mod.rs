@@ -639,6 +639,21 @@ impl Instruction {
                 let width = if cls == class::ALU64 { Width::W64 } else { Width::W32 };
                 let op = i.code & 0xf0;
                 let x = i.code & 0x08 != 0;
+                if op == 0xd0 {
+                    if src_n != 0 || i.off != 0 {
+                        return Err(e("byte swap uses reserved fields"));
+                    }
+                    let kind = match (width, x) {
+                        (Width::W32, false) => Endian::ToLe,
+                        (Width::W32, true) => Endian::ToBe,
+                        (Width::W64, false) => Endian::Swap,
+                        (Width::W64, true) => return Err(e("invalid byte swap opcode")),
+                    };
+                    return match i.imm {
+                        16 | 32 | 64 => Ok(Instruction::Endian { kind, bits: i.imm as u8, dst }),
+                        _ => Err(e("byte swap of other than 16, 32 or 64 bits")),
+                    };
+                }
                 let src = if x {
                     Source::Reg(reg(src_n)?)
                 } else {
@@ -693,21 +708,6 @@ impl Instruction {
                         _ => Err(e("mov with invalid off")),
                     },
                     0xc0 => plain(AluOp::Arsh),
-                    0xd0 => {
-                        if src_n != 0 || i.off != 0 {
-                            return Err(e("byte swap uses reserved fields"));
-                        }
-                        let kind = match (width, x) {
-                            (Width::W32, false) => Endian::ToLe,
-                            (Width::W32, true) => Endian::ToBe,
-                            (Width::W64, false) => Endian::Swap,
-                            (Width::W64, true) => return Err(e("invalid byte swap opcode")),
-                        };
-                        match i.imm {
-                            16 | 32 | 64 => Ok(Instruction::Endian { kind, bits: i.imm as u8, dst }),
-                            _ => Err(e("byte swap of other than 16, 32 or 64 bits")),
-                        }
-                    }
                     _ => Err(e("unknown ALU operation")),
                 }
             }
