@@ -1,0 +1,120 @@
+//! Helpers shared by the kernel conformance tests.
+#![allow(dead_code)]
+
+use bpf_arena::arena::{Arena, ArenaBuilder, ArenaFlags};
+use bpf_arena::features::{Feature, Support, probe};
+use bpf_arena::insn::{Insn, Instruction, encode};
+use bpf_arena::prog::{Program, ProgramBuilder, ProgramFlags, ProgramType};
+use bpf_arena::sys::{self, Errno};
+use bpf_arena::{Error, Result};
+use std::os::fd::BorrowedFd;
+
+/// `BPF_ARENA_STRICT=1` turns every skip into a failure.
+pub fn strict() -> bool {
+    std::env::var("BPF_ARENA_STRICT").is_ok_and(|v| v == "1")
+}
+
+/// Whether `f` is supported; if not, prints one loud SKIP line (or panics in
+/// strict mode).
+pub fn supported(f: Feature, test: &str) -> bool {
+    match probe(f) {
+        Support::Yes => true,
+        s => {
+            let msg = format!("SKIP {test}: {} is {s}", f.name());
+            if strict() {
+                panic!("{msg} (BPF_ARENA_STRICT=1 forbids skipping)");
+            }
+            eprintln!("{msg}");
+            false
+        }
+    }
+}
+
+/// Skips the calling test unless the kernel has arenas.
+#[macro_export]
+macro_rules! require {
+    ($($f:expr),+) => {
+        $(if !common::supported($f, module_path!()) { return; })+
+    };
+}
+
+/// Skips the calling test unless the process may create arenas and load
+/// arena programs.
+#[macro_export]
+macro_rules! require_arena {
+    () => {
+        require!(
+            bpf_arena::features::Feature::ArenaMap,
+            bpf_arena::features::Feature::KfuncAllocPages,
+            bpf_arena::features::Feature::Jit
+        );
+    };
+}
+
+/// An arena of `pages` pages at a crate-chosen address.
+pub fn arena(pages: u32) -> Arena {
+    ArenaBuilder::new(pages).create().expect("create arena")
+}
+
+/// An arena with flags.
+pub fn arena_flags(pages: u32, flags: ArenaFlags) -> Arena {
+    ArenaBuilder::new(pages).flags(flags).create().expect("create arena")
+}
+
+/// Loads a program of `t` (SYSCALL programs get `BPF_F_SLEEPABLE`).
+pub fn load(t: ProgramType, prog: &[Instruction]) -> Result<Program> {
+    load_with(t, prog, &[], false)
+}
+
+/// Loads with an fd_array (and optionally `fd_array_cnt`).
+pub fn load_with(t: ProgramType, prog: &[Instruction], fds: &[BorrowedFd<'_>], bind: bool) -> Result<Program> {
+    let insns: Vec<Insn> = encode(prog);
+    let flags = if t == ProgramType::SYSCALL { ProgramFlags::SLEEPABLE } else { ProgramFlags::empty() };
+    ProgramBuilder::new(t, &insns).name("conformance").flags(flags).fd_array(fds).bind_fd_array(bind).load()
+}
+
+/// Loads a SYSCALL program and runs it with `ctx`, returning R0's low half.
+pub fn run_syscall(prog: &[Instruction], ctx: &mut [u8]) -> u32 {
+    load(ProgramType::SYSCALL, prog).expect("load").run_syscall(ctx).expect("run")
+}
+
+/// Asserts a verifier rejection with `errno` and a log containing `msg`.
+pub fn assert_rejected(r: Result<Program>, errno: Errno, msg: &str) {
+    match r {
+        Err(Error::Verifier(v)) => {
+            assert_eq!(v.errno, errno, "errno; log tail: {:?}", v.tail(5));
+            assert!(v.log_contains(msg), "log lacks {msg:?}: {:?}", v.tail(8));
+        }
+        Err(e) => panic!("expected a verifier rejection ({errno}, {msg:?}), got {e}"),
+        Ok(_) => panic!("expected a verifier rejection ({errno}, {msg:?}), but the program loaded"),
+    }
+}
+
+/// The kernel's errno for a failed result.
+pub fn errno<T: std::fmt::Debug>(r: Result<T>) -> Errno {
+    match r {
+        Err(e) => e.errno().unwrap_or_else(|| panic!("no errno in {e}")),
+        Ok(v) => panic!("expected failure, got {v:?}"),
+    }
+}
+
+/// BTF id of a kfunc (the test fails if the kernel lacks it).
+pub fn kfunc(name: &str) -> u32 {
+    bpf_arena::kfunc::kfunc_id(name).expect("vmlinux BTF").unwrap_or_else(|| panic!("{name} not in vmlinux BTF"))
+}
+
+/// Raw `BPF_MAP_CREATE` of an arena.
+pub fn raw_arena(pages: u32, flags: u32, map_extra: u64) -> std::result::Result<std::os::fd::OwnedFd, Errno> {
+    sys::map_create(&sys::MapCreateAttr {
+        map_type: 33,
+        max_entries: pages,
+        map_flags: (1 << 10) | flags,
+        map_extra,
+        ..Default::default()
+    })
+}
+
+/// Page size.
+pub fn page() -> u64 {
+    sys::page_size() as u64
+}
