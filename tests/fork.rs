@@ -1,0 +1,208 @@
+//! Kernel rules that need `fork()` or a process killed by `SIGSEGV`
+//! (`reference/kernel-abi.md` §2.4 fork row, §3.1, §3.2 free zapping).
+//!
+//! `harness = false`: this binary is one single-threaded process, so
+//! `fork()` is safe here. Each check forks a child that only makes raw
+//! system calls and ends with `_exit`; the parent judges by the child's exit
+//! status. Prints one line per check and `N passed, N failed` at the end.
+
+mod common;
+
+use bpf_arena::arena::{Arena, ArenaFlags};
+use bpf_arena::features::{Feature, Support, probe};
+use bpf_arena::sys::{self, Errno};
+use std::os::fd::AsFd;
+
+/// How a child ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+/// Runs `child` in a forked child; it must not return normally (use `_exit`
+/// through the returned code).
+fn in_child(child: impl FnOnce() -> i32) -> Exit {
+    // SAFETY: this process is single-threaded (harness = false, no threads
+    // spawned), so the child may run arbitrary code; it ends with _exit and
+    // never unwinds into the parent's state.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", Errno::last());
+    if pid == 0 {
+        let code = child();
+        // SAFETY: _exit ends the child without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(r, pid);
+    if libc::WIFSIGNALED(status) { Exit::Signal(libc::WTERMSIG(status)) } else { Exit::Code(libc::WEXITSTATUS(status)) }
+}
+
+fn read_u64(addr: u64) -> u64 {
+    // SAFETY: only called on arena addresses; faults are the point of the
+    // checks (they kill the forked child, never the parent).
+    unsafe { std::ptr::read_volatile(addr as *const u64) }
+}
+
+/// §2.4: the child does not inherit the arena mapping (access → SIGSEGV).
+fn fork_child_does_not_inherit_the_mapping() -> Result<(), String> {
+    let a = common::arena(4);
+    let p = a.ptr_at::<u64>(4096).unwrap();
+    a.write(p, 41).unwrap();
+    let base = a.base();
+    match in_child(|| {
+        let _ = read_u64(base + 4096);
+        0
+    }) {
+        Exit::Signal(libc::SIGSEGV) => Ok(()),
+        e => Err(format!("child touching the parent's arena address ended with {e:?}, expected SIGSEGV")),
+    }
+}
+
+/// §2.4: the child re-maps the inherited fd at the same address with
+/// MAP_FIXED_NOREPLACE, sees the parent's data, and its writes are shared;
+/// mmap(NULL) in the child is EINVAL.
+fn fork_child_remaps_the_inherited_fd() -> Result<(), String> {
+    let a = common::arena(4);
+    a.write(a.ptr_at::<u64>(4096).unwrap(), 41).unwrap();
+    let (base, len) = (a.base(), a.len());
+    let fd = a.fd();
+    let r = in_child(|| {
+        if sys::mmap_shared_anywhere(len as usize, libc::PROT_READ | libc::PROT_WRITE, fd) != Err(Errno::EINVAL) {
+            return 10;
+        }
+        if sys::mmap_shared_noreplace(base as usize, len as usize, libc::PROT_READ | libc::PROT_WRITE, fd.as_fd()).is_err() {
+            return 11;
+        }
+        if read_u64(base + 4096) != 41 {
+            return 12;
+        }
+        // SAFETY: the child's own fresh mapping of the arena.
+        unsafe { std::ptr::write_volatile((base + 4104) as *mut u64, 42) };
+        0
+    });
+    if r != Exit::Code(0) {
+        return Err(format!("child ended with {r:?} (10: mmap(NULL) not EINVAL, 11: remap failed, 12: data not shared)"));
+    }
+    match a.read(a.ptr_at::<u64>(4104).unwrap()).unwrap() {
+        42 => Ok(()),
+        v => Err(format!("parent reads {v} where the child wrote 42")),
+    }
+}
+
+/// The crate's adoption path in a child: Arena::from_fd maps at map_extra.
+fn fork_child_adopts_with_from_fd() -> Result<(), String> {
+    let a = common::arena(2);
+    a.write(a.ptr_at::<u64>(4096).unwrap(), 7).unwrap();
+    let fd = a.fd().try_clone_to_owned().unwrap();
+    let r = in_child(move || match Arena::from_fd(fd) {
+        Ok(b) if b.read(b.ptr_at::<u64>(4096).unwrap()).ok() == Some(7) => {
+            std::mem::forget(b);
+            0
+        }
+        Ok(_) => 2,
+        Err(_) => 1,
+    });
+    if r == Exit::Code(0) { Ok(()) } else { Err(format!("child ended with {r:?}")) }
+}
+
+/// §3.1: with SEGV_ON_FAULT, a user fault on an unallocated page is SIGSEGV
+/// (reads and writes alike).
+fn segv_on_fault_gives_sigsegv() -> Result<(), String> {
+    for write in [false, true] {
+        let r = in_child(move || {
+            let a = common::arena_flags(4, ArenaFlags::SEGV_ON_FAULT);
+            let addr = a.base() + 2 * 4096;
+            if write {
+                // SAFETY: deliberately faulting store into the child's arena.
+                unsafe { std::ptr::write_volatile(addr as *mut u64, 1) };
+            } else {
+                let _ = read_u64(addr);
+            }
+            0
+        });
+        if r != Exit::Signal(libc::SIGSEGV) {
+            return Err(format!("{} of an unallocated page ended with {r:?}", if write { "write" } else { "read" }));
+        }
+    }
+    Ok(())
+}
+
+/// §3.1/§3.2: on a SEGV_ON_FAULT arena, pages BPF allocated are usable from
+/// user space, and after a free the user mapping is zapped (SIGSEGV).
+fn segv_on_fault_alloc_then_free_zaps() -> Result<(), String> {
+    match in_child(|| {
+        let a = common::arena_flags(4, ArenaFlags::SEGV_ON_FAULT);
+        let Ok(Some(p)) = a.alloc_pages::<u8>(None, 1) else { return 3 };
+        // The page BPF allocated is usable from user space (its PTE is now present).
+        if a.write(p.cast::<u64>(), 5).is_err() || a.read(p.cast::<u64>()).ok() != Some(5) {
+            return 4;
+        }
+        if a.free_pages(p, 1).is_err() {
+            return 5;
+        }
+        // The free zapped the user PTE: this access must raise SIGSEGV.
+        let _ = read_u64(p.addr());
+        0
+    }) {
+        Exit::Signal(libc::SIGSEGV) => Ok(()),
+        e => Err(format!(
+            "child ended with {e:?} (3: alloc failed, 4: allocated page unusable, 5: free failed, 0: freed page still readable)"
+        )),
+    }
+}
+
+/// §3.1 quirk: a user fault allocates even a page reserved with
+/// bpf_arena_reserve_pages (reservation only stops BPF allocation).
+fn user_fault_allocates_reserved_page() -> Result<(), String> {
+    let a = common::arena(4);
+    let p = a.ptr_at::<u8>(2 * 4096).unwrap();
+    a.reserve_pages(p, 1).map_err(|e| e.to_string())?;
+    a.write(p.cast::<u64>(), 9).unwrap();
+    if a.read(p.cast::<u64>()).unwrap() != 9 {
+        return Err("write to a reserved page did not stick".into());
+    }
+    Ok(())
+}
+
+fn main() {
+    let checks: [(&str, fn() -> Result<(), String>, Feature); 6] = [
+        ("fork_child_does_not_inherit_the_mapping", fork_child_does_not_inherit_the_mapping, Feature::ArenaMap),
+        ("fork_child_remaps_the_inherited_fd", fork_child_remaps_the_inherited_fd, Feature::ArenaMap),
+        ("fork_child_adopts_with_from_fd", fork_child_adopts_with_from_fd, Feature::ArenaMap),
+        ("segv_on_fault_gives_sigsegv", segv_on_fault_gives_sigsegv, Feature::SegvOnFault),
+        ("segv_on_fault_alloc_then_free_zaps", segv_on_fault_alloc_then_free_zaps, Feature::KfuncAllocPages),
+        ("user_fault_allocates_reserved_page", user_fault_allocates_reserved_page, Feature::KfuncReservePages),
+    ];
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for (name, check, needs) in checks {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        if probe(needs) != Support::Yes {
+            if common::strict() {
+                println!("test {name} ... FAILED (BPF_ARENA_STRICT=1: {} is {})", needs.name(), probe(needs));
+                failed += 1;
+            } else {
+                println!("SKIP {name}: {} is {}", needs.name(), probe(needs));
+                skipped += 1;
+            }
+            continue;
+        }
+        match check() {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed += 1;
+            }
+            Err(e) => {
+                println!("test {name} ... FAILED: {e}");
+                failed += 1;
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    std::process::exit(if failed == 0 { 0 } else { 1 });
+}
