@@ -37,12 +37,17 @@ fn list_builder(arena_fd: i32) -> Vec<bpf_arena::insn::Insn> {
     let mut v = vec![
         // Name the arena so the program is associated with it.
         asm::ld_map_fd(r4, arena_fd),
-        asm::load(Size::DW, r2, r1, 0),    // r2 = page (user form)
-        asm::cast_kern(r3, r2),            // r3 = page (kernel form, PTR_TO_ARENA)
+        asm::load(Size::DW, r2, r1, 0), // r2 = page (user form)
+        asm::cast_kern(r3, r2),         // r3 = page (kernel form, PTR_TO_ARENA)
     ];
     for i in 0..NODES {
         let off = i * NODE_SIZE;
-        v.push(asm::store_imm(Size::DW, r3, off + 8, (i as i32) * (i as i32)));
+        v.push(asm::store_imm(
+            Size::DW,
+            r3,
+            off + 8,
+            (i as i32) * (i as i32),
+        ));
         if i + 1 < NODES {
             v.push(asm::mov64(r4, r2));
             v.push(asm::alu64_imm(AluOp::Add, r4, ((i + 1) * NODE_SIZE) as i32));
@@ -66,7 +71,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         arena.base() % (1 << 32) == 0
     );
 
-    let page = arena.alloc_pages::<u8>(None, 1)?.ok_or("bpf_arena_alloc_pages returned NULL")?;
+    let page = arena
+        .alloc_pages::<u8>(None, 1)?
+        .ok_or("bpf_arena_alloc_pages returned NULL")?;
     println!(
         "allocated 1 page from user space at {:#x} (arena offset {:#x}, kernel form {:#x})",
         page.addr(),
@@ -81,7 +88,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .load()?;
     let mut ctx = page.addr().to_le_bytes();
     let written = prog.run_syscall(&mut ctx)?;
-    println!("BPF program '{}' ({} instructions) wrote {written} nodes", prog.name(), insns.len());
+    println!(
+        "BPF program '{}' ({} instructions) wrote {written} nodes",
+        prog.name(),
+        insns.len()
+    );
 
     let mut sum = 0u64;
     let mut count = 0;
@@ -105,7 +116,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         after.next.addr(),
         after.value
     );
-    assert_eq!((after.next.addr(), after.value), (0, 0), "freed page still has data");
+    assert_eq!(
+        (after.next.addr(), after.value),
+        (0, 0),
+        "freed page still has data"
+    );
     println!("ok");
     Ok(())
 }

@@ -109,18 +109,27 @@ impl Error {
     /// The errno behind this error, if the kernel produced one.
     pub fn errno(&self) -> Option<Errno> {
         match self {
-            Error::Bpf { errno, .. } | Error::Syscall { errno, .. } | Error::Kfunc { errno, .. } => Some(*errno),
+            Error::Bpf { errno, .. }
+            | Error::Syscall { errno, .. }
+            | Error::Kfunc { errno, .. } => Some(*errno),
             Error::Verifier(v) => Some(v.errno),
             _ => None,
         }
     }
 
     pub(crate) fn bpf(cmd: Cmd, what: impl Into<String>, errno: Errno) -> Error {
-        Error::Bpf { cmd, what: what.into(), errno }
+        Error::Bpf {
+            cmd,
+            what: what.into(),
+            errno,
+        }
     }
 
     pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Error {
-        Error::Invalid { what, reason: reason.into() }
+        Error::Invalid {
+            what,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -139,7 +148,11 @@ const TAIL_LINES: usize = 12;
 
 impl VerifierError {
     pub(crate) fn new(program: String, errno: Errno, log: String) -> VerifierError {
-        VerifierError { program, errno, log }
+        VerifierError {
+            program,
+            errno,
+            log,
+        }
     }
 
     /// The whole verifier log (level 1).
@@ -171,12 +184,22 @@ impl fmt::Debug for VerifierError {
 
 impl fmt::Display for VerifierError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the verifier rejected program '{}': {}{}", self.program, self.errno, hint(self.errno))?;
+        write!(
+            f,
+            "the verifier rejected program '{}': {}{}",
+            self.program,
+            self.errno,
+            hint(self.errno)
+        )?;
         let tail = self.tail(TAIL_LINES);
         if !tail.is_empty() {
             let total = self.log.lines().count();
             if total > tail.len() {
-                write!(f, "\n  ... ({} earlier log lines; VerifierError::log has them all)", total - tail.len())?;
+                write!(
+                    f,
+                    "\n  ... ({} earlier log lines; VerifierError::log has them all)",
+                    total - tail.len()
+                )?;
             }
             for l in tail {
                 write!(f, "\n  {l}")?;

@@ -148,13 +148,17 @@ impl Feature {
     }
 
     fn index(self) -> usize {
-        Feature::ALL.iter().position(|f| *f == self).expect("listed")
+        Feature::ALL
+            .iter()
+            .position(|f| *f == self)
+            .expect("listed")
     }
 }
 
 /// Probes `feature` (cached: the first call does the work).
 pub fn probe(feature: Feature) -> Support {
-    static CACHE: [OnceLock<Support>; Feature::ALL.len()] = [const { OnceLock::new() }; Feature::ALL.len()];
+    static CACHE: [OnceLock<Support>; Feature::ALL.len()] =
+        [const { OnceLock::new() }; Feature::ALL.len()];
     CACHE[feature.index()].get_or_init(|| run(feature)).clone()
 }
 
@@ -163,7 +167,9 @@ fn no(f: Feature) -> Support {
 }
 
 fn inconclusive(e: impl fmt::Display) -> Support {
-    Support::Inconclusive { reason: e.to_string() }
+    Support::Inconclusive {
+        reason: e.to_string(),
+    }
 }
 
 fn run(f: Feature) -> Support {
@@ -179,12 +185,27 @@ fn run(f: Feature) -> Support {
         Feature::FullRangeDirectValue => full_range_direct_value(),
         Feature::ArenaAtomics => arena_program_loads(
             f,
-            &[asm::mov64_imm(Reg::R2, 1), asm::atomic(Size::DW, AtomicOp::Add { fetch: false }, Reg::R1, 0, Reg::R2)],
+            &[
+                asm::mov64_imm(Reg::R2, 1),
+                asm::atomic(
+                    Size::DW,
+                    AtomicOp::Add { fetch: false },
+                    Reg::R1,
+                    0,
+                    Reg::R2,
+                ),
+            ],
             "is not allowed",
         ),
         Feature::ArenaSignExtendingLoads => arena_program_loads(
             f,
-            &[crate::insn::Instruction::Load { size: Size::W, sign_extend: true, dst: Reg::R2, src: Reg::R1, off: 0 }],
+            &[crate::insn::Instruction::Load {
+                size: Size::W,
+                sign_extend: true,
+                dst: Reg::R2,
+                src: Reg::R1,
+                off: 0,
+            }],
             "not supported",
         ),
         Feature::Jit => jit(),
@@ -204,7 +225,9 @@ fn create_arena(flags: u32, f: Feature) -> Support {
     match sys::map_create(&attr) {
         Ok(_) => Support::Yes,
         Err(Errno::EINVAL | Errno::E2BIG) => no(f),
-        Err(Errno::EOPNOTSUPP) => Support::Inconclusive { reason: "EOPNOTSUPP: the JIT has no arena support".into() },
+        Err(Errno::EOPNOTSUPP) => Support::Inconclusive {
+            reason: "EOPNOTSUPP: the JIT has no arena support".into(),
+        },
         Err(e) => inconclusive(e),
     }
 }
@@ -220,7 +243,9 @@ fn kfunc_present(name: &str, f: Feature) -> Support {
 fn capability(cap: u32) -> Support {
     match sys::has_capability(cap) {
         Ok(true) => Support::Yes,
-        Ok(false) => Support::Inconclusive { reason: "not held by this process".into() },
+        Ok(false) => Support::Inconclusive {
+            reason: "not held by this process".into(),
+        },
         Err(e) => inconclusive(e),
     }
 }
@@ -240,11 +265,17 @@ fn arena_program_loads(f: Feature, body: &[crate::insn::Instruction], absent: &s
         Ok(a) => a,
         Err(s) => return s,
     };
-    let mut v = vec![asm::ld_map_value(Reg::R1, arena.as_raw_fd(), 4096.min(arena.len() as i32 - 8)), asm::cast_kern(Reg::R1, Reg::R1)];
+    let mut v = vec![
+        asm::ld_map_value(Reg::R1, arena.as_raw_fd(), 4096.min(arena.len() as i32 - 8)),
+        asm::cast_kern(Reg::R1, Reg::R1),
+    ];
     v.extend_from_slice(body);
     v.extend_from_slice(&[asm::mov64_imm(Reg::R0, 0), asm::exit()]);
     let insns = encode(&v);
-    match ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns).name("probe").load() {
+    match ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns)
+        .name("probe")
+        .load()
+    {
         Ok(_) => Support::Yes,
         Err(Error::Verifier(v)) if v.log_contains(absent) => no(f),
         Err(e) => inconclusive(e),
@@ -270,9 +301,14 @@ fn kfuncs_non_sleepable() -> Support {
         asm::mov64_imm(Reg::R0, 0),
         asm::exit(),
     ]);
-    match ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns).name("probe").load() {
+    match ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns)
+        .name("probe")
+        .load()
+    {
         Ok(_) => Support::Yes,
-        Err(Error::Verifier(v)) if v.log_contains("must be sleepable") => no(Feature::KfuncsNonSleepable),
+        Err(Error::Verifier(v)) if v.log_contains("must be sleepable") => {
+            no(Feature::KfuncsNonSleepable)
+        }
         Err(e) => inconclusive(e),
     }
 }
@@ -290,10 +326,20 @@ fn fd_array_binding() -> Support {
         asm::exit(),
     ]);
     let fds = [arena.as_fd()];
-    match ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns).name("probe").fd_array(&fds).bind_fd_array(true).load() {
+    match ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns)
+        .name("probe")
+        .fd_array(&fds)
+        .bind_fd_array(true)
+        .load()
+    {
         Ok(_) => Support::Yes,
-        Err(Error::Verifier(v)) if v.log_contains("associated arena") => no(Feature::FdArrayBinding),
-        Err(Error::Bpf { errno: Errno::EINVAL | Errno::E2BIG, .. }) => no(Feature::FdArrayBinding),
+        Err(Error::Verifier(v)) if v.log_contains("associated arena") => {
+            no(Feature::FdArrayBinding)
+        }
+        Err(Error::Bpf {
+            errno: Errno::EINVAL | Errno::E2BIG,
+            ..
+        }) => no(Feature::FdArrayBinding),
         Err(e) => inconclusive(e),
     }
 }
@@ -301,26 +347,48 @@ fn fd_array_binding() -> Support {
 fn full_range_direct_value() -> Support {
     // libbpf's probe: a direct value 1 GiB into a 4-byte array must fail;
     // the message says whether the offset limit or the value bounds did it.
-    let attr = MapCreateAttr { map_type: 2, key_size: 4, value_size: 4, max_entries: 1, ..Default::default() };
+    let attr = MapCreateAttr {
+        map_type: 2,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 1,
+        ..Default::default()
+    };
     let map = match sys::map_create(&attr) {
         Ok(m) => m,
         Err(e) => return inconclusive(e),
     };
-    let insns = encode(&[asm::ld_map_value(Reg::R1, map.as_raw_fd(), 1 << 30), asm::mov64_imm(Reg::R0, 0), asm::exit()]);
-    match ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns).name("probe").load() {
+    let insns = encode(&[
+        asm::ld_map_value(Reg::R1, map.as_raw_fd(), 1 << 30),
+        asm::mov64_imm(Reg::R0, 0),
+        asm::exit(),
+    ]);
+    match ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns)
+        .name("probe")
+        .load()
+    {
         Ok(_) => inconclusive("the out-of-bounds probe program loaded"),
-        Err(Error::Verifier(v)) if v.log_contains("direct value offset of") => no(Feature::FullRangeDirectValue),
-        Err(Error::Verifier(v)) if v.log_contains("invalid access to map value pointer") => Support::Yes,
+        Err(Error::Verifier(v)) if v.log_contains("direct value offset of") => {
+            no(Feature::FullRangeDirectValue)
+        }
+        Err(Error::Verifier(v)) if v.log_contains("invalid access to map value pointer") => {
+            Support::Yes
+        }
         Err(e) => inconclusive(e),
     }
 }
 
 fn jit() -> Support {
     let insns = encode(&[asm::mov64_imm(Reg::R0, 0), asm::exit()]);
-    match ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns).name("probe").load() {
+    match ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns)
+        .name("probe")
+        .load()
+    {
         Ok(p) => match p.info() {
             Ok(i) if i.jited_prog_len > 0 => Support::Yes,
-            Ok(_) => Support::Inconclusive { reason: "disabled (net.core.bpf_jit_enable = 0)".into() },
+            Ok(_) => Support::Inconclusive {
+                reason: "disabled (net.core.bpf_jit_enable = 0)".into(),
+            },
             Err(e) => inconclusive(e),
         },
         Err(e) => inconclusive(e),

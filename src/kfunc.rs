@@ -36,14 +36,20 @@ impl Storage {
 }
 
 fn load() -> std::result::Result<Btf<'static>, String> {
-    let file = std::fs::File::open(VMLINUX_BTF_PATH).map_err(|e| format!("{VMLINUX_BTF_PATH}: {e}"))?;
-    let len = file.metadata().map_err(|e| format!("{VMLINUX_BTF_PATH}: {e}"))?.len() as usize;
+    let file =
+        std::fs::File::open(VMLINUX_BTF_PATH).map_err(|e| format!("{VMLINUX_BTF_PATH}: {e}"))?;
+    let len = file
+        .metadata()
+        .map_err(|e| format!("{VMLINUX_BTF_PATH}: {e}"))?
+        .len() as usize;
     let storage = match sys::map_file_readonly(&file, len) {
         Some(m) => Storage::Mapped(m),
         None => {
             use std::io::Read;
             let mut v = Vec::with_capacity(len);
-            (&file).read_to_end(&mut v).map_err(|e| format!("{VMLINUX_BTF_PATH}: {e}"))?;
+            (&file)
+                .read_to_end(&mut v)
+                .map_err(|e| format!("{VMLINUX_BTF_PATH}: {e}"))?;
             Storage::Read(v)
         }
     };
@@ -59,11 +65,13 @@ fn load() -> std::result::Result<Btf<'static>, String> {
 /// `CONFIG_DEBUG_INFO_BTF`) or malformed.
 pub fn vmlinux_btf() -> Result<&'static Btf<'static>> {
     static BTF: OnceLock<std::result::Result<Btf<'static>, String>> = OnceLock::new();
-    BTF.get_or_init(load).as_ref().map_err(|e| Error::NotSupported {
-        what: "kernel BTF (/sys/kernel/btf/vmlinux)",
-        since: "5.4 with CONFIG_DEBUG_INFO_BTF",
-        detail: Some(e.clone()),
-    })
+    BTF.get_or_init(load)
+        .as_ref()
+        .map_err(|e| Error::NotSupported {
+            what: "kernel BTF (/sys/kernel/btf/vmlinux)",
+            since: "5.4 with CONFIG_DEBUG_INFO_BTF",
+            detail: Some(e.clone()),
+        })
 }
 
 fn cache() -> &'static Mutex<HashMap<String, Option<u32>>> {
@@ -75,7 +83,11 @@ fn cache() -> &'static Mutex<HashMap<String, Option<u32>>> {
 /// has no such kfunc). Names not cached yet are found in one pass.
 pub fn kfunc_ids(names: &[&str]) -> Result<Vec<Option<u32>>> {
     let mut c = cache().lock().unwrap_or_else(|p| p.into_inner());
-    let missing: Vec<&str> = names.iter().copied().filter(|n| !c.contains_key(*n)).collect();
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !c.contains_key(*n))
+        .collect();
     if !missing.is_empty() {
         let btf = vmlinux_btf()?;
         for (n, id) in missing.iter().zip(btf.find_by_names(kind::FUNC, &missing)) {

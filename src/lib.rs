@@ -30,6 +30,10 @@
 pub mod arena;
 pub mod btf;
 mod error;
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 pub mod features;
 pub mod insn;
 pub mod kfunc;

@@ -205,13 +205,17 @@ impl<'a> ProgramBuilder<'a> {
     /// or mmap()`, `EINVAL`).
     pub fn load(&self) -> Result<Program> {
         let bytes = insn::to_bytes(self.insns);
-        let license = CString::new(self.license.as_str())
-            .map_err(|_| Error::invalid("license", format!("{:?} contains a NUL byte", self.license)))?;
+        let license = CString::new(self.license.as_str()).map_err(|_| {
+            Error::invalid("license", format!("{:?} contains a NUL byte", self.license))
+        })?;
         let mut name = [0u8; 16];
         let nb = self.name.as_bytes();
         let n = nb.len().min(15);
         if nb[..n].contains(&0) {
-            return Err(Error::invalid("program name", format!("{:?} contains a NUL byte", self.name)));
+            return Err(Error::invalid(
+                "program name",
+                format!("{:?} contains a NUL byte", self.name),
+            ));
         }
         name[..n].copy_from_slice(&nb[..n]);
         let mut req = sys::ProgLoadRequest {
@@ -236,7 +240,11 @@ impl<'a> ProgramBuilder<'a> {
             req.core_relos = b.core_relos;
             req.core_relo_rec_size = 16;
         }
-        let display_name = if self.name.is_empty() { "<unnamed>".to_string() } else { self.name.clone() };
+        let display_name = if self.name.is_empty() {
+            "<unnamed>".to_string()
+        } else {
+            self.name.clone()
+        };
         let mut log = Vec::new();
         let first = if self.log_level == 0 {
             sys::prog_load(&req, None)
@@ -247,7 +255,12 @@ impl<'a> ProgramBuilder<'a> {
         let failure = match first {
             Ok(fd) => {
                 let log = (self.log_level != 0).then(|| String::from_utf8_lossy(&log).into_owned());
-                return Ok(Program { fd, name: display_name, prog_type: self.prog_type, log });
+                return Ok(Program {
+                    fd,
+                    name: display_name,
+                    prog_type: self.prog_type,
+                    log,
+                });
             }
             Err(f) => f,
         };
@@ -255,14 +268,27 @@ impl<'a> ProgramBuilder<'a> {
             log.resize(64 * 1024, 0);
             if let Ok(fd) = sys::prog_load(&req, Some((1, &mut log))) {
                 // Loaded on the second try (a transient failure): keep it.
-                return Ok(Program { fd, name: display_name, prog_type: self.prog_type, log: None });
+                return Ok(Program {
+                    fd,
+                    name: display_name,
+                    prog_type: self.prog_type,
+                    log: None,
+                });
             }
         }
         let text = String::from_utf8_lossy(&log).into_owned();
         if text.trim().is_empty() {
-            return Err(Error::bpf(Cmd::ProgLoad, format!("program '{display_name}'"), failure.errno));
+            return Err(Error::bpf(
+                Cmd::ProgLoad,
+                format!("program '{display_name}'"),
+                failure.errno,
+            ));
         }
-        Err(Error::Verifier(Box::new(VerifierError::new(display_name, failure.errno, text))))
+        Err(Error::Verifier(Box::new(VerifierError::new(
+            display_name,
+            failure.errno,
+            text,
+        ))))
     }
 }
 
@@ -341,10 +367,17 @@ impl Program {
     /// 32 bits. The program's writes to the context land in `ctx`.
     pub fn run_syscall(&self, ctx: &mut [u8]) -> Result<u32> {
         let ctx_in = if ctx.is_empty() { None } else { Some(ctx) };
-        let mut req = sys::TestRunRequest { ctx_in, ..Default::default() };
+        let mut req = sys::TestRunRequest {
+            ctx_in,
+            ..Default::default()
+        };
         match sys::prog_test_run(self.fd.as_fd(), &mut req) {
             Ok(r) => Ok(r.retval),
-            Err(e) => Err(Error::bpf(Cmd::ProgTestRun, format!("program '{}'", self.name), e)),
+            Err(e) => Err(Error::bpf(
+                Cmd::ProgTestRun,
+                format!("program '{}'", self.name),
+                e,
+            )),
         }
     }
 
@@ -357,8 +390,13 @@ impl Program {
     /// Pins the program at `path` (in a bpffs mount).
     pub fn pin(&self, path: &std::path::Path) -> Result<()> {
         let c = path_cstring(path)?;
-        sys::obj_pin(self.fd.as_fd(), &c)
-            .map_err(|e| Error::bpf(Cmd::ObjPin, format!("program '{}' at {}", self.name, path.display()), e))
+        sys::obj_pin(self.fd.as_fd(), &c).map_err(|e| {
+            Error::bpf(
+                Cmd::ObjPin,
+                format!("program '{}' at {}", self.name, path.display()),
+                e,
+            )
+        })
     }
 
     /// Drains the program's BPF stream `stream` (1 stdout, 2 stderr; Linux
@@ -371,10 +409,18 @@ impl Program {
                 Ok(0) => return Ok(out),
                 Ok(n) => out.extend_from_slice(&buf[..n]),
                 Err(Errno::EINVAL) if out.is_empty() => {
-                    return Err(Error::NotSupported { what: "BPF streams", since: "6.17", detail: None });
+                    return Err(Error::NotSupported {
+                        what: "BPF streams",
+                        since: "6.17",
+                        detail: None,
+                    });
                 }
                 Err(e) => {
-                    return Err(Error::bpf(Cmd::ProgStreamReadByFd, format!("program '{}'", self.name), e));
+                    return Err(Error::bpf(
+                        Cmd::ProgStreamReadByFd,
+                        format!("program '{}'", self.name),
+                        e,
+                    ));
                 }
             }
         }

@@ -37,7 +37,11 @@ fn in_child(child: impl FnOnce() -> i32) -> Exit {
     // SAFETY: waiting for our own child.
     let r = unsafe { libc::waitpid(pid, &mut status, 0) };
     assert_eq!(r, pid);
-    if libc::WIFSIGNALED(status) { Exit::Signal(libc::WTERMSIG(status)) } else { Exit::Code(libc::WEXITSTATUS(status)) }
+    if libc::WIFSIGNALED(status) {
+        Exit::Signal(libc::WTERMSIG(status))
+    } else {
+        Exit::Code(libc::WEXITSTATUS(status))
+    }
 }
 
 fn read_u64(addr: u64) -> u64 {
@@ -57,7 +61,9 @@ fn fork_child_does_not_inherit_the_mapping() -> Result<(), String> {
         0
     }) {
         Exit::Signal(libc::SIGSEGV) => Ok(()),
-        e => Err(format!("child touching the parent's arena address ended with {e:?}, expected SIGSEGV")),
+        e => Err(format!(
+            "child touching the parent's arena address ended with {e:?}, expected SIGSEGV"
+        )),
     }
 }
 
@@ -70,10 +76,19 @@ fn fork_child_remaps_the_inherited_fd() -> Result<(), String> {
     let (base, len) = (a.base(), a.len());
     let fd = a.fd();
     let r = in_child(|| {
-        if sys::mmap_shared_anywhere(len as usize, libc::PROT_READ | libc::PROT_WRITE, fd) != Err(Errno::EINVAL) {
+        if sys::mmap_shared_anywhere(len as usize, libc::PROT_READ | libc::PROT_WRITE, fd)
+            != Err(Errno::EINVAL)
+        {
             return 10;
         }
-        if sys::mmap_shared_noreplace(base as usize, len as usize, libc::PROT_READ | libc::PROT_WRITE, fd.as_fd()).is_err() {
+        if sys::mmap_shared_noreplace(
+            base as usize,
+            len as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            fd.as_fd(),
+        )
+        .is_err()
+        {
             return 11;
         }
         if read_u64(base + 4096) != 41 {
@@ -84,7 +99,9 @@ fn fork_child_remaps_the_inherited_fd() -> Result<(), String> {
         0
     });
     if r != Exit::Code(0) {
-        return Err(format!("child ended with {r:?} (10: mmap(NULL) not EINVAL, 11: remap failed, 12: data not shared)"));
+        return Err(format!(
+            "child ended with {r:?} (10: mmap(NULL) not EINVAL, 11: remap failed, 12: data not shared)"
+        ));
     }
     match a.read(a.ptr_at::<u64>(4104).unwrap()).unwrap() {
         42 => Ok(()),
@@ -105,7 +122,11 @@ fn fork_child_adopts_with_from_fd() -> Result<(), String> {
         Ok(_) => 2,
         Err(_) => 1,
     });
-    if r == Exit::Code(0) { Ok(()) } else { Err(format!("child ended with {r:?}")) }
+    if r == Exit::Code(0) {
+        Ok(())
+    } else {
+        Err(format!("child ended with {r:?}"))
+    }
 }
 
 /// §3.1: with SEGV_ON_FAULT, a user fault on an unallocated page is SIGSEGV
@@ -124,7 +145,10 @@ fn segv_on_fault_gives_sigsegv() -> Result<(), String> {
             0
         });
         if r != Exit::Signal(libc::SIGSEGV) {
-            return Err(format!("{} of an unallocated page ended with {r:?}", if write { "write" } else { "read" }));
+            return Err(format!(
+                "{} of an unallocated page ended with {r:?}",
+                if write { "write" } else { "read" }
+            ));
         }
     }
     Ok(())
@@ -135,7 +159,9 @@ fn segv_on_fault_gives_sigsegv() -> Result<(), String> {
 fn segv_on_fault_alloc_then_free_zaps() -> Result<(), String> {
     match in_child(|| {
         let a = common::arena_flags(4, ArenaFlags::SEGV_ON_FAULT);
-        let Ok(Some(p)) = a.alloc_pages::<u8>(None, 1) else { return 3 };
+        let Ok(Some(p)) = a.alloc_pages::<u8>(None, 1) else {
+            return 3;
+        };
         // The page BPF allocated is usable from user space (its PTE is now present).
         if a.write(p.cast::<u64>(), 5).is_err() || a.read(p.cast::<u64>()).ok() != Some(5) {
             return 4;
@@ -167,16 +193,67 @@ fn user_fault_allocates_reserved_page() -> Result<(), String> {
     Ok(())
 }
 
+/// sys: the crate never hands out fd 0 (it is moved to the lowest free fd >= 1).
+fn never_fd_zero() -> Result<(), String> {
+    let r = in_child(|| {
+        // SAFETY: closing stdin in the child only.
+        unsafe { libc::close(0) };
+        match common::raw_arena(1, 0, 0) {
+            Ok(fd) if std::os::fd::AsRawFd::as_raw_fd(&fd) != 0 => 0,
+            Ok(_) => 1,
+            Err(_) => 2,
+        }
+    });
+    if r == Exit::Code(0) {
+        Ok(())
+    } else {
+        Err(format!(
+            "child ended with {r:?} (1: got fd 0, 2: create failed)"
+        ))
+    }
+}
+
+/// A named check.
+type Check = fn() -> Result<(), String>;
+
 fn main() {
-    let checks: [(&str, fn() -> Result<(), String>, Feature); 6] = [
-        ("fork_child_does_not_inherit_the_mapping", fork_child_does_not_inherit_the_mapping, Feature::ArenaMap),
-        ("fork_child_remaps_the_inherited_fd", fork_child_remaps_the_inherited_fd, Feature::ArenaMap),
-        ("fork_child_adopts_with_from_fd", fork_child_adopts_with_from_fd, Feature::ArenaMap),
-        ("segv_on_fault_gives_sigsegv", segv_on_fault_gives_sigsegv, Feature::SegvOnFault),
-        ("segv_on_fault_alloc_then_free_zaps", segv_on_fault_alloc_then_free_zaps, Feature::KfuncAllocPages),
-        ("user_fault_allocates_reserved_page", user_fault_allocates_reserved_page, Feature::KfuncReservePages),
+    let checks: [(&str, Check, Feature); 7] = [
+        ("never_fd_zero", never_fd_zero, Feature::ArenaMap),
+        (
+            "fork_child_does_not_inherit_the_mapping",
+            fork_child_does_not_inherit_the_mapping,
+            Feature::ArenaMap,
+        ),
+        (
+            "fork_child_remaps_the_inherited_fd",
+            fork_child_remaps_the_inherited_fd,
+            Feature::ArenaMap,
+        ),
+        (
+            "fork_child_adopts_with_from_fd",
+            fork_child_adopts_with_from_fd,
+            Feature::ArenaMap,
+        ),
+        (
+            "segv_on_fault_gives_sigsegv",
+            segv_on_fault_gives_sigsegv,
+            Feature::SegvOnFault,
+        ),
+        (
+            "segv_on_fault_alloc_then_free_zaps",
+            segv_on_fault_alloc_then_free_zaps,
+            Feature::KfuncAllocPages,
+        ),
+        (
+            "user_fault_allocates_reserved_page",
+            user_fault_allocates_reserved_page,
+            Feature::KfuncReservePages,
+        ),
     ];
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, check, needs) in checks {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
@@ -184,7 +261,11 @@ fn main() {
         }
         if probe(needs) != Support::Yes {
             if common::strict() {
-                println!("test {name} ... FAILED (BPF_ARENA_STRICT=1: {} is {})", needs.name(), probe(needs));
+                println!(
+                    "test {name} ... FAILED (BPF_ARENA_STRICT=1: {} is {})",
+                    needs.name(),
+                    probe(needs)
+                );
                 failed += 1;
             } else {
                 println!("SKIP {name}: {} is {}", needs.name(), probe(needs));

@@ -17,8 +17,13 @@ fn objdump_lines() -> Vec<(usize, Vec<u8>, String)> {
         if parts.len() != 3 || !parts[0].trim_end().ends_with(':') {
             continue;
         }
-        let Ok(index) = parts[0].trim().trim_end_matches(':').parse::<usize>() else { continue };
-        let bytes = parts[1].split_whitespace().map(|b| u8::from_str_radix(b, 16).expect("hex byte")).collect();
+        let Ok(index) = parts[0].trim().trim_end_matches(':').parse::<usize>() else {
+            continue;
+        };
+        let bytes = parts[1]
+            .split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).expect("hex byte"))
+            .collect();
         // Jump lines end with a symbolic target, e.g. " <all_insns+0x250>".
         let text = match parts[2].rfind(" <") {
             Some(i) if parts[2].ends_with('>') => &parts[2][..i],
@@ -36,20 +41,34 @@ fn decode_and_print_agree_with_llvm_objdump_19() {
     let mut mismatches = Vec::new();
     for (index, bytes, text) in &lines {
         let slots = insn::from_bytes(bytes).expect("whole slots");
-        let ins = Instruction::decode_at(&slots, 0).unwrap_or_else(|e| panic!("slot {index} ({text}): {e}"));
+        let ins = Instruction::decode_at(&slots, 0)
+            .unwrap_or_else(|e| panic!("slot {index} ({text}): {e}"));
         assert_eq!(ins.slots() * 8, bytes.len(), "slot {index}: {text}");
         if ins.to_string() != *text {
             mismatches.push(format!("slot {index}: objdump `{text}`, insn `{ins}`"));
         }
-        assert_eq!(insn::to_bytes(&ins.encode()[..ins.slots()]), *bytes, "re-encoding slot {index}: {text}");
+        assert_eq!(
+            insn::to_bytes(&ins.encode()[..ins.slots()]),
+            *bytes,
+            "re-encoding slot {index}: {text}"
+        );
     }
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 #[test]
 fn listing_covers_the_whole_text_section() {
     let file = object::File::parse(OBJECT).expect("ELF");
-    let text = file.section_by_name(".text").expect(".text").data().expect("data");
+    let text = file
+        .section_by_name(".text")
+        .expect(".text")
+        .data()
+        .expect("data");
     let slots = insn::from_bytes(text).expect("whole slots");
     let decoded = insn::decode(&slots).expect("every slot decodes");
     let lines = objdump_lines();

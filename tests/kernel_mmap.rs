@@ -22,8 +22,21 @@ fn mmap(addr: u64, len: u64, prot: i32, flags: i32, fd: &OwnedFd, off: i64) -> R
     // SAFETY: callers pass either a NULL hint, MAP_FIXED_NOREPLACE, or
     // MAP_FIXED over a range they reserved themselves; no Rust reference
     // points into any of these ranges.
-    let p = unsafe { libc::mmap(addr as *mut _, len as usize, prot, flags, fd.as_raw_fd(), off) };
-    if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as u64) }
+    let p = unsafe {
+        libc::mmap(
+            addr as *mut _,
+            len as usize,
+            prot,
+            flags,
+            fd.as_raw_fd(),
+            off,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(p as u64)
+    }
 }
 
 fn munmap(addr: u64, len: u64) -> Result<(), Errno> {
@@ -40,8 +53,20 @@ fn mprotect(addr: u64, len: u64, prot: i32) -> Result<(), Errno> {
 
 fn mremap(addr: u64, old: u64, new: u64, flags: i32, to: u64) -> Result<u64, Errno> {
     // SAFETY: only ranges this test mapped or reserved, holding no references.
-    let p = unsafe { libc::mremap(addr as *mut _, old as usize, new as usize, flags, to as *mut libc::c_void) };
-    if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as u64) }
+    let p = unsafe {
+        libc::mremap(
+            addr as *mut _,
+            old as usize,
+            new as usize,
+            flags,
+            to as *mut libc::c_void,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(p as u64)
+    }
 }
 
 /// A PROT_NONE reservation of `len` bytes containing a 4 GiB-aligned address.
@@ -67,15 +92,38 @@ fn generic_map_mmap_rules() {
     require!(Feature::ArenaMap);
     let len = 2 * page();
     let fd = raw_arena(2, 0, 0).unwrap();
-    assert_eq!(mmap(0, len, RW, libc::MAP_PRIVATE, &fd, 0), Err(Errno::EINVAL), "MAP_PRIVATE");
-    assert_eq!(mmap(0, len, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_SHARED, &fd, 0), Err(Errno::EPERM), "PROT_EXEC");
+    assert_eq!(
+        mmap(0, len, RW, libc::MAP_PRIVATE, &fd, 0),
+        Err(Errno::EINVAL),
+        "MAP_PRIVATE"
+    );
+    assert_eq!(
+        mmap(
+            0,
+            len,
+            libc::PROT_READ | libc::PROT_EXEC,
+            libc::MAP_SHARED,
+            &fd,
+            0
+        ),
+        Err(Errno::EPERM),
+        "PROT_EXEC"
+    );
     let ro = mmap(0, len, libc::PROT_READ, libc::MAP_SHARED, &fd, 0).unwrap();
-    assert_eq!(mprotect(ro, len, RW), Err(Errno::EACCES), "read-only mapping cannot become writable");
+    assert_eq!(
+        mprotect(ro, len, RW),
+        Err(Errno::EACCES),
+        "read-only mapping cannot become writable"
+    );
     munmap(ro, len).unwrap();
     // A writable mapping cannot become executable.
     let fd = raw_arena(2, 0, 0).unwrap();
     let rw = mmap(0, len, RW, libc::MAP_SHARED, &fd, 0).unwrap();
-    assert_eq!(mprotect(rw, len, libc::PROT_READ | libc::PROT_EXEC), Err(Errno::EACCES), "mprotect EXEC");
+    assert_eq!(
+        mprotect(rw, len, libc::PROT_READ | libc::PROT_EXEC),
+        Err(Errno::EACCES),
+        "mprotect EXEC"
+    );
     munmap(rw, len).unwrap();
 }
 
@@ -85,8 +133,16 @@ fn unmapped_area_checks() {
     require!(Feature::ArenaMap);
     let len = 4 * page();
     let fd = raw_arena(4, 0, 0).unwrap();
-    assert_eq!(mmap(0, len, RW, libc::MAP_SHARED, &fd, page() as i64), Err(Errno::EINVAL), "offset != 0");
-    assert_eq!(mmap(0, G4 + page(), RW, libc::MAP_SHARED, &fd, 0), Err(Errno::E2BIG), "len > 4 GiB");
+    assert_eq!(
+        mmap(0, len, RW, libc::MAP_SHARED, &fd, page() as i64),
+        Err(Errno::EINVAL),
+        "offset != 0"
+    );
+    assert_eq!(
+        mmap(0, G4 + page(), RW, libc::MAP_SHARED, &fd, 0),
+        Err(Errno::E2BIG),
+        "len > 4 GiB"
+    );
 
     // An arena with map_extra: only exactly [map_extra, +size).
     let a = ArenaBuilder::new(4).create().unwrap(); // crate maps it at its map_extra
@@ -94,19 +150,47 @@ fn unmapped_area_checks() {
     let (start, rlen) = reserve(len);
     let base = start.next_multiple_of(G4);
     let fd = raw_arena(4, 0, base).unwrap();
-    assert_eq!(mmap(0, len, RW, libc::MAP_SHARED, &fd, 0), Err(Errno::EINVAL), "mmap(NULL) with map_extra");
-    assert_eq!(mmap(0, len + page(), RW, libc::MAP_SHARED, &fd, 0), Err(Errno::E2BIG), "len > size");
+    assert_eq!(
+        mmap(0, len, RW, libc::MAP_SHARED, &fd, 0),
+        Err(Errno::EINVAL),
+        "mmap(NULL) with map_extra"
+    );
+    assert_eq!(
+        mmap(0, len + page(), RW, libc::MAP_SHARED, &fd, 0),
+        Err(Errno::E2BIG),
+        "len > size"
+    );
     let fixed = libc::MAP_SHARED | libc::MAP_FIXED;
-    assert_eq!(mmap(base, len - page(), RW, fixed, &fd, 0), Err(Errno::EINVAL), "len != size");
-    assert_eq!(mmap(base + page(), len, RW, fixed, &fd, 0), Err(Errno::EINVAL), "addr != map_extra");
-    assert_eq!(mmap(base, len, RW, fixed, &fd, 0), Ok(base), "exactly at map_extra");
+    assert_eq!(
+        mmap(base, len - page(), RW, fixed, &fd, 0),
+        Err(Errno::EINVAL),
+        "len != size"
+    );
+    assert_eq!(
+        mmap(base + page(), len, RW, fixed, &fd, 0),
+        Err(Errno::EINVAL),
+        "addr != map_extra"
+    );
+    assert_eq!(
+        mmap(base, len, RW, fixed, &fd, 0),
+        Ok(base),
+        "exactly at map_extra"
+    );
     munmap(start, rlen).unwrap();
 
     // Without map_extra: the first mmap fixes the address; a second mmap(NULL) is EINVAL.
     let fd = raw_arena(4, 0, 0).unwrap();
     let first = mmap(0, len, RW, libc::MAP_SHARED, &fd, 0).unwrap();
-    assert_eq!(first >> 32, (first + len - 1) >> 32, "kernel-chosen range does not cross 4 GiB");
-    assert_eq!(mmap(0, len, RW, libc::MAP_SHARED, &fd, 0), Err(Errno::EINVAL), "second mmap(NULL)");
+    assert_eq!(
+        first >> 32,
+        (first + len - 1) >> 32,
+        "kernel-chosen range does not cross 4 GiB"
+    );
+    assert_eq!(
+        mmap(0, len, RW, libc::MAP_SHARED, &fd, 0),
+        Err(Errno::EINVAL),
+        "second mmap(NULL)"
+    );
     munmap(first, len).unwrap();
 }
 
@@ -145,8 +229,20 @@ fn user_vm_start_is_sticky() {
     let base = mmap(0, len, RW, libc::MAP_SHARED, &fd, 0).unwrap();
     write_u64(base + 8, 0xfeed);
     munmap(base, len).unwrap();
-    assert_eq!(mmap(0, len, RW, libc::MAP_SHARED, &fd, 0), Err(Errno::EINVAL), "mmap(NULL) after munmap");
-    let again = mmap(base, len, RW, libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE, &fd, 0).unwrap();
+    assert_eq!(
+        mmap(0, len, RW, libc::MAP_SHARED, &fd, 0),
+        Err(Errno::EINVAL),
+        "mmap(NULL) after munmap"
+    );
+    let again = mmap(
+        base,
+        len,
+        RW,
+        libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE,
+        &fd,
+        0,
+    )
+    .unwrap();
     assert_eq!(again, base);
     assert_eq!(read_u64(base + 8), 0xfeed, "data survived the unmap");
     munmap(base, len).unwrap();
@@ -161,7 +257,10 @@ fn oversized_mapping_without_map_extra_is_accepted() {
     let big = mmap(0, 32 * page(), RW, libc::MAP_SHARED, &fd, 0).unwrap();
     write_u64(big + 20 * page(), 20);
     write_u64(big + 31 * page(), 31);
-    assert_eq!((read_u64(big + 20 * page()), read_u64(big + 31 * page())), (20, 31));
+    assert_eq!(
+        (read_u64(big + 20 * page()), read_u64(big + 31 * page())),
+        (20, 31)
+    );
     munmap(big, 32 * page()).unwrap();
     let fd = raw_arena(16, 0, 0).unwrap();
     let small = mmap(0, 8 * page(), RW, libc::MAP_SHARED, &fd, 0).unwrap();
@@ -179,7 +278,11 @@ fn mapping_outlives_the_fd() {
     drop(fd);
     assert_eq!(read_u64(base), 7);
     write_u64(base + page(), 9);
-    assert_eq!(read_u64(base + page()), 9, "faults still allocate after close");
+    assert_eq!(
+        read_u64(base + page()),
+        9,
+        "faults still allocate after close"
+    );
     munmap(base, len).unwrap();
 }
 
@@ -191,10 +294,20 @@ fn map_fixed_over_the_arena_replaces_it() {
     let fd = raw_arena(2, 0, 0).unwrap();
     let base = mmap(0, len, RW, libc::MAP_SHARED, &fd, 0).unwrap();
     write_u64(base, 5);
-    assert_eq!(mmap(base, len, RW, libc::MAP_SHARED | libc::MAP_FIXED, &fd, 0), Ok(base));
+    assert_eq!(
+        mmap(base, len, RW, libc::MAP_SHARED | libc::MAP_FIXED, &fd, 0),
+        Ok(base)
+    );
     assert_eq!(read_u64(base), 5, "same pages behind the new VMA");
     assert_eq!(
-        mmap(base, len, RW, libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE, &fd, 0),
+        mmap(
+            base,
+            len,
+            RW,
+            libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE,
+            &fd,
+            0
+        ),
         Err(Errno::EEXIST),
         "NOREPLACE refuses"
     );
@@ -210,15 +323,37 @@ fn no_partial_munmap_mprotect_or_mremap() {
     let fd = raw_arena(4, 0, 0).unwrap();
     let base = mmap(0, len, RW, libc::MAP_SHARED, &fd, 0).unwrap();
     assert_eq!(munmap(base, page()), Err(Errno::EINVAL), "partial munmap");
-    assert_eq!(mprotect(base, page(), libc::PROT_READ), Err(Errno::EINVAL), "partial mprotect");
-    assert_eq!(mprotect(base, len, libc::PROT_READ), Ok(()), "whole RW -> R");
+    assert_eq!(
+        mprotect(base, page(), libc::PROT_READ),
+        Err(Errno::EINVAL),
+        "partial mprotect"
+    );
+    assert_eq!(
+        mprotect(base, len, libc::PROT_READ),
+        Ok(()),
+        "whole RW -> R"
+    );
     assert_eq!(mprotect(base, len, RW), Ok(()), "whole R -> RW");
-    assert_eq!(mremap(base, len, 2 * len, libc::MREMAP_MAYMOVE, 0), Err(Errno::EFAULT), "grow");
-    assert_eq!(mremap(base, len, len / 2, 0, 0), Err(Errno::EINVAL), "shrink");
+    assert_eq!(
+        mremap(base, len, 2 * len, libc::MREMAP_MAYMOVE, 0),
+        Err(Errno::EFAULT),
+        "grow"
+    );
+    assert_eq!(
+        mremap(base, len, len / 2, 0, 0),
+        Err(Errno::EINVAL),
+        "shrink"
+    );
     let (start, rlen) = reserve(len);
     let to = start.next_multiple_of(G4);
     assert_eq!(
-        mremap(base, len, len, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, to),
+        mremap(
+            base,
+            len,
+            len,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            to
+        ),
         Err(Errno::EINVAL),
         "same-size move"
     );
@@ -241,7 +376,10 @@ fn crate_chosen_address_is_4gib_aligned() {
     let p = a.ptr_at::<u64>(3 * page() + 16).unwrap();
     assert_eq!(p.kernel32() as u64, a.offset_of(p).unwrap());
     assert_eq!(a.ptr_from_kernel32::<u64>(p.kernel32()), p);
-    assert!(a.ptr_from_kernel32::<u64>(0).is_null(), "low 32 bits 0 is NULL, as in the kernel's cast");
+    assert!(
+        a.ptr_from_kernel32::<u64>(0).is_null(),
+        "low 32 bits 0 is NULL, as in the kernel's cast"
+    );
     // Nothing else is left mapped around the slot: a second arena fits anywhere.
     let b = arena(8);
     assert_ne!(a.base(), b.base());
@@ -258,12 +396,22 @@ fn occupied_address_is_an_error_and_the_mapping_survives() {
     munmap(start, rlen).unwrap();
     // SAFETY: MAP_FIXED_NOREPLACE never replaces anything; the range is ours.
     let p = unsafe {
-        libc::mmap(at as *mut _, 4 * page() as usize, RW, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE, -1, 0)
+        libc::mmap(
+            at as *mut _,
+            4 * page() as usize,
+            RW,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        )
     };
     assert_eq!(p as u64, at);
     write_u64(at + 8, 0x1234_5678);
     let e = ArenaBuilder::new(4).address(at).create().unwrap_err();
-    assert!(matches!(e, Error::AddressInUse { addr, .. } if addr == at), "{e}");
+    assert!(
+        matches!(e, Error::AddressInUse { addr, .. } if addr == at),
+        "{e}"
+    );
     assert!(e.to_string().contains("left untouched"), "{e}");
     assert_eq!(read_u64(at + 8), 0x1234_5678, "existing mapping intact");
     munmap(at, 4 * page()).unwrap();
@@ -273,7 +421,11 @@ fn occupied_address_is_an_error_and_the_mapping_survives() {
     let e = ArenaBuilder::new(4).address(at).create().unwrap_err();
     assert!(matches!(e, Error::AddressInUse { .. }), "{e}");
     a.write(a.ptr_at::<u64>(8).unwrap(), 77).unwrap();
-    assert_eq!(a.read(a.ptr_at::<u64>(8).unwrap()).unwrap(), 77, "first arena untouched");
+    assert_eq!(
+        a.read(a.ptr_at::<u64>(8).unwrap()).unwrap(),
+        77,
+        "first arena untouched"
+    );
 }
 
 /// Adopting an arena fd maps it at its agreed address; a read-only fd from
@@ -293,18 +445,37 @@ fn adopt_fd_and_pin() {
     drop(a);
     let b = bpf_arena::arena::Arena::open_pinned(&path).unwrap();
     assert_eq!((b.base(), b.pages(), b.name()), (base, 4, "pinned"));
-    assert_eq!(b.read(b.ptr_at::<u64>(page()).unwrap()).unwrap(), 99, "same pages");
+    assert_eq!(
+        b.read(b.ptr_at::<u64>(page()).unwrap()).unwrap(),
+        99,
+        "same pages"
+    );
     drop(b);
     let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
     let ro = sys::obj_get(&c_path, 1 << 3).unwrap();
     let nr = libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE;
-    assert_eq!(mmap(base, 4 * page(), RW, nr, &ro, 0), Err(Errno::EACCES), "read-only fd, PROT_WRITE");
-    assert_eq!(mmap(base, 4 * page(), libc::PROT_READ, nr, &ro, 0), Err(Errno::EINVAL), "read-only fd, PROT_READ");
+    assert_eq!(
+        mmap(base, 4 * page(), RW, nr, &ro, 0),
+        Err(Errno::EACCES),
+        "read-only fd, PROT_WRITE"
+    );
+    assert_eq!(
+        mmap(base, 4 * page(), libc::PROT_READ, nr, &ro, 0),
+        Err(Errno::EINVAL),
+        "read-only fd, PROT_READ"
+    );
     let e = bpf_arena::arena::Arena::from_fd(ro).unwrap_err();
     assert_eq!(e.errno(), Some(Errno::EACCES), "{e}");
     std::fs::remove_file(&path).unwrap();
     // A map that is not an arena is refused.
-    let array = sys::map_create(&sys::MapCreateAttr { map_type: 2, key_size: 4, value_size: 4, max_entries: 1, ..Default::default() }).unwrap();
+    let array = sys::map_create(&sys::MapCreateAttr {
+        map_type: 2,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 1,
+        ..Default::default()
+    })
+    .unwrap();
     let e = bpf_arena::arena::Arena::from_fd(array).unwrap_err();
     assert!(e.to_string().contains("not an arena"), "{e}");
 }
@@ -315,7 +486,11 @@ fn bpffs() -> std::path::PathBuf {
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("bpf-arena-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let st = std::process::Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&dir).status().expect("mount");
+        let st = std::process::Command::new("mount")
+            .args(["-t", "bpf", "bpf"])
+            .arg(&dir)
+            .status()
+            .expect("mount");
         assert!(st.success(), "mount -t bpf failed");
         dir
     })

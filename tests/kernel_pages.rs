@@ -23,7 +23,13 @@ fn raw_alloc(a: &Arena, addr: u64, count: u32, node: i32, flags: u64) -> u64 {
         asm::ld_map_fd(r1, a.as_raw_fd()),
         asm::load(Size::DW, r2, r6, 0),
         asm::load(Size::W, r3, r6, 8),
-        Instruction::Load { size: Size::W, sign_extend: true, dst: r4, src: r6, off: 12 },
+        Instruction::Load {
+            size: Size::W,
+            sign_extend: true,
+            dst: r4,
+            src: r6,
+            off: 12,
+        },
         asm::load(Size::DW, r5, r6, 16),
         asm::call_kfunc(id),
         asm::store(Size::DW, r6, 24, Reg::R0),
@@ -66,10 +72,22 @@ fn user_faults_allocate_zeroed_pages() {
     let a = arena(8);
     let p = pg(&a, 3).cast::<u64>();
     assert_eq!(a.read(p).unwrap(), 0, "fresh page reads zero");
-    assert_eq!(a.alloc_pages(Some(pg(&a, 3)), 1).unwrap(), None, "a page read from user space is allocated");
+    assert_eq!(
+        a.alloc_pages(Some(pg(&a, 3)), 1).unwrap(),
+        None,
+        "a page read from user space is allocated"
+    );
     a.write(pg(&a, 4).cast::<u64>().add(7), 1).unwrap();
-    assert_eq!(a.alloc_pages(Some(pg(&a, 4)), 1).unwrap(), None, "a page written from user space is allocated");
-    assert_eq!(a.alloc_pages(Some(pg(&a, 5)), 1).unwrap(), Some(pg(&a, 5)), "an untouched page is free");
+    assert_eq!(
+        a.alloc_pages(Some(pg(&a, 4)), 1).unwrap(),
+        None,
+        "a page written from user space is allocated"
+    );
+    assert_eq!(
+        a.alloc_pages(Some(pg(&a, 5)), 1).unwrap(),
+        Some(pg(&a, 5)),
+        "an untouched page is free"
+    );
 }
 
 /// §3.2: what bpf_arena_alloc_pages returns NULL for.
@@ -78,15 +96,34 @@ fn alloc_pages_null_cases() {
     require_arena!();
     let a = arena(16);
     assert_eq!(a.alloc_pages::<u8>(None, 0).unwrap(), None, "count 0");
-    assert_eq!(a.alloc_pages::<u8>(None, 17).unwrap(), None, "more pages than the arena");
-    assert_eq!(a.alloc_pages(Some(pg(&a, 2).byte_add(8)), 1).unwrap(), None, "misaligned address");
-    assert_eq!(a.alloc_pages(Some(pg(&a, 15)), 2).unwrap(), None, "range runs past the end");
-    let p = a.alloc_pages(Some(pg(&a, 6)), 2).unwrap().expect("two pages at 6");
+    assert_eq!(
+        a.alloc_pages::<u8>(None, 17).unwrap(),
+        None,
+        "more pages than the arena"
+    );
+    assert_eq!(
+        a.alloc_pages(Some(pg(&a, 2).byte_add(8)), 1).unwrap(),
+        None,
+        "misaligned address"
+    );
+    assert_eq!(
+        a.alloc_pages(Some(pg(&a, 15)), 2).unwrap(),
+        None,
+        "range runs past the end"
+    );
+    let p = a
+        .alloc_pages(Some(pg(&a, 6)), 2)
+        .unwrap()
+        .expect("two pages at 6");
     assert_eq!(p, pg(&a, 6));
     assert_eq!(a.alloc_pages(Some(pg(&a, 7)), 1).unwrap(), None, "occupied");
     assert_eq!(raw_alloc(&a, pg(&a, 9).addr(), 1, -1, 1), 0, "flags != 0");
     assert_eq!(raw_alloc(&a, pg(&a, 9).addr(), 1, 77, 0), 0, "node_id 77");
-    assert_eq!(raw_alloc(&a, pg(&a, 9).addr(), 1, -1, 0), pg(&a, 9).addr(), "NUMA_NO_NODE, flags 0");
+    assert_eq!(
+        raw_alloc(&a, pg(&a, 9).addr(), 1, -1, 0),
+        pg(&a, 9).addr(),
+        "NUMA_NO_NODE, flags 0"
+    );
 }
 
 /// §3.2: allocations return full user addresses of zeroed pages; first fit
@@ -98,12 +135,20 @@ fn alloc_pages_first_fit_and_zeroed() {
     let p1 = a.alloc_pages::<u8>(None, 1).unwrap().unwrap();
     let p2 = a.alloc_pages::<u8>(None, 1).unwrap().unwrap();
     let p3 = a.alloc_pages::<u8>(None, 1).unwrap().unwrap();
-    assert_eq!((p1, p2, p3), (pg(&a, 1), pg(&a, 2), pg(&a, 3)), "lowest free first (page 0 is guarded)");
+    assert_eq!(
+        (p1, p2, p3),
+        (pg(&a, 1), pg(&a, 2), pg(&a, 3)),
+        "lowest free first (page 0 is guarded)"
+    );
     a.write(p2.cast::<u64>(), 0xdead).unwrap();
     a.free_pages(p2, 1).unwrap();
     let again = a.alloc_pages::<u8>(None, 1).unwrap().unwrap();
     assert_eq!(again, p2, "the gap is reused");
-    assert_eq!(a.read(again.cast::<u64>()).unwrap(), 0, "a reallocated page is zeroed");
+    assert_eq!(
+        a.read(again.cast::<u64>()).unwrap(),
+        0,
+        "a reallocated page is zeroed"
+    );
 }
 
 /// §3.2: free zaps the user mapping; the next access faults in a new zero
@@ -117,10 +162,18 @@ fn free_pages_zaps_user_mapping() {
     a.write(p.byte_add(page()).cast::<u64>(), 0xbb).unwrap();
     a.free_pages(p, 0).unwrap();
     a.free_pages(ArenaPtr::<u8>::null(), 2).unwrap();
-    assert_eq!(a.read(p.cast::<u64>()).unwrap(), 0xaa, "count 0 / NULL frees nothing");
+    assert_eq!(
+        a.read(p.cast::<u64>()).unwrap(),
+        0xaa,
+        "count 0 / NULL frees nothing"
+    );
     a.free_pages(p, 2).unwrap();
     assert_eq!(a.read(p.cast::<u64>()).unwrap(), 0, "first page zapped");
-    assert_eq!(a.read(p.byte_add(page()).cast::<u64>()).unwrap(), 0, "second page zapped");
+    assert_eq!(
+        a.read(p.byte_add(page()).cast::<u64>()).unwrap(),
+        0,
+        "second page zapped"
+    );
 }
 
 /// §3.2: BPF reads of a freed page return 0 (use after free reads 0).
@@ -129,9 +182,17 @@ fn bpf_sees_zero_after_free() {
     require_arena!();
     let a = arena(4);
     let p = a.alloc_pages::<u8>(None, 1).unwrap().unwrap();
-    assert_eq!(bpf_store_then_load(&a, p.addr(), 17), 17, "allocated page works from BPF");
+    assert_eq!(
+        bpf_store_then_load(&a, p.addr(), 17),
+        17,
+        "allocated page works from BPF"
+    );
     a.free_pages(p, 1).unwrap();
-    assert_eq!(bpf_store_then_load(&a, p.addr(), 17), 0, "store to a freed page is dropped, load reads 0");
+    assert_eq!(
+        bpf_store_then_load(&a, p.addr(), 17),
+        0,
+        "store to a freed page is dropped, load reads 0"
+    );
 }
 
 /// §3.2: bpf_arena_reserve_pages answers 0, -EBUSY, -EINVAL; reserved pages
@@ -142,19 +203,57 @@ fn reserve_pages_semantics() {
     require!(Feature::KfuncReservePages);
     let a = arena(8);
     a.reserve_pages(pg(&a, 5), 1).unwrap();
-    assert_eq!(a.alloc_pages(Some(pg(&a, 5)), 1).unwrap(), None, "alloc over a reservation");
-    assert_eq!(a.alloc_pages(Some(pg(&a, 4)), 2).unwrap(), None, "alloc partly over a reservation");
-    assert_eq!(bpf_store_then_load(&a, pg(&a, 5).addr(), 3), 0, "BPF access to a reserved page faults");
+    assert_eq!(
+        a.alloc_pages(Some(pg(&a, 5)), 1).unwrap(),
+        None,
+        "alloc over a reservation"
+    );
+    assert_eq!(
+        a.alloc_pages(Some(pg(&a, 4)), 2).unwrap(),
+        None,
+        "alloc partly over a reservation"
+    );
+    assert_eq!(
+        bpf_store_then_load(&a, pg(&a, 5).addr(), 3),
+        0,
+        "BPF access to a reserved page faults"
+    );
     let busy = a.alloc_pages(Some(pg(&a, 2)), 1).unwrap().unwrap();
     let e = a.reserve_pages(busy, 1).unwrap_err();
-    assert!(matches!(e, Error::Kfunc { errno: Errno::EBUSY, .. }), "allocated page: {e}");
+    assert!(
+        matches!(
+            e,
+            Error::Kfunc {
+                errno: Errno::EBUSY,
+                ..
+            }
+        ),
+        "allocated page: {e}"
+    );
     let e = a.reserve_pages(pg(&a, 7), 2).unwrap_err();
-    assert!(matches!(e, Error::Kfunc { errno: Errno::EINVAL, .. }), "beyond the arena: {e}");
+    assert!(
+        matches!(
+            e,
+            Error::Kfunc {
+                errno: Errno::EINVAL,
+                ..
+            }
+        ),
+        "beyond the arena: {e}"
+    );
     a.reserve_pages(pg(&a, 6).byte_add(8), 1).unwrap();
-    assert_eq!(a.alloc_pages(Some(pg(&a, 6)), 1).unwrap(), Some(pg(&a, 6)), "misaligned reserve did nothing");
+    assert_eq!(
+        a.alloc_pages(Some(pg(&a, 6)), 1).unwrap(),
+        Some(pg(&a, 6)),
+        "misaligned reserve did nothing"
+    );
     a.reserve_pages(pg(&a, 3), 0).unwrap();
     a.free_pages(pg(&a, 5), 1).unwrap();
-    assert_eq!(a.alloc_pages(Some(pg(&a, 5)), 1).unwrap(), Some(pg(&a, 5)), "free un-reserves");
+    assert_eq!(
+        a.alloc_pages(Some(pg(&a, 5)), 1).unwrap(),
+        Some(pg(&a, 5)),
+        "free un-reserves"
+    );
 }
 
 /// Decision 4: the crate never hands out the NULL page, and once guarded
@@ -164,14 +263,29 @@ fn null_page_is_never_handed_out() {
     require_arena!();
     let a = arena(4);
     let e = a.alloc_pages(Some(pg(&a, 0)), 1).unwrap_err();
-    assert!(matches!(e, Error::Invalid { .. }) && e.to_string().contains("NULL page"), "{e}");
-    assert_eq!(raw_alloc(&a, 0, 1, -1, 0), a.base(), "unguarded, the kernel's first fit returns page 0");
+    assert!(
+        matches!(e, Error::Invalid { .. }) && e.to_string().contains("NULL page"),
+        "{e}"
+    );
+    assert_eq!(
+        raw_alloc(&a, 0, 1, -1, 0),
+        a.base(),
+        "unguarded, the kernel's first fit returns page 0"
+    );
     a.free_pages(pg(&a, 0), 1).unwrap();
     assert!(a.guard_null_page().unwrap(), "first guard takes the page");
     assert!(!a.guard_null_page().unwrap(), "idempotent");
-    assert_eq!(raw_alloc(&a, 0, 1, -1, 0), pg(&a, 1).addr(), "guarded, BPF first fit skips page 0");
+    assert_eq!(
+        raw_alloc(&a, 0, 1, -1, 0),
+        pg(&a, 1).addr(),
+        "guarded, BPF first fit skips page 0"
+    );
     let b = arena(4);
-    assert_eq!(b.alloc_pages::<u8>(None, 1).unwrap(), Some(pg(&b, 1)), "the API guards before allocating");
+    assert_eq!(
+        b.alloc_pages::<u8>(None, 1).unwrap(),
+        Some(pg(&b, 1)),
+        "the API guards before allocating"
+    );
 }
 
 /// §3.2: page management works on SEGV_ON_FAULT arenas (fault behaviour

@@ -35,7 +35,10 @@ fn run_ctx2(prog: &[Instruction], a: u64) -> [u64; 2] {
     let mut ctx = [0u8; 16];
     ctx[..8].copy_from_slice(&a.to_le_bytes());
     run_syscall(prog, &mut ctx);
-    [u64::from_le_bytes(ctx[..8].try_into().unwrap()), u64::from_le_bytes(ctx[8..].try_into().unwrap())]
+    [
+        u64::from_le_bytes(ctx[..8].try_into().unwrap()),
+        u64::from_le_bytes(ctx[8..].try_into().unwrap()),
+    ]
 }
 
 /// §4.2: direct-value offset checks.
@@ -45,8 +48,16 @@ fn direct_value_offsets() {
     let a = arena(4);
     let size = a.len() as i32;
     assert!(sock(&with_value(&a, size - 8, &[])).is_ok(), "inside");
-    assert_rejected(sock(&with_value(&a, size + 4096, &[])), Errno::ERANGE, "invalid access to map value pointer, value_size=0 off=");
-    assert_rejected(sock(&with_value(&a, 1 << 29, &[])), Errno::EINVAL, "direct value offset of 536870912 is not allowed");
+    assert_rejected(
+        sock(&with_value(&a, size + 4096, &[])),
+        Errno::ERANGE,
+        "invalid access to map value pointer, value_size=0 off=",
+    );
+    assert_rejected(
+        sock(&with_value(&a, 1 << 29, &[])),
+        Errno::EINVAL,
+        "direct value offset of 536870912 is not allowed",
+    );
     // One past the end: accepted on 6.18.44; rejected (ERANGE) by 2026 trees.
     match sock(&with_value(&a, size, &[])) {
         Ok(_) => {}
@@ -83,7 +94,15 @@ fn cast_kern_accesses_and_fault_handling() {
     let p = a.ptr_at::<u64>(2 * page() + 8).unwrap();
     a.write(p, 0).unwrap(); // fault the page in
     let prog = |off: i32| {
-        with_value(&a, off, &[asm::cast_kern(R1, R1), asm::store_imm(Size::DW, R1, 0, 0x1234), asm::load(Size::DW, R2, R1, 0)])
+        with_value(
+            &a,
+            off,
+            &[
+                asm::cast_kern(R1, R1),
+                asm::store_imm(Size::DW, R1, 0, 0x1234),
+                asm::load(Size::DW, R2, R1, 0),
+            ],
+        )
     };
     assert!(sock(&prog(0)).is_ok());
     let store_load = [
@@ -93,7 +112,11 @@ fn cast_kern_accesses_and_fault_handling() {
         asm::load(Size::DW, R0, R1, 0),
         asm::exit(),
     ];
-    assert_eq!(run_syscall(&store_load, &mut []), 0x1234, "BPF reads its own store");
+    assert_eq!(
+        run_syscall(&store_load, &mut []),
+        0x1234,
+        "BPF reads its own store"
+    );
     assert_eq!(a.read(p).unwrap(), 0x1234, "user space sees it");
     let unallocated = [
         asm::ld_map_value(R1, a.as_raw_fd(), (3 * page()) as i32),
@@ -102,8 +125,16 @@ fn cast_kern_accesses_and_fault_handling() {
         asm::load(Size::DW, R0, R1, 0),
         asm::exit(),
     ];
-    assert_eq!(run_syscall(&unallocated, &mut []), 0, "faulting load reads 0, store dropped");
-    assert_eq!(a.read(a.ptr_at::<u64>(3 * page()).unwrap()).unwrap(), 0, "user sees no store");
+    assert_eq!(
+        run_syscall(&unallocated, &mut []),
+        0,
+        "faulting load reads 0, store dropped"
+    );
+    assert_eq!(
+        a.read(a.ptr_at::<u64>(3 * page()).unwrap()).unwrap(),
+        0,
+        "user sees no store"
+    );
 }
 
 /// cast_user of ctx[0] (a 32-bit kernel-form value) into ctx[1].
@@ -124,12 +155,24 @@ fn cast_user_prog(a: &Arena) -> Vec<Instruction> {
 fn cast_user_null_and_no_user_conv() {
     require_arena!();
     let a = arena(4);
-    assert_eq!(run_ctx2(&cast_user_prog(&a), 0)[1], 0, "low 32 bits 0 -> NULL");
+    assert_eq!(
+        run_ctx2(&cast_user_prog(&a), 0)[1],
+        0,
+        "low 32 bits 0 -> NULL"
+    );
     assert_eq!(run_ctx2(&cast_user_prog(&a), 0x1008)[1], a.base() + 0x1008);
-    assert_eq!(run_ctx2(&cast_user_prog(&a), (0xabcd << 32) | 0x1008)[1], a.base() + 0x1008, "upper half replaced");
+    assert_eq!(
+        run_ctx2(&cast_user_prog(&a), (0xabcd << 32) | 0x1008)[1],
+        a.base() + 0x1008,
+        "upper half replaced"
+    );
     require!(Feature::NoUserConv);
     let n = arena_flags(4, ArenaFlags::NO_USER_CONV);
-    assert_eq!(run_ctx2(&cast_user_prog(&n), (0xabcd << 32) | 0x1008)[1], 0x1008, "NO_USER_CONV keeps the low half");
+    assert_eq!(
+        run_ctx2(&cast_user_prog(&n), (0xabcd << 32) | 0x1008)[1],
+        0x1008,
+        "NO_USER_CONV keeps the low half"
+    );
 }
 
 /// §4.3/§5: malformed casts and casts without an arena.
@@ -142,10 +185,23 @@ fn cast_encoding_errors() {
         v.insert(2, i);
         ProgramBuilder::new(ProgramType::SOCKET_FILTER, &v).load()
     };
-    assert_rejected(raw(Insn::new(0xbf, 1, 1, 1, 2)), Errno::EINVAL, "addr_space_cast insn can only convert between address space 1 and 0");
-    assert_rejected(raw(Insn::new(0xbc, 1, 1, 1, 1)), Errno::EINVAL, "BPF_MOV uses reserved fields");
     assert_rejected(
-        sock(&[asm::mov64_imm(R1, 0), asm::cast_kern(R1, R1), asm::mov64_imm(R0, 0), asm::exit()]),
+        raw(Insn::new(0xbf, 1, 1, 1, 2)),
+        Errno::EINVAL,
+        "addr_space_cast insn can only convert between address space 1 and 0",
+    );
+    assert_rejected(
+        raw(Insn::new(0xbc, 1, 1, 1, 1)),
+        Errno::EINVAL,
+        "BPF_MOV uses reserved fields",
+    );
+    assert_rejected(
+        sock(&[
+            asm::mov64_imm(R1, 0),
+            asm::cast_kern(R1, R1),
+            asm::mov64_imm(R0, 0),
+            asm::exit(),
+        ]),
         Errno::EINVAL,
         "addr_space_cast insn can only be used in a program that has an associated arena",
     );
@@ -165,7 +221,12 @@ fn only_one_arena_per_program() {
     assert_rejected(sock(&two), Errno::EBUSY, "Only one arena per program");
     require!(Feature::FdArrayBinding);
     let fds = [a.fd()];
-    let r = load_with(ProgramType::SOCKET_FILTER, &with_value(&b, 0, &[]), &fds, true);
+    let r = load_with(
+        ProgramType::SOCKET_FILTER,
+        &with_value(&b, 0, &[]),
+        &fds,
+        true,
+    );
     assert_rejected(r, Errno::EBUSY, "Only one arena per program");
 }
 
@@ -174,8 +235,16 @@ fn only_one_arena_per_program() {
 fn arena_needs_an_address_before_load() {
     require_arena!();
     let fd = raw_arena(1, 0, 0).unwrap();
-    let prog = [asm::ld_map_fd(R1, fd.as_raw_fd()), asm::mov64_imm(R0, 0), asm::exit()];
-    assert_rejected(sock(&prog), Errno::EINVAL, "arena's user address must be set via map_extra or mmap()");
+    let prog = [
+        asm::ld_map_fd(R1, fd.as_raw_fd()),
+        asm::mov64_imm(R0, 0),
+        asm::exit(),
+    ];
+    assert_rejected(
+        sock(&prog),
+        Errno::EINVAL,
+        "arena's user address must be set via map_extra or mmap()",
+    );
 }
 
 /// §4.1: any program type may reference an arena.
@@ -183,7 +252,11 @@ fn arena_needs_an_address_before_load() {
 fn any_program_type_can_use_an_arena() {
     require_arena!();
     let a = arena(1);
-    let prog = with_value(&a, 8, &[asm::cast_kern(R1, R1), asm::load(Size::DW, R2, R1, 0)]);
+    let prog = with_value(
+        &a,
+        8,
+        &[asm::cast_kern(R1, R1), asm::load(Size::DW, R2, R1, 0)],
+    );
     for t in [
         ProgramType::SOCKET_FILTER,
         ProgramType::SCHED_CLS,
@@ -222,12 +295,19 @@ fn kfunc_sleepable_requirement() {
         // 6.19+: callable from any context.
         Support::Yes => assert!(r.is_ok(), "{:?}", r.err()),
         // Up to 6.18.
-        _ => assert_rejected(r, Errno::EACCES, "program must be sleepable to call sleepable kfunc bpf_arena_alloc_pages"),
+        _ => assert_rejected(
+            r,
+            Errno::EACCES,
+            "program must be sleepable to call sleepable kfunc bpf_arena_alloc_pages",
+        ),
     }
     let insns = bpf_arena::insn::encode(&prog);
     let r = ProgramBuilder::new(ProgramType::SYSCALL, &insns).load();
     assert_rejected(r, Errno::EINVAL, "Syscall programs can only be sleepable");
-    assert!(load(ProgramType::SYSCALL, &prog).is_ok(), "sleepable SYSCALL program");
+    assert!(
+        load(ProgramType::SYSCALL, &prog).is_ok(),
+        "sleepable SYSCALL program"
+    );
 }
 
 /// §4.4: a kfunc call with an fd_array index but no fd_array.
@@ -235,9 +315,19 @@ fn kfunc_sleepable_requirement() {
 fn kfunc_module_index_without_fd_array() {
     require_arena!();
     let id = kfunc("bpf_arena_free_pages") as i32;
-    let call = Instruction::Call(bpf_arena::insn::Call::Kfunc { btf_id: id, module: 1 });
-    let r = load(ProgramType::SYSCALL, &[call, asm::mov64_imm(R0, 0), asm::exit()]);
-    assert_rejected(r, Errno::EPROTO, "kfunc offset > 0 without fd_array is invalid");
+    let call = Instruction::Call(bpf_arena::insn::Call::Kfunc {
+        btf_id: id,
+        module: 1,
+    });
+    let r = load(
+        ProgramType::SYSCALL,
+        &[call, asm::mov64_imm(R0, 0), asm::exit()],
+    );
+    assert_rejected(
+        r,
+        Errno::EPROTO,
+        "kfunc offset > 0 without fd_array is invalid",
+    );
 }
 
 /// Atomic `op` of `size` on arena offset 8 with operand ctx[0]; the old value
@@ -264,31 +354,54 @@ fn atomics_in_arena() {
     let a = arena(1);
     let word = a.ptr_at::<u64>(8).unwrap();
     a.write(word, 40).unwrap();
-    run_ctx2(&atomic_prog(&a, Size::DW, AtomicOp::Add { fetch: false }), 2);
+    run_ctx2(
+        &atomic_prog(&a, Size::DW, AtomicOp::Add { fetch: false }),
+        2,
+    );
     assert_eq!(a.read(word).unwrap(), 42, "add");
     let old = run_ctx2(&atomic_prog(&a, Size::DW, AtomicOp::Add { fetch: true }), 8)[1];
     assert_eq!((old, a.read(word).unwrap()), (42, 50), "fetch_add");
     let old = run_ctx2(&atomic_prog(&a, Size::DW, AtomicOp::Xchg), 7)[1];
     assert_eq!((old, a.read(word).unwrap()), (50, 7), "xchg");
     a.write(word.cast::<u32>().cast(), 7).unwrap();
-    run_ctx2(&atomic_prog(&a, Size::W, AtomicOp::Or { fetch: false }), 0x100);
+    run_ctx2(
+        &atomic_prog(&a, Size::W, AtomicOp::Or { fetch: false }),
+        0x100,
+    );
     assert_eq!(a.read(word).unwrap(), 0x107, "32-bit or");
     // cmpxchg: r0 holds the expected value (ctx[0] here), so it swaps in ctx[0].
     a.write(word, 9).unwrap();
     run_ctx2(&atomic_prog(&a, Size::DW, AtomicOp::Cmpxchg), 9);
-    assert_eq!(a.read(word).unwrap(), 9, "cmpxchg with matching expected value");
+    assert_eq!(
+        a.read(word).unwrap(),
+        9,
+        "cmpxchg with matching expected value"
+    );
     // The JIT refuses fetch forms of and/or/xor in arena memory.
-    for op in [AtomicOp::And { fetch: true }, AtomicOp::Or { fetch: true }, AtomicOp::Xor { fetch: true }] {
+    for op in [
+        AtomicOp::And { fetch: true },
+        AtomicOp::Or { fetch: true },
+        AtomicOp::Xor { fetch: true },
+    ] {
         let r = load(ProgramType::SYSCALL, &atomic_prog(&a, Size::DW, op));
         assert_rejected(r, Errno::EACCES, "arena is not allowed");
     }
-    let r = load(ProgramType::SYSCALL, &atomic_prog(&a, Size::B, AtomicOp::Add { fetch: false }));
+    let r = load(
+        ProgramType::SYSCALL,
+        &atomic_prog(&a, Size::B, AtomicOp::Add { fetch: false }),
+    );
     assert_rejected(r, Errno::EINVAL, "invalid atomic operand size");
     // Load-acquire (Linux 6.15), 8-bit included.
     let acq = [
         asm::ld_map_value(R1, a.as_raw_fd(), 8),
         asm::cast_kern(R1, R1),
-        Instruction::Atomic { size: Size::B, op: AtomicOp::LoadAcquire, dst: R0, src: R1, off: 0 },
+        Instruction::Atomic {
+            size: Size::B,
+            op: AtomicOp::LoadAcquire,
+            dst: R0,
+            src: R1,
+            off: 0,
+        },
         asm::exit(),
     ];
     a.write(word, 0x1_23).unwrap();
@@ -304,14 +417,28 @@ fn sign_extending_arena_loads() {
     let prog = [
         asm::ld_map_value(R1, a.as_raw_fd(), 16),
         asm::cast_kern(R1, R1),
-        Instruction::Load { size: Size::W, sign_extend: true, dst: R2, src: R1, off: 0 },
+        Instruction::Load {
+            size: Size::W,
+            sign_extend: true,
+            dst: R2,
+            src: R1,
+            off: 0,
+        },
         asm::mov64(R0, R2),
         asm::alu64_imm(bpf_arena::insn::AluOp::Rsh, R0, 32),
         asm::exit(),
     ];
     match probe(Feature::ArenaSignExtendingLoads) {
-        Support::Yes => assert_eq!(run_syscall(&prog, &mut []), 0xffff_ffff, "upper half is the sign"),
-        _ => assert_rejected(load(ProgramType::SYSCALL, &prog), Errno::EOPNOTSUPP, "sign extending loads from arena are not supported yet"),
+        Support::Yes => assert_eq!(
+            run_syscall(&prog, &mut []),
+            0xffff_ffff,
+            "upper half is the sign"
+        ),
+        _ => assert_rejected(
+            load(ProgramType::SYSCALL, &prog),
+            Errno::EOPNOTSUPP,
+            "sign extending loads from arena are not supported yet",
+        ),
     }
 }
 
@@ -334,7 +461,11 @@ fn fd_array_binds_the_arena() {
     ];
     let fds = [a.as_fd()];
     let r = load_with(ProgramType::SYSCALL, &prog, &[], false);
-    assert_rejected(r, Errno::EINVAL, "can only be used in a program that has an associated arena");
+    assert_rejected(
+        r,
+        Errno::EINVAL,
+        "can only be used in a program that has an associated arena",
+    );
     let prog = load_with(ProgramType::SYSCALL, &prog, &fds, true).expect("bound through fd_array");
     let mut ctx = p.addr().to_le_bytes();
     prog.run_syscall(&mut ctx).unwrap();
@@ -351,16 +482,29 @@ fn arena_programs_need_cap_perfmon() {
     }
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new("setpriv")
-        .args(["--inh-caps=-all,+bpf", "--ambient-caps=-all,+bpf", "--bounding-set=-all,+bpf"])
+        .args([
+            "--inh-caps=-all,+bpf",
+            "--ambient-caps=-all,+bpf",
+            "--bounding-set=-all,+bpf",
+        ])
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&exe)
-        .args(["--exact", "cap_bpf_only_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "cap_bpf_only_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("BPF_ARENA_CHILD", "cap_bpf_only")
         .output()
         .expect("setpriv (util-linux) runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("cap_bpf_only: arena created; program EPERM"), "{text}");
+    assert!(
+        text.contains("cap_bpf_only: arena created; program EPERM"),
+        "{text}"
+    );
 }
 
 /// Runs only inside `arena_programs_need_cap_perfmon`'s child.
@@ -371,7 +515,11 @@ fn cap_bpf_only_child() {
     }
     let a = arena(1);
     let r = sock(&with_value(&a, 0, &[]));
-    assert_rejected(r, Errno::EPERM, "CAP_BPF and CAP_PERFMON are required to use arena");
+    assert_rejected(
+        r,
+        Errno::EPERM,
+        "CAP_BPF and CAP_PERFMON are required to use arena",
+    );
     println!("cap_bpf_only: arena created; program EPERM");
 }
 
@@ -386,6 +534,9 @@ fn verifier_error_carries_the_log() {
     };
     assert!(e.log().contains("0: (18) r1 = "), "{}", e.log());
     let shown = e.to_string();
-    assert!(shown.contains("the verifier rejected program 'conformance': EACCES"), "{shown}");
+    assert!(
+        shown.contains("the verifier rejected program 'conformance': EACCES"),
+        "{shown}"
+    );
     assert!(shown.contains("R1 invalid mem access 'scalar'"), "{shown}");
 }

@@ -100,7 +100,12 @@ impl ArenaBuilder {
     /// An arena of `pages` pages (1..=[`max_pages`]), no flags, crate-chosen
     /// address, unnamed.
     pub fn new(pages: u32) -> Self {
-        ArenaBuilder { pages, flags: ArenaFlags::empty(), address: None, name: String::new() }
+        ArenaBuilder {
+            pages,
+            flags: ArenaFlags::empty(),
+            address: None,
+            name: String::new(),
+        }
     }
 
     /// Creation flags.
@@ -129,13 +134,23 @@ impl ArenaBuilder {
         if unknown != 0 {
             return Err(Error::invalid(
                 "arena flags",
-                format!("{unknown:#x} are not arena flags (only SEGV_ON_FAULT and NO_USER_CONV; the kernel answers EINVAL)"),
+                format!(
+                    "{unknown:#x} are not arena flags (only SEGV_ON_FAULT and NO_USER_CONV; the kernel answers EINVAL)"
+                ),
             ));
         }
-        if self.name.len() > 15 || !self.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+        if self.name.len() > 15
+            || !self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        {
             return Err(Error::invalid(
                 "map name",
-                format!("{:?}: at most 15 of [A-Za-z0-9_.] (the kernel answers EINVAL)", self.name),
+                format!(
+                    "{:?}: at most 15 of [A-Za-z0-9_.] (the kernel answers EINVAL)",
+                    self.name
+                ),
             ));
         }
         if let Some(addr) = self.address {
@@ -171,7 +186,14 @@ impl ArenaBuilder {
             Some(addr) => {
                 let fd = create(addr)?;
                 map_at(&fd, addr, len, &what())?;
-                return Ok(Arena::new(fd, addr, self.pages, self.flags, self.name.clone(), addr));
+                return Ok(Arena::new(
+                    fd,
+                    addr,
+                    self.pages,
+                    self.flags,
+                    self.name.clone(),
+                    addr,
+                ));
             }
             None => reserve_aligned_slot(len)?,
         };
@@ -185,16 +207,29 @@ impl ArenaBuilder {
         };
         // SAFETY: [slot, slot + len) lies inside the reservation this
         // function made and nothing else refers to it.
-        let mapped = unsafe { sys::mmap_shared_fixed(base.slot as usize, len as usize, PROT_RW, fd.as_fd()) };
+        let mapped = unsafe {
+            sys::mmap_shared_fixed(base.slot as usize, len as usize, PROT_RW, fd.as_fd())
+        };
         match mapped {
             Ok(_) => {
                 let slot = base.slot;
                 base.release_outside(len);
-                Ok(Arena::new(fd, slot, self.pages, self.flags, self.name.clone(), slot))
+                Ok(Arena::new(
+                    fd,
+                    slot,
+                    self.pages,
+                    self.flags,
+                    self.name.clone(),
+                    slot,
+                ))
             }
             Err(e) => {
                 base.release_all();
-                Err(Error::Syscall { call: "mmap", what: what(), errno: e })
+                Err(Error::Syscall {
+                    call: "mmap",
+                    what: what(),
+                    errno: e,
+                })
             }
         }
     }
@@ -203,7 +238,11 @@ impl ArenaBuilder {
 const PROT_RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
 
 fn arena_label(name: &str) -> String {
-    if name.is_empty() { "arena map".to_string() } else { format!("arena map '{name}'") }
+    if name.is_empty() {
+        "arena map".to_string()
+    } else {
+        format!("arena map '{name}'")
+    }
 }
 
 fn validate_pages(pages: u32) -> Result<()> {
@@ -262,7 +301,11 @@ fn map_at(fd: &OwnedFd, addr: u64, len: u64, what: &str) -> Result<()> {
     match sys::mmap_shared_noreplace(addr as usize, len as usize, PROT_RW, fd.as_fd()) {
         Ok(_) => Ok(()),
         Err(Errno::EEXIST) => Err(Error::AddressInUse { addr, len }),
-        Err(e) => Err(Error::Syscall { call: "mmap", what: what.to_string(), errno: e }),
+        Err(e) => Err(Error::Syscall {
+            call: "mmap",
+            what: what.to_string(),
+            errno: e,
+        }),
     }
 }
 
@@ -281,7 +324,11 @@ fn reserve_aligned_slot(len: u64) -> Result<Reservation> {
         errno: e,
     })? as u64;
     let slot = start.next_multiple_of(FOUR_GIB);
-    Ok(Reservation { start, len: span, slot })
+    Ok(Reservation {
+        start,
+        len: span,
+        slot,
+    })
 }
 
 impl Reservation {
@@ -297,7 +344,10 @@ impl Reservation {
         // the arena mapping does not cover.
         unsafe {
             let _ = sys::munmap(self.start as usize, (self.slot - self.start) as usize);
-            let _ = sys::munmap((self.slot + used) as usize, (end - self.slot - used) as usize);
+            let _ = sys::munmap(
+                (self.slot + used) as usize,
+                (end - self.slot - used) as usize,
+            );
         }
     }
 }
@@ -318,7 +368,14 @@ pub struct Arena {
 }
 
 impl Arena {
-    fn new(fd: OwnedFd, base: u64, pages: u32, flags: ArenaFlags, name: String, map_extra: u64) -> Arena {
+    fn new(
+        fd: OwnedFd,
+        base: u64,
+        pages: u32,
+        flags: ArenaFlags,
+        name: String,
+        map_extra: u64,
+    ) -> Arena {
         Arena {
             fd,
             base,
@@ -341,13 +398,19 @@ impl Arena {
     /// A read-only fd (`BPF_F_RDONLY`) cannot map an arena at all (the kernel
     /// answers `EACCES`).
     pub fn from_fd(fd: OwnedFd) -> Result<Arena> {
-        let info = sys::map_info(fd.as_fd()).map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, "adopted map", e))?;
-        let name = String::from_utf8_lossy(&info.name).trim_end_matches('\0').to_string();
+        let info = sys::map_info(fd.as_fd())
+            .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, "adopted map", e))?;
+        let name = String::from_utf8_lossy(&info.name)
+            .trim_end_matches('\0')
+            .to_string();
         let what = arena_label(&name);
         if info.map_type != MAP_TYPE_ARENA {
             return Err(Error::WrongObject {
                 what: format!("map '{name}'"),
-                reason: format!("map type {} is not an arena ({MAP_TYPE_ARENA})", info.map_type),
+                reason: format!(
+                    "map type {} is not an arena ({MAP_TYPE_ARENA})",
+                    info.map_type
+                ),
             });
         }
         let flags = ArenaFlags::from_bits_retain(info.map_flags & !BPF_F_MMAPABLE);
@@ -355,11 +418,19 @@ impl Arena {
         if info.map_extra != 0 {
             validate_address(info.map_extra, info.max_entries)?;
             map_at(&fd, info.map_extra, len, &what)?;
-            return Ok(Arena::new(fd, info.map_extra, info.max_entries, flags, name, info.map_extra));
+            return Ok(Arena::new(
+                fd,
+                info.map_extra,
+                info.max_entries,
+                flags,
+                name,
+                info.map_extra,
+            ));
         }
         let r = reserve_aligned_slot(len)?;
         // SAFETY: [slot, slot + len) lies inside our own reservation.
-        match unsafe { sys::mmap_shared_fixed(r.slot as usize, len as usize, PROT_RW, fd.as_fd()) } {
+        match unsafe { sys::mmap_shared_fixed(r.slot as usize, len as usize, PROT_RW, fd.as_fd()) }
+        {
             Ok(_) => {
                 let base = r.slot;
                 r.release_outside(len);
@@ -380,15 +451,21 @@ impl Arena {
     /// Opens a pinned arena (`BPF_OBJ_GET`) and adopts it ([`Arena::from_fd`]).
     pub fn open_pinned(path: &std::path::Path) -> Result<Arena> {
         let c = path_cstring(path)?;
-        let fd = sys::obj_get(&c, 0).map_err(|e| Error::bpf(Cmd::ObjGet, path.display().to_string(), e))?;
+        let fd = sys::obj_get(&c, 0)
+            .map_err(|e| Error::bpf(Cmd::ObjGet, path.display().to_string(), e))?;
         Arena::from_fd(fd)
     }
 
     /// Pins the arena at `path` in a bpffs mount (`BPF_OBJ_PIN`).
     pub fn pin(&self, path: &std::path::Path) -> Result<()> {
         let c = path_cstring(path)?;
-        sys::obj_pin(self.fd.as_fd(), &c)
-            .map_err(|e| Error::bpf(Cmd::ObjPin, format!("{} at {}", self.label(), path.display()), e))
+        sys::obj_pin(self.fd.as_fd(), &c).map_err(|e| {
+            Error::bpf(
+                Cmd::ObjPin,
+                format!("{} at {}", self.label(), path.display()),
+                e,
+            )
+        })
     }
 
     fn label(&self) -> String {
@@ -459,16 +536,28 @@ impl Arena {
     /// `addr_space_cast(.., 1, 0)` computes it: the base's upper 32 bits with
     /// `k` below them, and NULL for `k == 0`.
     pub fn ptr_from_kernel32<T>(&self, k: u32) -> ArenaPtr<T> {
-        if k == 0 { ArenaPtr::null() } else { ArenaPtr::from_addr((self.base & !0xffff_ffff) | k as u64) }
+        if k == 0 {
+            ArenaPtr::null()
+        } else {
+            ArenaPtr::from_addr((self.base & !0xffff_ffff) | k as u64)
+        }
     }
 
     fn check(&self, addr: u64, size: usize, align: usize) -> Result<usize> {
         let off = addr.wrapping_sub(self.base);
         if addr < self.base || off > self.len() || self.len() - off < size as u64 {
-            return Err(Error::Access { addr, size, reason: "outside the arena" });
+            return Err(Error::Access {
+                addr,
+                size,
+                reason: "outside the arena",
+            });
         }
         if addr % align as u64 != 0 {
-            return Err(Error::Access { addr, size, reason: "misaligned" });
+            return Err(Error::Access {
+                addr,
+                size,
+                reason: "misaligned",
+            });
         }
         Ok(addr as usize)
     }
@@ -515,8 +604,16 @@ impl Arena {
 
     /// Atomic access to the naturally aligned `u32` or `u64` at `ptr`.
     pub fn atomic<T: AtomicWord>(&self, ptr: ArenaPtr<T>) -> Result<ArenaAtomic<'_, T>> {
-        let a = self.check(ptr.addr(), std::mem::size_of::<T>(), std::mem::align_of::<T>())?;
-        Ok(ArenaAtomic { arena: self, addr: a, _t: std::marker::PhantomData })
+        let a = self.check(
+            ptr.addr(),
+            std::mem::size_of::<T>(),
+            std::mem::align_of::<T>(),
+        )?;
+        Ok(ArenaAtomic {
+            arena: self,
+            addr: a,
+            _t: std::marker::PhantomData,
+        })
     }
 
     /// The base as a raw pointer. Dereferencing it is `unsafe`: the memory is
@@ -655,7 +752,12 @@ macro_rules! atomic_word {
             }
             fn compare_exchange(addr: usize, c: Self, n: Self) -> std::result::Result<Self, Self> {
                 // SAFETY: as in `load`.
-                unsafe { <$a>::from_ptr(addr as *mut $t) }.compare_exchange(c, n, Ordering::SeqCst, Ordering::SeqCst)
+                unsafe { <$a>::from_ptr(addr as *mut $t) }.compare_exchange(
+                    c,
+                    n,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                )
             }
         }
     };
@@ -709,14 +811,24 @@ impl<T: AtomicWord> ArenaAtomic<'_, T> {
 }
 
 /// Loads a built-in program that uses this arena (helper for `pages`).
-pub(crate) fn arena_program(arena: &Arena, name: &str, insns: &[crate::insn::Insn]) -> Result<Program> {
+pub(crate) fn arena_program(
+    arena: &Arena,
+    name: &str,
+    insns: &[crate::insn::Insn],
+) -> Result<Program> {
     crate::prog::ProgramBuilder::new(crate::prog::ProgramType::SYSCALL, insns)
         .name(name)
         .flags(crate::prog::ProgramFlags::SLEEPABLE)
         .load()
         .map_err(|e| match e {
-            Error::Verifier(v) if v.log_contains("unknown opcode") || v.log_contains("kernel function") => {
-                Error::NotSupported { what: "arena kfuncs in SYSCALL programs", since: "6.9", detail: Some(v.to_string()) }
+            Error::Verifier(v)
+                if v.log_contains("unknown opcode") || v.log_contains("kernel function") =>
+            {
+                Error::NotSupported {
+                    what: "arena kfuncs in SYSCALL programs",
+                    since: "6.9",
+                    detail: Some(v.to_string()),
+                }
             }
             e => e,
         })

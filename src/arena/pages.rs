@@ -58,7 +58,15 @@ impl Op {
 /// The instructions of the built-in program for `op` on map fd `map_fd`
 /// calling kfunc `btf_id`.
 fn program(op: Op, map_fd: i32, btf_id: u32) -> Vec<Insn> {
-    let (r0, r1, r2, r3, r4, r5, r6) = (Reg::R0, Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5, Reg::R6);
+    let (r0, r1, r2, r3, r4, r5, r6) = (
+        Reg::R0,
+        Reg::R1,
+        Reg::R2,
+        Reg::R3,
+        Reg::R4,
+        Reg::R5,
+        Reg::R6,
+    );
     let mut v = vec![
         asm::mov64(r6, r1),
         asm::ld_map_fd(r1, map_fd),
@@ -106,7 +114,10 @@ impl Arena {
         ctx[0..8].copy_from_slice(&addr.to_le_bytes());
         ctx[8..12].copy_from_slice(&count.to_le_bytes());
         let ret = prog.run_syscall(&mut ctx)?;
-        Ok((ret, u64::from_le_bytes(ctx[16..24].try_into().expect("8 bytes"))))
+        Ok((
+            ret,
+            u64::from_le_bytes(ctx[16..24].try_into().expect("8 bytes")),
+        ))
     }
 
     /// Allocates `count` zeroed pages with `bpf_arena_alloc_pages` (6.9).
@@ -122,7 +133,11 @@ impl Arena {
     /// Errors: [`Error::Invalid`] for `at` = the NULL page;
     /// [`Error::NotSupported`] without the kfunc; [`Error::Bpf`]/`EPERM`
     /// without `CAP_BPF` + `CAP_PERFMON`.
-    pub fn alloc_pages<T>(&self, at: Option<ArenaPtr<T>>, count: u32) -> Result<Option<ArenaPtr<u8>>> {
+    pub fn alloc_pages<T>(
+        &self,
+        at: Option<ArenaPtr<T>>,
+        count: u32,
+    ) -> Result<Option<ArenaPtr<u8>>> {
         let addr = match at {
             Some(p) => {
                 if self.has_null_page() && p.addr() == self.base {
@@ -170,7 +185,10 @@ impl Arena {
         let (ret, _) = self.run_page_op(Op::Reserve, ptr.addr(), count)?;
         match ret as i32 {
             0 => Ok(()),
-            r => Err(Error::Kfunc { kfunc: kfunc::ARENA_RESERVE_PAGES, errno: Errno::from_negative(r as i64) }),
+            r => Err(Error::Kfunc {
+                kfunc: kfunc::ARENA_RESERVE_PAGES,
+                errno: Errno::from_negative(r as i64),
+            }),
         }
     }
 
@@ -194,10 +212,12 @@ impl Arena {
                 Err(e) => Err(e),
             }
         } else {
-            self.run_page_op(Op::Alloc, self.base, 1).map(|(_, a)| a != 0)
+            self.run_page_op(Op::Alloc, self.base, 1)
+                .map(|(_, a)| a != 0)
         };
         if r.is_err() {
-            self.null_guarded.store(false, std::sync::atomic::Ordering::Release);
+            self.null_guarded
+                .store(false, std::sync::atomic::Ordering::Release);
         }
         r
     }

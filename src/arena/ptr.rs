@@ -20,7 +20,23 @@ macro_rules! plain {
         unsafe impl Plain for $t {}
     )* };
 }
-plain!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, ());
+plain!(
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    ()
+);
 
 // SAFETY: an array of Plain values has no padding and accepts any bits.
 unsafe impl<T: Plain, const N: usize> Plain for [T; N] {}
@@ -50,13 +66,19 @@ pub struct ArenaPtr<T> {
 impl<T> ArenaPtr<T> {
     /// The NULL pointer.
     pub const fn null() -> Self {
-        ArenaPtr { addr: 0, _t: PhantomData }
+        ArenaPtr {
+            addr: 0,
+            _t: PhantomData,
+        }
     }
 
     /// A pointer from a user address. Not checked: use
     /// [`Arena::ptr_at`](crate::arena::Arena::ptr_at) to build checked ones.
     pub const fn from_addr(addr: u64) -> Self {
-        ArenaPtr { addr, _t: PhantomData }
+        ArenaPtr {
+            addr,
+            _t: PhantomData,
+        }
     }
 
     /// The user address.
@@ -76,12 +98,18 @@ impl<T> ArenaPtr<T> {
 
     /// The same address as a pointer to `U`.
     pub const fn cast<U>(self) -> ArenaPtr<U> {
-        ArenaPtr { addr: self.addr, _t: PhantomData }
+        ArenaPtr {
+            addr: self.addr,
+            _t: PhantomData,
+        }
     }
 
     /// `self + bytes` (wrapping in 64 bits).
     pub const fn byte_add(self, bytes: u64) -> Self {
-        ArenaPtr { addr: self.addr.wrapping_add(bytes), _t: PhantomData }
+        ArenaPtr {
+            addr: self.addr.wrapping_add(bytes),
+            _t: PhantomData,
+        }
     }
 
     /// `self + count * size_of::<T>()`.

@@ -109,7 +109,8 @@ impl fmt::Debug for Btf<'_> {
 }
 
 fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    b.get(off..off + 4).map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))
+    b.get(off..off + 4)
+        .map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))
 }
 
 /// Size of the kind-specific data that follows a type header.
@@ -127,7 +128,12 @@ fn extra_size(id: u32, h: &TypeHeader) -> Result<usize, BtfError> {
         kind::DATASEC => 12 * vlen,
         kind::DECL_TAG => 4,
         kind::ENUM64 => 12 * vlen,
-        k => return Err(BtfError::BadType { id, reason: format!("unknown kind {k}") }),
+        k => {
+            return Err(BtfError::BadType {
+                id,
+                reason: format!("unknown kind {k}"),
+            });
+        }
     })
 }
 
@@ -161,10 +167,16 @@ impl<'a> Btf<'a> {
         let mut pos = 0usize;
         while pos < types.len() {
             let id = offsets.len() as u32 + 1;
-            let h = header_at(types, pos).ok_or(BtfError::BadType { id, reason: "record truncated".into() })?;
+            let h = header_at(types, pos).ok_or(BtfError::BadType {
+                id,
+                reason: "record truncated".into(),
+            })?;
             let next = pos + 12 + extra_size(id, &h)?;
             if next > types.len() {
-                return Err(BtfError::BadType { id, reason: "record runs past the type section".into() });
+                return Err(BtfError::BadType {
+                    id,
+                    reason: "record runs past the type section".into(),
+                });
             }
             if h.name_off as usize >= strings.len().max(1) && h.name_off != 0 {
                 return Err(BtfError::BadString(h.name_off));
@@ -172,7 +184,12 @@ impl<'a> Btf<'a> {
             offsets.push(pos as u32);
             pos = next;
         }
-        Ok(Btf { data, types, strings, offsets })
+        Ok(Btf {
+            data,
+            types,
+            strings,
+            offsets,
+        })
     }
 
     /// Number of types (ids run from 1 to this, inclusive; 0 is `void`).
@@ -200,14 +217,23 @@ impl<'a> Btf<'a> {
 
     /// The NUL-terminated string at `off` in the string section.
     pub fn string(&self, off: u32) -> Result<&'a str, BtfError> {
-        let rest = self.strings.get(off as usize..).ok_or(BtfError::BadString(off))?;
-        let end = rest.iter().position(|&b| b == 0).ok_or(BtfError::BadString(off))?;
+        let rest = self
+            .strings
+            .get(off as usize..)
+            .ok_or(BtfError::BadString(off))?;
+        let end = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or(BtfError::BadString(off))?;
         std::str::from_utf8(&rest[..end]).map_err(|_| BtfError::BadString(off))
     }
 
     /// The name of type `id` (empty for anonymous types).
     pub fn name(&self, id: u32) -> Result<&'a str, BtfError> {
-        let h = self.header(id).ok_or(BtfError::BadType { id, reason: "no such type".into() })?;
+        let h = self.header(id).ok_or(BtfError::BadType {
+            id,
+            reason: "no such type".into(),
+        })?;
         self.string(h.name_off)
     }
 
@@ -240,7 +266,9 @@ impl<'a> Btf<'a> {
         }
         wanted.sort_unstable();
         for (idx, &off) in self.offsets.iter().enumerate() {
-            let Some(h) = header_at(self.types, off as usize) else { continue };
+            let Some(h) = header_at(self.types, off as usize) else {
+                continue;
+            };
             if h.kind() != kind || h.name_off == 0 {
                 continue;
             }
@@ -266,11 +294,20 @@ impl<'a> Btf<'a> {
     /// With the kind flag set, the bitfield size is in the top 8 bits of the
     /// offset word and is masked off here.
     pub fn members(&self, id: u32) -> Result<Vec<(&'a str, u32, u32)>, BtfError> {
-        let h = self.header(id).ok_or(BtfError::BadType { id, reason: "no such type".into() })?;
+        let h = self.header(id).ok_or(BtfError::BadType {
+            id,
+            reason: "no such type".into(),
+        })?;
         if !matches!(h.kind(), kind::STRUCT | kind::UNION) {
-            return Err(BtfError::BadType { id, reason: "not a struct or union".into() });
+            return Err(BtfError::BadType {
+                id,
+                reason: "not a struct or union".into(),
+            });
         }
-        let extra = self.extra(id).ok_or(BtfError::BadType { id, reason: "record truncated".into() })?;
+        let extra = self.extra(id).ok_or(BtfError::BadType {
+            id,
+            reason: "record truncated".into(),
+        })?;
         let mut v = Vec::with_capacity(h.vlen() as usize);
         for m in extra.chunks_exact(12) {
             let name = self.string(u32_at(m, 0).expect("12 bytes"))?;

@@ -5,7 +5,13 @@ fn blob(types: &[u8], strings: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(&MAGIC.to_le_bytes());
     v.extend_from_slice(&[1, 0]);
-    for x in [24u32, 0, types.len() as u32, types.len() as u32, strings.len() as u32] {
+    for x in [
+        24u32,
+        0,
+        types.len() as u32,
+        types.len() as u32,
+        strings.len() as u32,
+    ] {
         v.extend_from_slice(&x.to_le_bytes());
     }
     v.extend_from_slice(types);
@@ -14,7 +20,10 @@ fn blob(types: &[u8], strings: &[u8]) -> Vec<u8> {
 }
 
 fn ty(out: &mut Vec<u8>, name_off: u32, kind: u32, vlen: u32, size_or_type: u32, extra: &[u32]) {
-    for x in [name_off, (kind << 24) | vlen, size_or_type].iter().chain(extra) {
+    for x in [name_off, (kind << 24) | vlen, size_or_type]
+        .iter()
+        .chain(extra)
+    {
         out.extend_from_slice(&x.to_le_bytes());
     }
 }
@@ -37,7 +46,10 @@ fn finds_funcs_by_name_including_suffix_shared_names() {
     let b = sample();
     let btf = Btf::parse(&b).unwrap();
     assert_eq!(btf.type_count(), 6);
-    assert_eq!(btf.find_by_names(kind::FUNC, &["foo", "bar_foo", "nope", "int"]), vec![Some(4), Some(3), None, None]);
+    assert_eq!(
+        btf.find_by_names(kind::FUNC, &["foo", "bar_foo", "nope", "int"]),
+        vec![Some(4), Some(3), None, None]
+    );
     assert_eq!(btf.find_by_name(kind::INT, "int"), Some(1));
     assert_eq!(btf.name(3).unwrap(), "bar_foo");
     assert_eq!(btf.members(5).unwrap(), vec![("a", 1, 32)]);
@@ -47,7 +59,10 @@ fn finds_funcs_by_name_including_suffix_shared_names() {
 #[test]
 fn malformed_btf_is_an_error_not_a_panic() {
     let good = sample();
-    assert!(matches!(Btf::parse(&good[..10]), Err(BtfError::Truncated(_))));
+    assert!(matches!(
+        Btf::parse(&good[..10]),
+        Err(BtfError::Truncated(_))
+    ));
     let mut bad = good.clone();
     bad[0] = 0;
     assert!(matches!(Btf::parse(&bad), Err(BtfError::BadMagic(_))));
@@ -57,7 +72,10 @@ fn malformed_btf_is_an_error_not_a_panic() {
     // Unknown kind 31 in the first record.
     let mut bad = good.clone();
     bad[24 + 7] = 31;
-    assert!(matches!(Btf::parse(&bad), Err(BtfError::BadType { id: 1, .. })));
+    assert!(matches!(
+        Btf::parse(&bad),
+        Err(BtfError::BadType { id: 1, .. })
+    ));
     // A struct with a huge vlen runs past the section.
     let mut bad = good.clone();
     bad[24 + 60 + 4] = 0xff; // vlen of [5] struct s

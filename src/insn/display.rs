@@ -20,7 +20,11 @@ struct Rel(i64);
 
 impl fmt::Display for Rel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 < 0 { write!(f, "{}", Hex(self.0)) } else { write!(f, "+{}", Hex(self.0)) }
+        if self.0 < 0 {
+            write!(f, "{}", Hex(self.0))
+        } else {
+            write!(f, "+{}", Hex(self.0))
+        }
     }
 }
 
@@ -51,7 +55,11 @@ impl fmt::Display for R {
 }
 
 fn mem_width(size: Size) -> Width {
-    if size == Size::DW { Width::W64 } else { Width::W32 }
+    if size == Size::DW {
+        Width::W64
+    } else {
+        Width::W32
+    }
 }
 
 fn utype(size: Size) -> &'static str {
@@ -114,10 +122,20 @@ impl Cond {
 impl fmt::Display for Instruction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Instruction::Alu { width, op: AluOp::MovSx(bits), dst, src: Source::Reg(s) } => {
+            Instruction::Alu {
+                width,
+                op: AluOp::MovSx(bits),
+                dst,
+                src: Source::Reg(s),
+            } => {
                 write!(f, "{} = (s{bits}){}", R(width, dst), R(width, s))
             }
-            Instruction::Alu { width, op, dst, src } => {
+            Instruction::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => {
                 write!(f, "{} {} ", R(width, dst), op.symbol())?;
                 match src {
                     Source::Reg(s) => write!(f, "{}", R(width, s)),
@@ -133,47 +151,133 @@ impl fmt::Display for Instruction {
                 };
                 write!(f, "r{} = {name}{bits} r{}", dst.0, dst.0)
             }
-            Instruction::AddrSpaceCast { dst, src, dst_as, src_as } => {
-                write!(f, "r{} = addr_space_cast(r{}, {}, {})", dst.0, src.0, Hex(dst_as as i64), Hex(src_as as i64))
+            Instruction::AddrSpaceCast {
+                dst,
+                src,
+                dst_as,
+                src_as,
+            } => {
+                write!(
+                    f,
+                    "r{} = addr_space_cast(r{}, {}, {})",
+                    dst.0,
+                    src.0,
+                    Hex(dst_as as i64),
+                    Hex(src_as as i64)
+                )
             }
-            Instruction::LdImm64 { dst, pseudo, imm, next_imm } => {
+            Instruction::LdImm64 {
+                dst,
+                pseudo,
+                imm,
+                next_imm,
+            } => {
                 let d = dst.0;
                 match pseudo {
-                    pseudo::NONE => write!(f, "r{d} = {} ll", Hex(Instruction::imm64(imm, next_imm))),
+                    pseudo::NONE => {
+                        write!(f, "r{d} = {} ll", Hex(Instruction::imm64(imm, next_imm)))
+                    }
                     pseudo::MAP_FD => write!(f, "r{d} = map_fd({imm}) ll"),
-                    pseudo::MAP_VALUE => write!(f, "r{d} = map_value({imm}, {}) ll", Hex(next_imm as i64)),
+                    pseudo::MAP_VALUE => {
+                        write!(f, "r{d} = map_value({imm}, {}) ll", Hex(next_imm as i64))
+                    }
                     pseudo::BTF_ID => write!(f, "r{d} = btf_id({imm}, {next_imm}) ll"),
                     pseudo::FUNC => write!(f, "r{d} = func({}) ll", Rel(imm as i64)),
                     pseudo::MAP_IDX => write!(f, "r{d} = map_idx({imm}) ll"),
-                    _ => write!(f, "r{d} = map_idx_value({imm}, {}) ll", Hex(next_imm as i64)),
+                    _ => write!(
+                        f,
+                        "r{d} = map_idx_value({imm}, {}) ll",
+                        Hex(next_imm as i64)
+                    ),
                 }
             }
-            Instruction::LdAbs { size, imm } => write!(f, "r0 = *({} *)skb[{}]", utype(size), Hex(imm as i64)),
+            Instruction::LdAbs { size, imm } => {
+                write!(f, "r0 = *({} *)skb[{}]", utype(size), Hex(imm as i64))
+            }
             Instruction::LdInd { size, src, imm } => {
                 if imm == 0 {
                     write!(f, "r0 = *({} *)skb[r{}]", utype(size), src.0)
                 } else {
-                    write!(f, "r0 = *({} *)skb[r{} + {}]", utype(size), src.0, Hex(imm as i64))
+                    write!(
+                        f,
+                        "r0 = *({} *)skb[r{} + {}]",
+                        utype(size),
+                        src.0,
+                        Hex(imm as i64)
+                    )
                 }
             }
-            Instruction::Load { size, sign_extend: false, dst, src, off } => {
-                write!(f, "{} = *({} *){}", R(mem_width(size), dst), utype(size), Addr(src, off))
+            Instruction::Load {
+                size,
+                sign_extend: false,
+                dst,
+                src,
+                off,
+            } => {
+                write!(
+                    f,
+                    "{} = *({} *){}",
+                    R(mem_width(size), dst),
+                    utype(size),
+                    Addr(src, off)
+                )
             }
-            Instruction::Load { size, sign_extend: true, dst, src, off } => {
+            Instruction::Load {
+                size,
+                sign_extend: true,
+                dst,
+                src,
+                off,
+            } => {
                 write!(f, "r{} = *({} *){}", dst.0, stype(size), Addr(src, off))
             }
-            Instruction::StoreImm { size, dst, off, imm } => {
-                write!(f, "*({} *){} = {}", utype(size), Addr(dst, off), Hex(imm as i64))
+            Instruction::StoreImm {
+                size,
+                dst,
+                off,
+                imm,
+            } => {
+                write!(
+                    f,
+                    "*({} *){} = {}",
+                    utype(size),
+                    Addr(dst, off),
+                    Hex(imm as i64)
+                )
             }
-            Instruction::Store { size, dst, src, off } => {
-                write!(f, "*({} *){} = {}", utype(size), Addr(dst, off), R(mem_width(size), src))
+            Instruction::Store {
+                size,
+                dst,
+                src,
+                off,
+            } => {
+                write!(
+                    f,
+                    "*({} *){} = {}",
+                    utype(size),
+                    Addr(dst, off),
+                    R(mem_width(size), src)
+                )
             }
-            Instruction::Atomic { size, op, dst, src, off } => {
+            Instruction::Atomic {
+                size,
+                op,
+                dst,
+                src,
+                off,
+            } => {
                 let w = mem_width(size);
                 let (t, a) = (utype(size), Addr(dst, off));
-                let lock = |f: &mut fmt::Formatter<'_>, sym: &str| write!(f, "lock *({t} *){a} {sym} {}", R(w, src));
+                let lock = |f: &mut fmt::Formatter<'_>, sym: &str| {
+                    write!(f, "lock *({t} *){a} {sym} {}", R(w, src))
+                };
                 let fetch = |f: &mut fmt::Formatter<'_>, name: &str| {
-                    write!(f, "{} = atomic_fetch_{name}(({t} *){a}, {})", R(w, src), R(w, src))
+                    write!(
+                        f,
+                        "{} = atomic_fetch_{name}(({t} *){a}, {})",
+                        R(w, src),
+                        R(w, src)
+                    )
                 };
                 let sfx = if w == Width::W64 { "_64" } else { "32_32" };
                 match op {
@@ -185,7 +289,14 @@ impl fmt::Display for Instruction {
                     AtomicOp::Or { fetch: true } => fetch(f, "or"),
                     AtomicOp::And { fetch: true } => fetch(f, "and"),
                     AtomicOp::Xor { fetch: true } => fetch(f, "xor"),
-                    AtomicOp::Xchg => write!(f, "{} = xchg{sfx}(r{} + {}, {})", R(w, src), dst.0, Hex(off as i64), R(w, src)),
+                    AtomicOp::Xchg => write!(
+                        f,
+                        "{} = xchg{sfx}(r{} + {}, {})",
+                        R(w, src),
+                        dst.0,
+                        Hex(off as i64),
+                        R(w, src)
+                    ),
                     AtomicOp::Cmpxchg => write!(
                         f,
                         "{} = cmpxchg{sfx}(r{} + {}, {}, {})",
@@ -195,11 +306,19 @@ impl fmt::Display for Instruction {
                         R(w, Reg::R0),
                         R(w, src)
                     ),
-                    AtomicOp::LoadAcquire => write!(f, "{} = load_acquire(({t} *){})", R(w, dst), Addr(src, off)),
+                    AtomicOp::LoadAcquire => {
+                        write!(f, "{} = load_acquire(({t} *){})", R(w, dst), Addr(src, off))
+                    }
                     AtomicOp::StoreRelease => write!(f, "store_release(({t} *){a}, {})", R(w, src)),
                 }
             }
-            Instruction::Jump { width, cond, dst, src, off } => {
+            Instruction::Jump {
+                width,
+                cond,
+                dst,
+                src,
+                off,
+            } => {
                 write!(f, "if {} {} ", R(width, dst), cond.symbol())?;
                 match src {
                     Source::Reg(s) => write!(f, "{}", R(width, s))?,
@@ -213,7 +332,9 @@ impl fmt::Display for Instruction {
             Instruction::Call(Call::Helper(id)) | Instruction::Call(Call::Local(id)) => {
                 write!(f, "call {}", Hex(id as i64))
             }
-            Instruction::Call(Call::Kfunc { btf_id, module: 0 }) => write!(f, "call kfunc({})", Hex(btf_id as i64)),
+            Instruction::Call(Call::Kfunc { btf_id, module: 0 }) => {
+                write!(f, "call kfunc({})", Hex(btf_id as i64))
+            }
             Instruction::Call(Call::Kfunc { btf_id, module }) => {
                 write!(f, "call kfunc({}, fd_array[{module}])", Hex(btf_id as i64))
             }

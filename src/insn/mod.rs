@@ -87,7 +87,12 @@ pub struct Insn {
 impl Insn {
     /// Builds a slot from its fields; registers are masked to 4 bits.
     pub const fn new(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-        Insn { code, regs: (dst & 0xf) | ((src & 0xf) << 4), off, imm }
+        Insn {
+            code,
+            regs: (dst & 0xf) | ((src & 0xf) << 4),
+            off,
+            imm,
+        }
     }
 
     /// The destination register field.
@@ -172,9 +177,16 @@ pub fn to_bytes(insns: &[Insn]) -> Vec<u8> {
 /// Parses slots from bytes; the length must be a multiple of 8.
 pub fn from_bytes(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
     if bytes.len() % 8 != 0 {
-        return Err(DecodeError { index: bytes.len() / 8, insn: Insn::default(), reason: "trailing bytes (length not a multiple of 8)" });
+        return Err(DecodeError {
+            index: bytes.len() / 8,
+            insn: Insn::default(),
+            reason: "trailing bytes (length not a multiple of 8)",
+        });
     }
-    Ok(bytes.chunks_exact(8).map(|c| Insn::from_bytes(c.try_into().expect("8 bytes"))).collect())
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|c| Insn::from_bytes(c.try_into().expect("8 bytes")))
+        .collect())
 }
 
 /// A slot that is not an instruction the kernel accepts.
@@ -413,10 +425,18 @@ impl AtomicOp {
     /// Decodes an `imm`.
     pub const fn from_imm(imm: i32) -> Option<AtomicOp> {
         Some(match imm {
-            0x00 | 0x01 => AtomicOp::Add { fetch: imm & 1 != 0 },
-            0x40 | 0x41 => AtomicOp::Or { fetch: imm & 1 != 0 },
-            0x50 | 0x51 => AtomicOp::And { fetch: imm & 1 != 0 },
-            0xa0 | 0xa1 => AtomicOp::Xor { fetch: imm & 1 != 0 },
+            0x00 | 0x01 => AtomicOp::Add {
+                fetch: imm & 1 != 0,
+            },
+            0x40 | 0x41 => AtomicOp::Or {
+                fetch: imm & 1 != 0,
+            },
+            0x50 | 0x51 => AtomicOp::And {
+                fetch: imm & 1 != 0,
+            },
+            0xa0 | 0xa1 => AtomicOp::Xor {
+                fetch: imm & 1 != 0,
+            },
             0xe1 => AtomicOp::Xchg,
             0xf1 => AtomicOp::Cmpxchg,
             0x100 => AtomicOp::LoadAcquire,
@@ -604,7 +624,11 @@ pub enum Instruction {
 }
 
 fn err(index: usize, insn: Insn, reason: &'static str) -> DecodeError {
-    DecodeError { index, insn, reason }
+    DecodeError {
+        index,
+        insn,
+        reason,
+    }
 }
 
 impl Instruction {
@@ -618,7 +642,12 @@ impl Instruction {
 
     /// Builds `ld_imm64 dst, value` (a plain 64-bit constant).
     pub const fn ld_imm64(dst: Reg, value: i64) -> Instruction {
-        Instruction::LdImm64 { dst, pseudo: pseudo::NONE, imm: value as i32, next_imm: (value >> 32) as i32 }
+        Instruction::LdImm64 {
+            dst,
+            pseudo: pseudo::NONE,
+            imm: value as i32,
+            next_imm: (value >> 32) as i32,
+        }
     }
 
     /// The 64-bit value of a plain `ld_imm64`.
@@ -636,7 +665,11 @@ impl Instruction {
         let cls = i.class();
         match cls {
             class::ALU | class::ALU64 => {
-                let width = if cls == class::ALU64 { Width::W64 } else { Width::W32 };
+                let width = if cls == class::ALU64 {
+                    Width::W64
+                } else {
+                    Width::W32
+                };
                 let op = i.code & 0xf0;
                 let x = i.code & 0x08 != 0;
                 if op == 0xd0 {
@@ -650,7 +683,11 @@ impl Instruction {
                         (Width::W64, true) => return Err(e("invalid byte swap opcode")),
                     };
                     return match i.imm {
-                        16 | 32 | 64 => Ok(Instruction::Endian { kind, bits: i.imm as u8, dst }),
+                        16 | 32 | 64 => Ok(Instruction::Endian {
+                            kind,
+                            bits: i.imm as u8,
+                            dst,
+                        }),
                         _ => Err(e("byte swap of other than 16, 32 or 64 bits")),
                     };
                 }
@@ -665,8 +702,21 @@ impl Instruction {
                 if x && i.imm != 0 && !(op == 0xb0 && i.off == 1) {
                     return Err(e("BPF_X ALU with non-zero imm"));
                 }
-                let alu = |op| Ok(Instruction::Alu { width, op, dst, src });
-                let plain = |op| if i.off == 0 { alu(op) } else { Err(e("ALU with non-zero off")) };
+                let alu = |op| {
+                    Ok(Instruction::Alu {
+                        width,
+                        op,
+                        dst,
+                        src,
+                    })
+                };
+                let plain = |op| {
+                    if i.off == 0 {
+                        alu(op)
+                    } else {
+                        Err(e("ALU with non-zero off"))
+                    }
+                };
                 match op {
                     0x00 => plain(AluOp::Add),
                     0x10 => plain(AluOp::Sub),
@@ -703,7 +753,9 @@ impl Instruction {
                                 dst_as: (i.imm >> 16) as u16,
                                 src_as: i.imm as u16,
                             }),
-                            _ => Err(e("addr_space_cast can only convert between address space 1 and 0")),
+                            _ => Err(e(
+                                "addr_space_cast can only convert between address space 1 and 0",
+                            )),
                         },
                         _ => Err(e("mov with invalid off")),
                     },
@@ -712,7 +764,11 @@ impl Instruction {
                 }
             }
             class::JMP | class::JMP32 => {
-                let width = if cls == class::JMP { Width::W64 } else { Width::W32 };
+                let width = if cls == class::JMP {
+                    Width::W64
+                } else {
+                    Width::W32
+                };
                 let op = i.code & 0xf0;
                 let x = i.code & 0x08 != 0;
                 match (op, cls) {
@@ -745,7 +801,10 @@ impl Instruction {
                         match src_n {
                             0 if i.off == 0 => Ok(Instruction::Call(Call::Helper(i.imm))),
                             1 if i.off == 0 => Ok(Instruction::Call(Call::Local(i.imm))),
-                            2 => Ok(Instruction::Call(Call::Kfunc { btf_id: i.imm, module: i.off })),
+                            2 => Ok(Instruction::Call(Call::Kfunc {
+                                btf_id: i.imm,
+                                module: i.off,
+                            })),
                             _ => Err(e("call uses reserved fields")),
                         }
                     }
@@ -787,7 +846,13 @@ impl Instruction {
                             }
                             Source::Imm(i.imm)
                         };
-                        Ok(Instruction::Jump { width, cond, dst, src, off: i.off })
+                        Ok(Instruction::Jump {
+                            width,
+                            cond,
+                            dst,
+                            src,
+                            off: i.off,
+                        })
                     }
                 }
             }
@@ -799,16 +864,31 @@ impl Instruction {
                             return Err(e("ld_imm64 without its second slot"));
                         };
                         if next.code != 0 || next.regs != 0 || next.off != 0 {
-                            return Err(err(index + 1, *next, "ld_imm64 second slot uses reserved fields"));
+                            return Err(err(
+                                index + 1,
+                                *next,
+                                "ld_imm64 second slot uses reserved fields",
+                            ));
                         }
                         if i.off != 0 || src_n > pseudo::MAP_IDX_VALUE {
                             return Err(e("ld_imm64 uses reserved fields"));
                         }
-                        Ok(Instruction::LdImm64 { dst, pseudo: src_n, imm: i.imm, next_imm: next.imm })
+                        Ok(Instruction::LdImm64 {
+                            dst,
+                            pseudo: src_n,
+                            imm: i.imm,
+                            next_imm: next.imm,
+                        })
                     }
-                    0x20 if size != Size::DW && i.regs == 0 && i.off == 0 => Ok(Instruction::LdAbs { size, imm: i.imm }),
+                    0x20 if size != Size::DW && i.regs == 0 && i.off == 0 => {
+                        Ok(Instruction::LdAbs { size, imm: i.imm })
+                    }
                     0x40 if size != Size::DW && i.dst() == 0 && i.off == 0 => {
-                        Ok(Instruction::LdInd { size, src: reg(src_n)?, imm: i.imm })
+                        Ok(Instruction::LdInd {
+                            size,
+                            src: reg(src_n)?,
+                            imm: i.imm,
+                        })
                     }
                     _ => Err(e("invalid BPF_LD instruction")),
                 }
@@ -823,13 +903,24 @@ impl Instruction {
                     0x80 if size != Size::DW => true,
                     _ => return Err(e("invalid BPF_LDX mode")),
                 };
-                Ok(Instruction::Load { size, sign_extend, dst, src: reg(src_n)?, off: i.off })
+                Ok(Instruction::Load {
+                    size,
+                    sign_extend,
+                    dst,
+                    src: reg(src_n)?,
+                    off: i.off,
+                })
             }
             class::ST => {
                 if i.code & 0xe0 != 0x60 || src_n != 0 {
                     return Err(e("invalid BPF_ST instruction"));
                 }
-                Ok(Instruction::StoreImm { size: Size::from_bits(i.code), dst, off: i.off, imm: i.imm })
+                Ok(Instruction::StoreImm {
+                    size: Size::from_bits(i.code),
+                    dst,
+                    off: i.off,
+                    imm: i.imm,
+                })
             }
             class::STX => {
                 let size = Size::from_bits(i.code);
@@ -839,15 +930,27 @@ impl Instruction {
                         if i.imm != 0 {
                             return Err(e("store with non-zero imm"));
                         }
-                        Ok(Instruction::Store { size, dst, src, off: i.off })
+                        Ok(Instruction::Store {
+                            size,
+                            dst,
+                            src,
+                            off: i.off,
+                        })
                     }
                     0xc0 => {
-                        let op = AtomicOp::from_imm(i.imm).ok_or_else(|| e("unknown atomic operation"))?;
+                        let op = AtomicOp::from_imm(i.imm)
+                            .ok_or_else(|| e("unknown atomic operation"))?;
                         let acq_rel = matches!(op, AtomicOp::LoadAcquire | AtomicOp::StoreRelease);
                         if !acq_rel && !matches!(size, Size::W | Size::DW) {
                             return Err(e("invalid atomic operand size"));
                         }
-                        Ok(Instruction::Atomic { size, op, dst, src, off: i.off })
+                        Ok(Instruction::Atomic {
+                            size,
+                            op,
+                            dst,
+                            src,
+                            off: i.off,
+                        })
                     }
                     _ => Err(e("invalid BPF_STX mode")),
                 }
@@ -860,10 +963,27 @@ impl Instruction {
     pub fn encode(&self) -> [Insn; 2] {
         let z = Insn::default();
         let one = |i: Insn| [i, z];
-        let wide = |w: Width| if w == Width::W64 { class::ALU64 } else { class::ALU };
-        let jcls = |w: Width| if w == Width::W64 { class::JMP } else { class::JMP32 };
+        let wide = |w: Width| {
+            if w == Width::W64 {
+                class::ALU64
+            } else {
+                class::ALU
+            }
+        };
+        let jcls = |w: Width| {
+            if w == Width::W64 {
+                class::JMP
+            } else {
+                class::JMP32
+            }
+        };
         match *self {
-            Instruction::Alu { width, op, dst, src } => {
+            Instruction::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => {
                 let (code, off) = match op {
                     AluOp::Add => (0x00, 0),
                     AluOp::Sub => (0x10, 0),
@@ -896,28 +1016,91 @@ impl Instruction {
                 };
                 one(Insn::new(code, dst.0, 0, 0, bits as i32))
             }
-            Instruction::AddrSpaceCast { dst, src, dst_as, src_as } => {
-                one(Insn::new(0xbf, dst.0, src.0, 1, ((dst_as as i32) << 16) | src_as as i32))
-            }
-            Instruction::LdImm64 { dst, pseudo, imm, next_imm } => {
-                [Insn::new(0x18, dst.0, pseudo, 0, imm), Insn::new(0, 0, 0, 0, next_imm)]
-            }
+            Instruction::AddrSpaceCast {
+                dst,
+                src,
+                dst_as,
+                src_as,
+            } => one(Insn::new(
+                0xbf,
+                dst.0,
+                src.0,
+                1,
+                ((dst_as as i32) << 16) | src_as as i32,
+            )),
+            Instruction::LdImm64 {
+                dst,
+                pseudo,
+                imm,
+                next_imm,
+            } => [
+                Insn::new(0x18, dst.0, pseudo, 0, imm),
+                Insn::new(0, 0, 0, 0, next_imm),
+            ],
             Instruction::LdAbs { size, imm } => one(Insn::new(0x20 | size.bits(), 0, 0, 0, imm)),
-            Instruction::LdInd { size, src, imm } => one(Insn::new(0x40 | size.bits(), 0, src.0, 0, imm)),
-            Instruction::Load { size, sign_extend, dst, src, off } => {
+            Instruction::LdInd { size, src, imm } => {
+                one(Insn::new(0x40 | size.bits(), 0, src.0, 0, imm))
+            }
+            Instruction::Load {
+                size,
+                sign_extend,
+                dst,
+                src,
+                off,
+            } => {
                 let mode = if sign_extend { 0x80 } else { 0x60 };
-                one(Insn::new(mode | size.bits() | class::LDX, dst.0, src.0, off, 0))
+                one(Insn::new(
+                    mode | size.bits() | class::LDX,
+                    dst.0,
+                    src.0,
+                    off,
+                    0,
+                ))
             }
-            Instruction::StoreImm { size, dst, off, imm } => {
-                one(Insn::new(0x60 | size.bits() | class::ST, dst.0, 0, off, imm))
-            }
-            Instruction::Store { size, dst, src, off } => {
-                one(Insn::new(0x60 | size.bits() | class::STX, dst.0, src.0, off, 0))
-            }
-            Instruction::Atomic { size, op, dst, src, off } => {
-                one(Insn::new(0xc0 | size.bits() | class::STX, dst.0, src.0, off, op.imm()))
-            }
-            Instruction::Jump { width, cond, dst, src, off } => {
+            Instruction::StoreImm {
+                size,
+                dst,
+                off,
+                imm,
+            } => one(Insn::new(
+                0x60 | size.bits() | class::ST,
+                dst.0,
+                0,
+                off,
+                imm,
+            )),
+            Instruction::Store {
+                size,
+                dst,
+                src,
+                off,
+            } => one(Insn::new(
+                0x60 | size.bits() | class::STX,
+                dst.0,
+                src.0,
+                off,
+                0,
+            )),
+            Instruction::Atomic {
+                size,
+                op,
+                dst,
+                src,
+                off,
+            } => one(Insn::new(
+                0xc0 | size.bits() | class::STX,
+                dst.0,
+                src.0,
+                off,
+                op.imm(),
+            )),
+            Instruction::Jump {
+                width,
+                cond,
+                dst,
+                src,
+                off,
+            } => {
                 let op = match cond {
                     Cond::Eq => 0x10,
                     Cond::Gt => 0x20,
@@ -989,64 +1172,142 @@ pub mod asm {
 
     /// `dst = imm` (64-bit).
     pub const fn mov64_imm(dst: Reg, imm: i32) -> Instruction {
-        Instruction::Alu { width: Width::W64, op: AluOp::Mov, dst, src: Source::Imm(imm) }
+        Instruction::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst,
+            src: Source::Imm(imm),
+        }
     }
     /// `dst = src` (64-bit).
     pub const fn mov64(dst: Reg, src: Reg) -> Instruction {
-        Instruction::Alu { width: Width::W64, op: AluOp::Mov, dst, src: Source::Reg(src) }
+        Instruction::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst,
+            src: Source::Reg(src),
+        }
     }
     /// `wdst = imm` (32-bit).
     pub const fn mov32_imm(dst: Reg, imm: i32) -> Instruction {
-        Instruction::Alu { width: Width::W32, op: AluOp::Mov, dst, src: Source::Imm(imm) }
+        Instruction::Alu {
+            width: Width::W32,
+            op: AluOp::Mov,
+            dst,
+            src: Source::Imm(imm),
+        }
     }
     /// 64-bit `dst op= imm`.
     pub const fn alu64_imm(op: AluOp, dst: Reg, imm: i32) -> Instruction {
-        Instruction::Alu { width: Width::W64, op, dst, src: Source::Imm(imm) }
+        Instruction::Alu {
+            width: Width::W64,
+            op,
+            dst,
+            src: Source::Imm(imm),
+        }
     }
     /// 64-bit `dst op= src`.
     pub const fn alu64(op: AluOp, dst: Reg, src: Reg) -> Instruction {
-        Instruction::Alu { width: Width::W64, op, dst, src: Source::Reg(src) }
+        Instruction::Alu {
+            width: Width::W64,
+            op,
+            dst,
+            src: Source::Reg(src),
+        }
     }
     /// `dst = *(size *)(src + off)`.
     pub const fn load(size: Size, dst: Reg, src: Reg, off: i16) -> Instruction {
-        Instruction::Load { size, sign_extend: false, dst, src, off }
+        Instruction::Load {
+            size,
+            sign_extend: false,
+            dst,
+            src,
+            off,
+        }
     }
     /// `*(size *)(dst + off) = src`.
     pub const fn store(size: Size, dst: Reg, off: i16, src: Reg) -> Instruction {
-        Instruction::Store { size, dst, src, off }
+        Instruction::Store {
+            size,
+            dst,
+            src,
+            off,
+        }
     }
     /// `*(size *)(dst + off) = imm`.
     pub const fn store_imm(size: Size, dst: Reg, off: i16, imm: i32) -> Instruction {
-        Instruction::StoreImm { size, dst, off, imm }
+        Instruction::StoreImm {
+            size,
+            dst,
+            off,
+            imm,
+        }
     }
     /// `dst = addr_space_cast(src, 0, 1)`: user (arena) address → kernel form.
     pub const fn cast_kern(dst: Reg, src: Reg) -> Instruction {
-        Instruction::AddrSpaceCast { dst, src, dst_as: 0, src_as: 1 }
+        Instruction::AddrSpaceCast {
+            dst,
+            src,
+            dst_as: 0,
+            src_as: 1,
+        }
     }
     /// `dst = addr_space_cast(src, 1, 0)`: kernel form → user (arena) address.
     pub const fn cast_user(dst: Reg, src: Reg) -> Instruction {
-        Instruction::AddrSpaceCast { dst, src, dst_as: 1, src_as: 0 }
+        Instruction::AddrSpaceCast {
+            dst,
+            src,
+            dst_as: 1,
+            src_as: 0,
+        }
     }
     /// `dst = map_fd ll` (`BPF_PSEUDO_MAP_FD`).
     pub const fn ld_map_fd(dst: Reg, fd: i32) -> Instruction {
-        Instruction::LdImm64 { dst, pseudo: pseudo::MAP_FD, imm: fd, next_imm: 0 }
+        Instruction::LdImm64 {
+            dst,
+            pseudo: pseudo::MAP_FD,
+            imm: fd,
+            next_imm: 0,
+        }
     }
     /// `dst = &map_value[off] ll` (`BPF_PSEUDO_MAP_VALUE`). For an arena the
     /// register receives the user address `user_vm_start + off` as a scalar.
     pub const fn ld_map_value(dst: Reg, fd: i32, off: i32) -> Instruction {
-        Instruction::LdImm64 { dst, pseudo: pseudo::MAP_VALUE, imm: fd, next_imm: off }
+        Instruction::LdImm64 {
+            dst,
+            pseudo: pseudo::MAP_VALUE,
+            imm: fd,
+            next_imm: off,
+        }
     }
     /// `dst = fd_array[idx] ll` (`BPF_PSEUDO_MAP_IDX`).
     pub const fn ld_map_idx(dst: Reg, idx: i32) -> Instruction {
-        Instruction::LdImm64 { dst, pseudo: pseudo::MAP_IDX, imm: idx, next_imm: 0 }
+        Instruction::LdImm64 {
+            dst,
+            pseudo: pseudo::MAP_IDX,
+            imm: idx,
+            next_imm: 0,
+        }
     }
     /// `if dst cond imm goto +off` (64-bit).
     pub const fn jump_imm(cond: Cond, dst: Reg, imm: i32, off: i16) -> Instruction {
-        Instruction::Jump { width: Width::W64, cond, dst, src: Source::Imm(imm), off }
+        Instruction::Jump {
+            width: Width::W64,
+            cond,
+            dst,
+            src: Source::Imm(imm),
+            off,
+        }
     }
     /// `if dst cond src goto +off` (64-bit).
     pub const fn jump(cond: Cond, dst: Reg, src: Reg, off: i16) -> Instruction {
-        Instruction::Jump { width: Width::W64, cond, dst, src: Source::Reg(src), off }
+        Instruction::Jump {
+            width: Width::W64,
+            cond,
+            dst,
+            src: Source::Reg(src),
+            off,
+        }
     }
     /// `goto +off`.
     pub const fn ja(off: i16) -> Instruction {
@@ -1058,11 +1319,20 @@ pub mod asm {
     }
     /// `call kfunc` by vmlinux BTF id.
     pub const fn call_kfunc(btf_id: u32) -> Instruction {
-        Instruction::Call(Call::Kfunc { btf_id: btf_id as i32, module: 0 })
+        Instruction::Call(Call::Kfunc {
+            btf_id: btf_id as i32,
+            module: 0,
+        })
     }
     /// An atomic on `*(dst + off)` with operand `src`.
     pub const fn atomic(size: Size, op: AtomicOp, dst: Reg, off: i16, src: Reg) -> Instruction {
-        Instruction::Atomic { size, op, dst, src, off }
+        Instruction::Atomic {
+            size,
+            op,
+            dst,
+            src,
+            off,
+        }
     }
     /// `exit`.
     pub const fn exit() -> Instruction {

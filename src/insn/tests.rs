@@ -7,13 +7,24 @@ fn exhaustive_single_slot_roundtrip() {
     for code in 0..=255u8 {
         for regs in [0x00u8, 0x21, 0x1a, 0xa1, 0xb1, 0x10, 0x01, 0x20] {
             for off in [0i16, 1, 8, 16, 32, -8, 7] {
-                for imm in [0i32, 1, 16, 32, 64, 0x10000, 0x100, 0x110, 0xe1, 0xf1, 0x41, -1] {
-                    let i = Insn { code, regs, off, imm };
+                for imm in [
+                    0i32, 1, 16, 32, 64, 0x10000, 0x100, 0x110, 0xe1, 0xf1, 0x41, -1,
+                ] {
+                    let i = Insn {
+                        code,
+                        regs,
+                        off,
+                        imm,
+                    };
                     let slots = [i, Insn::default()];
                     if let Ok(ins) = Instruction::decode_at(&slots, 0) {
                         accepted += 1;
                         let enc = ins.encode();
-                        assert_eq!(&enc[..ins.slots()], &slots[..ins.slots()], "{ins:?} from {i:?}");
+                        assert_eq!(
+                            &enc[..ins.slots()],
+                            &slots[..ins.slots()],
+                            "{ins:?} from {i:?}"
+                        );
                     }
                 }
             }
@@ -25,37 +36,82 @@ fn exhaustive_single_slot_roundtrip() {
 #[test]
 fn rejects_what_the_verifier_rejects() {
     let bad = |code, regs, off, imm| {
-        let s = [Insn { code, regs, off, imm }, Insn::default()];
+        let s = [
+            Insn {
+                code,
+                regs,
+                off,
+                imm,
+            },
+            Insn::default(),
+        ];
         Instruction::decode_at(&s, 0).unwrap_err().reason
     };
     assert!(bad(0xbf, 0x21, 1, 2).contains("address space 1 and 0"));
     assert!(bad(0xbc, 0x21, 1, 1).contains("mov"));
     assert!(bad(0xd3, 0x21, 0, 0).contains("atomic operand size"));
-    assert!(bad(0xb7, 0x2b, 0, 0).contains("register") || bad(0xb7, 0x0b, 0, 0).contains("register"));
+    assert!(
+        bad(0xb7, 0x2b, 0, 0).contains("register") || bad(0xb7, 0x0b, 0, 0).contains("register")
+    );
     assert!(bad(0x99, 0, 0, 0).contains("BPF_LDX mode") || bad(0x99, 0, 0, 0).contains("invalid"));
     let s = [Insn::new(0x18, 1, 0, 0, 0)];
-    assert!(Instruction::decode_at(&s, 0).unwrap_err().reason.contains("second slot"));
+    assert!(
+        Instruction::decode_at(&s, 0)
+            .unwrap_err()
+            .reason
+            .contains("second slot")
+    );
 }
 
 #[test]
 fn text_forms() {
     use asm::*;
     let t = |i: Instruction| i.to_string();
-    assert_eq!(t(cast_kern(Reg::R1, Reg::R1)), "r1 = addr_space_cast(r1, 0x0, 0x1)");
-    assert_eq!(t(cast_user(Reg::R1, Reg::R2)), "r1 = addr_space_cast(r2, 0x1, 0x0)");
-    assert_eq!(t(mov64_imm(Reg::R1, -7)), "r1 = -0x7");
-    assert_eq!(t(load(Size::DW, Reg::R0, Reg::R10, -8)), "r0 = *(u64 *)(r10 - 0x8)");
-    assert_eq!(t(load(Size::W, Reg::R0, Reg::R1, 4)), "w0 = *(u32 *)(r1 + 0x4)");
-    assert_eq!(t(Instruction::ld_imm64(Reg::R1, -1)), "r1 = -0x1 ll");
-    assert_eq!(t(Instruction::ld_imm64(Reg::R1, 0x1_2345_6789)), "r1 = 0x123456789 ll");
-    assert_eq!(t(ld_map_value(Reg::R1, 5, 16)), "r1 = map_value(5, 0x10) ll");
-    assert_eq!(t(call_kfunc(63525)), "call kfunc(0xf825)");
-    assert_eq!(t(atomic(Size::W, AtomicOp::Cmpxchg, Reg::R1, 0, Reg::R2)), "w0 = cmpxchg32_32(r1 + 0x0, w0, w2)");
     assert_eq!(
-        t(Instruction::Atomic { size: Size::B, op: AtomicOp::LoadAcquire, dst: Reg::R0, src: Reg::R1, off: 0 }),
+        t(cast_kern(Reg::R1, Reg::R1)),
+        "r1 = addr_space_cast(r1, 0x0, 0x1)"
+    );
+    assert_eq!(
+        t(cast_user(Reg::R1, Reg::R2)),
+        "r1 = addr_space_cast(r2, 0x1, 0x0)"
+    );
+    assert_eq!(t(mov64_imm(Reg::R1, -7)), "r1 = -0x7");
+    assert_eq!(
+        t(load(Size::DW, Reg::R0, Reg::R10, -8)),
+        "r0 = *(u64 *)(r10 - 0x8)"
+    );
+    assert_eq!(
+        t(load(Size::W, Reg::R0, Reg::R1, 4)),
+        "w0 = *(u32 *)(r1 + 0x4)"
+    );
+    assert_eq!(t(Instruction::ld_imm64(Reg::R1, -1)), "r1 = -0x1 ll");
+    assert_eq!(
+        t(Instruction::ld_imm64(Reg::R1, 0x1_2345_6789)),
+        "r1 = 0x123456789 ll"
+    );
+    assert_eq!(
+        t(ld_map_value(Reg::R1, 5, 16)),
+        "r1 = map_value(5, 0x10) ll"
+    );
+    assert_eq!(t(call_kfunc(63525)), "call kfunc(0xf825)");
+    assert_eq!(
+        t(atomic(Size::W, AtomicOp::Cmpxchg, Reg::R1, 0, Reg::R2)),
+        "w0 = cmpxchg32_32(r1 + 0x0, w0, w2)"
+    );
+    assert_eq!(
+        t(Instruction::Atomic {
+            size: Size::B,
+            op: AtomicOp::LoadAcquire,
+            dst: Reg::R0,
+            src: Reg::R1,
+            off: 0
+        }),
         "w0 = load_acquire((u8 *)(r1 + 0x0))"
     );
-    assert_eq!(t(jump_imm(Cond::Ne, Reg::R1, 5, -1)), "if r1 != 0x5 goto -0x1");
+    assert_eq!(
+        t(jump_imm(Cond::Ne, Reg::R1, 5, -1)),
+        "if r1 != 0x5 goto -0x1"
+    );
     let l = Listing(&encode(&[mov64_imm(Reg::R0, 0), exit()])).to_string();
     assert_eq!(l, "     0: r0 = 0x0\n     1: exit\n");
 }

@@ -116,7 +116,10 @@ mod tests {
     #[test]
     fn display_names_and_describes() {
         assert_eq!(Errno::EINVAL.to_string(), "EINVAL (Invalid argument)");
-        assert_eq!(Errno::ENOTSUPP.to_string(), "ENOTSUPP (Operation not supported)");
+        assert_eq!(
+            Errno::ENOTSUPP.to_string(),
+            "ENOTSUPP (Operation not supported)"
+        );
         assert_eq!(format!("{:?}", Errno::E2BIG), "Errno(E2BIG)");
         assert_eq!(Errno::from_raw(200).name(), None);
         assert_eq!(Errno::from_negative(-16), Errno::EBUSY);

@@ -2,7 +2,7 @@
 //! arena's `mmap`/`munmap`.
 //!
 //! Everything here is a thin, typed wrapper: one `#[repr(C)]` attr struct per
-//! command ([`attr`]), one choke point ([`bpf`]), [`OwnedFd`] for every fd the
+//! command ([`attr`]), one private choke point for the syscall, [`OwnedFd`] for every fd the
 //! kernel returns (never fd 0), and [`Errno`] for every failure. Higher layers
 //! add meaning (which map, which program); this layer adds none.
 //!
@@ -130,7 +130,11 @@ impl<'fd> MapShape<'fd> {
         if PERCPU_MAP_TYPES.contains(&info.map_type) {
             value_bytes = value_bytes.next_multiple_of(8) * possible_cpus();
         }
-        Ok(MapShape { fd, info, value_bytes })
+        Ok(MapShape {
+            fd,
+            info,
+            value_bytes,
+        })
     }
 
     /// The kernel's `bpf_map_info` for this map.
@@ -181,7 +185,9 @@ impl<'fd> MapShape<'fd> {
 
     /// `BPF_MAP_DELETE_ELEM`. An arena answers `EOPNOTSUPP`.
     pub fn delete(&self, key: &[u8]) -> Result<(), Errno> {
-        self.check(key, usize::MAX.min(self.value_bytes))?;
+        if key.len() != self.info.key_size as usize {
+            return Err(Errno::EINVAL);
+        }
         let mut a = MapElemAttr {
             map_fd: fd_u32(self.fd),
             key: slice_ptr(key),
@@ -248,7 +254,10 @@ pub fn obj_get(path: &CStr, file_flags: u32) -> Result<OwnedFd, Errno> {
 
 /// `BPF_MAP_GET_FD_BY_ID`: opens a map by its kernel id (needs `CAP_SYS_ADMIN`).
 pub fn map_get_fd_by_id(id: u32) -> Result<OwnedFd, Errno> {
-    let mut a = GetFdByIdAttr { id, ..Default::default() };
+    let mut a = GetFdByIdAttr {
+        id,
+        ..Default::default()
+    };
     owned_fd(bpf(Cmd::MapGetFdById, &mut a)?)
 }
 
@@ -357,10 +366,18 @@ pub fn prog_load(
             prog_name: req.name,
             expected_attach_type: req.expected_attach_type,
             prog_btf_fd: req.prog_btf_fd.map_or(0, fd_u32),
-            func_info_rec_size: if req.func_info.is_empty() { 0 } else { req.func_info_rec_size },
+            func_info_rec_size: if req.func_info.is_empty() {
+                0
+            } else {
+                req.func_info_rec_size
+            },
             func_info: slice_ptr(req.func_info),
             func_info_cnt: count(req.func_info, req.func_info_rec_size),
-            line_info_rec_size: if req.line_info.is_empty() { 0 } else { req.line_info_rec_size },
+            line_info_rec_size: if req.line_info.is_empty() {
+                0
+            } else {
+                req.line_info_rec_size
+            },
             line_info: slice_ptr(req.line_info),
             line_info_cnt: count(req.line_info, req.line_info_rec_size),
             attach_btf_id: req.attach_btf_id,
@@ -368,8 +385,16 @@ pub fn prog_load(
             core_relo_cnt: count(req.core_relos, req.core_relo_rec_size),
             fd_array: slice_ptr(&fds),
             core_relos: slice_ptr(req.core_relos),
-            core_relo_rec_size: if req.core_relos.is_empty() { 0 } else { req.core_relo_rec_size },
-            fd_array_cnt: if req.bind_fd_array { fds.len() as u32 } else { 0 },
+            core_relo_rec_size: if req.core_relos.is_empty() {
+                0
+            } else {
+                req.core_relo_rec_size
+            },
+            fd_array_cnt: if req.bind_fd_array {
+                fds.len() as u32
+            } else {
+                0
+            },
             ..Default::default()
         };
         if let Some((level, buf)) = log.as_mut() {
@@ -387,7 +412,10 @@ pub fn prog_load(
                 if let Some((_, buf)) = log.as_mut() {
                     trim_log(buf);
                 }
-                return owned_fd(fd).map_err(|errno| ProgLoadFailure { errno, log_true_size: 0 });
+                return owned_fd(fd).map_err(|errno| ProgLoadFailure {
+                    errno,
+                    log_true_size: 0,
+                });
             }
             Err(Errno::EAGAIN) if eagain < EAGAIN_RETRIES => eagain += 1,
             Err(Errno::ENOSPC) if log.is_some() => {
@@ -399,7 +427,10 @@ pub fn prog_load(
                 };
                 if want > (u32::MAX as usize >> 2) || want <= buf.len() {
                     trim_log(buf);
-                    return Err(ProgLoadFailure { errno: Errno::ENOSPC, log_true_size: a.log_true_size });
+                    return Err(ProgLoadFailure {
+                        errno: Errno::ENOSPC,
+                        log_true_size: a.log_true_size,
+                    });
                 }
                 buf.resize(want, 0);
             }
@@ -407,14 +438,21 @@ pub fn prog_load(
                 if let Some((_, buf)) = log.as_mut() {
                     trim_log(buf);
                 }
-                return Err(ProgLoadFailure { errno, log_true_size: a.log_true_size });
+                return Err(ProgLoadFailure {
+                    errno,
+                    log_true_size: a.log_true_size,
+                });
             }
         }
     }
 }
 
 fn count(records: &[u8], rec_size: u32) -> u32 {
-    if rec_size == 0 { 0 } else { (records.len() / rec_size as usize) as u32 }
+    if rec_size == 0 {
+        0
+    } else {
+        (records.len() / rec_size as usize) as u32
+    }
 }
 
 /// Cuts a log buffer at its first NUL.
@@ -461,7 +499,10 @@ pub struct TestRunResult {
 /// SYSCALL programs accept only `ctx_in` (up to 65535 bytes): `data_*`,
 /// `ctx_out`, `repeat` and `flags` must be 0/absent, or the kernel answers
 /// `EINVAL`.
-pub fn prog_test_run(prog: BorrowedFd<'_>, req: &mut TestRunRequest<'_>) -> Result<TestRunResult, Errno> {
+pub fn prog_test_run(
+    prog: BorrowedFd<'_>,
+    req: &mut TestRunRequest<'_>,
+) -> Result<TestRunResult, Errno> {
     let mut a = TestRunAttr {
         prog_fd: fd_u32(prog),
         data_size_in: req.data_in.len() as u32,
@@ -523,7 +564,11 @@ pub fn btf_load(btf: &[u8], log: Option<&mut Vec<u8>>) -> Result<OwnedFd, Errno>
 /// `BPF_PROG_STREAM_READ_BY_FD` (Linux 6.17+): drains up to `buf.len()` bytes
 /// of a program's BPF stream (1 = stdout, 2 = stderr; others `ENOENT`).
 /// Returns the number of bytes read.
-pub fn prog_stream_read(prog: BorrowedFd<'_>, stream_id: u32, buf: &mut [u8]) -> Result<usize, Errno> {
+pub fn prog_stream_read(
+    prog: BorrowedFd<'_>,
+    stream_id: u32,
+    buf: &mut [u8],
+) -> Result<usize, Errno> {
     let mut a = StreamReadAttr {
         stream_buf: ptr_u64(buf.as_mut_ptr()),
         stream_buf_len: buf.len() as u32,
@@ -549,7 +594,12 @@ pub fn page_size() -> usize {
 /// Never replaces an existing mapping: an occupied range answers `EEXIST`.
 /// A kernel that does not know `MAP_FIXED_NOREPLACE` treats `addr` as a hint;
 /// a mapping placed elsewhere is undone and reported as `EEXIST` too.
-pub fn mmap_shared_noreplace(addr: usize, len: usize, prot: i32, fd: BorrowedFd<'_>) -> Result<usize, Errno> {
+pub fn mmap_shared_noreplace(
+    addr: usize,
+    len: usize,
+    prot: i32,
+    fd: BorrowedFd<'_>,
+) -> Result<usize, Errno> {
     // SAFETY: MAP_FIXED_NOREPLACE never unmaps anything; a new mapping of a
     // bpf map fd does not alias any Rust-owned memory.
     let p = unsafe {
@@ -577,8 +627,21 @@ pub fn mmap_shared_noreplace(addr: usize, len: usize, prot: i32, fd: BorrowedFd<
 /// without an agreed address, the arena's own `get_unmapped_area`) choose.
 pub fn mmap_shared_anywhere(len: usize, prot: i32, fd: BorrowedFd<'_>) -> Result<usize, Errno> {
     // SAFETY: a NULL hint without MAP_FIXED never replaces a mapping.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
-    if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(p as usize)
+    }
 }
 
 /// Reserves `len` bytes of address space (`PROT_NONE`, private, anonymous,
@@ -595,7 +658,11 @@ pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
             0,
         )
     };
-    if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
+    if p == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(p as usize)
+    }
 }
 
 /// `mmap(addr, len, prot, MAP_SHARED | MAP_FIXED, fd, 0)`.
@@ -604,12 +671,28 @@ pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
 /// `[addr, addr + len)` must be address space the caller owns (for example a
 /// reservation from [`reserve_address_space`]) that no Rust reference points
 /// into: `MAP_FIXED` replaces whatever is there.
-pub unsafe fn mmap_shared_fixed(addr: usize, len: usize, prot: i32, fd: BorrowedFd<'_>) -> Result<usize, Errno> {
+pub unsafe fn mmap_shared_fixed(
+    addr: usize,
+    len: usize,
+    prot: i32,
+    fd: BorrowedFd<'_>,
+) -> Result<usize, Errno> {
     // SAFETY: the caller owns the range (function contract).
     let p = unsafe {
-        libc::mmap(addr as *mut libc::c_void, len, prot, libc::MAP_SHARED | libc::MAP_FIXED, fd.as_raw_fd(), 0)
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len,
+            prot,
+            libc::MAP_SHARED | libc::MAP_FIXED,
+            fd.as_raw_fd(),
+            0,
+        )
     };
-    if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
+    if p == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(p as usize)
+    }
 }
 
 /// `munmap(addr, len)`.
@@ -635,9 +718,23 @@ pub fn map_file_readonly(file: &std::fs::File, len: usize) -> Option<MappedFile>
     }
     // SAFETY: a NULL hint never replaces a mapping; PROT_READ|MAP_PRIVATE.
     let p = unsafe {
-        libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0)
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            0,
+        )
     };
-    if p == libc::MAP_FAILED { None } else { Some(MappedFile { addr: p as usize, len }) }
+    if p == libc::MAP_FAILED {
+        None
+    } else {
+        Some(MappedFile {
+            addr: p as usize,
+            len,
+        })
+    }
 }
 
 /// A read-only private file mapping, unmapped on drop.
@@ -697,7 +794,10 @@ pub fn has_capability(cap: u32) -> Result<bool, Errno> {
         permitted: u32,
         inheritable: u32,
     }
-    let mut hdr = Header { version: 0x2008_0522, pid: 0 };
+    let mut hdr = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
     let mut data = [Data::default(); 2];
     // SAFETY: capget with a v3 header writes two Data records.
     let r = unsafe { libc::syscall(libc::SYS_capget, &mut hdr as *mut Header, data.as_mut_ptr()) };

@@ -58,7 +58,10 @@ pub fn arena(pages: u32) -> Arena {
 
 /// An arena with flags.
 pub fn arena_flags(pages: u32, flags: ArenaFlags) -> Arena {
-    ArenaBuilder::new(pages).flags(flags).create().expect("create arena")
+    ArenaBuilder::new(pages)
+        .flags(flags)
+        .create()
+        .expect("create arena")
 }
 
 /// Loads a program of `t` (SYSCALL programs get `BPF_F_SLEEPABLE`).
@@ -67,15 +70,32 @@ pub fn load(t: ProgramType, prog: &[Instruction]) -> Result<Program> {
 }
 
 /// Loads with an fd_array (and optionally `fd_array_cnt`).
-pub fn load_with(t: ProgramType, prog: &[Instruction], fds: &[BorrowedFd<'_>], bind: bool) -> Result<Program> {
+pub fn load_with(
+    t: ProgramType,
+    prog: &[Instruction],
+    fds: &[BorrowedFd<'_>],
+    bind: bool,
+) -> Result<Program> {
     let insns: Vec<Insn> = encode(prog);
-    let flags = if t == ProgramType::SYSCALL { ProgramFlags::SLEEPABLE } else { ProgramFlags::empty() };
-    ProgramBuilder::new(t, &insns).name("conformance").flags(flags).fd_array(fds).bind_fd_array(bind).load()
+    let flags = if t == ProgramType::SYSCALL {
+        ProgramFlags::SLEEPABLE
+    } else {
+        ProgramFlags::empty()
+    };
+    ProgramBuilder::new(t, &insns)
+        .name("conformance")
+        .flags(flags)
+        .fd_array(fds)
+        .bind_fd_array(bind)
+        .load()
 }
 
 /// Loads a SYSCALL program and runs it with `ctx`, returning R0's low half.
 pub fn run_syscall(prog: &[Instruction], ctx: &mut [u8]) -> u32 {
-    load(ProgramType::SYSCALL, prog).expect("load").run_syscall(ctx).expect("run")
+    load(ProgramType::SYSCALL, prog)
+        .expect("load")
+        .run_syscall(ctx)
+        .expect("run")
 }
 
 /// Asserts a verifier rejection with `errno` and a log containing `msg`.
@@ -100,11 +120,17 @@ pub fn errno<T: std::fmt::Debug>(r: Result<T>) -> Errno {
 
 /// BTF id of a kfunc (the test fails if the kernel lacks it).
 pub fn kfunc(name: &str) -> u32 {
-    bpf_arena::kfunc::kfunc_id(name).expect("vmlinux BTF").unwrap_or_else(|| panic!("{name} not in vmlinux BTF"))
+    bpf_arena::kfunc::kfunc_id(name)
+        .expect("vmlinux BTF")
+        .unwrap_or_else(|| panic!("{name} not in vmlinux BTF"))
 }
 
 /// Raw `BPF_MAP_CREATE` of an arena.
-pub fn raw_arena(pages: u32, flags: u32, map_extra: u64) -> std::result::Result<std::os::fd::OwnedFd, Errno> {
+pub fn raw_arena(
+    pages: u32,
+    flags: u32,
+    map_extra: u64,
+) -> std::result::Result<std::os::fd::OwnedFd, Errno> {
     sys::map_create(&sys::MapCreateAttr {
         map_type: 33,
         max_entries: pages,

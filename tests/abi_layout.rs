@@ -1,0 +1,144 @@
+//! Every attr field offset in `sys` against `reference/kernel-abi.md`
+//! Appendix A (Linux 6.18), and the info structs against the running
+//! kernel's own BTF.
+
+mod common;
+
+use bpf_arena::btf::kind;
+use bpf_arena::sys::*;
+use std::mem::{offset_of, size_of};
+
+macro_rules! offsets {
+    ($t:ty { $($f:ident: $o:expr),* $(,)? } size $s:expr) => {{
+        $( assert_eq!(offset_of!($t, $f), $o, concat!(stringify!($t), ".", stringify!($f))); )*
+        assert_eq!(size_of::<$t>(), $s, concat!("size of ", stringify!($t)));
+    }};
+}
+
+#[test]
+fn attr_offsets_match_appendix_a() {
+    offsets!(MapCreateAttr {
+        map_type: 0, key_size: 4, value_size: 8, max_entries: 12, map_flags: 16, inner_map_fd: 20,
+        numa_node: 24, map_name: 28, map_ifindex: 44, btf_fd: 48, btf_key_type_id: 52,
+        btf_value_type_id: 56, btf_vmlinux_value_type_id: 60, map_extra: 64,
+        value_type_btf_obj_fd: 72, map_token_fd: 76,
+    } size 80);
+    offsets!(ProgLoadAttr {
+        prog_type: 0, insn_cnt: 4, insns: 8, license: 16, log_level: 24, log_size: 28, log_buf: 32,
+        kern_version: 40, prog_flags: 44, prog_name: 48, prog_ifindex: 64, expected_attach_type: 68,
+        prog_btf_fd: 72, func_info_rec_size: 76, func_info: 80, func_info_cnt: 88,
+        line_info_rec_size: 92, line_info: 96, line_info_cnt: 104, attach_btf_id: 108,
+        attach_prog_fd: 112, core_relo_cnt: 116, fd_array: 120, core_relos: 128,
+        core_relo_rec_size: 136, log_true_size: 140, prog_token_fd: 144, fd_array_cnt: 148,
+    } size 152);
+    offsets!(MapElemAttr { map_fd: 0, key: 8, value: 16, flags: 24 } size 32);
+    offsets!(MapFreezeAttr { map_fd: 0 } size 4);
+    offsets!(ObjPinAttr { pathname: 0, bpf_fd: 8, file_flags: 12, path_fd: 16 } size 24);
+    offsets!(TestRunAttr {
+        prog_fd: 0, retval: 4, data_size_in: 8, data_size_out: 12, data_in: 16, data_out: 24,
+        repeat: 32, duration: 36, ctx_size_in: 40, ctx_size_out: 44, ctx_in: 48, ctx_out: 56,
+        flags: 64, cpu: 68, batch_size: 72,
+    } size 80);
+    offsets!(GetFdByIdAttr { id: 0, next_id: 4, open_flags: 8, fd_by_id_token_fd: 12 } size 16);
+    offsets!(InfoAttr { bpf_fd: 0, info_len: 4, info: 8 } size 16);
+    offsets!(BtfLoadAttr {
+        btf: 0, btf_log_buf: 8, btf_size: 16, btf_log_size: 20, btf_log_level: 24,
+        btf_log_true_size: 28, btf_flags: 32, btf_token_fd: 36,
+    } size 40);
+    offsets!(StreamReadAttr { stream_buf: 0, stream_buf_len: 8, stream_id: 12, prog_fd: 16 } size 24);
+    offsets!(MapInfo {
+        map_type: 0, id: 4, key_size: 8, value_size: 12, max_entries: 16, map_flags: 20, name: 24,
+        ifindex: 40, btf_vmlinux_value_type_id: 44, netns_dev: 48, netns_ino: 56, btf_id: 64,
+        btf_key_type_id: 68, btf_value_type_id: 72, btf_vmlinux_id: 76, map_extra: 80, hash: 88,
+        hash_size: 96,
+    } size 104);
+    assert_eq!(size_of::<ProgInfo>(), 232);
+    assert_eq!(size_of::<bpf_arena::insn::Insn>(), 8);
+}
+
+/// Member byte offsets of `struct name` in vmlinux BTF, by member name.
+fn kernel_offsets(name: &str) -> Vec<(String, u32)> {
+    let btf = bpf_arena::kfunc::vmlinux_btf().expect("vmlinux BTF");
+    let id = btf
+        .find_by_name(kind::STRUCT, name)
+        .unwrap_or_else(|| panic!("struct {name}"));
+    btf.members(id)
+        .unwrap()
+        .into_iter()
+        .map(|(n, _, bits)| (n.to_string(), bits / 8))
+        .collect()
+}
+
+/// The info structs agree with what this kernel's BTF says, field by field.
+#[test]
+fn info_structs_match_the_running_kernel() {
+    let ours: &[(&str, usize)] = &[
+        ("type", offset_of!(MapInfo, map_type)),
+        ("id", offset_of!(MapInfo, id)),
+        ("key_size", offset_of!(MapInfo, key_size)),
+        ("value_size", offset_of!(MapInfo, value_size)),
+        ("max_entries", offset_of!(MapInfo, max_entries)),
+        ("map_flags", offset_of!(MapInfo, map_flags)),
+        ("name", offset_of!(MapInfo, name)),
+        ("btf_id", offset_of!(MapInfo, btf_id)),
+        ("map_extra", offset_of!(MapInfo, map_extra)),
+        ("hash_size", offset_of!(MapInfo, hash_size)),
+    ];
+    let k = kernel_offsets("bpf_map_info");
+    for (n, o) in ours {
+        let ko = k
+            .iter()
+            .find(|(kn, _)| kn == n)
+            .unwrap_or_else(|| panic!("bpf_map_info.{n} not in kernel BTF"))
+            .1;
+        assert_eq!(ko as usize, *o, "bpf_map_info.{n}");
+    }
+    let ours: &[(&str, usize)] = &[
+        ("type", offset_of!(ProgInfo, prog_type)),
+        ("jited_prog_len", offset_of!(ProgInfo, jited_prog_len)),
+        ("xlated_prog_len", offset_of!(ProgInfo, xlated_prog_len)),
+        ("name", offset_of!(ProgInfo, name)),
+        ("btf_id", offset_of!(ProgInfo, btf_id)),
+        ("nr_line_info", offset_of!(ProgInfo, nr_line_info)),
+        ("run_time_ns", offset_of!(ProgInfo, run_time_ns)),
+        ("run_cnt", offset_of!(ProgInfo, run_cnt)),
+        ("verified_insns", offset_of!(ProgInfo, verified_insns)),
+        ("attach_btf_id", offset_of!(ProgInfo, attach_btf_id)),
+    ];
+    let k = kernel_offsets("bpf_prog_info");
+    for (n, o) in ours {
+        let ko = k
+            .iter()
+            .find(|(kn, _)| kn == n)
+            .unwrap_or_else(|| panic!("bpf_prog_info.{n} not in kernel BTF"))
+            .1;
+        assert_eq!(ko as usize, *o, "bpf_prog_info.{n}");
+    }
+}
+
+/// §1.2 step 1: an attr larger than the kernel's union with a non-zero
+/// tail is E2BIG (the kernel's union is 168 bytes on 6.18).
+#[test]
+fn oversized_attr_with_nonzero_tail_is_e2big() {
+    require!(bpf_arena::features::Feature::ArenaMap);
+    let mut buf = [0u8; 4096];
+    buf[0..4].copy_from_slice(&33u32.to_le_bytes());
+    buf[12..16].copy_from_slice(&1u32.to_le_bytes());
+    buf[16..20].copy_from_slice(&(1u32 << 10).to_le_bytes());
+    let call = |buf: &mut [u8; 4096]| {
+        // SAFETY: BPF_MAP_CREATE reads at most `size` bytes of `buf`.
+        let r = unsafe { libc::syscall(libc::SYS_bpf, 0, buf.as_mut_ptr(), buf.len() as u32) };
+        if r < 0 {
+            Err(Errno::last())
+        } else {
+            // SAFETY: the kernel returned a new fd we own.
+            drop(unsafe {
+                <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(r as i32)
+            });
+            Ok(())
+        }
+    };
+    assert_eq!(call(&mut buf), Ok(()), "zero tail is fine");
+    buf[4000] = 1;
+    assert_eq!(call(&mut buf), Err(Errno::E2BIG));
+}
