@@ -404,7 +404,12 @@ fn unprivileged_child() {
         return;
     }
     assert_eq!(raw_arena(1, 0, 0).map(drop), Err(Errno::EPERM));
+    // The kernel refuses after the crate reserved 4 GiB of address space:
+    // the reservation must be gone again.
+    let maps = || std::fs::read_to_string("/proc/self/maps").unwrap().lines().count();
+    let before = maps();
     let e = ArenaBuilder::new(1).create().unwrap_err();
+    assert_eq!(maps(), before, "no mapping leaked by the failed create");
     assert_eq!(e.errno(), Some(Errno::EPERM));
     assert!(e.to_string().contains("CAP_BPF"), "{e}");
     println!("unprivileged: map_create EPERM; builder error names the capabilities");
