@@ -302,24 +302,9 @@ pub struct Program {
     log: Option<String>,
 }
 
-/// Options for [`Program::test_run`].
-#[derive(Debug, Default)]
-pub struct TestRun<'a> {
-    /// Packet data in.
-    pub data_in: &'a [u8],
-    /// Packet data out.
-    pub data_out: Option<&'a mut [u8]>,
-    /// Context in; a SYSCALL program's writes to its context come back here.
-    pub ctx_in: Option<&'a mut [u8]>,
-    /// Context out (not for SYSCALL programs).
-    pub ctx_out: Option<&'a mut [u8]>,
-    /// Repetitions (not for SYSCALL programs).
-    pub repeat: u32,
-    /// `BPF_F_TEST_*` flags.
-    pub flags: u32,
-    /// CPU for `BPF_F_TEST_RUN_ON_CPU`.
-    pub cpu: u32,
-}
+/// Options for [`Program::test_run`]: data and context buffers, repeat,
+/// flags, CPU (see [`sys::TestRunRequest`]).
+pub type TestRun<'a> = sys::TestRunRequest<'a>;
 
 /// The result of [`Program::test_run`].
 pub type TestRunResult = sys::TestRunResult;
@@ -349,17 +334,8 @@ impl Program {
     ///
     /// SYSCALL programs take only `ctx_in` (≤ 65535 bytes) and write it back;
     /// anything else answers `EINVAL`.
-    pub fn test_run(&self, opts: TestRun<'_>) -> Result<TestRunResult> {
-        let mut req = sys::TestRunRequest {
-            data_in: opts.data_in,
-            data_out: opts.data_out,
-            ctx_in: opts.ctx_in,
-            ctx_out: opts.ctx_out,
-            repeat: opts.repeat,
-            flags: opts.flags,
-            cpu: opts.cpu,
-        };
-        sys::prog_test_run(self.fd.as_fd(), &mut req)
+    pub fn test_run(&self, mut opts: TestRun<'_>) -> Result<TestRunResult> {
+        sys::prog_test_run(self.fd.as_fd(), &mut opts)
             .map_err(|e| Error::bpf(Cmd::ProgTestRun, format!("program '{}'", self.name), e))
     }
 

@@ -218,7 +218,10 @@ fn open_fds() -> usize {
 }
 
 fn mappings() -> usize {
-    std::fs::read_to_string("/proc/self/maps").unwrap().lines().count()
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
 }
 
 /// No fd or mapping survives a dropped arena, a failed create (occupied
@@ -226,12 +229,18 @@ fn mappings() -> usize {
 fn no_leaked_fds_or_mappings() -> Result<(), String> {
     use bpf_arena::arena::ArenaBuilder;
     // Warm caches (vmlinux BTF mapping, probes) before counting.
-    drop(common::arena(2).alloc_pages::<u8>(None, 1).map_err(|e| e.to_string())?);
+    let warm = common::arena(2);
+    warm.alloc_pages::<u8>(None, 1).map_err(|e| e.to_string())?;
+    drop(warm);
     let (fds, maps) = (open_fds(), mappings());
     for _ in 0..5 {
         let a = common::arena(8);
-        let p = a.alloc_pages::<u8>(None, 2).map_err(|e| e.to_string())?.ok_or("NULL")?;
-        a.reserve_pages(a.ptr_at::<u8>(6 * 4096).unwrap(), 1).map_err(|e| e.to_string())?;
+        let p = a
+            .alloc_pages::<u8>(None, 2)
+            .map_err(|e| e.to_string())?
+            .ok_or("NULL")?;
+        a.reserve_pages(a.ptr_at::<u8>(6 * 4096).unwrap(), 1)
+            .map_err(|e| e.to_string())?;
         a.free_pages(p, 2).map_err(|e| e.to_string())?;
         let at = a.base();
         let busy = ArenaBuilder::new(8).address(at).create();
@@ -240,12 +249,20 @@ fn no_leaked_fds_or_mappings() -> Result<(), String> {
         }
         drop(a);
         // Refused in user space before any reservation.
-        let refused = ArenaBuilder::new(8).flags(ArenaFlags::from_bits_retain(1 << 3)).create();
+        let refused = ArenaBuilder::new(8)
+            .flags(ArenaFlags::from_bits_retain(1 << 3))
+            .create();
         if refused.is_ok() {
             return Err("bad flags accepted".into());
         }
-        let array = sys::map_create(&sys::MapCreateAttr { map_type: 2, key_size: 4, value_size: 4, max_entries: 1, ..Default::default() })
-            .map_err(|e| e.to_string())?;
+        let array = sys::map_create(&sys::MapCreateAttr {
+            map_type: 2,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 1,
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())?;
         if Arena::from_fd(array).is_ok() {
             return Err("adopted an array map".into());
         }
@@ -263,7 +280,11 @@ type Check = fn() -> Result<(), String>;
 
 fn main() {
     let checks: [(&str, Check, Feature); 8] = [
-        ("no_leaked_fds_or_mappings", no_leaked_fds_or_mappings, Feature::KfuncReservePages),
+        (
+            "no_leaked_fds_or_mappings",
+            no_leaked_fds_or_mappings,
+            Feature::KfuncReservePages,
+        ),
         ("never_fd_zero", never_fd_zero, Feature::ArenaMap),
         (
             "fork_child_does_not_inherit_the_mapping",

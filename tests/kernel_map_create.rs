@@ -366,47 +366,32 @@ fn freeze_blocks_writable_mappings() {
 #[test]
 fn unprivileged_create_is_eperm() {
     require!(Feature::ArenaMap, Feature::CapSysAdmin);
-    if std::env::var("BPF_ARENA_CHILD").as_deref() == Ok("unprivileged") {
+    if is_child("unprivileged") {
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args([
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ])
-        .arg(&exe)
-        .args([
-            "--exact",
-            "unprivileged_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("BPF_ARENA_CHILD", "unprivileged")
-        .output()
-        .expect("setpriv (util-linux) runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains("unprivileged: map_create EPERM; builder error names the capabilities"),
-        "{text}"
+    run_as_child(
+        "unprivileged_child",
+        "unprivileged",
+        "-all",
+        "unprivileged: map_create EPERM; builder error names the capabilities",
     );
 }
 
 /// Runs only inside `unprivileged_create_is_eperm`'s child.
 #[test]
 fn unprivileged_child() {
-    if std::env::var("BPF_ARENA_CHILD").as_deref() != Ok("unprivileged") {
+    if !is_child("unprivileged") {
         return;
     }
     assert_eq!(raw_arena(1, 0, 0).map(drop), Err(Errno::EPERM));
     // The kernel refuses after the crate reserved 4 GiB of address space:
     // the reservation must be gone again.
-    let maps = || std::fs::read_to_string("/proc/self/maps").unwrap().lines().count();
+    let maps = || {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .lines()
+            .count()
+    };
     let before = maps();
     let e = ArenaBuilder::new(1).create().unwrap_err();
     assert_eq!(maps(), before, "no mapping leaked by the failed create");

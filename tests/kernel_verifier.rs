@@ -477,40 +477,21 @@ fn fd_array_binds_the_arena() {
 #[test]
 fn arena_programs_need_cap_perfmon() {
     require_arena!();
-    if std::env::var("BPF_ARENA_CHILD").as_deref() == Ok("cap_bpf_only") {
+    if is_child("cap_bpf_only") {
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args([
-            "--inh-caps=-all,+bpf",
-            "--ambient-caps=-all,+bpf",
-            "--bounding-set=-all,+bpf",
-        ])
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&exe)
-        .args([
-            "--exact",
-            "cap_bpf_only_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("BPF_ARENA_CHILD", "cap_bpf_only")
-        .output()
-        .expect("setpriv (util-linux) runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains("cap_bpf_only: arena created; program EPERM"),
-        "{text}"
+    run_as_child(
+        "cap_bpf_only_child",
+        "cap_bpf_only",
+        "-all,+bpf",
+        "cap_bpf_only: arena created; program EPERM",
     );
 }
 
 /// Runs only inside `arena_programs_need_cap_perfmon`'s child.
 #[test]
 fn cap_bpf_only_child() {
-    if std::env::var("BPF_ARENA_CHILD").as_deref() != Ok("cap_bpf_only") {
+    if !is_child("cap_bpf_only") {
         return;
     }
     let a = arena(1);

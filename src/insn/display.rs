@@ -101,24 +101,6 @@ impl AluOp {
     }
 }
 
-impl Cond {
-    fn symbol(self) -> &'static str {
-        match self {
-            Cond::Eq => "==",
-            Cond::Gt => ">",
-            Cond::Ge => ">=",
-            Cond::Set => "&",
-            Cond::Ne => "!=",
-            Cond::SGt => "s>",
-            Cond::SGe => "s>=",
-            Cond::Lt => "<",
-            Cond::Le => "<=",
-            Cond::SLt => "s<",
-            Cond::SLe => "s<=",
-        }
-    }
-}
-
 impl fmt::Display for Instruction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {

@@ -374,6 +374,48 @@ pub enum Cond {
     SLe,
 }
 
+impl Cond {
+    /// Each condition with its opcode bits (`code & 0xf0`) and LLVM symbol.
+    const TABLE: [(Cond, u8, &'static str); 11] = [
+        (Cond::Eq, 0x10, "=="),
+        (Cond::Gt, 0x20, ">"),
+        (Cond::Ge, 0x30, ">="),
+        (Cond::Set, 0x40, "&"),
+        (Cond::Ne, 0x50, "!="),
+        (Cond::SGt, 0x60, "s>"),
+        (Cond::SGe, 0x70, "s>="),
+        (Cond::Lt, 0xa0, "<"),
+        (Cond::Le, 0xb0, "<="),
+        (Cond::SLt, 0xc0, "s<"),
+        (Cond::SLe, 0xd0, "s<="),
+    ];
+
+    fn entry(self) -> (Cond, u8, &'static str) {
+        *Cond::TABLE
+            .iter()
+            .find(|(c, _, _)| *c == self)
+            .expect("every condition is in the table")
+    }
+
+    /// The operation bits of the opcode (`BPF_JEQ` = 0x10, …).
+    pub fn op(self) -> u8 {
+        self.entry().1
+    }
+
+    /// The condition for operation bits `op`, if it is one.
+    pub fn from_op(op: u8) -> Option<Cond> {
+        Cond::TABLE
+            .iter()
+            .find(|(_, o, _)| *o == op)
+            .map(|(c, _, _)| *c)
+    }
+
+    /// The LLVM/verifier symbol (`s>=`).
+    pub fn symbol(self) -> &'static str {
+        self.entry().2
+    }
+}
+
 /// Atomic operations (`BPF_STX | BPF_ATOMIC`, `imm` selects the operation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AtomicOp {
@@ -821,20 +863,7 @@ impl Instruction {
                         Ok(Instruction::MayGoto { off: i.off })
                     }
                     _ => {
-                        let cond = match op {
-                            0x10 => Cond::Eq,
-                            0x20 => Cond::Gt,
-                            0x30 => Cond::Ge,
-                            0x40 => Cond::Set,
-                            0x50 => Cond::Ne,
-                            0x60 => Cond::SGt,
-                            0x70 => Cond::SGe,
-                            0xa0 => Cond::Lt,
-                            0xb0 => Cond::Le,
-                            0xc0 => Cond::SLt,
-                            0xd0 => Cond::SLe,
-                            _ => return Err(e("unknown jump operation")),
-                        };
+                        let cond = Cond::from_op(op).ok_or_else(|| e("unknown jump operation"))?;
                         let src = if x {
                             if i.imm != 0 {
                                 return Err(e("BPF_X jump with non-zero imm"));
@@ -1101,19 +1130,7 @@ impl Instruction {
                 src,
                 off,
             } => {
-                let op = match cond {
-                    Cond::Eq => 0x10,
-                    Cond::Gt => 0x20,
-                    Cond::Ge => 0x30,
-                    Cond::Set => 0x40,
-                    Cond::Ne => 0x50,
-                    Cond::SGt => 0x60,
-                    Cond::SGe => 0x70,
-                    Cond::Lt => 0xa0,
-                    Cond::Le => 0xb0,
-                    Cond::SLt => 0xc0,
-                    Cond::SLe => 0xd0,
-                };
+                let op = cond.op();
                 match src {
                     Source::Reg(s) => one(Insn::new(op | 0x08 | jcls(width), dst.0, s.0, off, 0)),
                     Source::Imm(imm) => one(Insn::new(op | jcls(width), dst.0, 0, off, imm)),

@@ -589,6 +589,28 @@ pub fn page_size() -> usize {
     })
 }
 
+/// `mmap(addr, len, prot, flags, fd, 0)`.
+///
+/// # Safety
+/// With `MAP_FIXED` in `flags`, `[addr, addr + len)` must be owned by the
+/// caller with no Rust reference into it; other flags never replace mappings.
+unsafe fn raw_mmap(
+    addr: usize,
+    len: usize,
+    prot: i32,
+    flags: i32,
+    fd: RawFd,
+) -> Result<usize, Errno> {
+    // SAFETY: the caller upholds the MAP_FIXED contract; every other flag
+    // combination only creates a new mapping that aliases no Rust memory.
+    let p = unsafe { libc::mmap(addr as *mut libc::c_void, len, prot, flags, fd, 0) };
+    if p == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(p as usize)
+    }
+}
+
 /// `mmap(addr, len, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0)` (Linux 4.17).
 ///
 /// Never replaces an existing mapping: an occupied range answers `EEXIST`.
@@ -600,69 +622,30 @@ pub fn mmap_shared_noreplace(
     prot: i32,
     fd: BorrowedFd<'_>,
 ) -> Result<usize, Errno> {
-    // SAFETY: MAP_FIXED_NOREPLACE never unmaps anything; a new mapping of a
-    // bpf map fd does not alias any Rust-owned memory.
-    let p = unsafe {
-        libc::mmap(
-            addr as *mut libc::c_void,
-            len,
-            prot,
-            libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE,
-            fd.as_raw_fd(),
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return Err(Errno::last());
-    }
-    if p as usize != addr {
+    let flags = libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE;
+    // SAFETY: MAP_FIXED_NOREPLACE never replaces a mapping.
+    let p = unsafe { raw_mmap(addr, len, prot, flags, fd.as_raw_fd())? };
+    if p != addr {
         // SAFETY: `p` is the mapping this call just created, `len` bytes long.
-        unsafe { libc::munmap(p, len) };
+        let _ = unsafe { munmap(p, len) };
         return Err(Errno::EEXIST);
     }
-    Ok(p as usize)
+    Ok(p)
 }
 
 /// `mmap(NULL, len, prot, MAP_SHARED, fd, 0)`: lets the kernel (for an arena
 /// without an agreed address, the arena's own `get_unmapped_area`) choose.
 pub fn mmap_shared_anywhere(len: usize, prot: i32, fd: BorrowedFd<'_>) -> Result<usize, Errno> {
     // SAFETY: a NULL hint without MAP_FIXED never replaces a mapping.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            prot,
-            libc::MAP_SHARED,
-            fd.as_raw_fd(),
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        Err(Errno::last())
-    } else {
-        Ok(p as usize)
-    }
+    unsafe { raw_mmap(0, len, prot, libc::MAP_SHARED, fd.as_raw_fd()) }
 }
 
 /// Reserves `len` bytes of address space (`PROT_NONE`, private, anonymous,
 /// `MAP_NORESERVE`) anywhere. Returns the start.
 pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
     // SAFETY: a NULL hint without MAP_FIXED never replaces a mapping.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        Err(Errno::last())
-    } else {
-        Ok(p as usize)
-    }
+    unsafe { raw_mmap(0, len, libc::PROT_NONE, flags, -1) }
 }
 
 /// `mmap(addr, len, prot, MAP_SHARED | MAP_FIXED, fd, 0)`.
@@ -678,20 +661,14 @@ pub unsafe fn mmap_shared_fixed(
     fd: BorrowedFd<'_>,
 ) -> Result<usize, Errno> {
     // SAFETY: the caller owns the range (function contract).
-    let p = unsafe {
-        libc::mmap(
-            addr as *mut libc::c_void,
+    unsafe {
+        raw_mmap(
+            addr,
             len,
             prot,
             libc::MAP_SHARED | libc::MAP_FIXED,
             fd.as_raw_fd(),
-            0,
         )
-    };
-    if p == libc::MAP_FAILED {
-        Err(Errno::last())
-    } else {
-        Ok(p as usize)
     }
 }
 
@@ -716,25 +693,10 @@ pub fn map_file_readonly(file: &std::fs::File, len: usize) -> Option<MappedFile>
     if len == 0 {
         return None;
     }
-    // SAFETY: a NULL hint never replaces a mapping; PROT_READ|MAP_PRIVATE.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_PRIVATE,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        None
-    } else {
-        Some(MappedFile {
-            addr: p as usize,
-            len,
-        })
-    }
+    // SAFETY: a NULL hint without MAP_FIXED never replaces a mapping.
+    let addr =
+        unsafe { raw_mmap(0, len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd()) }.ok()?;
+    Some(MappedFile { addr, len })
 }
 
 /// A read-only private file mapping, unmapped on drop.

@@ -144,3 +144,31 @@ pub fn raw_arena(
 pub fn page() -> u64 {
     sys::page_size() as u64
 }
+
+/// Whether this test process is the child role `role` of [`run_as_child`].
+pub fn is_child(role: &str) -> bool {
+    std::env::var("BPF_ARENA_CHILD").as_deref() == Ok(role)
+}
+
+/// Re-runs this test binary's test `test` as uid/gid 65534 with only the
+/// capabilities `caps` (setpriv syntax, e.g. "-all" or "-all,+bpf"), with
+/// `BPF_ARENA_CHILD=role`; asserts it succeeded and printed `expect`.
+pub fn run_as_child(test: &str, role: &str, caps: &str, expect: &str) {
+    let out = std::process::Command::new("setpriv")
+        .arg(format!("--inh-caps={caps}"))
+        .arg(format!("--ambient-caps={caps}"))
+        .arg(format!("--bounding-set={caps}"))
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("BPF_ARENA_CHILD", role)
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(expect),
+        "child did not print {expect:?}:\n{text}"
+    );
+}
