@@ -26,14 +26,25 @@ fn long_program() -> Vec<bpf_arena::insn::Insn> {
 fn log_grows_to_log_true_size() {
     require!(Feature::Jit);
     let bytes = insn::to_bytes(&long_program());
-    let req = ProgLoadRequest { prog_type: 1, insns: &bytes, license: Some(c"GPL"), ..Default::default() };
+    let req = ProgLoadRequest {
+        prog_type: 1,
+        insns: &bytes,
+        license: Some(c"GPL"),
+        ..Default::default()
+    };
     let mut log = vec![0u8; 128];
     let fd = sys::prog_load(&req, Some((2, &mut log))).expect("loads after growing the log");
     drop(fd);
     let text = String::from_utf8(log).unwrap();
     assert!(text.len() > 4096, "whole log kept: {} bytes", text.len());
-    assert!(text.contains("200: (07) r0 += 199"), "last instruction logged");
-    assert!(text.contains("processed 202 insns"), "statistics at the end");
+    assert!(
+        text.contains("200: (07) r0 += 199"),
+        "last instruction logged"
+    );
+    assert!(
+        text.contains("processed 202 insns"),
+        "statistics at the end"
+    );
 }
 
 /// A failed load is retried with a log; the error carries it. A successful
@@ -42,18 +53,39 @@ fn log_grows_to_log_true_size() {
 fn verifier_logs_on_success_and_failure() {
     require!(Feature::Jit);
     let insns = long_program();
-    let p = ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns).name("logged").log_level(2).load().unwrap();
+    let p = ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns)
+        .name("logged")
+        .log_level(2)
+        .load()
+        .unwrap();
     assert!(p.verifier_log().unwrap().contains("processed 202 insns"));
     let bad = encode(&[asm::load(Size::DW, Reg::R0, Reg::R2, 0), asm::exit()]);
-    let e = ProgramBuilder::new(ProgramType::SOCKET_FILTER, &bad).name("bad_prog").load().unwrap_err();
+    let e = ProgramBuilder::new(ProgramType::SOCKET_FILTER, &bad)
+        .name("bad_prog")
+        .load()
+        .unwrap_err();
     assert_eq!(e.errno(), Some(Errno::EACCES));
     assert!(e.to_string().contains("R2 !read_ok"), "{e}");
     // Attributes the kernel rejects before verifying carry no log: a plain Bpf error.
-    let e = ProgramBuilder::new(ProgramType(9999), &bad).load().unwrap_err();
-    assert!(matches!(e, bpf_arena::Error::Bpf { errno: Errno::EINVAL, .. }), "{e}");
+    let e = ProgramBuilder::new(ProgramType(9999), &bad)
+        .load()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            bpf_arena::Error::Bpf {
+                errno: Errno::EINVAL,
+                ..
+            }
+        ),
+        "{e}"
+    );
     // Long names are cut to the kernel's 15 bytes.
     let ok = encode(&[asm::mov64_imm(Reg::R0, 0), asm::exit()]);
-    let p = ProgramBuilder::new(ProgramType::SOCKET_FILTER, &ok).name("a_rather_long_program_name").load().unwrap();
+    let p = ProgramBuilder::new(ProgramType::SOCKET_FILTER, &ok)
+        .name("a_rather_long_program_name")
+        .load()
+        .unwrap();
     assert_eq!(&p.info().unwrap().name[..16], b"a_rather_long_p\0");
 }
 
@@ -68,10 +100,15 @@ fn test_run_with_data_and_ctx() {
         asm::store_imm(Size::W, Reg::R1, 8, 7),
         asm::exit(),
     ]);
-    let p = ProgramBuilder::new(ProgramType::SCHED_CLS, &tc).name("mark").load().unwrap();
+    let p = ProgramBuilder::new(ProgramType::SCHED_CLS, &tc)
+        .name("mark")
+        .load()
+        .unwrap();
     let skb_size = {
         let btf = bpf_arena::kfunc::vmlinux_btf().unwrap();
-        let id = btf.find_by_name(bpf_arena::btf::kind::STRUCT, "__sk_buff").unwrap();
+        let id = btf
+            .find_by_name(bpf_arena::btf::kind::STRUCT, "__sk_buff")
+            .unwrap();
         btf.header(id).unwrap().size_or_type as usize
     };
     let packet = [0xabu8; 64];
@@ -92,11 +129,24 @@ fn test_run_with_data_and_ctx() {
     assert_eq!(r.data_size_out, 64);
     assert_eq!(out, packet, "packet out");
     assert_eq!(r.ctx_size_out as usize, skb_size);
-    assert_eq!(u32::from_le_bytes(ctx_out[8..12].try_into().unwrap()), 7, "skb->mark from ctx_out");
+    assert_eq!(
+        u32::from_le_bytes(ctx_out[8..12].try_into().unwrap()),
+        7,
+        "skb->mark from ctx_out"
+    );
     assert!(r.duration_ns > 0, "the kernel reports a duration");
     // SYSCALL programs reject everything but ctx_in.
-    let sys_prog = load(ProgramType::SYSCALL, &[asm::mov64_imm(Reg::R0, 3), asm::exit()]).unwrap();
-    let e = sys_prog.test_run(TestRun { repeat: 2, ..Default::default() }).unwrap_err();
+    let sys_prog = load(
+        ProgramType::SYSCALL,
+        &[asm::mov64_imm(Reg::R0, 3), asm::exit()],
+    )
+    .unwrap();
+    let e = sys_prog
+        .test_run(TestRun {
+            repeat: 2,
+            ..Default::default()
+        })
+        .unwrap_err();
     assert_eq!(e.errno(), Some(Errno::EINVAL));
     assert_eq!(sys_prog.run_syscall(&mut []).unwrap(), 3);
 }
