@@ -85,6 +85,9 @@ pub enum Error {
         /// The parse error.
         source: crate::btf::BtfError,
     },
+    /// An ELF object that cannot be parsed or relocated.
+    #[error("object: {0}")]
+    Object(crate::obj::ObjError),
     /// A map that is not what the caller said it is.
     #[error("{what}: {reason}")]
     WrongObject {

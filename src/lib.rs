@@ -36,7 +36,11 @@ mod error;
 pub struct ReadmeDoctests;
 pub mod features;
 pub mod insn;
+pub mod kconfig;
 pub mod kfunc;
+pub mod loader;
+pub mod map;
+pub mod obj;
 pub mod prog;
 pub mod sys;
 

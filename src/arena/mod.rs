@@ -37,7 +37,7 @@
 mod pages;
 mod ptr;
 
-pub use ptr::{ArenaPtr, Plain};
+pub use ptr::{ArenaPtr, Plain, plain_from_bytes, plain_to_bytes};
 
 use crate::error::{Error, Result};
 use crate::prog::{Program, path_cstring};

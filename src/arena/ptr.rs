@@ -148,3 +148,21 @@ impl<T> fmt::Debug for ArenaPtr<T> {
 
 // SAFETY: repr(transparent) over u64: any bits are a valid (possibly dangling) address.
 unsafe impl<T: 'static> Plain for ArenaPtr<T> {}
+
+/// The bytes of a [`Plain`] value (host byte order).
+pub fn plain_to_bytes<T: Plain>(v: &T) -> Vec<u8> {
+    // SAFETY: T: Plain has no padding, so all size_of::<T>() bytes are
+    // initialised; the slice lives only for the copy.
+    unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
+        .to_vec()
+}
+
+/// A [`Plain`] value from exactly `size_of::<T>()` bytes; `None` otherwise.
+pub fn plain_from_bytes<T: Plain>(b: &[u8]) -> Option<T> {
+    if b.len() != std::mem::size_of::<T>() {
+        return None;
+    }
+    // SAFETY: the length matches and T: Plain accepts any bit pattern;
+    // read_unaligned handles the slice's alignment.
+    Some(unsafe { std::ptr::read_unaligned(b.as_ptr() as *const T) })
+}

@@ -11,6 +11,13 @@
 
 use std::fmt;
 
+mod edit;
+pub mod ext;
+mod types;
+
+pub use edit::BtfEditor;
+pub use types::{SecInfo, VAR_GLOBAL_ALLOCATED, VAR_GLOBAL_EXTERN, VAR_STATIC};
+
 /// `BTF_MAGIC` as stored little-endian.
 pub const MAGIC: u16 = 0xeb9f;
 

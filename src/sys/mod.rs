@@ -789,3 +789,91 @@ mod tests {
         assert_eq!(v, b"abc");
     }
 }
+
+/// A `MAP_SHARED` mapping of a map's memory (an mmapable array's values),
+/// unmapped on drop. Reads and writes copy bytes and check bounds; no
+/// reference into the mapping is ever handed out, because BPF programs write
+/// it concurrently.
+#[derive(Debug)]
+pub struct SharedMapping {
+    addr: usize,
+    len: usize,
+    writable: bool,
+}
+
+// SAFETY: the mapping is plain shared memory; access goes through copies.
+unsafe impl Send for SharedMapping {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMapping {}
+
+impl SharedMapping {
+    /// `mmap(NULL, len, PROT_READ [| PROT_WRITE], MAP_SHARED, fd, 0)`.
+    /// A frozen map answers `EPERM` for a writable mapping.
+    pub fn map(fd: BorrowedFd<'_>, len: usize, writable: bool) -> Result<SharedMapping, Errno> {
+        let prot = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        let addr = mmap_shared_anywhere(len, prot, fd)?;
+        Ok(SharedMapping {
+            addr,
+            len,
+            writable,
+        })
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the mapping is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether writes are allowed.
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Copies `out.len()` bytes from offset `off`; `EINVAL` out of bounds.
+    pub fn read(&self, off: usize, out: &mut [u8]) -> Result<(), Errno> {
+        if off.checked_add(out.len()).is_none_or(|e| e > self.len) {
+            return Err(Errno::EINVAL);
+        }
+        // SAFETY: in bounds of a live mapping; `out` is a distinct buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (self.addr + off) as *const u8,
+                out.as_mut_ptr(),
+                out.len(),
+            )
+        };
+        Ok(())
+    }
+
+    /// Copies `data` to offset `off`; `EINVAL` out of bounds, `EACCES` on a
+    /// read-only mapping.
+    pub fn write(&self, off: usize, data: &[u8]) -> Result<(), Errno> {
+        if !self.writable {
+            return Err(Errno::EACCES);
+        }
+        if off.checked_add(data.len()).is_none_or(|e| e > self.len) {
+            return Err(Errno::EINVAL);
+        }
+        // SAFETY: in bounds of a live writable mapping; `data` is distinct.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), (self.addr + off) as *mut u8, data.len())
+        };
+        Ok(())
+    }
+}
+
+impl Drop for SharedMapping {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping; nothing refers into it.
+        let _ = unsafe { munmap(self.addr, self.len) };
+    }
+}

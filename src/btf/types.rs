@@ -1,0 +1,137 @@
+//! Type-level queries used by the object parser: resolving sizes, skipping
+//! modifiers, DATASEC contents, enum values.
+
+use super::{Btf, BtfError, kind};
+
+/// One `btf_var_secinfo` of a DATASEC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecInfo {
+    /// The VAR (or FUNC, in `.ksyms`) type id.
+    pub type_id: u32,
+    /// Offset in the section.
+    pub offset: u32,
+    /// Size.
+    pub size: u32,
+}
+
+/// `BTF_VAR_STATIC`.
+pub const VAR_STATIC: u32 = 0;
+/// `BTF_VAR_GLOBAL_ALLOCATED`.
+pub const VAR_GLOBAL_ALLOCATED: u32 = 1;
+/// `BTF_VAR_GLOBAL_EXTERN`.
+pub const VAR_GLOBAL_EXTERN: u32 = 2;
+
+fn bad(id: u32, reason: impl Into<String>) -> BtfError {
+    BtfError::BadType {
+        id,
+        reason: reason.into(),
+    }
+}
+
+impl<'a> Btf<'a> {
+    fn header_of(&self, id: u32) -> Result<super::TypeHeader, BtfError> {
+        self.header(id).ok_or_else(|| bad(id, "no such type"))
+    }
+
+    /// Follows typedefs and const/volatile/restrict/type-tag modifiers.
+    pub fn skip_mods(&self, mut id: u32) -> Result<u32, BtfError> {
+        for _ in 0..64 {
+            let h = self.header_of(id)?;
+            match h.kind() {
+                kind::TYPEDEF | kind::VOLATILE | kind::CONST | kind::RESTRICT | kind::TYPE_TAG => {
+                    id = h.size_or_type
+                }
+                _ => return Ok(id),
+            }
+        }
+        Err(bad(id, "modifier chain too long"))
+    }
+
+    /// Size in bytes of type `id`.
+    pub fn resolve_size(&self, id: u32) -> Result<u64, BtfError> {
+        let id = self.skip_mods(id)?;
+        let h = self.header_of(id)?;
+        Ok(match h.kind() {
+            kind::INT
+            | kind::STRUCT
+            | kind::UNION
+            | kind::ENUM
+            | kind::ENUM64
+            | kind::FLOAT
+            | kind::DATASEC => h.size_or_type as u64,
+            kind::PTR => 8,
+            kind::ARRAY => {
+                let (elem, _, n) = self.array(id)?;
+                self.resolve_size(elem)?
+                    .checked_mul(n as u64)
+                    .ok_or_else(|| bad(id, "array size overflows"))?
+            }
+            kind::VAR => self.resolve_size(h.size_or_type)?,
+            k => return Err(bad(id, format!("kind {k} has no size"))),
+        })
+    }
+
+    /// `(element type, index type, element count)` of an ARRAY.
+    pub fn array(&self, id: u32) -> Result<(u32, u32, u32), BtfError> {
+        let h = self.header_of(id)?;
+        if h.kind() != kind::ARRAY {
+            return Err(bad(id, "not an array"));
+        }
+        let e = self.extra(id).ok_or_else(|| bad(id, "truncated"))?;
+        let w = |i: usize| u32::from_le_bytes(e[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+        Ok((w(0), w(1), w(2)))
+    }
+
+    /// The entries of a DATASEC.
+    pub fn datasec(&self, id: u32) -> Result<Vec<SecInfo>, BtfError> {
+        let h = self.header_of(id)?;
+        if h.kind() != kind::DATASEC {
+            return Err(bad(id, "not a DATASEC"));
+        }
+        let e = self.extra(id).ok_or_else(|| bad(id, "truncated"))?;
+        Ok(e.chunks_exact(12)
+            .map(|c| {
+                let w =
+                    |i: usize| u32::from_le_bytes(c[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+                SecInfo {
+                    type_id: w(0),
+                    offset: w(1),
+                    size: w(2),
+                }
+            })
+            .collect())
+    }
+
+    /// The linkage of a VAR.
+    pub fn var_linkage(&self, id: u32) -> Result<u32, BtfError> {
+        let h = self.header_of(id)?;
+        if h.kind() != kind::VAR {
+            return Err(bad(id, "not a VAR"));
+        }
+        let e = self.extra(id).ok_or_else(|| bad(id, "truncated"))?;
+        Ok(u32::from_le_bytes(e[..4].try_into().expect("4 bytes")))
+    }
+
+    /// The single enumerator value of an ENUM/ENUM64 (as `__ulong` encodes
+    /// it). A 32-bit enum is read as unsigned unless its kind flag says signed.
+    pub fn single_enum_value(&self, id: u32) -> Result<u64, BtfError> {
+        let id = self.skip_mods(id)?;
+        let h = self.header_of(id)?;
+        if h.vlen() != 1 {
+            return Err(bad(id, "enum must have exactly one value"));
+        }
+        let e = self.extra(id).ok_or_else(|| bad(id, "truncated"))?;
+        let w = |i: usize| u32::from_le_bytes(e[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+        match h.kind() {
+            kind::ENUM if h.kind_flag() => Ok(w(1) as i32 as i64 as u64),
+            kind::ENUM => Ok(w(1) as u64),
+            kind::ENUM64 => Ok(((w(2) as u64) << 32) | w(1) as u64),
+            _ => Err(bad(id, "not an enum")),
+        }
+    }
+
+    /// Finds the DATASEC named `name`.
+    pub fn find_datasec(&self, name: &str) -> Option<u32> {
+        self.find_by_name(kind::DATASEC, name)
+    }
+}

@@ -1,0 +1,813 @@
+//! Loading an object: the only module that sequences kernel work.
+//!
+//! [`ObjectLoader::load`] does, in order (DESIGN.md decision 2):
+//! resolve externs (kfuncs, ksyms, kconfig) → fix up and load the BTF →
+//! create maps (global data maps written, `.rodata` frozen, mmapped) →
+//! create, place and map the arena, copy the arena globals → relocate and
+//! load the chosen programs.
+//!
+//! Before loading, a caller can set any global's initial value by name, change
+//! map sizes, choose which programs load, give the arena an address, and
+//! reuse an existing map or arena. After loading, [`LoadedObject`] gives
+//! programs and maps by name, typed access to every global by name, the arena
+//! handle, and where the arena globals were placed.
+
+use crate::arena::{
+    Arena, ArenaBuilder, ArenaFlags, ArenaPtr, BPF_F_MMAPABLE, Plain, plain_from_bytes,
+    plain_to_bytes,
+};
+use crate::btf::kind;
+use crate::error::{Error, Result};
+use crate::features::{Feature, probe};
+use crate::kconfig;
+use crate::kfunc;
+use crate::map::Map;
+use crate::obj::link::{self, KernelFacts, Resolved};
+use crate::obj::{ARENA_SECTION, DataKind, ExternKind, MapOrigin, ObjectSpec, Pinning, VarSpec};
+use crate::prog::{Program, ProgramBtf, ProgramBuilder, ProgramType};
+use crate::sys::{self, Cmd, Errno};
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Largest `ld_imm64` map-value offset every arena kernel accepts (512 MiB).
+const MAX_DIRECT_OFFSET: u64 = 1 << 29;
+
+/// An existing map to use instead of creating one.
+#[derive(Debug)]
+enum Reuse {
+    Fd(OwnedFd),
+    Pinned(PathBuf),
+    Arena(Arc<Arena>),
+}
+
+/// Loads an [`ObjectSpec`] into the kernel. See the [module docs](self).
+#[derive(Debug)]
+pub struct ObjectLoader {
+    spec: ObjectSpec,
+    only: Option<Vec<String>>,
+    arena_address: Option<u64>,
+    reuse: HashMap<String, Reuse>,
+    pin_root: PathBuf,
+    guard_null_page: bool,
+    log_level: u32,
+}
+
+impl ObjectLoader {
+    /// A loader for `spec`.
+    pub fn new(spec: ObjectSpec) -> ObjectLoader {
+        ObjectLoader {
+            spec,
+            only: None,
+            arena_address: None,
+            reuse: HashMap::new(),
+            pin_root: PathBuf::from("/sys/fs/bpf"),
+            guard_null_page: true,
+            log_level: 0,
+        }
+    }
+
+    /// Parses the object at `path` and returns a loader for it.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<ObjectLoader> {
+        Ok(ObjectLoader::new(ObjectSpec::from_file(path.as_ref())?))
+    }
+
+    /// The spec as it will be loaded (with the changes made so far).
+    pub fn spec(&self) -> &ObjectSpec {
+        &self.spec
+    }
+
+    fn var(&self, name: &str) -> Result<VarSpec> {
+        self.spec
+            .variables()
+            .find(|v| v.name == name)
+            .cloned()
+            .ok_or_else(|| no_such_global(name))
+    }
+
+    /// Sets the initial value of global `name` (in `.bss`, `.data`,
+    /// `.rodata*`, `.data.*` or `.addr_space.1`); `bytes` must be exactly
+    /// the variable's size.
+    pub fn set_global(&mut self, name: &str, bytes: &[u8]) -> Result<&mut Self> {
+        let v = self.var(name)?;
+        if bytes.len() as u64 != v.size {
+            return Err(Error::invalid(
+                "global value",
+                format!("'{name}' is {} bytes, got {}", v.size, bytes.len()),
+            ));
+        }
+        let (o, n) = (v.offset as usize, bytes.len());
+        if v.section == ARENA_SECTION {
+            let a = self.spec.arena_data.as_mut().expect("arena variable");
+            a.bytes[o..o + n].copy_from_slice(bytes);
+        } else {
+            let d = self
+                .spec
+                .data
+                .iter_mut()
+                .find(|d| d.section == v.section)
+                .expect("data variable");
+            if d.kind == DataKind::Kconfig {
+                return Err(Error::invalid(
+                    "global value",
+                    format!("'{name}' is a kconfig extern, set by the kernel's configuration"),
+                ));
+            }
+            d.bytes[o..o + n].copy_from_slice(bytes);
+        }
+        Ok(self)
+    }
+
+    /// [`ObjectLoader::set_global`] for a [`Plain`] value.
+    pub fn set_global_value<T: Plain>(&mut self, name: &str, value: T) -> Result<&mut Self> {
+        self.set_global(name, &plain_to_bytes(&value))
+    }
+
+    /// Changes `max_entries` of map `name` (for the arena: its page count).
+    pub fn set_max_entries(&mut self, name: &str, n: u32) -> Result<&mut Self> {
+        let m = self
+            .spec
+            .maps
+            .iter_mut()
+            .find(|m| m.name == name)
+            .ok_or_else(|| no_such_map(name))?;
+        m.max_entries = n;
+        Ok(self)
+    }
+
+    /// Loads only these programs (the others are skipped).
+    pub fn load_only<S: AsRef<str>>(&mut self, names: &[S]) -> Result<&mut Self> {
+        for n in names {
+            if self.spec.program(n.as_ref()).is_none() {
+                return Err(Error::invalid(
+                    "program",
+                    format!("the object has no program '{}'", n.as_ref()),
+                ));
+            }
+        }
+        self.only = Some(names.iter().map(|n| n.as_ref().to_string()).collect());
+        Ok(self)
+    }
+
+    /// Maps the arena at `addr` (overrides the object's `map_extra`).
+    pub fn arena_address(&mut self, addr: u64) -> &mut Self {
+        self.arena_address = Some(addr);
+        self
+    }
+
+    /// Uses `fd` for map `name` instead of creating it (for the arena: it is
+    /// adopted and mapped at its agreed address; its globals are not copied).
+    pub fn reuse_map(&mut self, name: &str, fd: OwnedFd) -> Result<&mut Self> {
+        self.spec.map(name).ok_or_else(|| no_such_map(name))?;
+        self.reuse.insert(name.to_string(), Reuse::Fd(fd));
+        Ok(self)
+    }
+
+    /// Uses the map pinned at `path` for map `name`.
+    pub fn reuse_pinned(&mut self, name: &str, path: impl Into<PathBuf>) -> Result<&mut Self> {
+        self.spec.map(name).ok_or_else(|| no_such_map(name))?;
+        self.reuse
+            .insert(name.to_string(), Reuse::Pinned(path.into()));
+        Ok(self)
+    }
+
+    /// Uses an arena already mapped in this process (another object's) for
+    /// this object's arena map. Its globals are not copied.
+    pub fn reuse_arena(&mut self, arena: Arc<Arena>) -> Result<&mut Self> {
+        let i = self
+            .spec
+            .arena_map()
+            .ok_or_else(|| Error::invalid("arena", "the object declares no arena map"))?;
+        let name = self.spec.maps[i].name.clone();
+        self.reuse.insert(name, Reuse::Arena(arena));
+        Ok(self)
+    }
+
+    /// Directory for `LIBBPF_PIN_BY_NAME` maps (default `/sys/fs/bpf`).
+    pub fn pin_root(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.pin_root = dir.into();
+        self
+    }
+
+    /// Whether to guard the arena's NULL page before programs run (default
+    /// true; see [`Arena::guard_null_page`]).
+    pub fn guard_null_page(&mut self, guard: bool) -> &mut Self {
+        self.guard_null_page = guard;
+        self
+    }
+
+    /// Verifier log level for successful loads (failed loads always carry a log).
+    pub fn log_level(&mut self, level: u32) -> &mut Self {
+        self.log_level = level;
+        self
+    }
+
+    /// Loads everything. On error nothing stays behind: every fd, mapping
+    /// and program created so far is released.
+    pub fn load(mut self) -> Result<LoadedObject> {
+        let externs = self.resolve_externs()?;
+        let btf_fd = self.load_btf()?;
+        let (maps, arena, arena_offset) = self.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
+        let mut fds: Vec<i32> = maps
+            .iter()
+            .map(|m| m.as_ref().map_or(-1, |m| m.fd().as_raw_fd()))
+            .collect();
+        if let (Some(i), Some(a)) = (self.spec.arena_map(), &arena) {
+            fds[i] = a.as_raw_fd();
+        }
+        let facts = KernelFacts {
+            map_fds: &fds,
+            arena_offset,
+            externs: &externs,
+        };
+        let mut programs = Vec::new();
+        for (pi, p) in self.spec.programs.iter().enumerate() {
+            if self.only.as_ref().is_some_and(|o| !o.contains(&p.name)) {
+                continue;
+            }
+            let linked = link::link(&self.spec, pi, &facts)?;
+            let attach_btf_id = attach_target(p.prog_type, p.expected_attach_type, &p.section)?;
+            let bind = linked.uses_arena_cast && !linked.names_arena && arena.is_some();
+            if bind && !probe(Feature::FdArrayBinding).is_yes() {
+                return Err(Error::NotSupported {
+                    what: "binding an arena to a program through fd_array (the program uses arena pointers but never names the arena)",
+                    since: "6.14",
+                    detail: Some(format!("program '{}'", p.name)),
+                });
+            }
+            let arena_fd = arena.as_ref().map(|a| a.fd());
+            let fd_array: Vec<BorrowedFd<'_>> = if bind {
+                arena_fd.into_iter().collect()
+            } else {
+                Vec::new()
+            };
+            let mut b = ProgramBuilder::new(p.prog_type, &linked.insns)
+                .name(&p.name)
+                .license(if self.spec.license.is_empty() {
+                    ""
+                } else {
+                    &self.spec.license
+                })
+                .flags(p.flags)
+                .expected_attach_type(p.expected_attach_type)
+                .attach_btf_id(attach_btf_id)
+                .kern_version(self.spec.kern_version.unwrap_or(0))
+                .fd_array(&fd_array)
+                .bind_fd_array(bind)
+                .log_level(self.log_level);
+            if let Some(bf) = &btf_fd {
+                if !linked.func_info.is_empty() {
+                    b = b.btf(ProgramBtf {
+                        btf: bf.as_fd(),
+                        func_info: &linked.func_info,
+                        line_info: &linked.line_info,
+                        core_relos: &linked.core_relos,
+                    });
+                }
+            }
+            programs.push((p.name.clone(), b.load()?));
+        }
+        Ok(LoadedObject {
+            spec: self.spec,
+            maps,
+            arena,
+            arena_offset,
+            programs,
+            _btf: btf_fd,
+        })
+    }
+
+    fn resolve_externs(&mut self) -> Result<Vec<Resolved>> {
+        let names: Vec<&str> = self
+            .spec
+            .externs
+            .iter()
+            .filter(|e| e.kind == ExternKind::Kfunc)
+            .map(|e| e.essential_name())
+            .collect();
+        let ids = if names.is_empty() {
+            Vec::new()
+        } else {
+            kfunc::kfunc_ids(&names)?
+        };
+        let mut ids = ids.into_iter();
+        let mut out = Vec::with_capacity(self.spec.externs.len());
+        let kconfig_data = self
+            .spec
+            .data
+            .iter()
+            .position(|d| d.kind == DataKind::Kconfig);
+        for e in self.spec.externs.clone() {
+            let r = match e.kind {
+                ExternKind::Kfunc => match ids.next().flatten() {
+                    Some(id) => Resolved::BtfId { id, fd_index: 0 },
+                    None => Resolved::Missing,
+                },
+                ExternKind::Ksym => {
+                    match kfunc::vmlinux_btf()?.find_by_name(kind::VAR, e.essential_name()) {
+                        Some(id) => Resolved::BtfId { id, fd_index: 0 },
+                        None => Resolved::Missing,
+                    }
+                }
+                ExternKind::Kconfig { offset, size } => {
+                    let value = kconfig_value(&e.name, &self.spec)?;
+                    let bytes = match value {
+                        Some(v) => {
+                            kconfig::encode_value(&v, size as usize, self.is_char_array(e.btf_id))
+                                .ok_or_else(|| {
+                                Error::invalid(
+                                    "kconfig value",
+                                    format!(
+                                        "{}={v} does not fit the extern's {size} bytes",
+                                        e.name
+                                    ),
+                                )
+                            })?
+                        }
+                        None if e.weak => vec![0; size as usize],
+                        None => {
+                            return Err(Error::NotSupported {
+                                what: "a kconfig value the object needs",
+                                since: "a kernel configured with it",
+                                detail: Some(format!(
+                                    "extern '{}' (strong) is not set in the kernel configuration",
+                                    e.name
+                                )),
+                            });
+                        }
+                    };
+                    let d = &mut self.spec.data[kconfig_data.expect("kconfig section exists")];
+                    d.bytes[offset as usize..(offset + size) as usize].copy_from_slice(&bytes);
+                    Resolved::Kconfig
+                }
+            };
+            if r == Resolved::Missing && !e.weak {
+                return Err(Error::NotSupported {
+                    what: "a kernel symbol the object needs",
+                    since: "a kernel that has it",
+                    detail: Some(format!(
+                        "extern '{}' (strong) is not in /sys/kernel/btf/vmlinux",
+                        e.name
+                    )),
+                });
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    fn is_char_array(&self, var_id: u32) -> bool {
+        let Some(btf) = self.spec.parsed_btf() else {
+            return false;
+        };
+        let Some(h) = btf.header(var_id) else {
+            return false;
+        };
+        let Ok(t) = btf.skip_mods(h.size_or_type) else {
+            return false;
+        };
+        btf.array(t)
+            .ok()
+            .and_then(|(elem, _, _)| btf.skip_mods(elem).ok())
+            .is_some_and(|e| {
+                btf.header(e)
+                    .is_some_and(|eh| eh.kind() == kind::INT && eh.size_or_type == 1)
+                    && btf.name(e).ok() == Some("char")
+            })
+    }
+
+    fn load_btf(&self) -> Result<Option<OwnedFd>> {
+        let Some(blob) = crate::obj::fixup_btf(&self.spec)? else {
+            return Ok(None);
+        };
+        match sys::btf_load(&blob, None) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(errno) => {
+                let mut log = vec![0u8; 1 << 20];
+                let _ = sys::btf_load(&blob, Some(&mut log));
+                let log = String::from_utf8_lossy(&log).into_owned();
+                let tail: Vec<&str> = log
+                    .lines()
+                    .rev()
+                    .take(6)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                Err(Error::Bpf {
+                    cmd: Cmd::BtfLoad,
+                    what: format!(
+                        "object '{}' BTF (log tail: {})",
+                        self.spec.name,
+                        tail.join(" | ")
+                    ),
+                    errno,
+                })
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn create_maps(
+        &mut self,
+        btf: Option<BorrowedFd<'_>>,
+    ) -> Result<(Vec<Option<Map>>, Option<Arc<Arena>>, u64)> {
+        let mut maps: Vec<Option<Map>> = Vec::with_capacity(self.spec.maps.len());
+        let mut arena = None;
+        let mut fresh_arena = false;
+        for spec in self.spec.maps.clone() {
+            if spec.is_arena() {
+                let (a, fresh) = self.arena_for(&spec)?;
+                arena = Some(a);
+                fresh_arena = fresh;
+                maps.push(None);
+                continue;
+            }
+            let map = match self.reuse.remove(&spec.name) {
+                Some(Reuse::Fd(fd)) => Map::from_fd(fd)?,
+                Some(Reuse::Pinned(p)) => Map::open_pinned(&p)?,
+                Some(Reuse::Arena(_)) => unreachable!("only for arena maps"),
+                None => self.create_map(&spec, btf)?,
+            };
+            maps.push(Some(map));
+        }
+        // Arena globals.
+        let mut offset = 0;
+        if let (Some(a), Some(data)) = (&arena, &self.spec.arena_data) {
+            let page = sys::page_size() as u64;
+            let g = (data.bytes.len() as u64).next_multiple_of(page);
+            let end = a.len().checked_sub(g).ok_or_else(|| {
+                Error::invalid(
+                    "arena size",
+                    format!(
+                        "{} bytes of __arena globals do not fit {} pages",
+                        data.bytes.len(),
+                        a.pages()
+                    ),
+                )
+            })?;
+            offset =
+                if a.len() <= MAX_DIRECT_OFFSET || probe(Feature::FullRangeDirectValue).is_yes() {
+                    end
+                } else {
+                    0
+                };
+            if fresh_arena {
+                if a.flags().contains(ArenaFlags::SEGV_ON_FAULT) {
+                    a.alloc_pages(Some(a.ptr_at::<u8>(offset)?), (g / page) as u32)?
+                        .ok_or_else(|| {
+                            Error::invalid(
+                                "arena",
+                                "could not allocate the pages for __arena globals",
+                            )
+                        })?;
+                }
+                a.write_bytes(offset, &data.bytes)?;
+            }
+        }
+        if let Some(a) = &arena {
+            if fresh_arena
+                && self.guard_null_page
+                && a.has_null_page()
+                && !(offset == 0 && self.spec.arena_data.is_some())
+            {
+                a.guard_null_page()?;
+            }
+        }
+        Ok((maps, arena, offset))
+    }
+
+    fn create_map(&self, spec: &crate::obj::MapSpec, btf: Option<BorrowedFd<'_>>) -> Result<Map> {
+        let pin = (spec.pinning == Pinning::ByName).then(|| self.pin_root.join(&spec.name));
+        if let Some(p) = &pin {
+            if p.exists() {
+                let m = Map::open_pinned(p)?;
+                let i = m.info();
+                if (
+                    i.map_type,
+                    i.key_size,
+                    i.value_size,
+                    i.max_entries,
+                    i.map_flags,
+                    i.map_extra,
+                ) != (
+                    spec.map_type,
+                    spec.key_size,
+                    spec.value_size,
+                    spec.max_entries,
+                    spec.map_flags,
+                    spec.map_extra,
+                ) {
+                    return Err(Error::WrongObject {
+                        what: format!("map '{}' pinned at {}", spec.name, p.display()),
+                        reason: "its type, sizes, flags or map_extra differ from the object's definition".into(),
+                    });
+                }
+                return Ok(m);
+            }
+        }
+        let inner = match &spec.inner {
+            Some(i) => Some(Map::create(i, btf, None)?),
+            None => None,
+        };
+        let mut map = Map::create(spec, btf, inner.as_ref().map(|m| m.fd()))?;
+        let data = match spec.origin {
+            MapOrigin::Data(d) => Some(&self.spec.data[d]),
+            MapOrigin::Kconfig => self.spec.data.iter().find(|d| d.kind == DataKind::Kconfig),
+            MapOrigin::Declared => None,
+        };
+        if let Some(d) = data {
+            map.update(&0u32.to_le_bytes(), &d.bytes, 0)?;
+            let frozen = matches!(d.kind, DataKind::Rodata | DataKind::Kconfig);
+            if frozen {
+                map.freeze()?;
+            }
+            if spec.map_flags & BPF_F_MMAPABLE != 0 {
+                map.map_memory(!frozen)?;
+            }
+        }
+        if let Some(p) = &pin {
+            map.pin(p)?;
+        }
+        Ok(map)
+    }
+
+    /// The arena for `spec`: reused, pinned, or created and mapped. Returns
+    /// whether it was created here (then the globals are copied).
+    fn arena_for(&mut self, spec: &crate::obj::MapSpec) -> Result<(Arc<Arena>, bool)> {
+        let pin = (spec.pinning == Pinning::ByName).then(|| self.pin_root.join(&spec.name));
+        match self.reuse.remove(&spec.name) {
+            Some(Reuse::Arena(a)) => return Ok((a, false)),
+            Some(Reuse::Fd(fd)) => return Ok((Arc::new(Arena::from_fd(fd)?), false)),
+            Some(Reuse::Pinned(p)) => return Ok((Arc::new(Arena::open_pinned(&p)?), false)),
+            None => {}
+        }
+        if let Some(p) = pin.as_ref().filter(|p| p.exists()) {
+            return Ok((Arc::new(Arena::open_pinned(p)?), false));
+        }
+        let mut b = ArenaBuilder::new(spec.max_entries)
+            .flags(ArenaFlags::from_bits_retain(
+                spec.map_flags & !BPF_F_MMAPABLE,
+            ))
+            .name(&spec.name);
+        if let Some(addr) = self
+            .arena_address
+            .or((spec.map_extra != 0).then_some(spec.map_extra))
+        {
+            b = b.address(addr);
+        }
+        if spec.map_flags & BPF_F_MMAPABLE == 0 {
+            return Err(Error::invalid(
+                "arena map",
+                format!(
+                    "'{}' lacks BPF_F_MMAPABLE (the kernel answers EINVAL)",
+                    spec.name
+                ),
+            ));
+        }
+        let a = b.create()?;
+        if let Some(p) = &pin {
+            a.pin(p)?;
+        }
+        Ok((Arc::new(a), true))
+    }
+}
+
+fn no_such_global(name: &str) -> Error {
+    Error::invalid(
+        "global",
+        format!("the object has no global variable '{name}'"),
+    )
+}
+
+fn no_such_map(name: &str) -> Error {
+    Error::invalid("map", format!("the object has no map '{name}'"))
+}
+
+/// A kconfig value: virtual externs first, then the kernel configuration.
+fn kconfig_value(name: &str, _spec: &ObjectSpec) -> Result<Option<String>> {
+    if name == "LINUX_KERNEL_VERSION" {
+        let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let mut it = r
+            .trim()
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|p| p.parse::<u32>().ok());
+        let (a, b, c) = (
+            it.next().unwrap_or(0),
+            it.next().unwrap_or(0),
+            it.next().unwrap_or(0).min(255),
+        );
+        return Ok(Some(((a << 16) | (b << 8) | c).to_string()));
+    }
+    if !name.starts_with("CONFIG_") {
+        return Ok(None);
+    }
+    Ok(kconfig::kernel_config()?.values.get(name).cloned())
+}
+
+/// `attach_btf_id` for tracing-style programs (iterators, fentry/fexit,
+/// tp_btf, LSM): the vmlinux BTF id of the target the section names.
+fn attach_target(t: ProgramType, attach: u32, section: &str) -> Result<u32> {
+    if t != ProgramType::TRACING && t != ProgramType::LSM {
+        return Ok(0);
+    }
+    let target = section.split_once('/').map(|(_, r)| r).unwrap_or("");
+    let (name, k) = match (t, attach) {
+        (ProgramType::TRACING, 28) => (format!("bpf_iter_{target}"), kind::FUNC),
+        (ProgramType::TRACING, 23) => (format!("btf_trace_{target}"), kind::TYPEDEF),
+        (ProgramType::LSM, _) => (format!("bpf_lsm_{target}"), kind::FUNC),
+        _ => (target.to_string(), kind::FUNC),
+    };
+    kfunc::vmlinux_btf()?
+        .find_by_name(k, &name)
+        .ok_or_else(|| Error::NotSupported {
+            what: "the attach target a program's section names",
+            since: "a kernel that has it",
+            detail: Some(format!(
+                "'{name}' is not in /sys/kernel/btf/vmlinux (section '{section}')"
+            )),
+        })
+}
+
+/// A loaded object: its maps, arena and programs. Dropping it releases them
+/// (programs first, then maps, then the arena unless another owner holds it).
+#[derive(Debug)]
+pub struct LoadedObject {
+    spec: ObjectSpec,
+    programs: Vec<(String, Program)>,
+    maps: Vec<Option<Map>>,
+    arena: Option<Arc<Arena>>,
+    arena_offset: u64,
+    _btf: Option<OwnedFd>,
+}
+
+impl LoadedObject {
+    /// The spec it was loaded from (with the loader's changes).
+    pub fn spec(&self) -> &ObjectSpec {
+        &self.spec
+    }
+
+    /// A loaded program by name.
+    pub fn program(&self, name: &str) -> Option<&Program> {
+        self.programs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p)
+    }
+
+    /// The loaded programs, in object order.
+    pub fn programs(&self) -> impl Iterator<Item = (&str, &Program)> {
+        self.programs.iter().map(|(n, p)| (n.as_str(), p))
+    }
+
+    /// A map by name (the arena is [`LoadedObject::arena`]).
+    pub fn map(&self, name: &str) -> Option<&Map> {
+        let i = self.spec.maps.iter().position(|m| m.name == name)?;
+        self.maps[i].as_ref()
+    }
+
+    /// The arena, if the object has one.
+    pub fn arena(&self) -> Option<&Arena> {
+        self.arena.as_deref()
+    }
+
+    /// A shared handle to the arena, to load another object on it
+    /// ([`ObjectLoader::reuse_arena`]).
+    pub fn arena_handle(&self) -> Option<Arc<Arena>> {
+        self.arena.clone()
+    }
+
+    /// Where in the arena the `.addr_space.1` globals were placed (DESIGN.md
+    /// decision 5: at the end when the kernel accepts the offset, else 0).
+    pub fn arena_globals_offset(&self) -> Option<u64> {
+        self.arena.as_ref().map(|_| self.arena_offset)
+    }
+
+    /// A global variable's description.
+    pub fn variable(&self, name: &str) -> Option<&VarSpec> {
+        self.spec.variables().find(|v| v.name == name)
+    }
+
+    /// The current bytes of global `name`, read from user-space memory (the
+    /// data map's mapping, or the arena mapping).
+    pub fn global_bytes(&self, name: &str) -> Result<Vec<u8>> {
+        let v = self
+            .variable(name)
+            .ok_or_else(|| no_such_global(name))?
+            .clone();
+        let mut out = vec![0u8; v.size as usize];
+        if v.section == ARENA_SECTION {
+            let a = self.arena.as_ref().expect("arena variable");
+            a.read_bytes(self.arena_offset + v.offset, &mut out)?;
+            return Ok(out);
+        }
+        let map = self.data_map(&v.section)?;
+        match map.memory() {
+            Some(mem) => mem.read(v.offset as usize, &mut out),
+            None => {
+                let mut whole = vec![0u8; map.info().value_size as usize];
+                map.lookup(&0u32.to_le_bytes(), &mut whole)?;
+                out.copy_from_slice(&whole[v.offset as usize..(v.offset + v.size) as usize]);
+                Ok(())
+            }
+        }
+        .map_err(|e| Error::Syscall {
+            call: "read",
+            what: format!("global '{name}'"),
+            errno: e,
+        })?;
+        Ok(out)
+    }
+
+    /// Writes global `name` in user-space memory (not for `.rodata`, which is
+    /// frozen, or `.kconfig`).
+    pub fn set_global_bytes(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let v = self
+            .variable(name)
+            .ok_or_else(|| no_such_global(name))?
+            .clone();
+        if bytes.len() as u64 != v.size {
+            return Err(Error::invalid(
+                "global value",
+                format!("'{name}' is {} bytes, got {}", v.size, bytes.len()),
+            ));
+        }
+        if v.section == ARENA_SECTION {
+            let a = self.arena.as_ref().expect("arena variable");
+            return a.write_bytes(self.arena_offset + v.offset, bytes);
+        }
+        let map = self.data_map(&v.section)?;
+        let mem = map.memory().ok_or_else(|| {
+            Error::invalid(
+                "global",
+                format!("'{name}' is not in writable mapped memory"),
+            )
+        })?;
+        mem.write(v.offset as usize, bytes).map_err(|e| match e {
+            Errno::EACCES => {
+                Error::invalid("global", format!("'{name}' is read-only ({})", v.section))
+            }
+            e => Error::Syscall {
+                call: "write",
+                what: format!("global '{name}'"),
+                errno: e,
+            },
+        })
+    }
+
+    /// Reads global `name` as a `T` (its size must match).
+    pub fn global<T: Plain>(&self, name: &str) -> Result<T> {
+        let b = self.global_bytes(name)?;
+        plain_from_bytes(&b).ok_or_else(|| {
+            Error::invalid(
+                "global type",
+                format!(
+                    "'{name}' is {} bytes, the type {}",
+                    b.len(),
+                    std::mem::size_of::<T>()
+                ),
+            )
+        })
+    }
+
+    /// Writes global `name` from a `T` (its size must match).
+    pub fn set_global<T: Plain>(&self, name: &str, value: T) -> Result<()> {
+        self.set_global_bytes(name, &plain_to_bytes(&value))
+    }
+
+    /// An arena pointer to arena global `name`.
+    pub fn arena_global<T>(&self, name: &str) -> Result<ArenaPtr<T>> {
+        let v = self
+            .variable(name)
+            .filter(|v| v.section == ARENA_SECTION)
+            .ok_or_else(|| no_such_global(name))?;
+        let a = self.arena.as_ref().expect("arena variable");
+        a.ptr_at(self.arena_offset + v.offset)
+    }
+
+    fn data_map(&self, section: &str) -> Result<&Map> {
+        let d = self
+            .spec
+            .data
+            .iter()
+            .position(|d| d.section == section)
+            .ok_or_else(|| no_such_global(section))?;
+        let i = self
+            .spec
+            .maps
+            .iter()
+            .position(|m| {
+                m.origin == MapOrigin::Data(d)
+                    || (m.origin == MapOrigin::Kconfig && section == ".kconfig")
+            })
+            .expect("every data section has a map");
+        Ok(self.maps[i].as_ref().expect("data maps are created"))
+    }
+}
+
+impl Drop for LoadedObject {
+    fn drop(&mut self) {
+        self.programs.clear();
+    }
+}

@@ -1,0 +1,180 @@
+//! Live maps (everything but arenas, which are [`crate::arena::Arena`]).
+
+use crate::error::{Error, Result};
+use crate::obj::MapSpec;
+use crate::prog::path_cstring;
+use crate::sys::{self, Cmd, MapCreateAttr, MapShape, SharedMapping};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+/// A map the crate created or adopted. Dropping it unmaps its memory (for
+/// global data) and closes the fd.
+#[derive(Debug)]
+pub struct Map {
+    fd: OwnedFd,
+    name: String,
+    info: sys::MapInfo,
+    mapping: Option<SharedMapping>,
+}
+
+/// `BPF_F_MMAPABLE`.
+const MMAPABLE: u32 = 1 << 10;
+
+impl Map {
+    /// Creates a map from its spec (`BPF_MAP_CREATE`). `btf` (the object's
+    /// loaded BTF) is passed with the key/value type ids when the spec has
+    /// them; if the kernel refuses the BTF, the map is created without it, as
+    /// libbpf does. `inner` is the template fd for map-in-map types.
+    pub fn create(
+        spec: &MapSpec,
+        btf: Option<BorrowedFd<'_>>,
+        inner: Option<BorrowedFd<'_>>,
+    ) -> Result<Map> {
+        let mut attr = MapCreateAttr {
+            map_type: spec.map_type,
+            key_size: spec.key_size,
+            value_size: spec.value_size,
+            max_entries: spec.max_entries,
+            map_flags: spec.map_flags,
+            numa_node: spec.numa_node,
+            map_name: sys::object_name(&spec.name).unwrap_or_else(|| {
+                let mut n = [0u8; 16];
+                n[..15].copy_from_slice(&spec.name.as_bytes()[..15]);
+                n
+            }),
+            inner_map_fd: inner.map_or(0, |f| f.as_raw_fd() as u32),
+            map_extra: spec.map_extra,
+            ..Default::default()
+        };
+        let with_btf = btf.filter(|_| spec.value_type_id != 0);
+        if let Some(b) = with_btf {
+            attr.btf_fd = b.as_raw_fd() as u32;
+            attr.btf_key_type_id = spec.key_type_id;
+            attr.btf_value_type_id = spec.value_type_id;
+        }
+        let what = || format!("map '{}'", spec.name);
+        let fd = match sys::map_create(&attr) {
+            Ok(fd) => fd,
+            Err(_) if with_btf.is_some() => {
+                attr.btf_fd = 0;
+                attr.btf_key_type_id = 0;
+                attr.btf_value_type_id = 0;
+                sys::map_create(&attr).map_err(|e| Error::bpf(Cmd::MapCreate, what(), e))?
+            }
+            Err(e) => return Err(Error::bpf(Cmd::MapCreate, what(), e)),
+        };
+        Map::from_fd_named(fd, &spec.name)
+    }
+
+    /// Adopts an existing map fd.
+    pub fn from_fd(fd: OwnedFd) -> Result<Map> {
+        Map::from_fd_named(fd, "")
+    }
+
+    fn from_fd_named(fd: OwnedFd, name: &str) -> Result<Map> {
+        let info = sys::map_info(fd.as_fd())
+            .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, format!("map '{name}'"), e))?;
+        let kname = String::from_utf8_lossy(&info.name)
+            .trim_end_matches('\0')
+            .to_string();
+        let name = if name.is_empty() {
+            kname
+        } else {
+            name.to_string()
+        };
+        Ok(Map {
+            fd,
+            name,
+            info,
+            mapping: None,
+        })
+    }
+
+    /// Opens a pinned map.
+    pub fn open_pinned(path: &std::path::Path) -> Result<Map> {
+        let c = path_cstring(path)?;
+        let fd = sys::obj_get(&c, 0)
+            .map_err(|e| Error::bpf(Cmd::ObjGet, path.display().to_string(), e))?;
+        Map::from_fd(fd)
+    }
+
+    /// Pins the map at `path` (bpffs).
+    pub fn pin(&self, path: &std::path::Path) -> Result<()> {
+        let c = path_cstring(path)?;
+        sys::obj_pin(self.fd.as_fd(), &c).map_err(|e| {
+            Error::bpf(
+                Cmd::ObjPin,
+                format!("map '{}' at {}", self.name, path.display()),
+                e,
+            )
+        })
+    }
+
+    /// Maps the value memory of an mmapable array (global data); read-only
+    /// for frozen maps.
+    pub(crate) fn map_memory(&mut self, writable: bool) -> Result<()> {
+        if self.info.map_flags & MMAPABLE == 0 {
+            return Ok(());
+        }
+        let len =
+            (self.info.value_size as usize).next_multiple_of(8) * self.info.max_entries as usize;
+        let len = len.next_multiple_of(sys::page_size());
+        let m = SharedMapping::map(self.fd.as_fd(), len, writable).map_err(|e| Error::Syscall {
+            call: "mmap",
+            what: format!("map '{}'", self.name),
+            errno: e,
+        })?;
+        self.mapping = Some(m);
+        Ok(())
+    }
+
+    /// The mapped value memory of a global data map.
+    pub fn memory(&self) -> Option<&SharedMapping> {
+        self.mapping.as_ref()
+    }
+
+    /// Name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The fd.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The kernel's `bpf_map_info` from when the map was opened.
+    pub fn info(&self) -> &sys::MapInfo {
+        &self.info
+    }
+
+    /// `BPF_MAP_LOOKUP_ELEM` into `value` (sized as the kernel writes it).
+    pub fn lookup(&self, key: &[u8], value: &mut [u8]) -> Result<()> {
+        let s = MapShape::query(self.fd.as_fd())
+            .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, self.label(), e))?;
+        s.lookup(key, value, 0)
+            .map_err(|e| Error::bpf(Cmd::MapLookupElem, self.label(), e))
+    }
+
+    /// `BPF_MAP_UPDATE_ELEM` with `flags` (`BPF_ANY` = 0).
+    pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<()> {
+        let s = MapShape::query(self.fd.as_fd())
+            .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, self.label(), e))?;
+        s.update(key, value, flags)
+            .map_err(|e| Error::bpf(Cmd::MapUpdateElem, self.label(), e))
+    }
+
+    /// `BPF_MAP_FREEZE`.
+    pub fn freeze(&self) -> Result<()> {
+        sys::map_freeze(self.fd.as_fd()).map_err(|e| Error::bpf(Cmd::MapFreeze, self.label(), e))
+    }
+
+    fn label(&self) -> String {
+        format!("map '{}'", self.name)
+    }
+}
+
+impl AsFd for Map {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

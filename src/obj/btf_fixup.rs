@@ -1,0 +1,142 @@
+//! The fix-ups an object's BTF needs before `BPF_BTF_LOAD`, as libbpf does
+//! them:
+//!
+//! - clang leaves every DATASEC's size 0 and every global VAR's offset 0:
+//!   sizes come from the ELF section headers, offsets from the symbol table,
+//!   and the entries are sorted by offset (the kernel demands it);
+//! - `.ksyms`: FUNC entries are replaced by a dummy `int` VAR, extern
+//!   linkage becomes global, unnamed parameters get a name, and VAR entries
+//!   become allocated `int`s at 4-byte slots;
+//! - `.kconfig`: VARs become allocated, at the offsets the loader assigned.
+//!
+//! Kernel-version sanitising (downgrading kinds an old kernel lacks) is not
+//! needed: every kind clang-19 emits (DECL_TAG 5.16, TYPE_TAG 5.17, ENUM64
+//! 5.19) predates arenas (6.9).
+
+use super::{ExternKind, ObjError, ObjectSpec};
+use crate::btf::{Btf, BtfEditor, VAR_GLOBAL_ALLOCATED, kind};
+
+const FUNC_GLOBAL: u32 = 1;
+const FUNC_EXTERN: u32 = 2;
+
+fn btf_err(source: crate::btf::BtfError) -> ObjError {
+    ObjError::Btf {
+        section: ".BTF",
+        source,
+    }
+}
+
+/// The object's BTF, fixed up for the kernel; `None` without `.BTF`.
+pub fn fixup_btf(spec: &ObjectSpec) -> Result<Option<Vec<u8>>, ObjError> {
+    let Some(raw) = &spec.btf else {
+        return Ok(None);
+    };
+    let btf = Btf::parse(raw).map_err(btf_err)?;
+    let mut ed = BtfEditor::new(&btf);
+    let int_id = match (1..=btf.type_count()).find(|&id| {
+        btf.header(id)
+            .is_some_and(|h| h.kind() == kind::INT && h.size_or_type == 4)
+            && btf.name(id).ok() == Some("int")
+    }) {
+        Some(id) => id,
+        None => {
+            let n = ed.add_string("int");
+            ed.add_type(&[n, kind::INT << 24, 4, (1 << 24) | 32])
+        }
+    };
+    let mut dummy: Option<(u32, u32)> = None; // (name_off, VAR id)
+    let mut dummy_var = |ed: &mut BtfEditor| {
+        *dummy.get_or_insert_with(|| {
+            let n = ed.add_string("dummy_ksym");
+            (
+                n,
+                ed.add_type(&[n, kind::VAR << 24, int_id, VAR_GLOBAL_ALLOCATED]),
+            )
+        })
+    };
+
+    for id in 1..=btf.type_count() {
+        let h = btf.header(id).expect("in range");
+        match h.kind() {
+            kind::FUNC if h.vlen() == FUNC_EXTERN => {
+                ed.set_word(id, 1, (h.info & !0xffff) | FUNC_GLOBAL);
+                // Parameters of an extern's prototype must be named.
+                let proto = h.size_or_type;
+                if let Some(ph) = btf.header(proto).filter(|p| p.kind() == kind::FUNC_PROTO) {
+                    for k in 0..ph.vlen() as usize {
+                        if ed.word(proto, 3 + 2 * k) == Some(0) {
+                            let (n, _) = dummy_var(&mut ed);
+                            ed.set_word(proto, 3 + 2 * k, n);
+                        }
+                    }
+                }
+            }
+            kind::DATASEC => {}
+            _ => continue,
+        }
+        if h.kind() != kind::DATASEC {
+            continue;
+        }
+        let name = btf.name(id).map_err(btf_err)?.to_string();
+        let mut infos = btf.datasec(id).map_err(btf_err)?;
+        match name.as_str() {
+            ".ksyms" => {
+                for (j, info) in infos.iter_mut().enumerate() {
+                    let th = btf.header(info.type_id).expect("valid id");
+                    if th.kind() == kind::FUNC {
+                        info.type_id = dummy_var(&mut ed).1;
+                    } else if th.kind() == kind::VAR {
+                        ed.set_word(info.type_id, 2, int_id);
+                        ed.set_word(info.type_id, 3, VAR_GLOBAL_ALLOCATED);
+                    }
+                    info.offset = 4 * j as u32;
+                    info.size = 4;
+                }
+                ed.set_word(id, 2, 4 * infos.len() as u32);
+            }
+            ".kconfig" => {
+                for info in infos.iter_mut() {
+                    let vname = btf.name(info.type_id).map_err(btf_err)?;
+                    if let Some(ExternKind::Kconfig { offset, size }) = spec
+                        .externs
+                        .iter()
+                        .find(|e| e.name == vname)
+                        .map(|e| e.kind)
+                    {
+                        info.offset = offset as u32;
+                        info.size = size as u32;
+                    }
+                    ed.set_word(info.type_id, 3, VAR_GLOBAL_ALLOCATED);
+                }
+                let size = spec
+                    .data
+                    .iter()
+                    .find(|d| d.section == ".kconfig")
+                    .map_or(0, |d| d.bytes.len());
+                ed.set_word(id, 2, size as u32);
+            }
+            _ => {
+                if let Some((_, size)) = spec.section_sizes.iter().find(|(n, _)| *n == name) {
+                    ed.set_word(id, 2, *size as u32);
+                }
+                for info in infos.iter_mut() {
+                    let vname = btf.name(info.type_id).map_err(btf_err)?;
+                    if let Some((_, _, off)) = spec
+                        .symbol_offsets
+                        .iter()
+                        .find(|(s, n, _)| *s == name && n == vname)
+                    {
+                        info.offset = *off as u32;
+                    }
+                }
+            }
+        }
+        infos.sort_by_key(|i| i.offset);
+        for (j, info) in infos.iter().enumerate() {
+            ed.set_word(id, 3 + 3 * j, info.type_id);
+            ed.set_word(id, 4 + 3 * j, info.offset);
+            ed.set_word(id, 5 + 3 * j, info.size);
+        }
+    }
+    Ok(Some(ed.finish()))
+}
