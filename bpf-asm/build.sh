@@ -20,11 +20,12 @@ if [ $check = 1 ]; then
   trap 'rm -rf "$out"' EXIT
 fi
 cd "$here"
-for s in *.s; do
+mkdir -p "$out/bad"
+for s in *.s bad/*.s; do
   o=${s%.s}.o
   "$CLANG" --target=bpf -mcpu=v4 -c "$s" -o "$out/$o"
 done
-for c in *.bpf.c; do
+for c in *.bpf.c bad/*.bpf.c; do
   [ -e "$c" ] || continue
   o=${c%.c}.o
   "$CLANG" --target=bpf -mcpu=v4 -O2 -g -Wall -Werror -I. -fdebug-prefix-map="$here"=. -fdebug-compilation-dir=. -c "$c" -o "$out/$o"
@@ -33,17 +34,18 @@ done
 (cd "$out" && "$OBJDUMP" -d --mcpu=v4 insns.o) > "$out/insns.objdump"
 if [ $check = 1 ]; then
   status=0
-  for f in "$out"/*.o "$out"/insns.objdump; do
-    b=$(basename "$f")
+  for f in "$out"/*.o "$out"/bad/*.o "$out"/insns.objdump; do
+    b=${f#"$out"/}
     if ! cmp -s "$f" "$here/$b"; then
       echo "bpf-asm: $b differs from the committed copy (run bash bpf-asm/build.sh and commit)" >&2
       status=1
     fi
   done
-  for f in "$here"/*.o; do
-    [ -e "$out/$(basename "$f")" ] || { echo "bpf-asm: $(basename "$f") is committed but has no source" >&2; status=1; }
+  for f in "$here"/*.o "$here"/bad/*.o; do
+    b=${f#"$here"/}
+    [ -e "$out/$b" ] || { echo "bpf-asm: $b is committed but has no source" >&2; status=1; }
   done
   [ $status = 0 ] && echo "bpf-asm: all objects reproduce byte for byte"
   exit $status
 fi
-echo "bpf-asm: rebuilt $(ls "$here"/*.o | wc -l) objects"
+echo "bpf-asm: rebuilt $(ls "$here"/*.o "$here"/bad/*.o | wc -l) objects"

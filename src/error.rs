@@ -85,6 +85,17 @@ pub enum Error {
         /// The parse error.
         source: crate::btf::BtfError,
     },
+    /// A name the object needs that the running kernel does not provide: a
+    /// strong kfunc or ksym extern, a strong kconfig value, an attach target.
+    #[error("{what} '{name}' is not provided by the running kernel ({detail})")]
+    Unresolved {
+        /// `extern`, `kconfig extern`, `attach target`.
+        what: &'static str,
+        /// The name.
+        name: String,
+        /// Where it was looked for.
+        detail: String,
+    },
     /// An ELF object that cannot be parsed or relocated.
     #[error("object: {0}")]
     Object(crate::obj::ObjError),

@@ -52,6 +52,7 @@ pub struct ObjectLoader {
     pin_root: PathBuf,
     guard_null_page: bool,
     log_level: u32,
+    external_arena: Option<Arc<Arena>>,
 }
 
 impl ObjectLoader {
@@ -65,6 +66,7 @@ impl ObjectLoader {
             pin_root: PathBuf::from("/sys/fs/bpf"),
             guard_null_page: true,
             log_level: 0,
+            external_arena: None,
         }
     }
 
@@ -173,15 +175,19 @@ impl ObjectLoader {
     }
 
     /// Uses an arena already mapped in this process (another object's) for
-    /// this object's arena map. Its globals are not copied.
-    pub fn reuse_arena(&mut self, arena: Arc<Arena>) -> Result<&mut Self> {
-        let i = self
-            .spec
-            .arena_map()
-            .ok_or_else(|| Error::invalid("arena", "the object declares no arena map"))?;
-        let name = self.spec.maps[i].name.clone();
-        self.reuse.insert(name, Reuse::Arena(arena));
-        Ok(self)
+    /// this object's arena map; its globals are not copied. An object that
+    /// declares no arena map gets it too: programs that use arena pointers
+    /// without naming an arena are then bound to it through `fd_array`
+    /// (Linux 6.14+).
+    pub fn reuse_arena(&mut self, arena: Arc<Arena>) -> &mut Self {
+        match self.spec.arena_map() {
+            Some(i) => {
+                let name = self.spec.maps[i].name.clone();
+                self.reuse.insert(name, Reuse::Arena(arena));
+            }
+            None => self.external_arena = Some(arena),
+        }
+        self
     }
 
     /// Directory for `LIBBPF_PIN_BY_NAME` maps (default `/sys/fs/bpf`).
@@ -209,6 +215,7 @@ impl ObjectLoader {
         let externs = self.resolve_externs()?;
         let btf_fd = self.load_btf()?;
         let (maps, arena, arena_offset) = self.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
+        let arena = arena.or(self.external_arena.take());
         let mut fds: Vec<i32> = maps
             .iter()
             .map(|m| m.as_ref().map_or(-1, |m| m.fd().as_raw_fd()))

@@ -1026,7 +1026,10 @@ impl<'a> Parser<'a> {
                             }
                         }
                         _ if is_call => {
-                            return Err(rel_err(&sname, "call to something that is not a function"));
+                            return Err(rel_err(
+                                &sname,
+                                "call to something that is not a function",
+                            ));
                         }
                         Role::Data(d) => RelocTarget::Data {
                             data: d,

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+/*
+ * kconfig externs (strong and weak), read-only data, a merged string
+ * literal, and a tc program run with a packet.
+ *
+ * hz: returns CONFIG_HZ. Expect: retval == CONFIG_HZ from /proc/config.gz.
+ * missing_weak: returns the weak CONFIG_BPF_ARENA_NOT_A_REAL_OPTION.
+ *   Expect: retval 0.
+ * bpf_on: returns CONFIG_BPF_SYSCALL (a bool: y = 1). Expect: retval 1.
+ * greeting_len: counts the bytes of a string literal (.rodata.str1.1).
+ *   Expect: retval 5.
+ * classify (tc): returns the packet length plus `bias` (.rodata).
+ *   Expect: retval == len + 1000.
+ */
+#include "arena.h"
+
+extern int CONFIG_HZ __kconfig;
+extern int CONFIG_BPF_ARENA_NOT_A_REAL_OPTION __kconfig __weak;
+extern _Bool CONFIG_BPF_SYSCALL __kconfig;
+
+const volatile __u32 bias = 1000;
+static const char *const greeting = "hello";
+
+struct __sk_buff___min {
+	__u32 len;
+};
+
+SEC("syscall")
+int hz(void *ctx)
+{
+	return CONFIG_HZ;
+}
+
+SEC("syscall")
+int missing_weak(void *ctx)
+{
+	return CONFIG_BPF_ARENA_NOT_A_REAL_OPTION;
+}
+
+SEC("syscall")
+int bpf_on(void *ctx)
+{
+	return CONFIG_BPF_SYSCALL;
+}
+
+SEC("syscall")
+int greeting_len(void *ctx)
+{
+	int i;
+
+	for (i = 0; i < 16 && greeting[i]; i++)
+		;
+	return i;
+}
+
+SEC("tc")
+int classify(struct __sk_buff___min *skb)
+{
+	return skb->len + bias;
+}
+
+char _license[] SEC("license") = "GPL";

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+/*
+ * A list user space builds in the arena, summed by BPF.
+ *
+ * User space allocates pages, writes nodes (next pointers in user form,
+ * exactly as clang stores __arena pointers) and sets the __arena global
+ * `head`. sum_list walks it.
+ * Expect: retval == number of nodes; `sum` (.bss) == the sum of the values.
+ */
+#include "arena.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARENA);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 256);
+} arena SEC(".maps");
+
+struct node {
+	struct node __arena *next;
+	__u64 value;
+};
+
+struct node __arena *__arena head;
+__u64 sum;
+
+SEC("syscall")
+int sum_list(void *ctx)
+{
+	struct node __arena *n;
+	int count = 0;
+
+	sum = 0;
+	for (n = head; n && can_loop; n = n->next) {
+		sum += n->value;
+		count++;
+	}
+	return count;
+}
+
+char _license[] SEC("license") = "GPL";
