@@ -7,8 +7,9 @@
  * missing_weak: returns the weak CONFIG_BPF_ARENA_NOT_A_REAL_OPTION.
  *   Expect: retval 0.
  * bpf_on: returns CONFIG_BPF_SYSCALL (a bool: y = 1). Expect: retval 1.
- * greeting_len: counts the bytes of a string literal (.rodata.str1.1).
- *   Expect: retval 5.
+ * greeting_char: ctx = { u32 i }; returns byte i of a string literal
+ *   (clang puts it in the merged-string section .rodata.str1.1).
+ *   Expect: retval 'e' (101) for i = 1, -1 for i >= 6.
  * classify (tc): returns the packet length plus `bias` (.rodata).
  *   Expect: retval == len + 1000.
  */
@@ -44,13 +45,13 @@ int bpf_on(void *ctx)
 }
 
 SEC("syscall")
-int greeting_len(void *ctx)
+int greeting_char(__u32 *i)
 {
-	int i;
+	__u32 k = *i;
 
-	for (i = 0; i < 16 && greeting[i]; i++)
-		;
-	return i;
+	if (k >= 6)
+		return -1;
+	return greeting[k];
 }
 
 SEC("tc")

@@ -334,13 +334,13 @@ impl ObjectLoader {
                         }
                         None if e.weak => vec![0; size as usize],
                         None => {
-                            return Err(Error::NotSupported {
-                                what: "a kconfig value the object needs",
-                                since: "a kernel configured with it",
-                                detail: Some(format!(
-                                    "extern '{}' (strong) is not set in the kernel configuration",
-                                    e.name
-                                )),
+                            let source = kconfig::kernel_config()
+                                .map(|c| c.source.clone())
+                                .unwrap_or_default();
+                            return Err(Error::Unresolved {
+                                what: "strong kconfig extern",
+                                name: e.name.clone(),
+                                detail: format!("not set in {source}"),
                             });
                         }
                     };
@@ -350,13 +350,10 @@ impl ObjectLoader {
                 }
             };
             if r == Resolved::Missing && !e.weak {
-                return Err(Error::NotSupported {
-                    what: "a kernel symbol the object needs",
-                    since: "a kernel that has it",
-                    detail: Some(format!(
-                        "extern '{}' (strong) is not in /sys/kernel/btf/vmlinux",
-                        e.name
-                    )),
+                return Err(Error::Unresolved {
+                    what: "strong extern",
+                    name: e.name.clone(),
+                    detail: "not in /sys/kernel/btf/vmlinux".into(),
                 });
             }
             out.push(r);
@@ -628,12 +625,10 @@ fn attach_target(t: ProgramType, attach: u32, section: &str) -> Result<u32> {
     };
     kfunc::vmlinux_btf()?
         .find_by_name(k, &name)
-        .ok_or_else(|| Error::NotSupported {
-            what: "the attach target a program's section names",
-            since: "a kernel that has it",
-            detail: Some(format!(
-                "'{name}' is not in /sys/kernel/btf/vmlinux (section '{section}')"
-            )),
+        .ok_or_else(|| Error::Unresolved {
+            what: "attach target",
+            name: name.clone(),
+            detail: format!("named by section '{section}'; not in /sys/kernel/btf/vmlinux"),
         })
 }
 

@@ -275,11 +275,64 @@ fn no_leaked_fds_or_mappings() -> Result<(), String> {
     }
 }
 
+/// Loading and dropping objects, and every failing load (bad objects, a
+/// verifier rejection), leave no fd or mapping behind.
+fn loader_leaks_nothing() -> Result<(), String> {
+    use bpf_arena::loader::ObjectLoader;
+    let obj = |f: &str| format!("{}/bpf-asm/{f}", env!("CARGO_MANIFEST_DIR"));
+    let cycle = || -> Result<(), String> {
+        for f in [
+            "arena_list.bpf.o",
+            "htab.bpf.o",
+            "externs.bpf.o",
+            "atomics.bpf.o",
+            "asm_legacy.o",
+        ] {
+            let o = ObjectLoader::from_file(obj(f))
+                .and_then(|l| l.load())
+                .map_err(|e| format!("{f}: {e}"))?;
+            drop(o);
+        }
+        for f in [
+            "bad/no_arena_map.bpf.o",
+            "bad/two_arenas.bpf.o",
+            "bad/globals_too_big.bpf.o",
+            "bad/missing_symbol.o",
+            "bad/verifier_reject.bpf.o",
+            "bad/unknown_section.o",
+        ] {
+            if ObjectLoader::from_file(obj(f))
+                .and_then(|l| l.load())
+                .is_ok()
+            {
+                return Err(format!("{f} loaded"));
+            }
+        }
+        Ok(())
+    };
+    cycle()?; // warm the process-wide caches (vmlinux BTF, kconfig, probes)
+    let (fds, maps) = (open_fds(), mappings());
+    for _ in 0..3 {
+        cycle()?;
+    }
+    let (fds2, maps2) = (open_fds(), mappings());
+    if (fds, maps) == (fds2, maps2) {
+        Ok(())
+    } else {
+        Err(format!("fds {fds} -> {fds2}, mappings {maps} -> {maps2}"))
+    }
+}
+
 /// A named check.
 type Check = fn() -> Result<(), String>;
 
 fn main() {
-    let checks: [(&str, Check, Feature); 8] = [
+    let checks: [(&str, Check, Feature); 9] = [
+        (
+            "loader_leaks_nothing",
+            loader_leaks_nothing,
+            Feature::KfuncReservePages,
+        ),
         (
             "no_leaked_fds_or_mappings",
             no_leaked_fds_or_mappings,

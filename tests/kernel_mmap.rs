@@ -433,7 +433,7 @@ fn occupied_address_is_an_error_and_the_mapping_survives() {
 #[test]
 fn adopt_fd_and_pin() {
     require!(Feature::ArenaMap);
-    let dir = bpffs();
+    let dir = Bpffs::new("mmap");
     let a = ArenaBuilder::new(4).name("pinned").create().unwrap();
     a.write(a.ptr_at::<u64>(page()).unwrap(), 99).unwrap();
     let path = dir.join("pinned_arena");
@@ -478,21 +478,4 @@ fn adopt_fd_and_pin() {
     .unwrap();
     let e = bpf_arena::arena::Arena::from_fd(array).unwrap_err();
     assert!(e.to_string().contains("not an arena"), "{e}");
-}
-
-/// A private bpffs mount for pin tests (mounted once per test process).
-fn bpffs() -> std::path::PathBuf {
-    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("bpf-arena-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let st = std::process::Command::new("mount")
-            .args(["-t", "bpf", "bpf"])
-            .arg(&dir)
-            .status()
-            .expect("mount");
-        assert!(st.success(), "mount -t bpf failed");
-        dir
-    })
-    .clone()
 }

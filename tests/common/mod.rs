@@ -172,3 +172,37 @@ pub fn run_as_child(test: &str, role: &str, caps: &str, expect: &str) {
         "child did not print {expect:?}:\n{text}"
     );
 }
+
+/// A private bpffs mount in a fresh temporary directory, unmounted and
+/// removed on drop (pins inside it go with it).
+pub struct Bpffs(pub std::path::PathBuf);
+
+impl Bpffs {
+    /// Mounts bpffs on a new directory named after `tag` and this process.
+    pub fn new(tag: &str) -> Bpffs {
+        let dir = std::env::temp_dir().join(format!("bpf-arena-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "bpf", "bpf"])
+            .arg(&dir)
+            .status()
+            .expect("mount runs");
+        assert!(st.success(), "mount -t bpf bpf {}", dir.display());
+        Bpffs(dir)
+    }
+
+    /// A path inside the mount.
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Bpffs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}

@@ -1,0 +1,445 @@
+//! Pure tests: every bpf-asm object parses into the spec its source
+//! describes (maps with all attributes, programs, variables, externs,
+//! relocations by kind). Relocation counts were read off `llvm-readelf-19 -r`
+//! for each object, independently of this parser. No kernel needed.
+
+use bpf_arena::obj::{DataKind, ExternKind, MapOrigin, ObjectSpec, Pinning, RelocKind};
+use bpf_arena::prog::{ProgramFlags, ProgramType};
+
+fn spec(file: &str) -> ObjectSpec {
+    let path = format!("{}/bpf-asm/{file}", env!("CARGO_MANIFEST_DIR"));
+    ObjectSpec::from_file(std::path::Path::new(&path)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn counts(s: &ObjectSpec) -> Vec<(RelocKind, usize)> {
+    s.reloc_counts()
+}
+
+fn var(s: &ObjectSpec, name: &str) -> (String, u64, u64) {
+    let v = s
+        .variables()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("variable {name}"));
+    (v.section.clone(), v.offset, v.size)
+}
+
+#[test]
+fn arena_list_spec() {
+    let s = spec("arena_list.bpf.o");
+    assert_eq!(s.license, "GPL");
+    let names: Vec<_> = s
+        .programs
+        .iter()
+        .map(|p| (p.name.as_str(), p.section.as_str(), p.prog_type))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("arena_list_add", "syscall", ProgramType::SYSCALL),
+            ("arena_list_sum", "syscall", ProgramType::SYSCALL),
+            ("arena_list_del", "syscall", ProgramType::SYSCALL)
+        ]
+    );
+    assert!(
+        s.programs
+            .iter()
+            .all(|p| p.flags == ProgramFlags::SLEEPABLE),
+        "syscall programs are sleepable"
+    );
+    let arena = s.map("arena").unwrap();
+    assert_eq!(
+        (
+            arena.map_type,
+            arena.key_size,
+            arena.value_size,
+            arena.max_entries,
+            arena.map_flags,
+            arena.map_extra
+        ),
+        (33, 0, 0, 64, 1 << 10, 0)
+    );
+    let bss = s.map("arena_li.bss").unwrap();
+    assert_eq!(
+        (bss.map_type, bss.key_size, bss.max_entries, bss.origin),
+        (2, 4, 1, MapOrigin::Data(0))
+    );
+    // __arena globals: int test_val = 1; struct list_head list; u64 arena_sum; statics after.
+    assert_eq!(var(&s, "test_val"), (".addr_space.1".into(), 0, 4));
+    assert_eq!(var(&s, "list"), (".addr_space.1".into(), 8, 16));
+    assert_eq!(var(&s, "arena_sum"), (".addr_space.1".into(), 24, 8));
+    let a = s.arena_data.as_ref().unwrap();
+    assert_eq!(
+        &a.bytes[..4],
+        &1i32.to_le_bytes(),
+        "initial value of test_val"
+    );
+    assert_eq!(var(&s, "cnt"), (".bss".into(), 0, 4));
+    assert_eq!(var(&s, "pages").2, 8 * 1024, "static array, local symbol");
+    let ext: Vec<_> = s
+        .externs
+        .iter()
+        .map(|e| (e.name.as_str(), e.kind, e.weak))
+        .collect();
+    assert_eq!(
+        ext,
+        [
+            ("bpf_arena_alloc_pages", ExternKind::Kfunc, true),
+            ("bpf_arena_free_pages", ExternKind::Kfunc, true)
+        ]
+    );
+    // readelf: 2 kfunc calls; 6 .addr_space.1 + 7 list + 1 arena_sum; 2 .bss + 2 cnt + 2 list_len + 1 list_sum; 2 arena.
+    assert_eq!(
+        counts(&s),
+        [
+            (RelocKind::Map, 2),
+            (RelocKind::Data, 7),
+            (RelocKind::Arena, 14),
+            (RelocKind::Kfunc, 2)
+        ]
+    );
+    let ext = s.btf_ext.as_ref().unwrap().section("syscall").unwrap();
+    assert_eq!(ext.func_info.len(), 3);
+    assert!(ext.line_info.len() > 20);
+    assert!(ext.core_relos.is_empty());
+}
+
+#[test]
+fn counter_specs() {
+    let s = spec("counter.bpf.o");
+    assert_eq!(var(&s, "step"), (".data".into(), 0, 8));
+    assert_eq!(
+        s.data.iter().find(|d| d.section == ".data").unwrap().bytes,
+        1u64.to_le_bytes()
+    );
+    assert_eq!(var(&s, "counter"), (".bss".into(), 0, 8));
+    assert_eq!(
+        counts(&s),
+        [
+            (RelocKind::Map, 2),
+            (RelocKind::Data, 2),
+            (RelocKind::Kfunc, 1)
+        ]
+    );
+    let core = &s
+        .btf_ext
+        .as_ref()
+        .unwrap()
+        .section("syscall")
+        .unwrap()
+        .core_relos;
+    assert_eq!(core.len(), 1, "one CO-RE field read");
+    assert_eq!(core[0].kind, 0, "FIELD_BYTE_OFFSET");
+    let r = spec("counter_reader.bpf.o");
+    assert!(
+        r.maps.is_empty() && r.arena_map().is_none(),
+        "declares no arena"
+    );
+    assert!(
+        r.code[r.programs[0].code]
+            .insns
+            .iter()
+            .any(|i| i.code == 0xbf && i.off == 1),
+        "uses addr_space_cast"
+    );
+    assert!(counts(&r).is_empty());
+}
+
+#[test]
+fn htab_spec_has_text_subprograms_and_cross_section_calls() {
+    let s = spec("htab.bpf.o");
+    let text = s.code.iter().find(|c| c.name == ".text").unwrap();
+    let funcs: Vec<_> = text
+        .funcs
+        .iter()
+        .map(|f| (f.name.as_str(), f.global))
+        .collect();
+    assert!(funcs.contains(&("htab_bucket", true)), "{funcs:?}");
+    assert!(funcs.contains(&("htab_find", false)), "{funcs:?}");
+    assert!(!text.relocs.is_empty(), ".rel.text is read");
+    assert_eq!(var(&s, "buckets"), (".addr_space.1".into(), 0, 64 * 8));
+    // readelf: calls 1 (.rel.text) + 2 (.relsyscall); buckets 2; .bss 6 + entries 1 + n 2; arena 1; kfunc 1.
+    assert_eq!(
+        counts(&s),
+        [
+            (RelocKind::Map, 1),
+            (RelocKind::Data, 9),
+            (RelocKind::Arena, 2),
+            (RelocKind::Call, 3),
+            (RelocKind::Kfunc, 1)
+        ]
+    );
+}
+
+#[test]
+fn atomics_spec_has_raw_tp_data_rodata() {
+    let s = spec("atomics.bpf.o");
+    let p = s.program("atomics_raw_tp").unwrap();
+    assert_eq!(
+        (p.section.as_str(), p.prog_type, p.flags),
+        (
+            "raw_tp/sys_enter",
+            ProgramType::RAW_TRACEPOINT,
+            ProgramFlags::empty()
+        )
+    );
+    let kinds: Vec<_> = s
+        .data
+        .iter()
+        .map(|d| (d.section.as_str(), d.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (".data", DataKind::Data),
+            (".rodata", DataKind::Rodata),
+            (".bss", DataKind::Bss)
+        ],
+        "file order"
+    );
+    let rodata = s.maps.iter().find(|m| m.name.ends_with(".rodata")).unwrap();
+    assert_eq!(
+        rodata.map_flags,
+        (1 << 7) | (1 << 10),
+        "RDONLY_PROG | MMAPABLE"
+    );
+    assert_eq!(counts(&s), [(RelocKind::Data, 3), (RelocKind::Arena, 7)]);
+}
+
+#[test]
+fn pages_spec_has_a_sleepable_iterator() {
+    let s = spec("pages.bpf.o");
+    let it = s.program("map_iter").unwrap();
+    assert_eq!(
+        (it.section.as_str(), it.prog_type, it.expected_attach_type),
+        ("iter.s/bpf_map", ProgramType::TRACING, 28)
+    );
+    assert!(it.flags.contains(ProgramFlags::SLEEPABLE));
+    assert!(
+        s.externs
+            .iter()
+            .any(|e| e.name == "bpf_arena_reserve_pages")
+    );
+    assert_eq!(
+        counts(&s),
+        [
+            (RelocKind::Map, 10),
+            (RelocKind::Data, 1),
+            (RelocKind::Kfunc, 10)
+        ]
+    );
+}
+
+#[test]
+fn externs_spec_has_kconfig_and_merged_strings() {
+    let s = spec("externs.bpf.o");
+    let k: Vec<_> = s
+        .externs
+        .iter()
+        .map(|e| (e.name.as_str(), e.kind, e.weak))
+        .collect();
+    assert_eq!(
+        k,
+        [
+            (
+                "CONFIG_HZ",
+                ExternKind::Kconfig { offset: 0, size: 4 },
+                false
+            ),
+            (
+                "CONFIG_BPF_ARENA_NOT_A_REAL_OPTION",
+                ExternKind::Kconfig { offset: 4, size: 4 },
+                true
+            ),
+            (
+                "CONFIG_BPF_SYSCALL",
+                ExternKind::Kconfig { offset: 8, size: 1 },
+                false
+            ),
+        ]
+    );
+    let kc = s
+        .maps
+        .iter()
+        .find(|m| m.origin == MapOrigin::Kconfig)
+        .unwrap();
+    assert_eq!(kc.name, "externs.kconfig");
+    let strs = s
+        .data
+        .iter()
+        .find(|d| d.section == ".rodata.str1.1")
+        .unwrap();
+    assert_eq!(strs.bytes, b"hello\0");
+    assert!(!strs.has_btf);
+    assert!(
+        s.map(".rodata.str1.1").is_some(),
+        "merged strings get their own map"
+    );
+    assert_eq!(
+        s.program("classify").unwrap().prog_type,
+        ProgramType::SCHED_CLS
+    );
+    assert_eq!(counts(&s), [(RelocKind::Data, 2), (RelocKind::Kconfig, 3)]);
+}
+
+#[test]
+fn fixed_addr_spec_has_every_map_attribute() {
+    let s = spec("fixed_addr.bpf.o");
+    let a = s.map("fixed_arena").unwrap();
+    assert_eq!(a.map_extra, 1 << 44, "ENUM64 __ulong");
+    let p = s.map("pinned_counts").unwrap();
+    assert_eq!(
+        (
+            p.map_type,
+            p.key_size,
+            p.value_size,
+            p.max_entries,
+            p.pinning
+        ),
+        (1, 4, 8, 8, Pinning::ByName)
+    );
+    assert_ne!(p.key_type_id, 0);
+    let o = s.map("outer").unwrap();
+    assert_eq!(
+        (o.map_type, o.key_size, o.value_size, o.max_entries),
+        (12, 4, 4, 2)
+    );
+    let inner = o.inner.as_ref().unwrap();
+    assert_eq!(
+        (
+            inner.map_type,
+            inner.key_size,
+            inner.value_size,
+            inner.max_entries
+        ),
+        (2, 4, 4, 1)
+    );
+    assert_eq!(counts(&s), [(RelocKind::Map, 3), (RelocKind::Kfunc, 1)]);
+}
+
+#[test]
+fn asm_object_without_btf() {
+    let s = spec("asm_legacy.o");
+    assert!(s.btf.is_none() && s.btf_ext.is_none());
+    let a = s.map("arena").unwrap();
+    assert_eq!(
+        (a.map_type, a.max_entries, a.map_flags),
+        (33, 4, 1 << 10),
+        "legacy maps record"
+    );
+    assert_eq!(var(&s, "asm_val"), (".addr_space.1".into(), 0, 8));
+    assert_eq!(
+        s.externs[0].kind,
+        ExternKind::Kfunc,
+        "a called undefined symbol is a kfunc"
+    );
+    assert_eq!(
+        counts(&s),
+        [
+            (RelocKind::Map, 1),
+            (RelocKind::Arena, 1),
+            (RelocKind::Call, 1),
+            (RelocKind::Kfunc, 1)
+        ]
+    );
+    assert_eq!(s.program("bump").unwrap().prog_type, ProgramType::SYSCALL);
+}
+
+#[test]
+fn every_object_parses_and_every_program_links() {
+    use bpf_arena::obj::link::{KernelFacts, Resolved, link};
+    let dir = format!("{}/bpf-asm", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|x| x.to_str()) != Some("o")
+            || p.file_name().unwrap() == "insns.o"
+        {
+            continue;
+        }
+        let s = ObjectSpec::from_file(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let fds: Vec<i32> = (0..s.maps.len() as i32).map(|i| 100 + i).collect();
+        let ext: Vec<Resolved> = s
+            .externs
+            .iter()
+            .map(|e| match e.kind {
+                ExternKind::Kconfig { .. } => Resolved::Kconfig,
+                _ => Resolved::BtfId { id: 7, fd_index: 0 },
+            })
+            .collect();
+        let facts = KernelFacts {
+            map_fds: &fds,
+            arena_offset: 0x3000,
+            externs: &ext,
+        };
+        for i in 0..s.programs.len() {
+            let l = link(&s, i, &facts).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            assert!(l.insns.len() >= s.programs[i].len);
+            assert!(
+                bpf_arena::insn::decode(&l.insns).is_ok(),
+                "{}: linked code decodes",
+                p.display()
+            );
+        }
+        n += 1;
+    }
+    assert_eq!(n, 10, "objects in bpf-asm/");
+}
+
+#[test]
+fn linking_appends_subprograms_and_moves_their_records() {
+    use bpf_arena::obj::link::{KernelFacts, Resolved, link};
+    let s = spec("htab.bpf.o");
+    let fds: Vec<i32> = (0..s.maps.len() as i32).map(|i| 10 + i).collect();
+    let ext = vec![
+        Resolved::BtfId {
+            id: 63525,
+            fd_index: 0
+        };
+        s.externs.len()
+    ];
+    let facts = KernelFacts {
+        map_fds: &fds,
+        arena_offset: 127 * 4096,
+        externs: &ext,
+    };
+    let p = s
+        .programs
+        .iter()
+        .position(|p| p.name == "htab_lookup")
+        .unwrap();
+    let l = link(&s, p, &facts).unwrap();
+    assert_eq!(
+        l.subprograms,
+        ["htab_find", "htab_bucket"],
+        "reached in order, each once"
+    );
+    // One func_info per function, in order, the first at 0.
+    let fi: Vec<u32> = l
+        .func_info
+        .chunks(8)
+        .map(|c| u32::from_le_bytes(c[..4].try_into().unwrap()))
+        .collect();
+    assert_eq!(fi.len(), 3);
+    assert_eq!(fi[0], 0);
+    assert!(fi.windows(2).all(|w| w[0] < w[1]));
+    // Every pseudo call lands on a function start.
+    for (i, ins) in l.insns.iter().enumerate() {
+        if ins.is_call() && ins.src() == 1 {
+            let t = (i as i64 + ins.imm as i64 + 1) as u32;
+            assert!(fi.contains(&t), "call at {i} to {t}");
+        }
+    }
+    // The arena global reference: MAP_VALUE on the arena fd at placement + offset.
+    let arena_fd = fds[s.arena_map().unwrap()];
+    let ld = l
+        .insns
+        .iter()
+        .position(|i| i.is_ld_imm64() && i.src() == 2 && i.imm == arena_fd)
+        .unwrap();
+    assert_eq!(
+        l.insns[ld + 1].imm,
+        127 * 4096,
+        "buckets sits at the start of the globals"
+    );
+    assert!(l.names_arena);
+}
