@@ -84,4 +84,11 @@ static long (*const bpf_get_current_pid_tgid)(void) = (void *)14;
 
 #define PAGE_SIZE 4096
 
+/* Whether a __weak __ksym resolved: the loader turns a missing one into 0. */
+#define bpf_ksym_exists(sym)                                                                       \
+	({                                                                                         \
+		_Static_assert(!__builtin_constant_p(!!sym), #sym " should be marked as __weak"); \
+		!!sym;                                                                             \
+	})
+
 #endif

@@ -12,12 +12,18 @@
  *   Expect: retval 'e' (101) for i = 1, -1 for i >= 6.
  * classify (tc): returns the packet length plus `bias` (.rodata).
  *   Expect: retval == len + 1000.
+ * maybe_kfunc: calls a weak kfunc this kernel lacks, guarded by
+ *   bpf_ksym_exists; the loader resolves the guard to 0 and poisons the
+ *   (unreachable) call. Expect: loads; retval 7. With an existing kfunc
+ *   (bpf_arena_free_pages) the guard is 1: retval 7 + 1 = 8 is not asked.
  */
 #include "arena.h"
 
 extern int CONFIG_HZ __kconfig;
 extern int CONFIG_BPF_ARENA_NOT_A_REAL_OPTION __kconfig __weak;
 extern _Bool CONFIG_BPF_SYSCALL __kconfig;
+
+extern void bpf_kfunc_this_kernel_does_not_have(void) __ksym __weak;
 
 const volatile __u32 bias = 1000;
 static const char *const greeting = "hello";
@@ -58,6 +64,16 @@ SEC("tc")
 int classify(struct __sk_buff___min *skb)
 {
 	return skb->len + bias;
+}
+
+SEC("syscall")
+int maybe_kfunc(void *ctx)
+{
+	if (bpf_ksym_exists(bpf_kfunc_this_kernel_does_not_have)) {
+		bpf_kfunc_this_kernel_does_not_have();
+		return 1;
+	}
+	return 7;
 }
 
 char _license[] SEC("license") = "GPL";

@@ -237,3 +237,17 @@ fn map_extra_occupied_then_free_and_pinning() {
         "{e}"
     );
 }
+
+#[test]
+fn missing_strong_kconfig_is_named() {
+    require!(Feature::ArenaMap);
+    let e = load_err("bad/kconfig_missing.bpf.o");
+    assert!(
+        matches!(&e, Error::Unresolved { name, .. } if name == "CONFIG_BPF_ARENA_NOT_A_REAL_OPTION"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("/proc/config.gz") || e.to_string().contains("/boot/config"),
+        "{e}"
+    );
+}

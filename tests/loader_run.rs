@@ -306,3 +306,85 @@ fn verifier_rejection_shows_the_source_line() {
     );
     assert!(text.contains("R2 unbounded memory access"), "{text}");
 }
+
+#[test]
+fn weak_kfunc_missing_is_poisoned_and_guard_is_zero() {
+    require_arena!();
+    let o = loader("externs.bpf.o").load().unwrap();
+    assert_eq!(run(&o, "maybe_kfunc", &mut []), 7);
+}
+
+/// Two processes, one arena: this process loads the counter and pins its
+/// arena; a child process opens the pin (mapping it at its map_extra) and
+/// loads the reader object on it.
+#[test]
+fn two_processes_share_one_arena() {
+    require_arena!();
+    require!(Feature::FdArrayBinding);
+    if is_child("share") {
+        return;
+    }
+    let pins = Bpffs::new("share");
+    let a = loader("counter.bpf.o").load().unwrap();
+    assert_eq!(run(&a, "count", &mut []), 1);
+    let ptr: u64 = a.global("counter").unwrap();
+    a.arena().unwrap().pin(&pins.join("arena")).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "share_child", "--nocapture", "--test-threads=1"])
+        .env("BPF_ARENA_CHILD", "share")
+        .env("BPF_ARENA_PIN", pins.join("arena"))
+        .env("BPF_ARENA_PTR", ptr.to_string())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("share_child: bumped to 101"),
+        "{text}"
+    );
+    assert_eq!(
+        run(&a, "count", &mut []),
+        102,
+        "the child's update is in this process's arena"
+    );
+}
+
+/// Runs only inside `two_processes_share_one_arena`'s child.
+#[test]
+fn share_child() {
+    if !is_child("share") {
+        return;
+    }
+    let pin = std::env::var("BPF_ARENA_PIN").unwrap();
+    let ptr: u64 = std::env::var("BPF_ARENA_PTR").unwrap().parse().unwrap();
+    let arena = bpf_arena::arena::Arena::open_pinned(std::path::Path::new(&pin)).unwrap();
+    assert_eq!(
+        arena.read(ArenaPtr::<u64>::from_addr(ptr)).unwrap(),
+        1,
+        "the parent's counter"
+    );
+    let mut l = loader("counter_reader.bpf.o");
+    l.reuse_arena(std::sync::Arc::new(arena));
+    let o = l.load().unwrap();
+    let mut ctx = [0u8; 16];
+    ctx[..8].copy_from_slice(&ptr.to_le_bytes());
+    ctx[8..].copy_from_slice(&100u64.to_le_bytes());
+    let v = run(&o, "bump", &mut ctx);
+    println!("share_child: bumped to {v}");
+}
+
+/// The caller can give the arena its address.
+#[test]
+fn arena_address_option() {
+    require_arena!();
+    let r = bpf_arena::sys::reserve_address_space(8 << 30).unwrap() as u64;
+    let at = r.next_multiple_of(1 << 32);
+    // SAFETY: our own reservation, unused.
+    unsafe { bpf_arena::sys::munmap(r as usize, 8 << 30).unwrap() };
+    let mut l = loader("arena_list.bpf.o");
+    l.arena_address(at);
+    let o = l.load().unwrap();
+    assert_eq!(o.arena().unwrap().base(), at);
+    assert_eq!(o.arena().unwrap().map_extra(), at);
+    assert_eq!(o.global::<i32>("test_val").unwrap(), 1);
+}

@@ -235,6 +235,7 @@ fn externs_spec_has_kconfig_and_merged_strings() {
     let k: Vec<_> = s
         .externs
         .iter()
+        .filter(|e| e.name.starts_with("CONFIG_"))
         .map(|e| (e.name.as_str(), e.kind, e.weak))
         .collect();
     assert_eq!(
@@ -278,7 +279,20 @@ fn externs_spec_has_kconfig_and_merged_strings() {
         s.program("classify").unwrap().prog_type,
         ProgramType::SCHED_CLS
     );
-    assert_eq!(counts(&s), [(RelocKind::Data, 2), (RelocKind::Kconfig, 3)]);
+    assert!(
+        s.externs
+            .iter()
+            .any(|e| e.name == "bpf_kfunc_this_kernel_does_not_have" && e.weak)
+    );
+    // readelf: bias + the string literal; 3 kconfig; the weak kfunc's guard and call.
+    assert_eq!(
+        counts(&s),
+        [
+            (RelocKind::Data, 2),
+            (RelocKind::Kfunc, 2),
+            (RelocKind::Kconfig, 3)
+        ]
+    );
 }
 
 #[test]
@@ -442,4 +456,77 @@ fn linking_appends_subprograms_and_moves_their_records() {
         "buckets sits at the start of the globals"
     );
     assert!(l.names_arena);
+}
+
+#[test]
+fn missing_weak_kfunc_call_is_poisoned_like_libbpf() {
+    use bpf_arena::obj::link::{KernelFacts, POISON_KFUNC_CALL_BASE, Resolved, link};
+    let s = spec("externs.bpf.o");
+    let e = s
+        .externs
+        .iter()
+        .position(|e| e.name == "bpf_kfunc_this_kernel_does_not_have")
+        .unwrap();
+    let fds: Vec<i32> = (0..s.maps.len() as i32).map(|i| 20 + i).collect();
+    let mut ext: Vec<Resolved> = s
+        .externs
+        .iter()
+        .map(|x| {
+            if matches!(x.kind, ExternKind::Kconfig { .. }) {
+                Resolved::Kconfig
+            } else {
+                Resolved::Missing
+            }
+        })
+        .collect();
+    let facts = KernelFacts {
+        map_fds: &fds,
+        arena_offset: 0,
+        externs: &ext,
+    };
+    let p = s
+        .programs
+        .iter()
+        .position(|p| p.name == "maybe_kfunc")
+        .unwrap();
+    let l = link(&s, p, &facts).unwrap();
+    let call = l.insns.iter().find(|i| i.is_call()).unwrap();
+    assert_eq!(
+        (call.src(), call.imm),
+        (0, POISON_KFUNC_CALL_BASE + e as i32),
+        "invalid helper id, harmless if unreachable"
+    );
+    let guard = l.insns.iter().position(|i| i.is_ld_imm64()).unwrap();
+    assert_eq!(
+        (
+            l.insns[guard].src(),
+            l.insns[guard].imm,
+            l.insns[guard + 1].imm
+        ),
+        (0, 0, 0),
+        "bpf_ksym_exists is 0"
+    );
+    // Resolved (a module kfunc at fd_array index 3): a real kfunc call and a BTF_ID guard.
+    ext[e] = Resolved::BtfId {
+        id: 4242,
+        fd_index: 3,
+    };
+    let facts = KernelFacts {
+        map_fds: &fds,
+        arena_offset: 0,
+        externs: &ext,
+    };
+    let l = link(&s, p, &facts).unwrap();
+    let call = l.insns.iter().find(|i| i.is_call()).unwrap();
+    assert_eq!(
+        (call.src(), call.imm, call.off),
+        (2, 4242, 3),
+        "kfunc call through fd_array[3]"
+    );
+    let g = l.insns.iter().position(|i| i.is_ld_imm64()).unwrap();
+    assert_eq!(
+        (l.insns[g].src(), l.insns[g].imm, l.insns[g + 1].imm),
+        (3, 4242, 3),
+        "BPF_PSEUDO_BTF_ID"
+    );
 }
