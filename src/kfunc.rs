@@ -101,3 +101,100 @@ pub fn kfunc_ids(names: &[&str]) -> Result<Vec<Option<u32>>> {
 pub fn kfunc_id(name: &str) -> Result<Option<u32>> {
     Ok(kfunc_ids(&[name])?[0])
 }
+
+/// A kfunc found in a kernel module's BTF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleKfunc {
+    /// The module (`/sys/kernel/btf/<module>`).
+    pub module: String,
+    /// The kfunc's type id in the module's split BTF.
+    pub btf_id: u32,
+}
+
+/// Looks `name` up in every loaded module's BTF (split BTF on top of
+/// vmlinux, read from `/sys/kernel/btf/<module>`). `None` when no module has
+/// it. Answers are cached per process (modules loaded later are not seen).
+pub fn module_kfunc(name: &str) -> Result<Option<ModuleKfunc>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<ModuleKfunc>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+        return Ok(hit.clone());
+    }
+    let base = vmlinux_btf()?;
+    let mut found = None;
+    let dir = std::path::Path::new(VMLINUX_BTF_PATH)
+        .parent()
+        .expect("has a parent");
+    let mut modules: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    modules.retain(|m| m != "vmlinux");
+    modules.sort();
+    for m in modules {
+        let Ok(bytes) = std::fs::read(dir.join(&m)) else {
+            continue;
+        };
+        let Ok(btf) = Btf::parse_split(&bytes, base) else {
+            continue;
+        };
+        if let Some(id) = btf.find_by_name(kind::FUNC, name) {
+            found = Some(ModuleKfunc {
+                module: m,
+                btf_id: id,
+            });
+            break;
+        }
+    }
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(name.to_string(), found.clone());
+    Ok(found)
+}
+
+/// An fd for the kernel's own BTF object named `name` (`vmlinux` or a
+/// module), found by walking `BPF_BTF_GET_NEXT_ID` (needs `CAP_SYS_ADMIN`).
+/// This is what `fd_array` needs for module kfunc calls.
+pub fn kernel_btf_fd(name: &str) -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::AsFd;
+    let mut id = 0;
+    loop {
+        id = match sys::btf_get_next_id(id) {
+            Ok(next) => next,
+            Err(sys::Errno::ENOENT) => {
+                return Err(Error::Unresolved {
+                    what: "kernel BTF object",
+                    name: name.to_string(),
+                    detail: "no BTF id has this name".into(),
+                });
+            }
+            Err(e) => {
+                return Err(Error::bpf(
+                    sys::Cmd::BtfGetNextId,
+                    format!("looking for BTF '{name}'"),
+                    e,
+                ));
+            }
+        };
+        let fd = match sys::btf_get_fd_by_id(id) {
+            Ok(fd) => fd,
+            Err(sys::Errno::ENOENT) => continue, // freed meanwhile
+            Err(e) => {
+                return Err(Error::bpf(
+                    sys::Cmd::BtfGetFdById,
+                    format!("BTF id {id}"),
+                    e,
+                ));
+            }
+        };
+        let (info, n) = sys::btf_info(fd.as_fd())
+            .map_err(|e| Error::bpf(sys::Cmd::ObjGetInfoByFd, format!("BTF id {id}"), e))?;
+        if info.kernel_btf != 0 && n == name {
+            return Ok(fd);
+        }
+    }
+}

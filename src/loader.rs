@@ -53,6 +53,8 @@ pub struct ObjectLoader {
     guard_null_page: bool,
     log_level: u32,
     external_arena: Option<Arc<Arena>>,
+    /// Module BTF fds for module kfuncs; `fd_array[i + 1]`.
+    module_btfs: Vec<(String, OwnedFd)>,
 }
 
 impl ObjectLoader {
@@ -67,6 +69,7 @@ impl ObjectLoader {
             guard_null_page: true,
             log_level: 0,
             external_arena: None,
+            module_btfs: Vec::new(),
         }
     }
 
@@ -243,12 +246,18 @@ impl ObjectLoader {
                     detail: Some(format!("program '{}'", p.name)),
                 });
             }
-            let arena_fd = arena.as_ref().map(|a| a.fd());
-            let fd_array: Vec<BorrowedFd<'_>> = if bind {
-                arena_fd.into_iter().collect()
-            } else {
-                Vec::new()
-            };
+            // fd_array: [0] the arena when it must be bound (else a module
+            // BTF, never read), then module BTFs at the indexes kfunc calls use.
+            let mut fd_array: Vec<BorrowedFd<'_>> = Vec::new();
+            if bind {
+                fd_array.extend(arena.as_ref().map(|a| a.fd()));
+            }
+            if !self.module_btfs.is_empty() {
+                if !bind {
+                    fd_array.push(self.module_btfs[0].1.as_fd());
+                }
+                fd_array.extend(self.module_btfs.iter().map(|(_, fd)| fd.as_fd()));
+            }
             let mut b = ProgramBuilder::new(p.prog_type, &linked.insns)
                 .name(&p.name)
                 .license(if self.spec.license.is_empty() {
@@ -309,7 +318,25 @@ impl ObjectLoader {
             let r = match e.kind {
                 ExternKind::Kfunc => match ids.next().flatten() {
                     Some(id) => Resolved::BtfId { id, fd_index: 0 },
-                    None => Resolved::Missing,
+                    None => match kfunc::module_kfunc(e.essential_name())? {
+                        Some(m) => {
+                            let idx =
+                                match self.module_btfs.iter().position(|(n, _)| *n == m.module) {
+                                    Some(i) => i,
+                                    None => {
+                                        let fd = kfunc::kernel_btf_fd(&m.module)?;
+                                        self.module_btfs.push((m.module.clone(), fd));
+                                        self.module_btfs.len() - 1
+                                    }
+                                };
+                            // fd_array index 0 means vmlinux: modules start at 1.
+                            Resolved::BtfId {
+                                id: m.btf_id,
+                                fd_index: idx as i16 + 1,
+                            }
+                        }
+                        None => Resolved::Missing,
+                    },
                 },
                 ExternKind::Ksym => {
                     match kfunc::vmlinux_btf()?.find_by_name(kind::VAR, e.essential_name()) {

@@ -150,3 +150,24 @@ fn test_run_with_data_and_ctx() {
     assert_eq!(e.errno(), Some(Errno::EINVAL));
     assert_eq!(sys_prog.run_syscall(&mut []).unwrap(), 3);
 }
+
+/// The module-kfunc plumbing: kernel BTF objects are enumerable by id and
+/// found by name (the fd a module kfunc call needs in fd_array), and the
+/// module search answers "none" for a name no module has. (No module with
+/// kfuncs is loaded on the test machine, so a module call itself is only
+/// covered by the pure relocation test in loader_spec.rs.)
+#[test]
+fn kernel_btf_objects_by_name() {
+    require!(Feature::CapSysAdmin);
+    use std::os::fd::AsFd;
+    let fd = bpf_arena::kfunc::kernel_btf_fd("vmlinux").unwrap();
+    let (info, name) = sys::btf_info(fd.as_fd()).unwrap();
+    assert_eq!((name.as_str(), info.kernel_btf), ("vmlinux", 1));
+    assert!(info.btf_size > 1_000_000, "vmlinux BTF is megabytes");
+    let e = bpf_arena::kfunc::kernel_btf_fd("no_such_module_xyz").unwrap_err();
+    assert!(e.to_string().contains("no_such_module_xyz"), "{e}");
+    assert_eq!(
+        bpf_arena::kfunc::module_kfunc("bpf_kfunc_nobody_has").unwrap(),
+        None
+    );
+}

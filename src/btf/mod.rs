@@ -101,8 +101,12 @@ pub struct Btf<'a> {
     data: &'a [u8],
     types: &'a [u8],
     strings: &'a [u8],
-    /// Byte offset into `types` of each record; index 0 is type id 1.
+    /// Byte offset into `types` of each record; index 0 is type id `id_base + 1`.
     offsets: Vec<u32>,
+    /// For split BTF (a module's, on top of vmlinux): the base's type count
+    /// and string section; 0 and empty otherwise.
+    id_base: u32,
+    base_strings: &'a [u8],
 }
 
 impl fmt::Debug for Btf<'_> {
@@ -147,6 +151,21 @@ fn extra_size(id: u32, h: &TypeHeader) -> Result<usize, BtfError> {
 impl<'a> Btf<'a> {
     /// Parses the header and indexes the type records.
     pub fn parse(data: &'a [u8]) -> Result<Btf<'a>, BtfError> {
+        Btf::parse_impl(data, 0, &[])
+    }
+
+    /// Parses split BTF (a kernel module's `/sys/kernel/btf/<module>`) on top
+    /// of `base` (vmlinux): its type ids continue after the base's, and
+    /// string offsets below the base's string-section size refer to the base.
+    pub fn parse_split(data: &'a [u8], base: &Btf<'a>) -> Result<Btf<'a>, BtfError> {
+        Btf::parse_impl(data, base.type_count(), base.strings)
+    }
+
+    fn parse_impl(
+        data: &'a [u8],
+        id_base: u32,
+        base_strings: &'a [u8],
+    ) -> Result<Btf<'a>, BtfError> {
         if data.len() < 24 {
             return Err(BtfError::Truncated("header"));
         }
@@ -173,7 +192,7 @@ impl<'a> Btf<'a> {
         let mut offsets = Vec::with_capacity(type_len / 24);
         let mut pos = 0usize;
         while pos < types.len() {
-            let id = offsets.len() as u32 + 1;
+            let id = id_base + offsets.len() as u32 + 1;
             let h = header_at(types, pos).ok_or(BtfError::BadType {
                 id,
                 reason: "record truncated".into(),
@@ -185,7 +204,7 @@ impl<'a> Btf<'a> {
                     reason: "record runs past the type section".into(),
                 });
             }
-            if h.name_off as usize >= strings.len().max(1) && h.name_off != 0 {
+            if h.name_off as usize >= base_strings.len() + strings.len().max(1) && h.name_off != 0 {
                 return Err(BtfError::BadString(h.name_off));
             }
             offsets.push(pos as u32);
@@ -196,12 +215,18 @@ impl<'a> Btf<'a> {
             types,
             strings,
             offsets,
+            id_base,
+            base_strings,
         })
     }
 
     /// Number of types (ids run from 1 to this, inclusive; 0 is `void`).
     pub fn type_count(&self) -> u32 {
-        self.offsets.len() as u32
+        self.id_base + self.offsets.len() as u32
+    }
+
+    fn index(&self, id: u32) -> Option<usize> {
+        (id as usize).checked_sub(self.id_base as usize + 1)
     }
 
     /// The whole blob.
@@ -211,23 +236,27 @@ impl<'a> Btf<'a> {
 
     /// The header of type `id`; `None` for 0 (`void`) or an id past the end.
     pub fn header(&self, id: u32) -> Option<TypeHeader> {
-        let off = *self.offsets.get((id as usize).checked_sub(1)?)? as usize;
+        let off = *self.offsets.get(self.index(id)?)? as usize;
         header_at(self.types, off)
     }
 
     /// The kind-specific bytes after the header of type `id`.
     pub fn extra(&self, id: u32) -> Option<&'a [u8]> {
         let h = self.header(id)?;
-        let off = self.offsets[id as usize - 1] as usize + 12;
+        let off = self.offsets[self.index(id)?] as usize + 12;
         self.types.get(off..off + extra_size(id, &h).ok()?)
     }
 
     /// The NUL-terminated string at `off` in the string section.
     pub fn string(&self, off: u32) -> Result<&'a str, BtfError> {
-        let rest = self
-            .strings
-            .get(off as usize..)
-            .ok_or(BtfError::BadString(off))?;
+        let base = self.base_strings.len();
+        let rest = if (off as usize) < base {
+            &self.base_strings[off as usize..]
+        } else {
+            self.strings
+                .get(off as usize - base..)
+                .ok_or(BtfError::BadString(off))?
+        };
         let end = rest
             .iter()
             .position(|&b| b == 0)
@@ -258,13 +287,17 @@ impl<'a> Btf<'a> {
             if needle.is_empty() {
                 continue;
             }
-            let mut start = 0;
-            while let Some(p) = find(&self.strings[start..], needle) {
-                let at = start + p;
-                if self.strings.get(at + needle.len()) == Some(&0) {
-                    wanted.push((at as u32, ni));
+            // Own strings sit after the base's in the offset space.
+            let base = self.base_strings.len();
+            for (strs, shift) in [(self.strings, base), (self.base_strings, 0)] {
+                let mut start = 0;
+                while let Some(p) = find(&strs[start..], needle) {
+                    let at = start + p;
+                    if strs.get(at + needle.len()) == Some(&0) {
+                        wanted.push(((at + shift) as u32, ni));
+                    }
+                    start = at + 1;
                 }
-                start = at + 1;
             }
         }
         let mut out = vec![None; names.len()];
@@ -282,7 +315,7 @@ impl<'a> Btf<'a> {
             if let Ok(p) = wanted.binary_search_by_key(&h.name_off, |w| w.0) {
                 let ni = wanted[p].1;
                 if out[ni].is_none() {
-                    out[ni] = Some(idx as u32 + 1);
+                    out[ni] = Some(self.id_base + idx as u32 + 1);
                     if out.iter().all(Option::is_some) {
                         break;
                     }

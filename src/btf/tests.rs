@@ -103,3 +103,28 @@ fn malformed_btf_is_an_error_not_a_panic() {
         }
     }
 }
+
+#[test]
+fn split_btf_continues_ids_and_strings() {
+    let base_blob = sample(); // 6 types; strings "\0int\0foo\0bar_foo\0s\0a\0" (21 bytes)
+    let base = Btf::parse(&base_blob).unwrap();
+    // Module: one FUNC named by its own string "modfn", one FUNC reusing the
+    // base's "foo", both with proto [2] from the base.
+    let own = b"modfn\0";
+    let mut t = Vec::new();
+    ty(&mut t, 21, kind::FUNC, 0, 2, &[]); // [7] modfn (offset 21 = base len + 0)
+    ty(&mut t, 5, kind::FUNC, 0, 2, &[]); // [8] "foo" from the base strings
+    let split_blob = blob(&t, own);
+    let m = Btf::parse_split(&split_blob, &base).unwrap();
+    assert_eq!(m.type_count(), 8);
+    assert_eq!(m.name(7).unwrap(), "modfn");
+    assert_eq!(m.name(8).unwrap(), "foo");
+    assert_eq!(
+        m.find_by_names(kind::FUNC, &["modfn", "foo", "int"]),
+        vec![Some(7), Some(8), None]
+    );
+    assert!(
+        m.header(3).is_none(),
+        "base types are not part of the split view"
+    );
+}

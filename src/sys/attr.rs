@@ -35,8 +35,12 @@ pub enum Cmd {
     ObjGetInfoByFd = 15,
     /// `BPF_BTF_LOAD` (18).
     BtfLoad = 18,
+    /// `BPF_BTF_GET_FD_BY_ID` (19).
+    BtfGetFdById = 19,
     /// `BPF_MAP_FREEZE` (22).
     MapFreeze = 22,
+    /// `BPF_BTF_GET_NEXT_ID` (23).
+    BtfGetNextId = 23,
     /// `BPF_PROG_STREAM_READ_BY_FD` (37, Linux 6.17+).
     ProgStreamReadByFd = 37,
 }
@@ -58,6 +62,8 @@ impl Cmd {
             Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Cmd::BtfLoad => "BPF_BTF_LOAD",
             Cmd::MapFreeze => "BPF_MAP_FREEZE",
+            Cmd::BtfGetFdById => "BPF_BTF_GET_FD_BY_ID",
+            Cmd::BtfGetNextId => "BPF_BTF_GET_NEXT_ID",
             Cmd::ProgStreamReadByFd => "BPF_PROG_STREAM_READ_BY_FD",
         }
     }
@@ -468,4 +474,22 @@ pub struct ProgInfo {
     pub attach_btf_id: u32,
     /// Offset 228: padding.
     pub _pad0: u32,
+}
+
+/// `struct bpf_btf_info` (32 bytes), filled by `BPF_OBJ_GET_INFO_BY_FD`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct BtfInfo {
+    /// Offset 0: buffer for the raw BTF (0: not requested).
+    pub btf: u64,
+    /// Offset 8: in: buffer size; out: BTF size.
+    pub btf_size: u32,
+    /// Offset 12.
+    pub id: u32,
+    /// Offset 16: buffer for the name.
+    pub name: u64,
+    /// Offset 24: in: name buffer size; out: name length.
+    pub name_len: u32,
+    /// Offset 28: 1 for the kernel's own BTF objects (vmlinux, modules).
+    pub kernel_btf: u32,
 }

@@ -272,6 +272,46 @@ fn obj_info<T: Default>(fd: BorrowedFd<'_>) -> Result<T, Errno> {
     Ok(info)
 }
 
+/// `BPF_BTF_GET_NEXT_ID` (Linux 5.4): the id of the next BTF object after
+/// `id` (0 for the first); `ENOENT` after the last.
+pub fn btf_get_next_id(id: u32) -> Result<u32, Errno> {
+    let mut a = GetFdByIdAttr {
+        id,
+        ..Default::default()
+    };
+    bpf(Cmd::BtfGetNextId, &mut a)?;
+    Ok(a.next_id)
+}
+
+/// `BPF_BTF_GET_FD_BY_ID` (Linux 5.4, needs `CAP_SYS_ADMIN`).
+pub fn btf_get_fd_by_id(id: u32) -> Result<OwnedFd, Errno> {
+    let mut a = GetFdByIdAttr {
+        id,
+        ..Default::default()
+    };
+    owned_fd(bpf(Cmd::BtfGetFdById, &mut a)?)
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` on a BTF object: its info and name (`vmlinux`,
+/// a module's name, or empty for a program's BTF).
+pub fn btf_info(fd: BorrowedFd<'_>) -> Result<(BtfInfo, String), Errno> {
+    let mut name = [0u8; 64];
+    let mut info = BtfInfo {
+        name: ptr_u64(name.as_mut_ptr()),
+        name_len: name.len() as u32,
+        ..Default::default()
+    };
+    let mut a = InfoAttr {
+        bpf_fd: fd_u32(fd),
+        info_len: std::mem::size_of::<BtfInfo>() as u32,
+        info: ptr_u64(&mut info as *mut BtfInfo),
+    };
+    bpf(Cmd::ObjGetInfoByFd, &mut a)?;
+    info.name = 0;
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    Ok((info, String::from_utf8_lossy(&name[..end]).into_owned()))
+}
+
 /// `BPF_OBJ_GET_INFO_BY_FD` on a map. For an arena, `map_extra` is the
 /// creation-time value: an address the kernel chose at the first `mmap` is
 /// never reported.
