@@ -3,7 +3,9 @@
  * A hash table with chaining in an arena: buckets are an __arena global
  * array, entries come from a bump allocator over pages BPF allocates.
  * htab_bucket() is a global (non-static) function in .text, verified on its
- * own; htab_find() is a static subprogram.
+ * own; htab_find() and new_entry() are static subprograms (new_entry uses a
+ * static __arena variable, so .rel.text relocates against the .addr_space.1
+ * section symbol with the addend in the instruction).
  *
  * htab_fill:   inserts keys 0..n-1 (n in .bss) with value key * 3.
  *              Expect: retval 0; `entries` == n.
@@ -32,14 +34,14 @@ __u32 n;
 __u32 entries;
 
 static char __arena *bump;
-static __u32 bump_left;
+static __u32 __arena bump_left; /* a static __arena variable: section-symbol relocations */
 
 __attribute__((noinline)) int htab_bucket(__u32 key)
 {
 	return (key * 2654435761u) % NBUCKETS;
 }
 
-static struct entry __arena *new_entry(void)
+static __attribute__((noinline)) struct entry __arena *new_entry(void)
 {
 	struct entry __arena *e;
 

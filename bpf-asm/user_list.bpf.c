@@ -6,6 +6,12 @@
  * exactly as clang stores __arena pointers) and sets the __arena global
  * `head`. sum_list walks it.
  * Expect: retval == number of nodes; `sum` (.bss) == the sum of the values.
+ * to_user: ctx = { u64 value }; converts the low 32 bits (a kernel-form
+ *   arena pointer) back to a user pointer with an explicit
+ *   addr_space_cast(.., 1, 0) written in inline asm, as hand-tuned arena
+ *   code does. The program never names the arena: the loader binds the
+ *   object's arena through fd_array. Expect: ctx.value == arena base's
+ *   upper half | low 32 bits (0 stays 0).
  */
 #include "arena.h"
 
@@ -35,6 +41,16 @@ int sum_list(void *ctx)
 		count++;
 	}
 	return count;
+}
+
+SEC("syscall")
+int to_user(__u64 *value)
+{
+	__u64 v = (__u32)*value;
+
+	asm volatile("%[v] = addr_space_cast(%[v], 0x1, 0x0)" : [v] "+r"(v));
+	*value = v;
+	return 0;
 }
 
 char _license[] SEC("license") = "GPL";

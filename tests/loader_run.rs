@@ -388,3 +388,19 @@ fn arena_address_option() {
     assert_eq!(o.arena().unwrap().map_extra(), at);
     assert_eq!(o.global::<i32>("test_val").unwrap(), 1);
 }
+
+#[test]
+fn iterator_kfuncs_and_inline_asm_cast_user() {
+    require_arena!();
+    let o = loader("externs.bpf.o").load().unwrap();
+    assert_eq!(run(&o, "iter_sum", &mut []), 45);
+    require!(Feature::FdArrayBinding);
+    let u = loader("user_list.bpf.o").load().unwrap();
+    let base = u.arena().unwrap().base();
+    let mut ctx = (0xdead_0000_0000_2008u64).to_le_bytes();
+    run(&u, "to_user", &mut ctx);
+    assert_eq!(u64::from_le_bytes(ctx), (base & !0xffff_ffff) | 0x2008);
+    let mut ctx = 0u64.to_le_bytes();
+    run(&u, "to_user", &mut ctx);
+    assert_eq!(u64::from_le_bytes(ctx), 0, "low 32 bits 0 is NULL");
+}

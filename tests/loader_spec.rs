@@ -157,16 +157,26 @@ fn htab_spec_has_text_subprograms_and_cross_section_calls() {
     assert!(funcs.contains(&("htab_find", false)), "{funcs:?}");
     assert!(!text.relocs.is_empty(), ".rel.text is read");
     assert_eq!(var(&s, "buckets"), (".addr_space.1".into(), 0, 64 * 8));
-    // readelf: calls 1 (.rel.text) + 2 (.relsyscall); buckets 2; .bss 6 + entries 1 + n 2; arena 1; kfunc 1.
+    // readelf: calls 1 (.rel.text) + 3 (.relsyscall); .addr_space.1 2 + buckets 2;
+    // .bss 3 + entries 1 + n 2; arena 1; kfunc 1.
     assert_eq!(
         counts(&s),
         [
             (RelocKind::Map, 1),
-            (RelocKind::Data, 9),
-            (RelocKind::Arena, 2),
-            (RelocKind::Call, 3),
+            (RelocKind::Data, 6),
+            (RelocKind::Arena, 4),
+            (RelocKind::Call, 4),
             (RelocKind::Kfunc, 1)
         ]
+    );
+    let text_arena_section_relocs = text
+        .relocs
+        .iter()
+        .filter(|r| r.symbol == ".addr_space.1")
+        .count();
+    assert_eq!(
+        text_arena_section_relocs, 2,
+        "section-symbol relocations inside a subprogram"
     );
 }
 
@@ -284,12 +294,13 @@ fn externs_spec_has_kconfig_and_merged_strings() {
             .iter()
             .any(|e| e.name == "bpf_kfunc_this_kernel_does_not_have" && e.weak)
     );
-    // readelf: bias + the string literal; 3 kconfig; the weak kfunc's guard and call.
+    // readelf: bias + the string literal; 3 kconfig; 4 iterator kfunc calls plus
+    // the weak kfunc's guard and call.
     assert_eq!(
         counts(&s),
         [
             (RelocKind::Data, 2),
-            (RelocKind::Kfunc, 2),
+            (RelocKind::Kfunc, 6),
             (RelocKind::Kconfig, 3)
         ]
     );
@@ -528,5 +539,105 @@ fn missing_weak_kfunc_call_is_poisoned_like_libbpf() {
         (l.insns[g].src(), l.insns[g].imm, l.insns[g + 1].imm),
         (3, 4242, 3),
         "BPF_PSEUDO_BTF_ID"
+    );
+}
+
+/// A section-symbol relocation keeps the addend clang left in the
+/// instruction (REL, not RELA): `static` arena variables.
+#[test]
+fn section_symbol_addends_are_kept() {
+    use bpf_arena::obj::link::{KernelFacts, Resolved, link};
+    let s = spec("arena_list.bpf.o");
+    let code = &s.code[s.programs[0].code];
+    let r = code
+        .relocs
+        .iter()
+        .find(|r| r.symbol == ".addr_space.1" && code.insns[r.insn].imm != 0)
+        .expect("a static arena variable");
+    let addend = code.insns[r.insn].imm as u64;
+    let static_var = s
+        .arena_data
+        .as_ref()
+        .unwrap()
+        .variables
+        .iter()
+        .find(|v| v.offset == addend)
+        .expect("addend is a variable's offset");
+    assert!(!static_var.global, "{} is static", static_var.name);
+    let fds: Vec<i32> = (0..s.maps.len() as i32).map(|i| 30 + i).collect();
+    let ext = vec![Resolved::BtfId { id: 1, fd_index: 0 }; s.externs.len()];
+    let l = link(
+        &s,
+        0,
+        &KernelFacts {
+            map_fds: &fds,
+            arena_offset: 0x10000,
+            externs: &ext,
+        },
+    )
+    .unwrap();
+    let at = r.insn - s.programs[0].start;
+    assert_eq!(
+        (l.insns[at].src(), l.insns[at + 1].imm as u64),
+        (2, 0x10000 + addend)
+    );
+}
+
+/// The BTF fix-ups: DATASEC sizes from the section headers, variable
+/// offsets from the symbol table, extern DATASECs rewritten.
+#[test]
+fn btf_fixups_fill_datasecs() {
+    use bpf_arena::btf::{Btf, kind};
+    let s = spec("externs.bpf.o");
+    let fixed = bpf_arena::obj::fixup_btf(&s).unwrap().unwrap();
+    let raw = Btf::parse(s.btf.as_ref().unwrap()).unwrap();
+    let btf = Btf::parse(&fixed).unwrap();
+    let ro = btf.find_datasec(".rodata").unwrap();
+    assert_eq!(
+        raw.header(ro).unwrap().size_or_type,
+        0,
+        "clang leaves DATASEC sizes 0"
+    );
+    assert_eq!(
+        btf.header(ro).unwrap().size_or_type,
+        4,
+        "from the section header"
+    );
+    let kc = btf.find_datasec(".kconfig").unwrap();
+    let infos = btf.datasec(kc).unwrap();
+    let offs: Vec<u32> = infos.iter().map(|i| i.offset).collect();
+    assert_eq!(offs, [0, 4, 8], "kconfig offsets as laid out");
+    for i in &infos {
+        assert_eq!(
+            btf.var_linkage(i.type_id).unwrap(),
+            bpf_arena::btf::VAR_GLOBAL_ALLOCATED
+        );
+    }
+    let ks = btf.find_datasec(".ksyms").unwrap();
+    for i in btf.datasec(ks).unwrap() {
+        assert_eq!(
+            btf.header(i.type_id).unwrap().kind(),
+            kind::VAR,
+            "FUNCs replaced by a dummy VAR"
+        );
+    }
+    let a = spec("arena_list.bpf.o");
+    let btf_bytes = bpf_arena::obj::fixup_btf(&a).unwrap().unwrap();
+    let b = Btf::parse(&btf_bytes).unwrap();
+    let ds = b.find_datasec(".addr_space.1").unwrap();
+    assert_eq!(
+        b.header(ds).unwrap().size_or_type as usize,
+        a.arena_data.as_ref().unwrap().bytes.len()
+    );
+    let by_name: Vec<(String, u32)> = b
+        .datasec(ds)
+        .unwrap()
+        .iter()
+        .map(|i| (b.name(i.type_id).unwrap().to_string(), i.offset))
+        .collect();
+    assert!(by_name.contains(&("arena_sum".into(), 24)), "{by_name:?}");
+    assert!(
+        by_name.windows(2).all(|w| w[0].1 <= w[1].1),
+        "sorted by offset"
     );
 }
