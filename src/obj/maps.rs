@@ -10,26 +10,28 @@ fn err(map: &str, reason: impl Into<String>) -> ObjError {
     }
 }
 
-/// `__uint(name, N)`: PTR → ARRAY of N.
-fn uint_field(btf: &Btf<'_>, map: &str, field: &str, ty: u32) -> Result<u32, ObjError> {
+/// The type a pointer-typed definition member points to (`__uint` and
+/// `__type` are both encoded as pointers); `what` names the expected form.
+fn pointee(btf: &Btf<'_>, map: &str, field: &str, ty: u32, what: &str) -> Result<u32, ObjError> {
     let t = btf
         .skip_mods(ty)
         .map_err(|e| err(map, format!("{field}: {e}")))?;
-    let h = btf
-        .header(t)
-        .ok_or_else(|| err(map, format!("{field}: bad type")))?;
-    if h.kind() != kind::PTR {
-        return Err(err(
-            map,
-            format!("{field} is not a __uint (pointer to array)"),
-        ));
+    match btf.header(t) {
+        Some(h) if h.kind() == kind::PTR => Ok(h.size_or_type),
+        Some(_) => Err(err(map, format!("{field} is not a {what}"))),
+        None => Err(err(map, format!("{field}: bad type"))),
     }
+}
+
+/// `__uint(name, N)`: PTR → ARRAY of N.
+fn uint_field(btf: &Btf<'_>, map: &str, field: &str, ty: u32) -> Result<u32, ObjError> {
+    const WHAT: &str = "__uint (pointer to array)";
     let arr = btf
-        .skip_mods(h.size_or_type)
+        .skip_mods(pointee(btf, map, field, ty, WHAT)?)
         .map_err(|e| err(map, e.to_string()))?;
     let (_, _, n) = btf
         .array(arr)
-        .map_err(|_| err(map, format!("{field} is not a __uint (pointer to array)")))?;
+        .map_err(|_| err(map, format!("{field} is not a {WHAT}")))?;
     Ok(n)
 }
 
@@ -48,19 +50,11 @@ fn ulong_field(btf: &Btf<'_>, map: &str, field: &str, ty: u32) -> Result<u64, Ob
 
 /// `__type(name, T)`: PTR → T; returns (type id, size).
 fn type_field(btf: &Btf<'_>, map: &str, field: &str, ty: u32) -> Result<(u32, u32), ObjError> {
-    let t = btf
-        .skip_mods(ty)
-        .map_err(|e| err(map, format!("{field}: {e}")))?;
-    let h = btf
-        .header(t)
-        .ok_or_else(|| err(map, format!("{field}: bad type")))?;
-    if h.kind() != kind::PTR {
-        return Err(err(map, format!("{field} is not a __type (pointer)")));
-    }
+    let t = pointee(btf, map, field, ty, "__type (pointer)")?;
     let size = btf
-        .resolve_size(h.size_or_type)
+        .resolve_size(t)
         .map_err(|e| err(map, format!("{field}: {e}")))?;
-    Ok((h.size_or_type, size as u32))
+    Ok((t, size as u32))
 }
 
 /// Parses the struct of a BTF map definition (also used for inner maps).
