@@ -404,3 +404,49 @@ fn iterator_kfuncs_and_inline_asm_cast_user() {
     run(&u, "to_user", &mut ctx);
     assert_eq!(u64::from_le_bytes(ctx), 0, "low 32 bits 0 is NULL");
 }
+
+/// Reusing an arena by pin path or by fd: the second load maps the same
+/// pages at the agreed address (the first object is gone by then; one
+/// process can map an arena only once).
+#[test]
+fn reuse_arena_by_pin_path_and_by_fd() {
+    require_arena!();
+    let pins = Bpffs::new("reuse");
+    let first = loader("counter.bpf.o").load().unwrap();
+    assert_eq!(run(&first, "count", &mut []), 1);
+    let ptr: u64 = first.global("counter").unwrap();
+    let base = first.arena().unwrap().base();
+    first.arena().unwrap().pin(&pins.join("arena")).unwrap();
+    drop(first);
+
+    let mut l = loader("counter.bpf.o");
+    l.reuse_pinned("arena", pins.join("arena")).unwrap();
+    let second = l.load().unwrap();
+    let a = second.arena().unwrap();
+    assert_eq!(a.base(), base, "mapped at its map_extra");
+    assert_eq!(
+        a.read(ArenaPtr::<u64>::from_addr(ptr)).unwrap(),
+        1,
+        "the first object's counter page"
+    );
+    assert_eq!(
+        run(&second, "count", &mut []),
+        1,
+        "a fresh .bss allocates a new page"
+    );
+    drop(second);
+
+    let c = std::ffi::CString::new(pins.join("arena").to_str().unwrap()).unwrap();
+    let fd = bpf_arena::sys::obj_get(&c, 0).unwrap();
+    let mut l = loader("counter.bpf.o");
+    l.reuse_map("arena", fd).unwrap();
+    let third = l.load().unwrap();
+    assert_eq!(
+        third
+            .arena()
+            .unwrap()
+            .read(ArenaPtr::<u64>::from_addr(ptr))
+            .unwrap(),
+        1
+    );
+}
