@@ -166,10 +166,35 @@ fn no(f: Feature) -> Support {
     Support::No { since: f.since() }
 }
 
-fn inconclusive(e: impl fmt::Display) -> Support {
-    Support::Inconclusive {
-        reason: e.to_string(),
+/// What an inconclusive probe reports: the errno when there is one
+/// (`EPERM (Operation not permitted)`), else the error's text.
+trait Reason {
+    fn reason(&self) -> String;
+}
+
+impl Reason for Errno {
+    fn reason(&self) -> String {
+        self.to_string()
     }
+}
+
+impl Reason for Error {
+    fn reason(&self) -> String {
+        match self.errno() {
+            Some(e) => e.to_string(),
+            None => self.to_string(),
+        }
+    }
+}
+
+impl Reason for &str {
+    fn reason(&self) -> String {
+        self.to_string()
+    }
+}
+
+fn inconclusive(e: impl Reason) -> Support {
+    Support::Inconclusive { reason: e.reason() }
 }
 
 fn run(f: Feature) -> Support {

@@ -34,6 +34,26 @@ use std::sync::Arc;
 /// Largest `ld_imm64` map-value offset every arena kernel accepts (512 MiB).
 const MAX_DIRECT_OFFSET: u64 = 1 << 29;
 
+/// Where `.addr_space.1` globals of `globals_len` bytes go in an arena of
+/// `pages` pages (DESIGN.md decision 5): at the end (offset `pages * page -
+/// round_up(len, page)`) when every reference stays below the 512 MiB
+/// direct-value limit or `full_range()` says the kernel accepts larger
+/// offsets; otherwise at offset 0. `None` when they do not fit.
+pub fn globals_offset(
+    pages: u32,
+    globals_len: u64,
+    full_range: impl FnOnce() -> bool,
+) -> Option<u64> {
+    let page = sys::page_size() as u64;
+    let size = pages as u64 * page;
+    let end = size.checked_sub(globals_len.next_multiple_of(page))?;
+    Some(if size <= MAX_DIRECT_OFFSET || full_range() {
+        end
+    } else {
+        0
+    })
+}
+
 /// An existing map to use instead of creating one.
 #[derive(Debug)]
 enum Reuse {
@@ -468,7 +488,10 @@ impl ObjectLoader {
         if let (Some(a), Some(data)) = (&arena, &self.spec.arena_data) {
             let page = sys::page_size() as u64;
             let g = (data.bytes.len() as u64).next_multiple_of(page);
-            let end = a.len().checked_sub(g).ok_or_else(|| {
+            offset = globals_offset(a.pages(), data.bytes.len() as u64, || {
+                probe(Feature::FullRangeDirectValue).is_yes()
+            })
+            .ok_or_else(|| {
                 Error::invalid(
                     "arena size",
                     format!(
@@ -478,12 +501,6 @@ impl ObjectLoader {
                     ),
                 )
             })?;
-            offset =
-                if a.len() <= MAX_DIRECT_OFFSET || probe(Feature::FullRangeDirectValue).is_yes() {
-                    end
-                } else {
-                    0
-                };
             if fresh_arena {
                 if a.flags().contains(ArenaFlags::SEGV_ON_FAULT) {
                     a.alloc_pages(Some(a.ptr_at::<u8>(offset)?), (g / page) as u32)?

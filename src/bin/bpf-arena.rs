@@ -1,0 +1,787 @@
+//! `bpf-arena`: probe, inspect, run — the command-line contract of
+//! DESIGN.md ("The command-line contract"). Output is an interface: keep it
+//! byte-exact. Exit status: 0 success, 1 object/kernel problem, 2 usage.
+
+use bpf_arena::features::probe_all;
+use bpf_arena::insn::Listing;
+use bpf_arena::loader::{ObjectLoader, globals_offset};
+use bpf_arena::obj::link::{KernelFacts, Resolved, link};
+use bpf_arena::obj::{
+    ARENA_SECTION, ExternKind, MapOrigin, MapSpec, ObjectSpec, Pinning, RelocKind,
+};
+use bpf_arena::prog::{ProgramType, TestRun};
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+Usage: bpf-arena <COMMAND> [ARGS]
+
+BPF arenas (BPF_MAP_TYPE_ARENA) straight against the kernel ABI.
+
+Commands:
+  probe                             what this kernel supports, one line per feature
+  inspect OBJECT [OPTIONS]          everything the parser knows about an ELF object
+  run OBJECT [OPTIONS] [PROGRAM...] load an object, run programs, print values
+
+Run `bpf-arena COMMAND --help` for a command's options.
+Exit status: 0 success, 1 the object failed to parse or load or a run failed, 2 usage error.
+";
+
+const PROBE_HELP: &str = "\
+Usage: bpf-arena probe
+
+Prints one line per feature: `NAME: yes` or `NAME: no (REASON)`, where REASON
+names the kernel release that added the feature or the error the kernel gave.
+Needs no privileges: without them, the kernel probes say EPERM and the
+capability lines say which capabilities are missing.
+";
+
+const INSPECT_HELP: &str = "\
+Usage: bpf-arena inspect OBJECT [--pages N] [--disasm PROGRAM]
+
+Prints the object's sections, maps (every attribute), programs (section,
+type, attach type, flags, instruction count), global variables (section,
+offset, size), arena globals and where they will be placed, relocations by
+kind, kfunc and kconfig externs, and func/line info counts. Needs no
+privileges.
+
+Options:
+  --pages N          place the arena globals as for an arena of N pages
+  --disasm PROGRAM   print PROGRAM's instructions after relocation, one per
+                     line; map fds are shown as the map's index in the map
+                     list, kfuncs with their id in /sys/kernel/btf/vmlinux
+";
+
+const RUN_HELP: &str = "\
+Usage: bpf-arena run OBJECT [OPTIONS] [PROGRAM...]
+
+Loads OBJECT (creating its maps, mapping its arena, loading its programs),
+runs each PROGRAM named, in the order given, with BPF_PROG_TEST_RUN, then
+prints the requested values. If PROGRAMs are named, only those are loaded;
+if none are named, all are loaded and none run.
+
+Options:
+  --set NAME=VALUE  before loading, set global NAME (in .bss, .data, .rodata*,
+                    .data.* or .addr_space.1); VALUE is decimal or 0x-hex,
+                    optionally negative, stored little-endian in the
+                    variable's size, which must be 1, 2, 4 or 8 bytes
+  --get NAME        after all runs, print NAME=VALUE read from user-space
+                    memory (the mapped global data or the arena mapping):
+                    sizes 1/2/4/8 as unsigned decimal, others as 0x and the
+                    bytes in memory order, lowercase hex
+  --pages N         set the arena's max_entries before it is created
+  --times N         run each PROGRAM N times (default 1); print the last retval
+  --ctx HEX         ctx_in bytes for each run (default none); packet programs
+                    (socket, tc, xdp, cgroup_skb, ...) also get a 64-byte zero
+                    packet as data_in
+
+Output, one line per item: `PROGRAM retval=R` (R: the 32-bit return value,
+signed decimal), then `NAME=VALUE` for each --get, in the order given.
+";
+
+/// A usage error (exit 2) or an object/kernel error (exit 1).
+enum Fail {
+    Usage(String),
+    Object(String),
+    /// Already reported on stderr.
+    Reported,
+}
+
+fn usage(msg: impl Into<String>) -> Fail {
+    Fail::Usage(msg.into())
+}
+
+fn object(msg: impl std::fmt::Display) -> Fail {
+    Fail::Object(msg.to_string())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        None => Err(usage(
+            "a command is required (probe, inspect, run); see bpf-arena --help",
+        )),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some("probe") => probe(&args[1..]),
+        Some("inspect") => inspect(&args[1..]),
+        Some("run") => run(&args[1..]),
+        Some(other) => Err(usage(format!(
+            "unknown command '{other}' (probe, inspect, run); see bpf-arena --help"
+        ))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail::Usage(m)) => {
+            eprintln!("bpf-arena: {m}");
+            ExitCode::from(2)
+        }
+        Err(Fail::Object(m)) => {
+            eprintln!("bpf-arena: {m}");
+            ExitCode::from(1)
+        }
+        Err(Fail::Reported) => ExitCode::from(1),
+    }
+}
+
+fn wants_help(args: &[String]) -> bool {
+    args.iter().any(|a| a == "-h" || a == "--help")
+}
+
+fn probe(args: &[String]) -> Result<(), Fail> {
+    if wants_help(args) {
+        print!("{PROBE_HELP}");
+        return Ok(());
+    }
+    if let Some(a) = args.first() {
+        return Err(usage(format!("probe takes no arguments (got '{a}')")));
+    }
+    let mut out = String::new();
+    for (f, s) in probe_all() {
+        let _ = writeln!(out, "{}: {s}", f.name());
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// Takes the value after option `opt` at `args[*i]`.
+fn value<'a>(args: &'a [String], i: &mut usize, opt: &str) -> Result<&'a str, Fail> {
+    *i += 1;
+    args.get(*i)
+        .map(String::as_str)
+        .ok_or_else(|| usage(format!("{opt} needs a value")))
+}
+
+fn number<T: std::str::FromStr>(s: &str, opt: &str) -> Result<T, Fail> {
+    s.parse()
+        .map_err(|_| usage(format!("{opt}: '{s}' is not a number")))
+}
+
+fn load_spec(path: &str) -> Result<ObjectSpec, Fail> {
+    ObjectSpec::from_file(std::path::Path::new(path)).map_err(|e| object(format!("{path}: {e}")))
+}
+
+fn map_type_name(t: u32) -> &'static str {
+    const NAMES: [&str; 34] = [
+        "unspec",
+        "hash",
+        "array",
+        "prog_array",
+        "perf_event_array",
+        "percpu_hash",
+        "percpu_array",
+        "stack_trace",
+        "cgroup_array",
+        "lru_hash",
+        "lru_percpu_hash",
+        "lpm_trie",
+        "array_of_maps",
+        "hash_of_maps",
+        "devmap",
+        "sockmap",
+        "cpumap",
+        "xskmap",
+        "sockhash",
+        "cgroup_storage",
+        "reuseport_sockarray",
+        "percpu_cgroup_storage",
+        "queue",
+        "stack",
+        "sk_storage",
+        "devmap_hash",
+        "struct_ops",
+        "ringbuf",
+        "inode_storage",
+        "task_storage",
+        "bloom_filter",
+        "user_ringbuf",
+        "cgrp_storage",
+        "arena",
+    ];
+    NAMES.get(t as usize).copied().unwrap_or("unknown")
+}
+
+fn prog_type_name(t: ProgramType) -> &'static str {
+    const NAMES: [&str; 33] = [
+        "unspec",
+        "socket_filter",
+        "kprobe",
+        "sched_cls",
+        "sched_act",
+        "tracepoint",
+        "xdp",
+        "perf_event",
+        "cgroup_skb",
+        "cgroup_sock",
+        "lwt_in",
+        "lwt_out",
+        "lwt_xmit",
+        "sock_ops",
+        "sk_skb",
+        "cgroup_device",
+        "sk_msg",
+        "raw_tracepoint",
+        "cgroup_sock_addr",
+        "lwt_seg6local",
+        "lirc_mode2",
+        "sk_reuseport",
+        "flow_dissector",
+        "cgroup_sysctl",
+        "raw_tracepoint_writable",
+        "cgroup_sockopt",
+        "tracing",
+        "struct_ops",
+        "ext",
+        "lsm",
+        "sk_lookup",
+        "syscall",
+        "netfilter",
+    ];
+    NAMES.get(t.0 as usize).copied().unwrap_or("unknown")
+}
+
+fn flag_names(flags: u32) -> String {
+    let known = [
+        (1 << 0, "no_prealloc"),
+        (1 << 1, "no_common_lru"),
+        (1 << 2, "numa_node"),
+        (1 << 3, "rdonly"),
+        (1 << 4, "wronly"),
+        (1 << 5, "stack_build_id"),
+        (1 << 6, "zero_seed"),
+        (1 << 7, "rdonly_prog"),
+        (1 << 8, "wronly_prog"),
+        (1 << 9, "clone"),
+        (1 << 10, "mmapable"),
+        (1 << 11, "preserve_elems"),
+        (1 << 12, "inner_map"),
+        (1 << 13, "link"),
+        (1 << 14, "path_fd"),
+        (1 << 15, "vtype_btf_obj_fd"),
+        (1 << 16, "token_fd"),
+        (1 << 17, "segv_on_fault"),
+        (1 << 18, "no_user_conv"),
+    ];
+    let names: Vec<&str> = known
+        .iter()
+        .filter(|(b, _)| flags & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if names.is_empty() {
+        format!("{flags:#x}")
+    } else {
+        format!("{flags:#x} ({})", names.join("|"))
+    }
+}
+
+fn map_line(m: &MapSpec, spec: &ObjectSpec) -> String {
+    let mut s = format!(
+        "type {} ({}), key_size {}, value_size {}, max_entries {}, flags {}, map_extra {:#x}, numa_node {}, pinning {}",
+        map_type_name(m.map_type),
+        m.map_type,
+        m.key_size,
+        m.value_size,
+        m.max_entries,
+        flag_names(m.map_flags),
+        m.map_extra,
+        m.numa_node,
+        if m.pinning == Pinning::ByName {
+            "by_name"
+        } else {
+            "none"
+        }
+    );
+    match m.origin {
+        MapOrigin::Data(d) => {
+            let _ = write!(s, ", holds {}", spec.data[d].section);
+        }
+        MapOrigin::Kconfig => s.push_str(", holds .kconfig"),
+        MapOrigin::Declared => {}
+    }
+    if let Some(i) = &m.inner {
+        let _ = write!(
+            s,
+            ", inner: type {} ({}), key_size {}, value_size {}, max_entries {}, flags {}",
+            map_type_name(i.map_type),
+            i.map_type,
+            i.key_size,
+            i.value_size,
+            i.max_entries,
+            flag_names(i.map_flags)
+        );
+    }
+    s
+}
+
+fn reloc_kind_name(k: RelocKind) -> &'static str {
+    match k {
+        RelocKind::Map => "map",
+        RelocKind::Data => "data",
+        RelocKind::Arena => "arena",
+        RelocKind::Call => "call",
+        RelocKind::FuncAddr => "func_addr",
+        RelocKind::Kfunc => "kfunc",
+        RelocKind::Ksym => "ksym",
+        RelocKind::Kconfig => "kconfig",
+    }
+}
+
+fn inspect(args: &[String]) -> Result<(), Fail> {
+    if wants_help(args) {
+        print!("{INSPECT_HELP}");
+        return Ok(());
+    }
+    let (mut path, mut pages, mut disasm) = (None, None, None);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--pages" => pages = Some(number::<u32>(value(args, &mut i, "--pages")?, "--pages")?),
+            "--disasm" => disasm = Some(value(args, &mut i, "--disasm")?.to_string()),
+            o if o.starts_with('-') => {
+                return Err(usage(format!(
+                    "unknown option '{o}' for inspect (see bpf-arena inspect --help)"
+                )));
+            }
+            p if path.is_none() => path = Some(p.to_string()),
+            extra => {
+                return Err(usage(format!(
+                    "unexpected argument '{extra}' (inspect takes one OBJECT)"
+                )));
+            }
+        }
+        i += 1;
+    }
+    let path = path.ok_or_else(|| usage("inspect needs an OBJECT"))?;
+    let spec = load_spec(&path)?;
+    let arena_pages = pages.or_else(|| spec.arena_map().map(|i| spec.maps[i].max_entries));
+    if let Some(name) = disasm {
+        return print_disasm(&spec, &name, arena_pages);
+    }
+    let mut o = String::new();
+    let _ = writeln!(o, "object: {}", spec.name);
+    let _ = writeln!(
+        o,
+        "license: {}",
+        if spec.license.is_empty() {
+            "(none)"
+        } else {
+            &spec.license
+        }
+    );
+    let _ = writeln!(o, "sections:");
+    for s in &spec.sections {
+        let _ = writeln!(o, "  {}: {}, {} bytes", s.name, s.kind, s.size);
+    }
+    let _ = writeln!(o, "maps:");
+    for m in &spec.maps {
+        let _ = writeln!(o, "  {}: {}", m.name, map_line(m, &spec));
+    }
+    let _ = writeln!(o, "programs:");
+    for p in &spec.programs {
+        let flags: Vec<&str> = [
+            (bpf_arena::prog::ProgramFlags::SLEEPABLE, "sleepable"),
+            (
+                bpf_arena::prog::ProgramFlags::XDP_HAS_FRAGS,
+                "xdp_has_frags",
+            ),
+        ]
+        .iter()
+        .filter(|(f, _)| p.flags.contains(*f))
+        .map(|(_, n)| *n)
+        .collect();
+        let _ = writeln!(
+            o,
+            "  {}: section {}, type {} ({}), attach_type {}, flags {}, {} insns",
+            p.name,
+            p.section,
+            prog_type_name(p.prog_type),
+            p.prog_type.0,
+            p.expected_attach_type,
+            if flags.is_empty() {
+                "none".to_string()
+            } else {
+                flags.join("|")
+            },
+            p.len
+        );
+    }
+    let _ = writeln!(o, "variables:");
+    for d in &spec.data {
+        for v in &d.variables {
+            let _ = writeln!(
+                o,
+                "  {}: section {}, offset {}, size {}",
+                v.name, v.section, v.offset, v.size
+            );
+        }
+    }
+    match (&spec.arena_data, arena_pages) {
+        (Some(a), Some(pages)) => {
+            let placed = globals_offset(pages, a.bytes.len() as u64, || false);
+            let page = bpf_arena::sys::page_size() as u64;
+            match placed {
+                Some(off) => {
+                    let big = pages as u64 * page > 1 << 29;
+                    let _ = writeln!(
+                        o,
+                        "arena globals: {} bytes in {ARENA_SECTION}, placed at offset {off:#x} of a {pages}-page arena{}",
+                        a.bytes.len(),
+                        if big {
+                            " (at the end instead on kernels accepting direct-value offsets >= 512 MiB)"
+                        } else {
+                            ""
+                        }
+                    );
+                    for v in &a.variables {
+                        let _ = writeln!(
+                            o,
+                            "  {}: offset {}, size {}, arena offset {:#x}",
+                            v.name,
+                            v.offset,
+                            v.size,
+                            off + v.offset
+                        );
+                    }
+                }
+                None => {
+                    let _ = writeln!(
+                        o,
+                        "arena globals: {} bytes in {ARENA_SECTION}, do not fit a {pages}-page arena",
+                        a.bytes.len()
+                    );
+                }
+            }
+        }
+        (Some(a), None) => {
+            let _ = writeln!(
+                o,
+                "arena globals: {} bytes in {ARENA_SECTION}, but no arena map",
+                a.bytes.len()
+            );
+        }
+        (None, _) => {
+            let _ = writeln!(o, "arena globals: none");
+        }
+    }
+    let counts: Vec<String> = spec
+        .reloc_counts()
+        .iter()
+        .map(|(k, n)| format!("{} {n}", reloc_kind_name(*k)))
+        .collect();
+    let _ = writeln!(
+        o,
+        "relocations: {}",
+        if counts.is_empty() {
+            "none".to_string()
+        } else {
+            counts.join(", ")
+        }
+    );
+    let _ = writeln!(o, "externs:");
+    for e in &spec.externs {
+        let strength = if e.weak { "weak" } else { "strong" };
+        match e.kind {
+            ExternKind::Kfunc => {
+                let _ = writeln!(o, "  kfunc {} ({strength})", e.name);
+            }
+            ExternKind::Ksym => {
+                let _ = writeln!(o, "  ksym {} ({strength})", e.name);
+            }
+            ExternKind::Kconfig { offset, size } => {
+                let _ = writeln!(
+                    o,
+                    "  kconfig {} ({strength}): offset {offset}, size {size}",
+                    e.name
+                );
+            }
+        }
+    }
+    let (mut fi, mut li, mut cr) = (0, 0, 0);
+    if let Some(x) = &spec.btf_ext {
+        for (_, s) in &x.sections {
+            fi += s.func_info.len();
+            li += s.line_info.len();
+            cr += s.core_relos.len();
+        }
+    }
+    let _ = writeln!(
+        o,
+        "btf: {}, func_info {fi}, line_info {li}, core_relos {cr}",
+        if spec.btf.is_some() { "yes" } else { "no" }
+    );
+    print!("{o}");
+    Ok(())
+}
+
+fn print_disasm(spec: &ObjectSpec, name: &str, arena_pages: Option<u32>) -> Result<(), Fail> {
+    let p = spec
+        .programs
+        .iter()
+        .position(|p| p.name == name)
+        .ok_or_else(|| object(format!("the object has no program '{name}'")))?;
+    let fds: Vec<i32> = (0..spec.maps.len() as i32).collect();
+    let kfunc_names: Vec<&str> = spec.externs.iter().map(|e| e.essential_name()).collect();
+    let ids = if spec
+        .externs
+        .iter()
+        .any(|e| e.kind != ExternKind::Ksym && !matches!(e.kind, ExternKind::Kconfig { .. }))
+    {
+        bpf_arena::kfunc::kfunc_ids(&kfunc_names).unwrap_or_else(|_| vec![None; kfunc_names.len()])
+    } else {
+        vec![None; kfunc_names.len()]
+    };
+    let externs: Vec<Resolved> = spec
+        .externs
+        .iter()
+        .zip(ids)
+        .map(|(e, id)| match (e.kind, id) {
+            (ExternKind::Kconfig { .. }, _) => Resolved::Kconfig,
+            (_, Some(id)) => Resolved::BtfId { id, fd_index: 0 },
+            (_, None) => Resolved::Missing,
+        })
+        .collect();
+    let arena_offset = match (&spec.arena_data, arena_pages) {
+        (Some(a), Some(pages)) => {
+            globals_offset(pages, a.bytes.len() as u64, || false).unwrap_or(0)
+        }
+        _ => 0,
+    };
+    let linked = link(
+        spec,
+        p,
+        &KernelFacts {
+            map_fds: &fds,
+            arena_offset,
+            externs: &externs,
+        },
+    )
+    .map_err(object)?;
+    print!("{}", Listing(&linked.insns));
+    Ok(())
+}
+
+/// Parses `-12`, `34`, `0x1f`, `-0x10` into (negative, magnitude).
+fn parse_int(s: &str) -> Option<(bool, u64)> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
+    let mag = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(h) if !h.is_empty() => u64::from_str_radix(h, 16).ok()?,
+        Some(_) => return None,
+        None => digits.parse::<u64>().ok()?,
+    };
+    Some((neg, mag))
+}
+
+/// Little-endian bytes of `(neg, mag)` in `size` bytes, if it fits (as an
+/// unsigned value, or as a negative signed one).
+fn encode_int(neg: bool, mag: u64, size: usize) -> Option<Vec<u8>> {
+    let bits = size as u32 * 8;
+    let v: u64 = if neg {
+        let limit = 1u128 << (bits - 1);
+        if mag as u128 > limit {
+            return None;
+        }
+        (mag as i128).wrapping_neg() as u64
+    } else {
+        if bits < 64 && mag >> bits != 0 {
+            return None;
+        }
+        mag
+    };
+    Some(v.to_le_bytes()[..size].to_vec())
+}
+
+fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn is_packet_program(t: ProgramType) -> bool {
+    [
+        ProgramType::SOCKET_FILTER,
+        ProgramType::SCHED_CLS,
+        ProgramType::SCHED_ACT,
+        ProgramType::XDP,
+        ProgramType::CGROUP_SKB,
+        ProgramType::LWT_IN,
+        ProgramType::LWT_OUT,
+        ProgramType::LWT_XMIT,
+        ProgramType::LWT_SEG6LOCAL,
+        ProgramType::SK_SKB,
+        ProgramType::FLOW_DISSECTOR,
+    ]
+    .contains(&t)
+}
+
+fn run(args: &[String]) -> Result<(), Fail> {
+    if wants_help(args) {
+        print!("{RUN_HELP}");
+        return Ok(());
+    }
+    let mut path = None;
+    let (mut sets, mut gets, mut programs) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut pages, mut times, mut ctx) = (None, 1u32, Vec::new());
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--set" => {
+                let v = value(args, &mut i, "--set")?;
+                let (name, val) = v
+                    .split_once('=')
+                    .ok_or_else(|| usage(format!("--set {v}: expected NAME=VALUE")))?;
+                let n = parse_int(val).ok_or_else(|| {
+                    usage(format!(
+                        "--set {v}: '{val}' is not a decimal or 0x-hex number"
+                    ))
+                })?;
+                sets.push((name.to_string(), val.to_string(), n));
+            }
+            "--get" => gets.push(value(args, &mut i, "--get")?.to_string()),
+            "--pages" => pages = Some(number::<u32>(value(args, &mut i, "--pages")?, "--pages")?),
+            "--times" => {
+                times = number::<u32>(value(args, &mut i, "--times")?, "--times")?;
+                if times == 0 {
+                    return Err(usage("--times must be at least 1"));
+                }
+            }
+            "--ctx" => {
+                let v = value(args, &mut i, "--ctx")?;
+                ctx = parse_hex(v).ok_or_else(|| {
+                    usage(format!("--ctx: '{v}' is not an even number of hex digits"))
+                })?;
+            }
+            o if o.starts_with('-') && o.len() > 1 => {
+                return Err(usage(format!(
+                    "unknown option '{o}' for run (see bpf-arena run --help)"
+                )));
+            }
+            p if path.is_none() => path = Some(p.to_string()),
+            p => programs.push(p.to_string()),
+        }
+        i += 1;
+    }
+    let path = path.ok_or_else(|| usage("run needs an OBJECT"))?;
+    let mut loader = ObjectLoader::from_file(&path).map_err(|e| object(format!("{path}: {e}")))?;
+    for (name, val, (neg, mag)) in &sets {
+        let v = loader
+            .spec()
+            .variables()
+            .find(|v| v.name == *name)
+            .ok_or_else(|| {
+                object(format!(
+                    "--set {name}={val}: the object has no global variable '{name}'"
+                ))
+            })?
+            .clone();
+        if !matches!(v.size, 1 | 2 | 4 | 8) {
+            return Err(object(format!(
+                "--set {name}={val}: '{name}' is {} bytes; --set takes 1, 2, 4 or 8",
+                v.size
+            )));
+        }
+        let bytes = encode_int(*neg, *mag, v.size as usize).ok_or_else(|| {
+            object(format!(
+                "--set {name}={val}: does not fit '{name}' ({} bytes)",
+                v.size
+            ))
+        })?;
+        loader.set_global(name, &bytes).map_err(object)?;
+    }
+    for g in &gets {
+        if loader.spec().variables().all(|v| v.name != *g) {
+            return Err(object(format!(
+                "--get {g}: the object has no global variable '{g}'"
+            )));
+        }
+    }
+    if let Some(p) = pages {
+        let arena = loader
+            .spec()
+            .arena_map()
+            .ok_or_else(|| object("--pages: the object has no arena map"))?;
+        let name = loader.spec().maps[arena].name.clone();
+        loader.set_max_entries(&name, p).map_err(object)?;
+    }
+    if !programs.is_empty() {
+        loader.load_only(&programs).map_err(object)?;
+    }
+    let obj = loader.load().map_err(|e| match e {
+        bpf_arena::Error::Verifier(v) => {
+            eprintln!(
+                "bpf-arena: {path}: the verifier rejected program '{}': {}",
+                v.program, v.errno
+            );
+            eprint!("{}", v.log());
+            if !v.log().ends_with('\n') {
+                eprintln!();
+            }
+            Fail::Reported
+        }
+        e => object(format!("{path}: {e}")),
+    })?;
+    let mut out = String::new();
+    for name in &programs {
+        let prog = obj.program(name).expect("loaded: it was named");
+        let packet = [0u8; 64];
+        let mut last = 0;
+        for _ in 0..times {
+            let mut c = ctx.clone();
+            let r = if prog.program_type() == ProgramType::SYSCALL {
+                prog.run_syscall(&mut c)
+            } else {
+                let data_in: &[u8] = if is_packet_program(prog.program_type()) {
+                    &packet
+                } else {
+                    &[]
+                };
+                let ctx_in = if c.is_empty() {
+                    None
+                } else {
+                    Some(c.as_mut_slice())
+                };
+                prog.test_run(TestRun {
+                    data_in,
+                    ctx_in,
+                    ..Default::default()
+                })
+                .map(|r| r.retval)
+            };
+            last = r.map_err(|e| object(format!("{path}: running '{name}': {e}")))?;
+        }
+        let _ = writeln!(out, "{name} retval={}", last as i32);
+    }
+    for g in &gets {
+        let bytes = obj
+            .global_bytes(g)
+            .map_err(|e| object(format!("--get {g}: {e}")))?;
+        let text = match bytes.len() {
+            1 => bytes[0].to_string(),
+            2 => u16::from_le_bytes(bytes[..2].try_into().expect("2")).to_string(),
+            4 => u32::from_le_bytes(bytes[..4].try_into().expect("4")).to_string(),
+            8 => u64::from_le_bytes(bytes[..8].try_into().expect("8")).to_string(),
+            _ => {
+                let mut h = String::from("0x");
+                for b in &bytes {
+                    let _ = write!(h, "{b:02x}");
+                }
+                h
+            }
+        };
+        let _ = writeln!(out, "{g}={text}");
+    }
+    print!("{out}");
+    Ok(())
+}

@@ -1,0 +1,515 @@
+//! The `bpf-arena` binary against the command-line contract in DESIGN.md:
+//! stdout compared byte for byte, exit statuses and stderr lines for errors.
+//!
+//! `inspect` output of every bpf-asm object is compared with
+//! `tests/cli/<object>.inspect`; after a deliberate change, regenerate those
+//! with `BPF_ARENA_BLESS=1 cargo test --test cli` and review the diff.
+
+mod common;
+
+use bpf_arena::features::Feature;
+#[allow(unused_imports)]
+use common::*;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bpf-arena");
+
+fn obj(name: &str) -> String {
+    format!("{}/bpf-asm/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the binary: (exit code, stdout, stderr).
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run bpf-arena");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn ok(args: &[&str]) -> String {
+    let (code, out, err) = cli(args);
+    assert_eq!(code, 0, "bpf-arena {args:?}: {err}");
+    assert!(err.is_empty(), "bpf-arena {args:?} wrote to stderr: {err}");
+    out
+}
+
+const OBJECTS: [&str; 10] = [
+    "arena_list.bpf.o",
+    "asm_legacy.o",
+    "atomics.bpf.o",
+    "counter.bpf.o",
+    "counter_reader.bpf.o",
+    "externs.bpf.o",
+    "fixed_addr.bpf.o",
+    "htab.bpf.o",
+    "pages.bpf.o",
+    "user_list.bpf.o",
+];
+
+#[test]
+fn inspect_every_object_matches_its_golden_output() {
+    let dir = format!("{}/tests/cli", env!("CARGO_MANIFEST_DIR"));
+    let bless = std::env::var("BPF_ARENA_BLESS").is_ok_and(|v| v == "1");
+    let mut mismatched = Vec::new();
+    for o in OBJECTS {
+        let out = ok(&["inspect", &obj(o)]);
+        let golden = format!("{dir}/{}.inspect", o.split('.').next().unwrap());
+        if bless {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&golden, &out).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&golden)
+            .unwrap_or_else(|_| panic!("{golden} missing; BPF_ARENA_BLESS=1 creates it"));
+        if out != want {
+            mismatched.push(format!("{o}:\n--- expected\n{want}--- got\n{out}"));
+        }
+    }
+    assert!(mismatched.is_empty(), "{}", mismatched.join("\n"));
+}
+
+#[test]
+fn inspect_places_arena_globals_for_a_page_count() {
+    let out = ok(&["inspect", &obj("arena_list.bpf.o"), "--pages", "200"]);
+    assert!(out.contains("arena globals: 52 bytes in .addr_space.1, placed at offset 0xc7000 of a 200-page arena\n"), "{out}");
+    assert!(
+        out.contains("  arena_sum: offset 24, size 8, arena offset 0xc7018\n"),
+        "{out}"
+    );
+    let out = ok(&["inspect", &obj("arena_list.bpf.o"), "--pages", "262144"]);
+    assert!(
+        out.contains(
+            "placed at offset 0x0 of a 262144-page arena (at the end instead on kernels accepting"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn inspect_disasm_prints_relocated_instructions() {
+    let out = ok(&[
+        "inspect",
+        &obj("arena_list.bpf.o"),
+        "--disasm",
+        "arena_list_sum",
+    ]);
+    let first: Vec<&str> = out.lines().take(4).collect();
+    // Map 0 is the arena: the list head is an arena global placed at 0x3f000 + 8.
+    assert_eq!(
+        first,
+        [
+            "     0: r1 = 0x0",
+            "     1: r2 = map_value(0, 0x3f008) ll",
+            "     3: r2 = addr_space_cast(r2, 0x0, 0x1)",
+            "     4: r2 = *(u64 *)(r2 + 0x0)"
+        ]
+    );
+    assert!(out.ends_with("exit\n"));
+    // Kfunc calls show this kernel's BTF id.
+    let id = bpf_arena::kfunc::kfunc_id("bpf_arena_alloc_pages")
+        .unwrap()
+        .unwrap();
+    let out = ok(&[
+        "inspect",
+        &obj("arena_list.bpf.o"),
+        "--disasm",
+        "arena_list_add",
+    ]);
+    assert!(out.contains(&format!("call kfunc({id:#x})")), "{out}");
+    // Subprograms are appended after the program.
+    let out = ok(&["inspect", &obj("htab.bpf.o"), "--disasm", "htab_lookup"]);
+    assert!(
+        out.lines().filter(|l| l.ends_with(": exit")).count() >= 3,
+        "{out}"
+    );
+}
+
+#[test]
+fn probe_prints_one_line_per_feature() {
+    let out = ok(&["probe"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), bpf_arena::features::Feature::ALL.len());
+    for (line, f) in lines.iter().zip(bpf_arena::features::Feature::ALL) {
+        let (name, answer) = line.split_once(": ").unwrap();
+        assert_eq!(name, f.name());
+        assert!(
+            answer == "yes" || (answer.starts_with("no (") && answer.ends_with(')')),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn probe_without_privileges_names_the_missing_capabilities() {
+    require!(Feature::CapSysAdmin);
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            BIN,
+            "probe",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("arena_map: no (EPERM (Operation not permitted))\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kfunc_bpf_arena_alloc_pages: yes\n"),
+        "BTF is readable by anyone: {text}"
+    );
+    assert!(
+        text.contains("cap_bpf: no (not held by this process)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cap_perfmon: no (not held by this process)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn run_arena_list_with_set_and_gets() {
+    require_arena!();
+    let out = ok(&[
+        "run",
+        &obj("arena_list.bpf.o"),
+        "--set",
+        "cnt=1000",
+        "arena_list_add",
+        "arena_list_sum",
+        "--get",
+        "list_len",
+        "--get",
+        "list_sum",
+        "--get",
+        "arena_sum",
+        "--get",
+        "test_val",
+    ]);
+    assert_eq!(
+        out,
+        "arena_list_add retval=0\narena_list_sum retval=0\nlist_len=1000\nlist_sum=499500\narena_sum=499500\ntest_val=1\n"
+    );
+    // Deleting leaves a sum of 0; the programs run in the order given.
+    let out = ok(&[
+        "run",
+        &obj("arena_list.bpf.o"),
+        "--set",
+        "cnt=10",
+        "arena_list_add",
+        "arena_list_del",
+        "arena_list_sum",
+        "--get",
+        "list_sum",
+    ]);
+    assert_eq!(
+        out,
+        "arena_list_add retval=0\narena_list_del retval=0\narena_list_sum retval=0\nlist_sum=0\n"
+    );
+}
+
+#[test]
+fn run_every_object() {
+    require_arena!();
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "asm_legacy.o",
+            &["bump", "--get", "asm_val"],
+            "bump retval=1008\nasm_val=8\n",
+        ),
+        (
+            "atomics.bpf.o",
+            &[
+                "atomics_raw_tp",
+                "fetch_add",
+                "--ctx",
+                "00000000000000000000000000000000",
+                "--get",
+                "a64",
+                "--get",
+                "bits",
+                "--get",
+                "c",
+            ],
+            "atomics_raw_tp retval=0\nfetch_add retval=12\na64=15\nbits=239\nc=6\n",
+        ),
+        (
+            "counter.bpf.o",
+            &["count", "--times", "3", "--set", "step=2", "--get", "step"],
+            "count retval=6\nstep=2\n",
+        ),
+        (
+            "counter.bpf.o",
+            &["core_max_entries", "--pages", "16"],
+            "core_max_entries retval=16\n",
+        ),
+        (
+            "externs.bpf.o",
+            &["hz", "missing_weak", "bpf_on", "iter_sum", "maybe_kfunc"],
+            "",
+        ),
+        (
+            "externs.bpf.o",
+            &["greeting_char", "--ctx", "01000000"],
+            "greeting_char retval=101\n",
+        ),
+        (
+            "externs.bpf.o",
+            &["classify", "--set", "bias=-64"],
+            "classify retval=0\n",
+        ),
+        (
+            "htab.bpf.o",
+            &[
+                "htab_fill",
+                "htab_lookup",
+                "--set",
+                "n=100",
+                "--ctx",
+                "2a000000",
+                "--get",
+                "entries",
+            ],
+            "htab_fill retval=0\nhtab_lookup retval=126\nentries=100\n",
+        ),
+        ("pages.bpf.o", &["page_rules"], "page_rules retval=255\n"),
+        (
+            "user_list.bpf.o",
+            &["sum_list", "--get", "sum"],
+            "sum_list retval=0\nsum=0\n",
+        ),
+        ("fixed_addr.bpf.o", &[], ""),
+    ];
+    for (o, args, want) in cases {
+        let path = obj(o);
+        let mut a = vec!["run", path.as_str()];
+        a.extend_from_slice(args);
+        if *o == "externs.bpf.o" && want.is_empty() {
+            let hz = &bpf_arena::kconfig::kernel_config().unwrap().values["CONFIG_HZ"];
+            let expect = format!(
+                "hz retval={hz}\nmissing_weak retval=0\nbpf_on retval=1\niter_sum retval=45\nmaybe_kfunc retval=7\n"
+            );
+            assert_eq!(ok(&a), expect);
+            continue;
+        }
+        if *o == "fixed_addr.bpf.o" {
+            continue; // loads at a fixed address and pins into /sys/fs/bpf: covered in loader_errors
+        }
+        assert_eq!(ok(&a), *want, "bpf-arena {a:?}");
+    }
+}
+
+/// An object whose program uses arena pointers but has no arena of its own
+/// cannot run alone: the CLI does not share arenas between objects.
+#[test]
+fn object_without_an_arena_fails_alone() {
+    require_arena!();
+    let (c, out, e) = cli(&["run", &obj("counter_reader.bpf.o")]);
+    assert_eq!((c, out.as_str()), (1, ""));
+    assert!(
+        e.contains(
+            "addr_space_cast insn can only be used in a program that has an associated arena"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn get_formats_other_sizes_as_hex_bytes() {
+    require_arena!();
+    // `list` is struct { node *first; u64 len; }: 16 bytes, printed in memory order.
+    let out = ok(&[
+        "run",
+        &obj("arena_list.bpf.o"),
+        "--get",
+        "list",
+        "--get",
+        "test_val",
+    ]);
+    assert_eq!(
+        out, "list=0x00000000000000000000000000000000\ntest_val=1\n",
+        "nothing ran"
+    );
+    let out = ok(&[
+        "run",
+        &obj("arena_list.bpf.o"),
+        "--set",
+        "test_val=-2",
+        "--get",
+        "test_val",
+    ]);
+    assert_eq!(out, "test_val=4294967294\n", "4-byte values print unsigned");
+}
+
+#[test]
+fn only_named_programs_are_loaded() {
+    require_arena!();
+    // A program that fails verification is skipped when it is not named.
+    let (code, _, err) = cli(&["run", &obj("bad/verifier_reject.bpf.o")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.starts_with("bpf-arena: "), "{err}");
+    // pages.bpf.o's iterator loads only if named; page_rules alone works.
+    assert_eq!(
+        ok(&["run", &obj("pages.bpf.o"), "page_rules"]),
+        "page_rules retval=255\n"
+    );
+}
+
+#[test]
+fn errors_exit_with_status_and_one_line() {
+    let o = obj("arena_list.bpf.o");
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &[],
+            2,
+            "bpf-arena: a command is required (probe, inspect, run); see bpf-arena --help\n",
+        ),
+        (
+            &["frob"],
+            2,
+            "bpf-arena: unknown command 'frob' (probe, inspect, run); see bpf-arena --help\n",
+        ),
+        (
+            &["probe", "x"],
+            2,
+            "bpf-arena: probe takes no arguments (got 'x')\n",
+        ),
+        (&["inspect"], 2, "bpf-arena: inspect needs an OBJECT\n"),
+        (
+            &["inspect", &o, "--pages"],
+            2,
+            "bpf-arena: --pages needs a value\n",
+        ),
+        (
+            &["inspect", &o, "--pages", "x"],
+            2,
+            "bpf-arena: --pages: 'x' is not a number\n",
+        ),
+        (&["run"], 2, "bpf-arena: run needs an OBJECT\n"),
+        (
+            &["run", &o, "--bogus"],
+            2,
+            "bpf-arena: unknown option '--bogus' for run (see bpf-arena run --help)\n",
+        ),
+        (&["run", &o, "--set"], 2, "bpf-arena: --set needs a value\n"),
+        (
+            &["run", &o, "--set", "cnt"],
+            2,
+            "bpf-arena: --set cnt: expected NAME=VALUE\n",
+        ),
+        (
+            &["run", &o, "--set", "cnt=1z"],
+            2,
+            "bpf-arena: --set cnt=1z: '1z' is not a decimal or 0x-hex number\n",
+        ),
+        (
+            &["run", &o, "--times", "0"],
+            2,
+            "bpf-arena: --times must be at least 1\n",
+        ),
+        (
+            &["run", &o, "--ctx", "abc"],
+            2,
+            "bpf-arena: --ctx: 'abc' is not an even number of hex digits\n",
+        ),
+        (
+            &["run", &o, "--set", "nope=1"],
+            1,
+            "bpf-arena: --set nope=1: the object has no global variable 'nope'\n",
+        ),
+        (
+            &["run", &o, "--set", "cnt=0x100000000"],
+            1,
+            "bpf-arena: --set cnt=0x100000000: does not fit 'cnt' (4 bytes)\n",
+        ),
+        (
+            &["run", &o, "--set", "cnt=-0x80000001"],
+            1,
+            "bpf-arena: --set cnt=-0x80000001: does not fit 'cnt' (4 bytes)\n",
+        ),
+        (
+            &["run", &o, "--set", "pages=1"],
+            1,
+            "bpf-arena: --set pages=1: 'pages' is 8192 bytes; --set takes 1, 2, 4 or 8\n",
+        ),
+        (
+            &["run", &o, "--get", "nope"],
+            1,
+            "bpf-arena: --get nope: the object has no global variable 'nope'\n",
+        ),
+        (
+            &["run", &obj("counter_reader.bpf.o"), "--pages", "4"],
+            1,
+            "bpf-arena: --pages: the object has no arena map\n",
+        ),
+        (
+            &["inspect", &o, "--disasm", "nope"],
+            1,
+            "bpf-arena: the object has no program 'nope'\n",
+        ),
+    ];
+    for (args, code, err) in cases {
+        let (c, out, e) = cli(args);
+        assert_eq!(
+            (c, out.as_str(), e.as_str()),
+            (*code, "", *err),
+            "bpf-arena {args:?}"
+        );
+    }
+    let (c, _, e) = cli(&["inspect", &obj("bad/unknown_section.o")]);
+    assert_eq!(c, 1);
+    assert!(
+        e.contains("section 'not_a_program_type': unknown program section")
+            && e.lines().count() == 1,
+        "{e}"
+    );
+}
+
+#[test]
+fn verifier_rejection_prints_the_log_on_stderr() {
+    require_arena!();
+    let (c, out, e) = cli(&["run", &obj("bad/verifier_reject.bpf.o"), "oob"]);
+    assert_eq!((c, out.as_str()), (1, ""));
+    let first = e.lines().next().unwrap();
+    assert!(
+        first.ends_with("the verifier rejected program 'oob': EACCES (Permission denied)"),
+        "{e}"
+    );
+    assert!(
+        e.contains("; return table[index_from_user]; @ verifier_reject.bpf.c:12"),
+        "{e}"
+    );
+    assert!(e.contains("R2 unbounded memory access"), "{e}");
+    assert!(e.contains("processed "), "the whole log, to the end: {e}");
+}
+
+#[test]
+fn help_for_the_tool_and_each_command() {
+    for (args, needle) in [
+        (&["--help"][..], "Usage: bpf-arena <COMMAND> [ARGS]"),
+        (&["probe", "--help"][..], "Usage: bpf-arena probe"),
+        (
+            &["inspect", "--help"][..],
+            "Usage: bpf-arena inspect OBJECT",
+        ),
+        (
+            &["run", "--help"][..],
+            "Usage: bpf-arena run OBJECT [OPTIONS] [PROGRAM...]",
+        ),
+    ] {
+        let out = ok(args);
+        assert!(out.starts_with(needle), "{out}");
+    }
+}
