@@ -513,3 +513,63 @@ fn help_for_the_tool_and_each_command() {
         assert!(out.starts_with(needle), "{out}");
     }
 }
+
+/// The README shows real output of each command; it must stay what the tool
+/// prints (the arena pointer in `list=` varies per run).
+#[test]
+fn readme_examples_are_current() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = |cmd: &str| -> String {
+        let start = readme
+            .find(&format!("$ bpf-arena {cmd}"))
+            .unwrap_or_else(|| panic!("README shows `bpf-arena {cmd}`"));
+        let body = &readme[start..];
+        let body = &body[body.find('\n').unwrap() + 1..];
+        let body = if cmd.starts_with("run") {
+            &body[body.find('\n').unwrap() + 1..]
+        } else {
+            body
+        };
+        body[..body.find("```").unwrap()].to_string()
+    };
+    let inspect = ok(&["inspect", &obj("user_list.bpf.o")]);
+    assert_eq!(block("inspect bpf-asm/user_list.bpf.o"), inspect);
+    let probe = ok(&["probe"]);
+    if common::strict() {
+        assert_eq!(
+            block("probe"),
+            probe,
+            "README probe output (this machine's kernel)"
+        );
+    }
+    if bpf_arena::features::probe(Feature::ArenaMap).is_yes() {
+        let run = ok(&[
+            "run",
+            &obj("arena_list.bpf.o"),
+            "--set",
+            "cnt=1000",
+            "arena_list_add",
+            "arena_list_sum",
+            "--get",
+            "list_len",
+            "--get",
+            "list_sum",
+            "--get",
+            "arena_sum",
+            "--get",
+            "list",
+        ]);
+        let strip = |s: &str| {
+            s.lines()
+                .filter(|l| !l.starts_with("list="))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(strip(&block("run bpf-asm/arena_list.bpf.o")), strip(&run));
+        assert!(
+            run.lines().last().unwrap().ends_with("e803000000000000"),
+            "list count 1000: {run}"
+        );
+    }
+}
