@@ -43,7 +43,7 @@ __u64 list_len;
  * Page-fragment allocator: carves nodes from the top of the current page
  * downwards and remembers every page so arena_list_del can free them.
  */
-#define MAX_PAGES 1024
+#define MAX_PAGES 4096
 static void __arena *pages[MAX_PAGES];
 static void __arena * __arena cur_page;
 static __u32 __arena npages;

@@ -6,7 +6,7 @@
 //! BPF computes, deletes the list and checks the sum is 0 again.
 //!
 //! `cargo run --release --example arena_list -- 1000` (default 1000; up to
-//! 262144, the BPF allocator's page table; the arena grows to fit).
+//! 1048576, the BPF allocator's page table; the arena grows to fit).
 
 use bpf_arena::arena::{ArenaPtr, Plain};
 use bpf_arena::loader::ObjectLoader;
@@ -31,8 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("element count expected, got {a:?}"))?,
         None => 1000,
     };
-    if n > 262_144 {
-        return Err("at most 262144 elements (the BPF allocator tracks 1024 pages)".into());
+    if n > 1_048_576 {
+        return Err("at most 1048576 elements (the BPF allocator tracks 4096 pages)".into());
     }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf-asm/arena_list.bpf.o");
     let mut loader = ObjectLoader::from_file(path)?;

@@ -30,6 +30,29 @@ use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where [`ObjectLoader::load`] spent its time (measured with
+/// `Instant::now()` around each phase; parsing happens before the loader).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadTimings {
+    /// Resolving kfunc/ksym/kconfig externs (first call in a process reads
+    /// vmlinux BTF and the kernel config; later calls hit the caches).
+    pub resolve_externs: Duration,
+    /// Fixing up the object's BTF (user space).
+    pub btf_fixup: Duration,
+    /// The `BPF_BTF_LOAD` system call.
+    pub btf_load: Duration,
+    /// Creating maps, placing and mapping the arena, writing global data,
+    /// guarding the NULL page (mostly system calls and page faults).
+    pub maps: Duration,
+    /// Linking and relocating programs (user space).
+    pub link: Duration,
+    /// The `BPF_PROG_LOAD` system calls (the verifier and JIT).
+    pub prog_load: Duration,
+    /// The whole of `load()`.
+    pub total: Duration,
+}
 
 /// Largest `ld_imm64` map-value offset every arena kernel accepts (512 MiB).
 const MAX_DIRECT_OFFSET: u64 = 1 << 29;
@@ -235,9 +258,14 @@ impl ObjectLoader {
     /// Loads everything. On error nothing stays behind: every fd, mapping
     /// and program created so far is released.
     pub fn load(mut self) -> Result<LoadedObject> {
+        let start = Instant::now();
+        let mut t = LoadTimings::default();
         let externs = self.resolve_externs()?;
-        let btf_fd = self.load_btf()?;
+        t.resolve_externs = start.elapsed();
+        let btf_fd = self.load_btf(&mut t)?;
+        let maps_start = Instant::now();
         let (maps, arena, arena_offset) = self.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
+        t.maps = maps_start.elapsed();
         let arena = arena.or(self.external_arena.take());
         let mut fds: Vec<i32> = maps
             .iter()
@@ -256,6 +284,7 @@ impl ObjectLoader {
             if self.only.as_ref().is_some_and(|o| !o.contains(&p.name)) {
                 continue;
             }
+            let link_start = Instant::now();
             let linked = link::link(&self.spec, pi, &facts)?;
             let attach_btf_id = attach_target(p.prog_type, p.expected_attach_type, &p.section)?;
             let bind = linked.uses_arena_cast && !linked.names_arena && arena.is_some();
@@ -302,9 +331,16 @@ impl ObjectLoader {
                     });
                 }
             }
+            let load_start = Instant::now();
+            t.link += load_start - link_start;
             programs.push((p.name.clone(), b.load()?));
+            t.prog_load += load_start.elapsed();
         }
+        t.total = start.elapsed();
         Ok(LoadedObject {
+            timings: t,
+            resolved: externs,
+            fds,
             spec: self.spec,
             maps,
             arena,
@@ -428,11 +464,16 @@ impl ObjectLoader {
             })
     }
 
-    fn load_btf(&self) -> Result<Option<OwnedFd>> {
+    fn load_btf(&self, t: &mut LoadTimings) -> Result<Option<OwnedFd>> {
+        let start = Instant::now();
         let Some(blob) = crate::obj::fixup_btf(&self.spec)? else {
             return Ok(None);
         };
-        match sys::btf_load(&blob, None) {
+        let sys_start = Instant::now();
+        t.btf_fixup = sys_start - start;
+        let r = sys::btf_load(&blob, None);
+        t.btf_load = sys_start.elapsed();
+        match r {
             Ok(fd) => Ok(Some(fd)),
             Err(errno) => {
                 let mut log = vec![0u8; 1 << 20];
@@ -680,6 +721,9 @@ fn attach_target(t: ProgramType, attach: u32, section: &str) -> Result<u32> {
 /// (programs first, then maps, then the arena unless another owner holds it).
 #[derive(Debug)]
 pub struct LoadedObject {
+    timings: LoadTimings,
+    resolved: Vec<Resolved>,
+    fds: Vec<i32>,
     spec: ObjectSpec,
     programs: Vec<(String, Program)>,
     maps: Vec<Option<Map>>,
@@ -689,6 +733,36 @@ pub struct LoadedObject {
 }
 
 impl LoadedObject {
+    /// Where the load spent its time.
+    pub fn timings(&self) -> LoadTimings {
+        self.timings
+    }
+
+    /// The final instructions and BTF records of program `name`, relocated
+    /// with this object's real map fds, arena placement and extern ids —
+    /// what was handed to `BPF_PROG_LOAD`.
+    pub fn linked(&self, name: &str) -> Result<link::LinkedProgram> {
+        let pi = self
+            .spec
+            .programs
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| {
+                Error::invalid("program", format!("the object has no program '{name}'"))
+            })?;
+        let facts = KernelFacts {
+            map_fds: &self.fds,
+            arena_offset: self.arena_offset,
+            externs: &self.resolved,
+        };
+        Ok(link::link(&self.spec, pi, &facts)?)
+    }
+
+    /// The object's BTF as loaded into the kernel, if it has BTF.
+    pub fn btf_fd(&self) -> Option<BorrowedFd<'_>> {
+        self._btf.as_ref().map(|f| f.as_fd())
+    }
+
     /// The spec it was loaded from (with the loader's changes).
     pub fn spec(&self) -> &ObjectSpec {
         &self.spec

@@ -3,16 +3,15 @@
 use crate::error::{Error, Result};
 use crate::obj::MapSpec;
 use crate::prog::path_cstring;
-use crate::sys::{self, Cmd, MapCreateAttr, MapShape, SharedMapping};
+use crate::sys::{self, Cmd, MapCreateAttr, OwnedMap, SharedMapping};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// A map the crate created or adopted. Dropping it unmaps its memory (for
 /// global data) and closes the fd.
 #[derive(Debug)]
 pub struct Map {
-    fd: OwnedFd,
+    map: OwnedMap,
     name: String,
-    info: sys::MapInfo,
     mapping: Option<SharedMapping>,
 }
 
@@ -71,9 +70,9 @@ impl Map {
     }
 
     fn from_fd_named(fd: OwnedFd, name: &str) -> Result<Map> {
-        let info = sys::map_info(fd.as_fd())
+        let map = OwnedMap::new(fd)
             .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, format!("map '{name}'"), e))?;
-        let kname = String::from_utf8_lossy(&info.name)
+        let kname = String::from_utf8_lossy(&map.info().name)
             .trim_end_matches('\0')
             .to_string();
         let name = if name.is_empty() {
@@ -82,9 +81,8 @@ impl Map {
             name.to_string()
         };
         Ok(Map {
-            fd,
+            map,
             name,
-            info,
             mapping: None,
         })
     }
@@ -100,7 +98,7 @@ impl Map {
     /// Pins the map at `path` (bpffs).
     pub fn pin(&self, path: &std::path::Path) -> Result<()> {
         let c = path_cstring(path)?;
-        sys::obj_pin(self.fd.as_fd(), &c).map_err(|e| {
+        sys::obj_pin(self.map.fd(), &c).map_err(|e| {
             Error::bpf(
                 Cmd::ObjPin,
                 format!("map '{}' at {}", self.name, path.display()),
@@ -112,13 +110,13 @@ impl Map {
     /// Maps the value memory of an mmapable array (global data); read-only
     /// for frozen maps.
     pub(crate) fn map_memory(&mut self, writable: bool) -> Result<()> {
-        if self.info.map_flags & MMAPABLE == 0 {
+        if self.map.info().map_flags & MMAPABLE == 0 {
             return Ok(());
         }
-        let len =
-            (self.info.value_size as usize).next_multiple_of(8) * self.info.max_entries as usize;
+        let len = (self.map.info().value_size as usize).next_multiple_of(8)
+            * self.map.info().max_entries as usize;
         let len = len.next_multiple_of(sys::page_size());
-        let m = SharedMapping::map(self.fd.as_fd(), len, writable).map_err(|e| Error::Syscall {
+        let m = SharedMapping::map(self.map.fd(), len, writable).map_err(|e| Error::Syscall {
             call: "mmap",
             what: format!("map '{}'", self.name),
             errno: e,
@@ -139,33 +137,39 @@ impl Map {
 
     /// The fd.
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.map.fd()
     }
 
     /// The kernel's `bpf_map_info` from when the map was opened.
     pub fn info(&self) -> &sys::MapInfo {
-        &self.info
+        self.map.info()
     }
 
     /// `BPF_MAP_LOOKUP_ELEM` into `value` (sized as the kernel writes it).
     pub fn lookup(&self, key: &[u8], value: &mut [u8]) -> Result<()> {
-        let s = MapShape::query(self.fd.as_fd())
-            .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, self.label(), e))?;
-        s.lookup(key, value, 0)
+        self.map
+            .shape()
+            .lookup(key, value, 0)
             .map_err(|e| Error::bpf(Cmd::MapLookupElem, self.label(), e))
     }
 
     /// `BPF_MAP_UPDATE_ELEM` with `flags` (`BPF_ANY` = 0).
     pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<()> {
-        let s = MapShape::query(self.fd.as_fd())
-            .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, self.label(), e))?;
-        s.update(key, value, flags)
+        self.map
+            .shape()
+            .update(key, value, flags)
             .map_err(|e| Error::bpf(Cmd::MapUpdateElem, self.label(), e))
+    }
+
+    /// The element-call view (`lookup`, `update`, `delete`, `next_key` with
+    /// flags), without a system call.
+    pub fn shape(&self) -> sys::MapShape<'_> {
+        self.map.shape()
     }
 
     /// `BPF_MAP_FREEZE`.
     pub fn freeze(&self) -> Result<()> {
-        sys::map_freeze(self.fd.as_fd()).map_err(|e| Error::bpf(Cmd::MapFreeze, self.label(), e))
+        sys::map_freeze(self.map.fd()).map_err(|e| Error::bpf(Cmd::MapFreeze, self.label(), e))
     }
 
     fn label(&self) -> String {
@@ -175,6 +179,6 @@ impl Map {
 
 impl AsFd for Map {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.map.fd()
     }
 }

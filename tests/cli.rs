@@ -442,7 +442,7 @@ fn errors_exit_with_status_and_one_line() {
         (
             &["run", &o, "--set", "pages=1"],
             1,
-            "bpf-arena: --set pages=1: 'pages' is 8192 bytes; --set takes 1, 2, 4 or 8\n",
+            "bpf-arena: --set pages=1: 'pages' is 32768 bytes; --set takes 1, 2, 4 or 8\n",
         ),
         (
             &["run", &o, "--get", "nope"],

@@ -74,7 +74,7 @@ fn arena_list_spec() {
         "initial value of test_val"
     );
     assert_eq!(var(&s, "cnt"), (".bss".into(), 0, 4));
-    assert_eq!(var(&s, "pages").2, 8 * 1024, "static array, local symbol");
+    assert_eq!(var(&s, "pages").2, 8 * 4096, "static array, local symbol");
     let ext: Vec<_> = s
         .externs
         .iter()

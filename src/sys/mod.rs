@@ -16,7 +16,7 @@ pub use attr::*;
 pub use errno::Errno;
 
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
 /// `BPF_PROG_LOAD` is retried this many times when the kernel answers `EAGAIN`.
@@ -122,18 +122,59 @@ pub struct MapShape<'fd> {
 /// Map types whose syscall-side values hold one slot per possible CPU.
 const PERCPU_MAP_TYPES: [u32; 4] = [5, 6, 10, 21];
 
+/// Bytes a lookup of a map with `info` writes.
+fn value_bytes(info: &MapInfo) -> usize {
+    let v = info.value_size as usize;
+    if PERCPU_MAP_TYPES.contains(&info.map_type) {
+        v.next_multiple_of(8) * possible_cpus()
+    } else {
+        v
+    }
+}
+
+/// A map fd owned together with its shape, queried once: element calls on
+/// it need no extra system call and can never be handed a wrong shape.
+#[derive(Debug)]
+pub struct OwnedMap {
+    fd: OwnedFd,
+    info: MapInfo,
+}
+
+impl OwnedMap {
+    /// Takes ownership of `fd` and asks the kernel for its shape.
+    pub fn new(fd: OwnedFd) -> Result<OwnedMap, Errno> {
+        let info = map_info(fd.as_fd())?;
+        Ok(OwnedMap { fd, info })
+    }
+
+    /// The element-call view (no system call).
+    pub fn shape(&self) -> MapShape<'_> {
+        MapShape {
+            fd: self.fd.as_fd(),
+            info: self.info,
+            value_bytes: value_bytes(&self.info),
+        }
+    }
+
+    /// The fd.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The kernel's `bpf_map_info` from when it was opened.
+    pub fn info(&self) -> &MapInfo {
+        &self.info
+    }
+}
+
 impl<'fd> MapShape<'fd> {
     /// Asks the kernel (`BPF_OBJ_GET_INFO_BY_FD`) for the map's shape.
     pub fn query(fd: BorrowedFd<'fd>) -> Result<Self, Errno> {
         let info = map_info(fd)?;
-        let mut value_bytes = info.value_size as usize;
-        if PERCPU_MAP_TYPES.contains(&info.map_type) {
-            value_bytes = value_bytes.next_multiple_of(8) * possible_cpus();
-        }
         Ok(MapShape {
             fd,
             info,
-            value_bytes,
+            value_bytes: value_bytes(&info),
         })
     }
 
