@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 /// `--quick` (argument) or `BPF_ARENA_BENCH_QUICK=1`: a few seconds per
 /// bench, for CI smoke runs. Numbers from quick mode are not for reading.
 pub fn quick() -> bool {
-    std::env::args().any(|a| a == "--quick") || std::env::var("BPF_ARENA_BENCH_QUICK").is_ok_and(|v| v == "1")
+    std::env::args().any(|a| a == "--quick")
+        || std::env::var("BPF_ARENA_BENCH_QUICK").is_ok_and(|v| v == "1")
 }
 
 /// Picks `full` or `quick_value` by mode.
@@ -20,7 +21,11 @@ pub fn pick<T>(full: T, quick_value: T) -> T {
 pub fn median(samples: &mut [f64]) -> f64 {
     samples.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
     let n = samples.len();
-    if n % 2 == 1 { samples[n / 2] } else { (samples[n / 2 - 1] + samples[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        samples[n / 2]
+    } else {
+        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+    }
 }
 
 /// Runs `f` `warmup` times, then `iters` times, and returns the median of
@@ -55,8 +60,17 @@ pub fn table(title: &str, headers: &[&str], rows: &[Vec<String>]) {
         }
     }
     let line = |cells: Vec<&str>| {
-        let parts: Vec<String> =
-            cells.iter().enumerate().map(|(i, c)| if i == 0 { format!("{c:<w$}", w = w[i]) } else { format!("{c:>w$}", w = w[i]) }).collect();
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 0 {
+                    format!("{c:<w$}", w = w[i])
+                } else {
+                    format!("{c:>w$}", w = w[i])
+                }
+            })
+            .collect();
         println!("  {}", parts.join("  "));
     };
     line(headers.to_vec());
@@ -80,7 +94,16 @@ pub fn machine() -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    format!("Linux {}, {cpu}, {} cores, {date}{}", kernel.trim(), std::thread::available_parallelism().map_or(0, |n| n.get()), if quick() { " (QUICK MODE: smoke run, numbers not meaningful)" } else { "" })
+    format!(
+        "Linux {}, {cpu}, {} cores, {date}{}",
+        kernel.trim(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if quick() {
+            " (QUICK MODE: smoke run, numbers not meaningful)"
+        } else {
+            ""
+        }
+    )
 }
 
 /// Formats a float with 1–3 significant decimals.

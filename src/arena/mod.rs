@@ -359,6 +359,8 @@ impl Reservation {
 pub struct Arena {
     fd: OwnedFd,
     base: u64,
+    /// Size in bytes (kept: the access checks are on the hot path).
+    len: u64,
     pages: u32,
     flags: ArenaFlags,
     name: String,
@@ -379,6 +381,7 @@ impl Arena {
         Arena {
             fd,
             base,
+            len: pages as u64 * sys::page_size() as u64,
             pages,
             flags,
             name,
@@ -478,13 +481,15 @@ impl Arena {
     }
 
     /// The user address of page 0.
+    #[inline]
     pub fn base(&self) -> u64 {
         self.base
     }
 
     /// The size in bytes.
+    #[inline]
     pub fn len(&self) -> u64 {
-        self.pages as u64 * sys::page_size() as u64
+        self.len
     }
 
     /// Always false: an arena has at least one page.
@@ -514,12 +519,14 @@ impl Arena {
 
     /// Whether the arena has a NULL page (its base is 4 GiB-aligned, so
     /// offset 0 has low 32 bits 0).
+    #[inline]
     pub fn has_null_page(&self) -> bool {
         self.base as u32 == 0
     }
 
     /// A pointer to `offset` bytes into the arena; `offset + size_of::<T>()`
     /// must fit.
+    #[inline]
     pub fn ptr_at<T>(&self, offset: u64) -> Result<ArenaPtr<T>> {
         let p = ArenaPtr::from_addr(self.base.wrapping_add(offset));
         self.check(p.addr(), std::mem::size_of::<T>(), 1)?;
@@ -527,6 +534,7 @@ impl Arena {
     }
 
     /// The arena offset of `ptr`, if it points into the arena.
+    #[inline]
     pub fn offset_of<T>(&self, ptr: ArenaPtr<T>) -> Option<u64> {
         let off = ptr.addr().wrapping_sub(self.base);
         (off < self.len()).then_some(off)
@@ -535,6 +543,7 @@ impl Arena {
     /// The user-form pointer for a 32-bit kernel-form value, as
     /// `addr_space_cast(.., 1, 0)` computes it: the base's upper 32 bits with
     /// `k` below them, and NULL for `k == 0`.
+    #[inline]
     pub fn ptr_from_kernel32<T>(&self, k: u32) -> ArenaPtr<T> {
         if k == 0 {
             ArenaPtr::null()
@@ -543,29 +552,38 @@ impl Arena {
         }
     }
 
+    /// The address as a `usize` if `[addr, addr + size)` lies inside the
+    /// arena and `addr` is `align`-aligned. On the hot path of every access:
+    /// one subtraction and two comparisons, the error built out of line.
+    #[inline(always)]
     fn check(&self, addr: u64, size: usize, align: usize) -> Result<usize> {
         let off = addr.wrapping_sub(self.base);
-        if addr < self.base || off > self.len() || self.len() - off < size as u64 {
-            return Err(Error::Access {
-                addr,
-                size,
-                reason: "outside the arena",
-            });
+        match self.len.checked_sub(size as u64) {
+            Some(last) if off <= last && addr % align as u64 == 0 => Ok(addr as usize),
+            _ => Err(self.access_error(addr, size, align)),
         }
-        if addr % align as u64 != 0 {
-            return Err(Error::Access {
-                addr,
-                size,
-                reason: "misaligned",
-            });
-        }
-        Ok(addr as usize)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn access_error(&self, addr: u64, size: usize, align: usize) -> Error {
+        let inside = addr
+            .wrapping_sub(self.base)
+            .checked_add(size as u64)
+            .is_some_and(|end| end <= self.len);
+        let reason = if inside && addr % align as u64 != 0 {
+            "misaligned"
+        } else {
+            "outside the arena"
+        };
+        Error::Access { addr, size, reason }
     }
 
     /// Reads a `T` at `ptr` (volatile, unaligned allowed).
     ///
     /// Reading a page nobody has allocated allocates a zeroed page, or raises
     /// `SIGSEGV` on a [`ArenaFlags::SEGV_ON_FAULT`] arena.
+    #[inline]
     pub fn read<T: Plain>(&self, ptr: ArenaPtr<T>) -> Result<T> {
         let a = self.check(ptr.addr(), std::mem::size_of::<T>(), 1)?;
         // SAFETY: [a, a + size) is inside the live mapping (checked above;
@@ -575,6 +593,7 @@ impl Arena {
 
     /// Writes `value` at `ptr` (volatile, unaligned allowed). Same faulting
     /// rules as [`Arena::read`].
+    #[inline]
     pub fn write<T: Plain>(&self, ptr: ArenaPtr<T>, value: T) -> Result<()> {
         let a = self.check(ptr.addr(), std::mem::size_of::<T>(), 1)?;
         // SAFETY: inside the live mapping (checked); `T: Plain` has no
@@ -585,6 +604,7 @@ impl Arena {
     }
 
     /// Copies `out.len()` bytes starting at arena offset `offset`.
+    #[inline]
     pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<()> {
         let a = self.check(self.base.wrapping_add(offset), out.len(), 1)?;
         // SAFETY: inside the live mapping (checked); `out` is a distinct
@@ -594,6 +614,7 @@ impl Arena {
     }
 
     /// Copies `data` to arena offset `offset`.
+    #[inline]
     pub fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<()> {
         let a = self.check(self.base.wrapping_add(offset), data.len(), 1)?;
         // SAFETY: inside the live mapping (checked); `data` is a distinct
@@ -603,6 +624,7 @@ impl Arena {
     }
 
     /// Atomic access to the naturally aligned `u32` or `u64` at `ptr`.
+    #[inline]
     pub fn atomic<T: AtomicWord>(&self, ptr: ArenaPtr<T>) -> Result<ArenaAtomic<'_, T>> {
         let a = self.check(
             ptr.addr(),
@@ -619,6 +641,7 @@ impl Arena {
     /// The base as a raw pointer. Dereferencing it is `unsafe`: the memory is
     /// shared with the kernel and BPF programs and must not be turned into
     /// Rust references while they may write it.
+    #[inline]
     pub fn as_mut_ptr(&self) -> *mut u8 {
         self.base as usize as *mut u8
     }
@@ -634,6 +657,7 @@ impl Arena {
 
 /// # Safety
 /// `p` must be valid for writes of `size_of::<T>()` bytes.
+#[inline(always)]
 unsafe fn write_unaligned_volatile<T: Plain>(p: *mut T, value: T) {
     if (p as usize) % std::mem::align_of::<T>() == 0 {
         // SAFETY: aligned and valid (caller).
@@ -650,6 +674,7 @@ unsafe fn write_unaligned_volatile<T: Plain>(p: *mut T, value: T) {
 
 /// # Safety
 /// `p` must be valid for reads of `size_of::<T>()` bytes.
+#[inline(always)]
 unsafe fn read_unaligned_volatile<T: Plain>(p: *const T) -> T {
     if (p as usize) % std::mem::align_of::<T>() == 0 {
         // SAFETY: aligned and valid (caller); T: Plain accepts any bits.
@@ -777,6 +802,7 @@ pub struct ArenaAtomic<'a, T> {
 
 impl<T: AtomicWord> ArenaAtomic<'_, T> {
     /// Atomic load.
+    #[inline]
     pub fn load(&self) -> T {
         T::load(self.addr)
     }

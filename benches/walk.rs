@@ -1,0 +1,209 @@
+//! walk: user space walks a list BPF built in the arena (through the
+//! crate's typed `ArenaPtr<Node>` and `Arena::read`), against the same walk
+//! over a heap copy with identical node layout, offsets and link order.
+//!
+//! Link order: the order BPF allocated the nodes (arena_list.bpf.c carves
+//! 16-byte nodes from the top of each page downwards and pushes each at the
+//! head), reproduced exactly in the heap copy: node i of the heap copy sits
+//! at the same offset from the heap buffer's start as node i from the
+//! arena's base, and links to the same successor.
+//!
+//! Cold: the first user-space walk right after BPF built the list in a fresh
+//! arena — every page is touched by user space for the first time, so the
+//! walk takes one page fault per page (the kernel maps the page BPF
+//! allocated). The heap copy's first walk has no faults (building it touched
+//! its pages). Warm: the median of repeated walks.
+
+mod common;
+
+use bpf_arena::arena::{Arena, ArenaPtr, Plain};
+use bpf_arena::loader::{LoadedObject, ObjectLoader};
+use common::*;
+use std::time::Instant;
+
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Node {
+    next: ArenaPtr<Node>,
+    value: u64,
+}
+// SAFETY: two u64 fields, no padding.
+unsafe impl Plain for Node {}
+
+/// The heap twin of `Node`.
+#[repr(C)]
+struct HeapNode {
+    next: *const HeapNode,
+    value: u64,
+}
+
+fn build(n: u64) -> LoadedObject {
+    let mut l = ObjectLoader::from_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/bpf-asm/arena_list.bpf.o"
+    ))
+    .unwrap();
+    l.set_max_entries("arena", ((n * 16).div_ceil(4096) + 3) as u32)
+        .unwrap();
+    l.set_global_value("cnt", n as u32).unwrap();
+    let o = l.load().unwrap();
+    assert_eq!(
+        o.program("arena_list_add")
+            .unwrap()
+            .run_syscall(&mut [])
+            .unwrap(),
+        0
+    );
+    o
+}
+
+fn head(o: &LoadedObject) -> ArenaPtr<Node> {
+    o.arena()
+        .unwrap()
+        .read(o.arena_global::<ArenaPtr<Node>>("list").unwrap())
+        .unwrap()
+}
+
+/// The walk the crate offers: typed pointers, bounds-checked volatile reads.
+#[inline(never)]
+fn walk_arena(a: &Arena, mut p: ArenaPtr<Node>) -> (u64, u64) {
+    let (mut n, mut sum) = (0, 0);
+    while !p.is_null() {
+        let node = a.read(p).unwrap();
+        n += 1;
+        sum += node.value;
+        p = node.next;
+    }
+    (n, sum)
+}
+
+#[inline(never)]
+fn walk_heap(mut p: *const HeapNode) -> (u64, u64) {
+    let (mut n, mut sum) = (0, 0);
+    while !p.is_null() {
+        // SAFETY: every node of the heap copy is initialised and the buffer
+        // outlives the walk.
+        let node = unsafe { &*p };
+        n += 1;
+        sum += node.value;
+        p = node.next;
+    }
+    (n, sum)
+}
+
+/// A zeroed, page-aligned heap buffer (the arena base is page-aligned too,
+/// so nodes share cache-line and page alignment with their arena twins).
+struct HeapBuf {
+    ptr: *mut u8,
+    layout: std::alloc::Layout,
+}
+
+impl HeapBuf {
+    fn new(len: usize) -> HeapBuf {
+        let layout = std::alloc::Layout::from_size_align(len, 4096).unwrap();
+        // SAFETY: non-zero size.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        assert!(!ptr.is_null());
+        HeapBuf { ptr, layout }
+    }
+}
+
+impl Drop for HeapBuf {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr, self.layout) }
+    }
+}
+
+/// Copies the arena list into a heap buffer at the same offsets.
+fn heap_copy(a: &Arena, head: ArenaPtr<Node>) -> (HeapBuf, *const HeapNode) {
+    let buf = HeapBuf::new(a.len() as usize);
+    let base = buf.ptr;
+    let at = |p: ArenaPtr<Node>| -> *mut HeapNode {
+        if p.is_null() {
+            std::ptr::null_mut()
+        } else {
+            // SAFETY: the offset is inside the arena, and the buffer has the
+            // arena's size.
+            unsafe { base.add(a.offset_of(p).unwrap() as usize) as *mut HeapNode }
+        }
+    };
+    let mut p = head;
+    while !p.is_null() {
+        let node = a.read(p).unwrap();
+        // SAFETY: in bounds (see `at`), 8-byte aligned (offsets are multiples of 16).
+        unsafe {
+            at(p).write(HeapNode {
+                next: at(node.next),
+                value: node.value,
+            })
+        };
+        p = node.next;
+    }
+    (buf, at(head))
+}
+
+fn main() {
+    println!("walk — {}", machine());
+    let sizes: Vec<u64> = pick(vec![100_000, 1_000_000], vec![100_000]);
+    let mut rows = Vec::new();
+    for &n in &sizes {
+        let cold_iters = pick(5, 2);
+        let mut arena_cold = Vec::new();
+        let mut heap_first = Vec::new();
+        let mut warm_arena = Vec::new();
+        let mut warm_heap = Vec::new();
+        let expected = n * (n - 1) / 2;
+        for _ in 0..cold_iters {
+            let o = build(n);
+            let a = o.arena().unwrap();
+            let h = head(&o);
+            let t = Instant::now();
+            let r = walk_arena(a, h);
+            arena_cold.push(ns_per(t.elapsed(), n));
+            assert_eq!(r, (n, expected));
+            let (buf, hh) = heap_copy(a, h);
+            let t = Instant::now();
+            let r = walk_heap(hh);
+            heap_first.push(ns_per(t.elapsed(), n));
+            assert_eq!(r, (n, expected));
+            // Warm: interleave the two walks so both see the same machine state.
+            let reps = pick(if n > 100_000 { 15 } else { 60 }, 5);
+            for _ in 0..3 {
+                walk_arena(a, h);
+                walk_heap(hh);
+            }
+            for _ in 0..reps {
+                let t = Instant::now();
+                std::hint::black_box(walk_arena(a, std::hint::black_box(h)));
+                warm_arena.push(ns_per(t.elapsed(), n));
+                let t = Instant::now();
+                std::hint::black_box(walk_heap(std::hint::black_box(hh)));
+                warm_heap.push(ns_per(t.elapsed(), n));
+            }
+            drop(buf);
+        }
+        let (ac, hc) = (median(&mut arena_cold), median(&mut heap_first));
+        let (aw, hw) = (median(&mut warm_arena), median(&mut warm_heap));
+        rows.push(vec![
+            n.to_string(),
+            f(ac),
+            f(hc),
+            f(aw),
+            f(hw),
+            ratio(aw, hw),
+        ]);
+    }
+    table(
+        "walk: ns/node, BPF-built list (16-byte nodes, allocation order) vs identical heap copy; target warm ratio <= 1.05",
+        &[
+            "nodes",
+            "arena cold (faults)",
+            "heap first walk",
+            "arena warm",
+            "heap warm",
+            "warm ratio arena/heap",
+        ],
+        &rows,
+    );
+}
