@@ -43,7 +43,7 @@ fn build(n: u64) -> LoadedObject {
         "/bpf-asm/arena_list.bpf.o"
     ))
     .unwrap();
-    l.set_max_entries("arena", ((n * 16).div_ceil(4096) + 3) as u32)
+    l.set_max_entries("arena", (n.div_ceil(255) + 3) as u32)
         .unwrap();
     l.set_global_value("cnt", n as u32).unwrap();
     let o = l.load().unwrap();

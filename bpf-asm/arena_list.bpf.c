@@ -41,28 +41,31 @@ __u64 list_len;
 
 /*
  * Page-fragment allocator: carves nodes from the top of the current page
- * downwards and remembers every page so arena_list_del can free them.
+ * downwards. The first 16 bytes of every page link it to the page allocated
+ * before it, so arena_list_del can free them all by walking the chain
+ * (arena pointers are plain scalars to the verifier, so that loop is
+ * verified once, not once per page).
  */
-#define MAX_PAGES 4096
-static void __arena *pages[MAX_PAGES];
-static void __arena * __arena cur_page;
+struct page_link {
+	void __arena *prev;
+	__u64 unused;
+};
+
+static void __arena *__arena cur_page;
 static __u32 __arena npages;
 static __u32 __arena frag_left;
 
 static void __arena *alloc_node(__u32 size)
 {
-	__u32 n = npages;
 	void __arena *page;
 
-	if (frag_left < size) {
-		if (n >= MAX_PAGES)
-			return NULL;
+	if (frag_left < size + sizeof(struct page_link)) {
 		page = bpf_arena_alloc_pages(&arena, NULL, 1, NUMA_NO_NODE, 0);
 		if (!page)
 			return NULL;
-		pages[n] = page;
-		npages = n + 1;
+		((struct page_link __arena *)page)->prev = cur_page;
 		cur_page = page;
+		npages++;
 		frag_left = PAGE_SIZE;
 	}
 	frag_left -= size;
@@ -104,18 +107,19 @@ int arena_list_sum(void *ctx)
 SEC("syscall")
 int arena_list_del(void *ctx)
 {
-	__u32 i;
-
 	while (list.first && can_loop) {
 		struct node __arena *n = list.first;
 
 		list.first = n->next;
 		list.len--;
 	}
-	for (i = 0; i < npages && i < MAX_PAGES && can_loop; i++)
-		bpf_arena_free_pages(&arena, pages[i], 1);
-	npages = 0;
-	cur_page = NULL;
+	while (cur_page && can_loop) {
+		void __arena *prev = ((struct page_link __arena *)cur_page)->prev;
+
+		bpf_arena_free_pages(&arena, cur_page, 1);
+		cur_page = prev;
+		npages--;
+	}
 	frag_left = 0;
 	list_len = list.len;
 	return 0;

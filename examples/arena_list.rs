@@ -5,8 +5,8 @@
 //! through the crate's typed arena pointers, compares that sum with the one
 //! BPF computes, deletes the list and checks the sum is 0 again.
 //!
-//! `cargo run --release --example arena_list -- 1000` (default 1000; up to
-//! 1048576, the BPF allocator's page table; the arena grows to fit).
+//! `cargo run --release --example arena_list -- 1000` (default 1000; the
+//! arena grows to fit, up to 4 GiB).
 
 use bpf_arena::arena::{ArenaPtr, Plain};
 use bpf_arena::loader::ObjectLoader;
@@ -21,8 +21,8 @@ struct Node {
 // SAFETY: two 8-byte fields, no padding, every bit pattern valid.
 unsafe impl Plain for Node {}
 
-const NODE_BYTES: u64 = std::mem::size_of::<Node>() as u64;
-const PAGE: u64 = 4096;
+/// Nodes per page: the BPF allocator keeps 16 bytes of each page to chain it.
+const NODES_PER_PAGE: u64 = (4096 - 16) / std::mem::size_of::<Node>() as u64;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: u64 = match std::env::args().nth(1) {
@@ -31,13 +31,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("element count expected, got {a:?}"))?,
         None => 1000,
     };
-    if n > 1_048_576 {
-        return Err("at most 1048576 elements (the BPF allocator tracks 4096 pages)".into());
+    let max = (bpf_arena::arena::max_pages() as u64 - 3) * NODES_PER_PAGE;
+    if n > max {
+        return Err(format!("at most {max} elements (a 4 GiB arena)").into());
     }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf-asm/arena_list.bpf.o");
     let mut loader = ObjectLoader::from_file(path)?;
     // Pages for the nodes, plus the NULL page, the globals page and slack.
-    let pages = (n * NODE_BYTES).div_ceil(PAGE) + 3;
+    let pages = n.div_ceil(NODES_PER_PAGE) + 3;
     let declared = loader.spec().map("arena").map_or(0, |m| m.max_entries) as u64;
     if pages > declared {
         loader.set_max_entries("arena", pages as u32)?;

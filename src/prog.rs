@@ -341,6 +341,7 @@ impl Program {
 
     /// Runs a SYSCALL program with `ctx` as its context and returns R0's low
     /// 32 bits. The program's writes to the context land in `ctx`.
+    #[inline]
     pub fn run_syscall(&self, ctx: &mut [u8]) -> Result<u32> {
         let ctx_in = if ctx.is_empty() { None } else { Some(ctx) };
         let mut req = sys::TestRunRequest {
@@ -349,12 +350,14 @@ impl Program {
         };
         match sys::prog_test_run(self.fd.as_fd(), &mut req) {
             Ok(r) => Ok(r.retval),
-            Err(e) => Err(Error::bpf(
-                Cmd::ProgTestRun,
-                format!("program '{}'", self.name),
-                e,
-            )),
+            Err(e) => Err(self.run_error(e)),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn run_error(&self, e: Errno) -> Error {
+        Error::bpf(Cmd::ProgTestRun, format!("program '{}'", self.name), e)
     }
 
     /// `BPF_OBJ_GET_INFO_BY_FD`: the kernel's view (JIT size, run counts, …).

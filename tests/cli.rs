@@ -76,7 +76,7 @@ fn inspect_every_object_matches_its_golden_output() {
 #[test]
 fn inspect_places_arena_globals_for_a_page_count() {
     let out = ok(&["inspect", &obj("arena_list.bpf.o"), "--pages", "200"]);
-    assert!(out.contains("arena globals: 52 bytes in .addr_space.1, placed at offset 0xc7000 of a 200-page arena\n"), "{out}");
+    assert!(out.contains("arena globals: 48 bytes in .addr_space.1, placed at offset 0xc7000 of a 200-page arena\n"), "{out}");
     assert!(
         out.contains("  arena_sum: offset 24, size 8, arena offset 0xc7018\n"),
         "{out}"
@@ -440,9 +440,9 @@ fn errors_exit_with_status_and_one_line() {
             "bpf-arena: --set cnt=-0x80000001: does not fit 'cnt' (4 bytes)\n",
         ),
         (
-            &["run", &o, "--set", "pages=1"],
+            &["run", &o, "--set", "list=1"],
             1,
-            "bpf-arena: --set pages=1: 'pages' is 32768 bytes; --set takes 1, 2, 4 or 8\n",
+            "bpf-arena: --set list=1: 'list' is 16 bytes; --set takes 1, 2, 4 or 8\n",
         ),
         (
             &["run", &o, "--get", "nope"],

@@ -166,29 +166,8 @@ impl<'a> Btf<'a> {
         id_base: u32,
         base_strings: &'a [u8],
     ) -> Result<Btf<'a>, BtfError> {
-        if data.len() < 24 {
-            return Err(BtfError::Truncated("header"));
-        }
-        let magic = u16::from_le_bytes([data[0], data[1]]);
-        if magic != MAGIC {
-            return Err(BtfError::BadMagic(magic));
-        }
-        if data[2] != 1 {
-            return Err(BtfError::BadVersion(data[2]));
-        }
-        let hdr_len = u32_at(data, 4).expect("len checked") as usize;
-        let field = |i: usize| u32_at(data, 8 + 4 * i).expect("len checked") as usize;
-        let (type_off, type_len, str_off, str_len) = (field(0), field(1), field(2), field(3));
-        if hdr_len < 24 || hdr_len > data.len() {
-            return Err(BtfError::Truncated("header length"));
-        }
-        let section = |off: usize, len: usize, what| {
-            let start = hdr_len.checked_add(off).ok_or(BtfError::Truncated(what))?;
-            let end = start.checked_add(len).ok_or(BtfError::Truncated(what))?;
-            data.get(start..end).ok_or(BtfError::Truncated(what))
-        };
-        let types = section(type_off, type_len, "type section")?;
-        let strings = section(str_off, str_len, "string section")?;
+        let (types, strings) = sections(data)?;
+        let type_len = types.len();
         let mut offsets = Vec::with_capacity(type_len / 24);
         let mut pos = 0usize;
         while pos < types.len() {
@@ -360,6 +339,80 @@ impl<'a> Btf<'a> {
         }
         Ok(v)
     }
+}
+
+/// Finds types of `kind` named `names[i]` in a (non-split) BTF blob in one
+/// streaming pass, without building the type index [`Btf::parse`] builds:
+/// record sizes are computed on the fly and names are compared only at
+/// records of the wanted kind. Stops as soon as every name is found. This is
+/// the fast path for kfunc lookups in the 5 MB vmlinux BTF.
+pub fn scan_by_names(data: &[u8], kind: u32, names: &[&str]) -> Result<Vec<Option<u32>>, BtfError> {
+    let (types, strings) = sections(data)?;
+    let mut out = vec![None; names.len()];
+    let mut left = names.iter().filter(|n| !n.is_empty()).count();
+    let word = |b: &[u8], o: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
+    };
+    let (mut pos, mut id) = (0usize, 0u32);
+    while pos < types.len() && left > 0 {
+        id += 1;
+        let (Some(name_off), Some(info)) = (word(types, pos), word(types, pos + 4)) else {
+            return Err(BtfError::BadType {
+                id,
+                reason: "record truncated".into(),
+            });
+        };
+        let h = TypeHeader {
+            name_off,
+            info,
+            size_or_type: 0,
+        };
+        if h.kind() == kind && name_off != 0 {
+            if let Some(rest) = strings.get(name_off as usize..) {
+                for (i, n) in names.iter().enumerate() {
+                    let nb = n.as_bytes();
+                    if out[i].is_none()
+                        && rest.len() > nb.len()
+                        && rest[nb.len()] == 0
+                        && rest.starts_with(nb)
+                    {
+                        out[i] = Some(id);
+                        left -= 1;
+                    }
+                }
+            }
+        }
+        pos += 12 + extra_size(id, &h)?;
+    }
+    Ok(out)
+}
+
+/// The type and string sections of a BTF blob, with the header checked.
+fn sections(data: &[u8]) -> Result<(&[u8], &[u8]), BtfError> {
+    if data.len() < 24 {
+        return Err(BtfError::Truncated("header"));
+    }
+    let magic = u16::from_le_bytes([data[0], data[1]]);
+    if magic != MAGIC {
+        return Err(BtfError::BadMagic(magic));
+    }
+    if data[2] != 1 {
+        return Err(BtfError::BadVersion(data[2]));
+    }
+    let hdr_len = u32_at(data, 4).expect("len checked") as usize;
+    let field = |i: usize| u32_at(data, 8 + 4 * i).expect("len checked") as usize;
+    if hdr_len < 24 || hdr_len > data.len() {
+        return Err(BtfError::Truncated("header length"));
+    }
+    let section = |off: usize, len: usize, what| {
+        let start = hdr_len.checked_add(off).ok_or(BtfError::Truncated(what))?;
+        let end = start.checked_add(len).ok_or(BtfError::Truncated(what))?;
+        data.get(start..end).ok_or(BtfError::Truncated(what))
+    };
+    Ok((
+        section(field(0), field(1), "type section")?,
+        section(field(2), field(3), "string section")?,
+    ))
 }
 
 fn header_at(types: &[u8], off: usize) -> Option<TypeHeader> {

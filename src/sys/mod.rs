@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 const EAGAIN_RETRIES: usize = 5;
 
 /// Issues `bpf(cmd, attr, sizeof(attr))`: the single choke point for `bpf(2)`.
+#[inline]
 fn bpf<A: Attr>(cmd: Cmd, attr: &mut A) -> Result<i64, Errno> {
     // SAFETY: `A: Attr` guarantees a fully initialised repr(C) struct whose
     // pointer fields are 0 or point to memory the calling sys function keeps
@@ -580,6 +581,7 @@ pub struct TestRunResult {
 /// SYSCALL programs accept only `ctx_in` (up to 65535 bytes): `data_*`,
 /// `ctx_out`, `repeat` and `flags` must be 0/absent, or the kernel answers
 /// `EINVAL`.
+#[inline]
 pub fn prog_test_run(
     prog: BorrowedFd<'_>,
     req: &mut TestRunRequest<'_>,
