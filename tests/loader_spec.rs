@@ -74,8 +74,14 @@ fn arena_list_spec() {
         "initial value of test_val"
     );
     assert_eq!(var(&s, "cnt"), (".bss".into(), 0, 4));
-    let cur = s.variables().find(|v| v.name == "cur_page").expect("static arena variable");
-    assert!(!cur.global && cur.section == ".addr_space.1", "static, local symbol");
+    let cur = s
+        .variables()
+        .find(|v| v.name == "cur_page")
+        .expect("static arena variable");
+    assert!(
+        !cur.global && cur.section == ".addr_space.1",
+        "static, local symbol"
+    );
     let ext: Vec<_> = s
         .externs
         .iter()

@@ -128,3 +128,18 @@ fn split_btf_continues_ids_and_strings() {
         "base types are not part of the split view"
     );
 }
+
+#[test]
+fn a_type_containing_itself_is_an_error_not_a_stack_overflow() {
+    let strings = b"\0";
+    let mut t = Vec::new();
+    ty(&mut t, 0, kind::INT, 0, 4, &[32]); // [1] int
+    ty(&mut t, 0, kind::ARRAY, 0, 0, &[2, 1, 4]); // [2] array of itself
+    ty(&mut t, 0, kind::TYPEDEF, 0, 4, &[]); // [3] typedef -> [4]
+    ty(&mut t, 0, kind::TYPEDEF, 0, 3, &[]); // [4] typedef -> [3]: a cycle
+    let b = blob(&t, strings);
+    let btf = Btf::parse(&b).unwrap();
+    assert!(btf.resolve_size(2).is_err());
+    assert!(btf.resolve_size(3).is_err());
+    assert_eq!(btf.resolve_size(1).unwrap(), 4);
+}

@@ -49,6 +49,15 @@ impl<'a> Btf<'a> {
 
     /// Size in bytes of type `id`.
     pub fn resolve_size(&self, id: u32) -> Result<u64, BtfError> {
+        self.resolve_size_at(id, 0)
+    }
+
+    /// `resolve_size` with a nesting bound: malformed BTF can make a type
+    /// contain itself.
+    fn resolve_size_at(&self, id: u32, depth: u32) -> Result<u64, BtfError> {
+        if depth > 32 {
+            return Err(bad(id, "type nesting too deep (a type contains itself?)"));
+        }
         let id = self.skip_mods(id)?;
         let h = self.header_of(id)?;
         Ok(match h.kind() {
@@ -62,11 +71,11 @@ impl<'a> Btf<'a> {
             kind::PTR => 8,
             kind::ARRAY => {
                 let (elem, _, n) = self.array(id)?;
-                self.resolve_size(elem)?
+                self.resolve_size_at(elem, depth + 1)?
                     .checked_mul(n as u64)
                     .ok_or_else(|| bad(id, "array size overflows"))?
             }
-            kind::VAR => self.resolve_size(h.size_or_type)?,
+            kind::VAR => self.resolve_size_at(h.size_or_type, depth + 1)?,
             k => return Err(bad(id, format!("kind {k} has no size"))),
         })
     }

@@ -82,7 +82,12 @@ pub fn fixup_btf(spec: &ObjectSpec) -> Result<Option<Vec<u8>>, ObjError> {
         match name.as_str() {
             ".ksyms" => {
                 for (j, info) in infos.iter_mut().enumerate() {
-                    let th = btf.header(info.type_id).expect("valid id");
+                    let th = btf.header(info.type_id).ok_or_else(|| {
+                        btf_err(crate::btf::BtfError::BadType {
+                            id: info.type_id,
+                            reason: "DATASEC .ksyms names a missing type".into(),
+                        })
+                    })?;
                     if th.kind() == kind::FUNC {
                         info.type_id = dummy_var(&mut ed).1;
                     } else if th.kind() == kind::VAR {

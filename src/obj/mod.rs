@@ -404,6 +404,30 @@ pub struct ObjectSpec {
     pub symbol_offsets: Vec<(String, String, u64)>,
 }
 
+/// The largest data section the loader accepts: an arena's 4 GiB. A NOBITS
+/// section's size is not backed by file bytes, so a corrupt header could
+/// otherwise ask for any amount of memory.
+const MAX_SECTION: u64 = 1 << 32;
+
+/// A zero-filled image of a NOBITS section, allocated fallibly.
+fn zeroed(size: u64, section: &str) -> Result<Vec<u8>, ObjError> {
+    if size > MAX_SECTION {
+        return Err(sec_err(
+            section,
+            format!("size {size:#x} is larger than any map can hold"),
+        ));
+    }
+    let mut v = Vec::new();
+    v.try_reserve_exact(size as usize).map_err(|_| {
+        sec_err(
+            section,
+            format!("cannot allocate {size} bytes for its image"),
+        )
+    })?;
+    v.resize(size as usize, 0);
+    Ok(v)
+}
+
 fn sec_err(section: &str, reason: impl Into<String>) -> ObjError {
     ObjError::Section {
         section: section.to_string(),
@@ -656,7 +680,7 @@ impl<'a> Parser<'a> {
             } else if name == ARENA_SECTION && size > 0 {
                 if nobits {
                     spec.arena_data = Some(ArenaData {
-                        bytes: vec![0; size as usize],
+                        bytes: zeroed(size, &name)?,
                         variables: Vec::new(),
                     });
                 } else {
@@ -686,7 +710,7 @@ impl<'a> Parser<'a> {
                 Role::Other
             } else if let Some(k) = data_kind(&name, nobits).filter(|_| size > 0) {
                 let bytes = if k == DataKind::Bss {
-                    vec![0; size as usize]
+                    zeroed(size, &name)?
                 } else {
                     data()?
                 };
@@ -1171,7 +1195,7 @@ impl<'a> Parser<'a> {
             spec.data.push(DataSpec {
                 section: ".kconfig".into(),
                 kind: DataKind::Kconfig,
-                bytes: vec![0; off.next_multiple_of(8) as usize],
+                bytes: zeroed(off.next_multiple_of(8), ".kconfig")?,
                 variables: vars,
                 has_btf: true,
             });
