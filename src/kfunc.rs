@@ -101,25 +101,38 @@ fn cache() -> &'static Mutex<HashMap<String, Option<u32>>> {
 /// over the mapped file ([`crate::btf::scan_by_names`]), together with the
 /// three arena kfuncs, which the crate's own page programs need.
 pub fn kfunc_ids(names: &[&str]) -> Result<Vec<Option<u32>>> {
-    let mut c = cache().lock().unwrap_or_else(|p| p.into_inner());
-    let mut missing: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| !c.contains_key(*n))
-        .collect();
+    let mut missing: Vec<&str> = {
+        let c = cache().lock().unwrap_or_else(|p| p.into_inner());
+        names
+            .iter()
+            .copied()
+            .filter(|n| !c.contains_key(*n))
+            .collect()
+    };
     if !missing.is_empty() {
         for a in [ARENA_ALLOC_PAGES, ARENA_FREE_PAGES, ARENA_RESERVE_PAGES] {
-            if !c.contains_key(a) && !missing.contains(&a) {
+            if !missing.contains(&a) {
                 missing.push(a);
             }
         }
+        // Scan without holding the lock: another thread's cached lookups
+        // stay instant meanwhile.
         let found = crate::btf::scan_by_names(vmlinux_bytes()?, kind::FUNC, &missing)
             .map_err(|e| not_supported(&format!("{VMLINUX_BTF_PATH}: {e}")))?;
+        let mut c = cache().lock().unwrap_or_else(|p| p.into_inner());
         for (n, id) in missing.iter().zip(found) {
             c.insert((*n).to_string(), id);
         }
     }
+    let c = cache().lock().unwrap_or_else(|p| p.into_inner());
     Ok(names.iter().map(|n| c[*n]).collect())
+}
+
+/// Whether every name is already in the process-wide cache (a lookup then
+/// costs no scan).
+pub fn all_cached<S: AsRef<str>>(names: &[S]) -> bool {
+    let c = cache().lock().unwrap_or_else(|p| p.into_inner());
+    names.iter().all(|n| c.contains_key(n.as_ref()))
 }
 
 /// The BTF id of one kernel function, or `None` if this kernel lacks it.

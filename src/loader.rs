@@ -257,15 +257,53 @@ impl ObjectLoader {
 
     /// Loads everything. On error nothing stays behind: every fd, mapping
     /// and program created so far is released.
+    ///
+    /// The first load in a process that needs kfuncs scans vmlinux BTF for
+    /// their ids (about 0.5 ms); that scan runs on a short-lived helper
+    /// thread while the kernel loads the BTF and creates the maps, and is
+    /// joined before programs are linked. Later loads use the cache and start
+    /// no thread.
     pub fn load(mut self) -> Result<LoadedObject> {
         let start = Instant::now();
         let mut t = LoadTimings::default();
-        let externs = self.resolve_externs()?;
+        // The first kfunc lookup in a process scans vmlinux BTF (~0.5 ms, a
+        // serial walk over variable-length records); overlap it with the
+        // kernel work below. Later loads hit the cache and spawn nothing.
+        let names: Vec<String> = self
+            .spec
+            .externs
+            .iter()
+            .filter(|e| e.kind == ExternKind::Kfunc)
+            .map(|e| e.essential_name().to_string())
+            .collect();
+        let prefetch = (!names.is_empty() && !kfunc::all_cached(&names)).then(|| {
+            std::thread::spawn(move || {
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                let _ = kfunc::kfunc_ids(&refs);
+            })
+        });
+        self.fill_kconfig()?;
         t.resolve_externs = start.elapsed();
         let btf_fd = self.load_btf(&mut t)?;
         let maps_start = Instant::now();
-        let (maps, arena, arena_offset) = self.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
+        let (maps, arena, arena_offset, guard) =
+            self.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
         t.maps = maps_start.elapsed();
+        if let Some(h) = prefetch {
+            // A failure there shows again, with its error, just below.
+            let _ = h.join();
+        }
+        if guard {
+            let guard_start = Instant::now();
+            arena
+                .as_ref()
+                .expect("guard implies an arena")
+                .guard_null_page()?;
+            t.maps += guard_start.elapsed();
+        }
+        let resolve_start = Instant::now();
+        let externs = self.resolve_externs()?;
+        t.resolve_externs += resolve_start.elapsed();
         let arena = arena.or(self.external_arena.take());
         let mut fds: Vec<i32> = maps
             .iter()
@@ -350,6 +388,46 @@ impl ObjectLoader {
         })
     }
 
+    /// Writes every `.kconfig` extern's value into the `.kconfig` image
+    /// (before the maps are created): the kernel configuration, or 0 for a
+    /// missing weak extern; a missing strong one is an error naming it.
+    fn fill_kconfig(&mut self) -> Result<()> {
+        let kconfig_data = self
+            .spec
+            .data
+            .iter()
+            .position(|d| d.kind == DataKind::Kconfig);
+        for e in self.spec.externs.clone() {
+            let ExternKind::Kconfig { offset, size } = e.kind else {
+                continue;
+            };
+            let value = kconfig_value(&e.name, &self.spec)?;
+            let bytes = match value {
+                Some(v) => kconfig::encode_value(&v, size as usize, self.is_char_array(e.btf_id))
+                    .ok_or_else(|| {
+                    Error::invalid(
+                        "kconfig value",
+                        format!("{}={v} does not fit the extern's {size} bytes", e.name),
+                    )
+                })?,
+                None if e.weak => vec![0; size as usize],
+                None => {
+                    let source = kconfig::kernel_config()
+                        .map(|c| c.source.clone())
+                        .unwrap_or_default();
+                    return Err(Error::Unresolved {
+                        what: "strong kconfig extern",
+                        name: e.name.clone(),
+                        detail: format!("not set in {source}"),
+                    });
+                }
+            };
+            let d = &mut self.spec.data[kconfig_data.expect("kconfig section exists")];
+            d.bytes[offset as usize..(offset + size) as usize].copy_from_slice(&bytes);
+        }
+        Ok(())
+    }
+
     fn resolve_externs(&mut self) -> Result<Vec<Resolved>> {
         let names: Vec<&str> = self
             .spec
@@ -365,11 +443,6 @@ impl ObjectLoader {
         };
         let mut ids = ids.into_iter();
         let mut out = Vec::with_capacity(self.spec.externs.len());
-        let kconfig_data = self
-            .spec
-            .data
-            .iter()
-            .position(|d| d.kind == DataKind::Kconfig);
         for e in self.spec.externs.clone() {
             let r = match e.kind {
                 ExternKind::Kfunc => match ids.next().flatten() {
@@ -400,37 +473,7 @@ impl ObjectLoader {
                         None => Resolved::Missing,
                     }
                 }
-                ExternKind::Kconfig { offset, size } => {
-                    let value = kconfig_value(&e.name, &self.spec)?;
-                    let bytes = match value {
-                        Some(v) => {
-                            kconfig::encode_value(&v, size as usize, self.is_char_array(e.btf_id))
-                                .ok_or_else(|| {
-                                Error::invalid(
-                                    "kconfig value",
-                                    format!(
-                                        "{}={v} does not fit the extern's {size} bytes",
-                                        e.name
-                                    ),
-                                )
-                            })?
-                        }
-                        None if e.weak => vec![0; size as usize],
-                        None => {
-                            let source = kconfig::kernel_config()
-                                .map(|c| c.source.clone())
-                                .unwrap_or_default();
-                            return Err(Error::Unresolved {
-                                what: "strong kconfig extern",
-                                name: e.name.clone(),
-                                detail: format!("not set in {source}"),
-                            });
-                        }
-                    };
-                    let d = &mut self.spec.data[kconfig_data.expect("kconfig section exists")];
-                    d.bytes[offset as usize..(offset + size) as usize].copy_from_slice(&bytes);
-                    Resolved::Kconfig
-                }
+                ExternKind::Kconfig { .. } => Resolved::Kconfig,
             };
             if r == Resolved::Missing && !e.weak {
                 return Err(Error::Unresolved {
@@ -504,7 +547,7 @@ impl ObjectLoader {
     fn create_maps(
         &mut self,
         btf: Option<BorrowedFd<'_>>,
-    ) -> Result<(Vec<Option<Map>>, Option<Arc<Arena>>, u64)> {
+    ) -> Result<(Vec<Option<Map>>, Option<Arc<Arena>>, u64, bool)> {
         let mut maps: Vec<Option<Map>> = Vec::with_capacity(self.spec.maps.len());
         let mut arena = None;
         let mut fresh_arena = false;
@@ -555,16 +598,13 @@ impl ObjectLoader {
                 a.write_bytes(offset, &data.bytes)?;
             }
         }
-        if let Some(a) = &arena {
-            if fresh_arena
-                && self.guard_null_page
-                && a.has_null_page()
-                && !(offset == 0 && self.spec.arena_data.is_some())
-            {
-                a.guard_null_page()?;
-            }
-        }
-        Ok((maps, arena, offset))
+        // Guard the NULL page of an arena made here, unless the globals sit
+        // on it (they are placed at 0 only when the end is out of reach).
+        let guard = fresh_arena
+            && self.guard_null_page
+            && arena.as_ref().is_some_and(|a| a.has_null_page())
+            && !(offset == 0 && self.spec.arena_data.is_some());
+        Ok((maps, arena, offset, guard))
     }
 
     fn create_map(&self, spec: &crate::obj::MapSpec, btf: Option<BorrowedFd<'_>>) -> Result<Map> {

@@ -350,24 +350,15 @@ pub fn scan_by_names(data: &[u8], kind: u32, names: &[&str]) -> Result<Vec<Optio
     let (types, strings) = sections(data)?;
     let mut out = vec![None; names.len()];
     let mut left = names.iter().filter(|n| !n.is_empty()).count();
-    let word = |b: &[u8], o: usize| -> Option<u32> {
-        Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
-    };
     let (mut pos, mut id) = (0usize, 0u32);
-    while pos < types.len() && left > 0 {
+    while left > 0 && pos + 12 <= types.len() {
         id += 1;
-        let (Some(name_off), Some(info)) = (word(types, pos), word(types, pos + 4)) else {
-            return Err(BtfError::BadType {
-                id,
-                reason: "record truncated".into(),
-            });
-        };
-        let h = TypeHeader {
-            name_off,
-            info,
-            size_or_type: 0,
-        };
-        if h.kind() == kind && name_off != 0 {
+        let rec = &types[pos..pos + 12];
+        let name_off = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+        let info = u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]);
+        let k = (info >> 24) & 0x1f;
+        let vlen = (info & 0xffff) as usize;
+        if k == kind && name_off != 0 {
             if let Some(rest) = strings.get(name_off as usize..) {
                 for (i, n) in names.iter().enumerate() {
                     let nb = n.as_bytes();
@@ -382,7 +373,32 @@ pub fn scan_by_names(data: &[u8], kind: u32, names: &[&str]) -> Result<Vec<Optio
                 }
             }
         }
-        pos += 12 + extra_size(id, &h)?;
+        pos += 12
+            + match k {
+                kind::PTR
+                | kind::FWD
+                | kind::TYPEDEF
+                | kind::VOLATILE
+                | kind::CONST
+                | kind::RESTRICT => 0,
+                kind::FUNC | kind::FLOAT | kind::TYPE_TAG => 0,
+                kind::INT | kind::VAR | kind::DECL_TAG => 4,
+                kind::ARRAY => 12,
+                kind::STRUCT | kind::UNION | kind::DATASEC | kind::ENUM64 => 12 * vlen,
+                kind::ENUM | kind::FUNC_PROTO => 8 * vlen,
+                k => {
+                    return Err(BtfError::BadType {
+                        id,
+                        reason: format!("unknown kind {k}"),
+                    });
+                }
+            };
+    }
+    if left > 0 && pos != types.len() {
+        return Err(BtfError::BadType {
+            id,
+            reason: "record runs past the type section".into(),
+        });
     }
     Ok(out)
 }
