@@ -573,3 +573,22 @@ fn readme_examples_are_current() {
         );
     }
 }
+
+/// Output into a closed pipe (`bpf-arena probe | true`) ends quietly with
+/// status 0, not with a panic (status 101).
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; '{BIN}' probe | true; echo \"status=$?\""
+        ))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("status=0") && !text.contains("panicked"),
+        "{text}"
+    );
+}

@@ -102,7 +102,7 @@ fn main() -> ExitCode {
             "a command is required (probe, inspect, run); see bpf-arena --help",
         )),
         Some("-h" | "--help" | "help") => {
-            print!("{USAGE}");
+            emit(USAGE);
             Ok(())
         }
         Some("probe") => probe(&args[1..]),
@@ -126,13 +126,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to stdout; a closed pipe (`bpf-arena probe | head -1`) ends the
+/// program quietly instead of panicking.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("bpf-arena: writing output: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn wants_help(args: &[String]) -> bool {
     args.iter().any(|a| a == "-h" || a == "--help")
 }
 
 fn probe(args: &[String]) -> Result<(), Fail> {
     if wants_help(args) {
-        print!("{PROBE_HELP}");
+        emit(PROBE_HELP);
         return Ok(());
     }
     if let Some(a) = args.first() {
@@ -142,7 +156,7 @@ fn probe(args: &[String]) -> Result<(), Fail> {
     for (f, s) in probe_all() {
         let _ = writeln!(out, "{}: {s}", f.name());
     }
-    print!("{out}");
+    emit(&out);
     Ok(())
 }
 
@@ -330,7 +344,7 @@ fn reloc_kind_name(k: RelocKind) -> &'static str {
 
 fn inspect(args: &[String]) -> Result<(), Fail> {
     if wants_help(args) {
-        print!("{INSPECT_HELP}");
+        emit(INSPECT_HELP);
         return Ok(());
     }
     let (mut path, mut pages, mut disasm) = (None, None, None);
@@ -511,7 +525,7 @@ fn inspect(args: &[String]) -> Result<(), Fail> {
         "btf: {}, func_info {fi}, line_info {li}, core_relos {cr}",
         if spec.btf.is_some() { "yes" } else { "no" }
     );
-    print!("{o}");
+    emit(&o);
     Ok(())
 }
 
@@ -558,7 +572,7 @@ fn print_disasm(spec: &ObjectSpec, name: &str, arena_pages: Option<u32>) -> Resu
         },
     )
     .map_err(object)?;
-    print!("{}", Listing(&linked.insns));
+    emit(&Listing(&linked.insns).to_string());
     Ok(())
 }
 
@@ -628,7 +642,7 @@ fn is_packet_program(t: ProgramType) -> bool {
 
 fn run(args: &[String]) -> Result<(), Fail> {
     if wants_help(args) {
-        print!("{RUN_HELP}");
+        emit(RUN_HELP);
         return Ok(());
     }
     let mut path = None;
@@ -782,6 +796,6 @@ fn run(args: &[String]) -> Result<(), Fail> {
         };
         let _ = writeln!(out, "{g}={text}");
     }
-    print!("{out}");
+    emit(&out);
     Ok(())
 }
