@@ -17,46 +17,22 @@ fn main() {
     let n: u32 = pick(10_000, 1_000);
     let iters = pick(25, 3);
 
-    let hash = Map::create(
-        &MapSpec {
-            name: "bench_hash".into(),
-            map_type: 1,
+    // u32 key -> u64 value maps of n entries.
+    let map = |name: &str, map_type: u32, map_flags: u32| {
+        let spec = MapSpec {
+            name: name.into(),
+            map_type,
             key_size: 4,
             value_size: 8,
             max_entries: n,
+            map_flags,
             ..Default::default()
-        },
-        None,
-        None,
-    )
-    .unwrap();
-    let array = Map::create(
-        &MapSpec {
-            name: "bench_array".into(),
-            map_type: 2,
-            key_size: 4,
-            value_size: 8,
-            max_entries: n,
-            ..Default::default()
-        },
-        None,
-        None,
-    )
-    .unwrap();
-    let mm = Map::create(
-        &MapSpec {
-            name: "bench_mmap".into(),
-            map_type: 2,
-            key_size: 4,
-            value_size: 8,
-            max_entries: n,
-            map_flags: 1 << 10,
-            ..Default::default()
-        },
-        None,
-        None,
-    )
-    .unwrap();
+        };
+        Map::create(&spec, None, None).unwrap()
+    };
+    let hash = map("bench_hash", 1, 0);
+    let array = map("bench_array", 2, 0);
+    let mm = map("bench_mmap", 2, 1 << 10);
     for i in 0..n {
         let v = (i as u64 * 3).to_le_bytes();
         hash.update(&i.to_le_bytes(), &v, 0).unwrap();
