@@ -282,17 +282,13 @@ impl ObjectLoader {
                 let _ = kfunc::kfunc_ids(&refs);
             })
         });
-        self.fill_kconfig()?;
-        t.resolve_externs = start.elapsed();
-        let btf_fd = self.load_btf(&mut t)?;
-        let maps_start = Instant::now();
-        let (maps, arena, arena_offset, guard) =
-            self.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
-        t.maps = maps_start.elapsed();
+        let staged = self.stage_kernel_objects(&mut t, start);
         if let Some(h) = prefetch {
-            // A failure there shows again, with its error, just below.
+            // Joined on every path, errors included. A failure inside shows
+            // again, with its error, in resolve_externs below.
             let _ = h.join();
         }
+        let (btf_fd, maps, arena, arena_offset, guard) = staged?;
         if guard {
             let guard_start = Instant::now();
             arena
@@ -386,6 +382,30 @@ impl ObjectLoader {
             programs,
             _btf: btf_fd,
         })
+    }
+
+    /// kconfig values, the BTF and the maps (with the arena placed, mapped
+    /// and its globals copied): the kernel work the kfunc prefetch overlaps.
+    #[allow(clippy::type_complexity)]
+    fn stage_kernel_objects(
+        &mut self,
+        t: &mut LoadTimings,
+        start: Instant,
+    ) -> Result<(
+        Option<OwnedFd>,
+        Vec<Option<Map>>,
+        Option<Arc<Arena>>,
+        u64,
+        bool,
+    )> {
+        self.fill_kconfig()?;
+        t.resolve_externs = start.elapsed();
+        let btf_fd = self.load_btf(t)?;
+        let maps_start = Instant::now();
+        let (maps, arena, arena_offset, guard) =
+            self.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
+        t.maps = maps_start.elapsed();
+        Ok((btf_fd, maps, arena, arena_offset, guard))
     }
 
     /// Writes every `.kconfig` extern's value into the `.kconfig` image
