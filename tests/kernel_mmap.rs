@@ -390,17 +390,17 @@ fn crate_chosen_address_is_4gib_aligned() {
 #[test]
 fn occupied_address_is_an_error_and_the_mapping_survives() {
     require!(Feature::ArenaMap);
-    // An ordinary anonymous mapping at a 4 GiB-aligned address, with data.
+    // An ordinary anonymous mapping at a 4 GiB-aligned address, with data,
+    // made over this test's own reservation (no window for another thread).
     let (start, rlen) = reserve(4 * page());
     let at = start.next_multiple_of(G4);
-    munmap(start, rlen).unwrap();
-    // SAFETY: MAP_FIXED_NOREPLACE never replaces anything; the range is ours.
+    // SAFETY: MAP_FIXED over a range inside this test's own PROT_NONE reservation.
     let p = unsafe {
         libc::mmap(
             at as *mut _,
             4 * page() as usize,
             RW,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
             -1,
             0,
         )
@@ -414,6 +414,8 @@ fn occupied_address_is_an_error_and_the_mapping_survives() {
     );
     assert!(e.to_string().contains("left untouched"), "{e}");
     assert_eq!(read_u64(at + 8), 0x1234_5678, "existing mapping intact");
+    // Free exactly the arena's range; the rest of the reservation stays
+    // ours, so nothing else can take the hole before the arena does.
     munmap(at, 4 * page()).unwrap();
     // The same address, now free, works; a second arena there collides.
     let a = ArenaBuilder::new(4).address(at).create().unwrap();
@@ -426,6 +428,16 @@ fn occupied_address_is_an_error_and_the_mapping_survives() {
         77,
         "first arena untouched"
     );
+    drop(a);
+    // Release the rest of this test's reservation, around the arena's range.
+    for (from, len) in [
+        (start, at - start),
+        (at + 4 * page(), start + rlen - at - 4 * page()),
+    ] {
+        if len > 0 {
+            munmap(from, len).unwrap();
+        }
+    }
 }
 
 /// Adopting an arena fd maps it at its agreed address; a read-only fd from
