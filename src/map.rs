@@ -35,11 +35,9 @@ impl Map {
             max_entries: spec.max_entries,
             map_flags: spec.map_flags,
             numa_node: spec.numa_node,
-            map_name: sys::object_name(&spec.name).unwrap_or_else(|| {
-                let mut n = [0u8; 16];
-                n[..15].copy_from_slice(&spec.name.as_bytes()[..15]);
-                n
-            }),
+            map_name: sys::object_name_prefix(&spec.name).ok_or_else(|| {
+                Error::invalid("map name", format!("{:?} contains a NUL byte", spec.name))
+            })?,
             inner_map_fd: inner.map_or(0, |f| f.as_raw_fd() as u32),
             map_extra: spec.map_extra,
             ..Default::default()

@@ -208,16 +208,12 @@ impl<'a> ProgramBuilder<'a> {
         let license = CString::new(self.license.as_str()).map_err(|_| {
             Error::invalid("license", format!("{:?} contains a NUL byte", self.license))
         })?;
-        let mut name = [0u8; 16];
-        let nb = self.name.as_bytes();
-        let n = nb.len().min(15);
-        if nb[..n].contains(&0) {
-            return Err(Error::invalid(
+        let name = sys::object_name_prefix(&self.name).ok_or_else(|| {
+            Error::invalid(
                 "program name",
                 format!("{:?} contains a NUL byte", self.name),
-            ));
-        }
-        name[..n].copy_from_slice(&nb[..n]);
+            )
+        })?;
         let mut req = sys::ProgLoadRequest {
             prog_type: self.prog_type.0,
             insns: &bytes,

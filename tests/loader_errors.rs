@@ -274,3 +274,18 @@ fn missing_strong_kconfig_is_named() {
         "{e}"
     );
 }
+
+/// A map name with a NUL byte is an error, not a panic.
+#[test]
+fn map_name_with_nul_is_an_error() {
+    let spec = bpf_arena::obj::MapSpec {
+        name: "a\0b".into(),
+        map_type: 2,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 1,
+        ..Default::default()
+    };
+    let e = bpf_arena::map::Map::create(&spec, None, None).unwrap_err();
+    assert!(e.to_string().contains("contains a NUL byte"), "{e}");
+}

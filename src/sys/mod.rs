@@ -75,6 +75,19 @@ fn slice_ptr<T>(s: &[T]) -> u64 {
     if s.is_empty() { 0 } else { ptr_u64(s.as_ptr()) }
 }
 
+/// Like [`object_name`], but keeps only the first 15 bytes of a longer
+/// name (as libbpf does for program and map names). `None` if the kept
+/// part contains a NUL byte.
+pub fn object_name_prefix(name: &str) -> Option<[u8; 16]> {
+    let b = &name.as_bytes()[..name.len().min(15)];
+    if b.contains(&0) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    out[..b.len()].copy_from_slice(b);
+    Some(out)
+}
+
 /// Copies `name` into a NUL-padded 16-byte object-name field.
 ///
 /// Returns `None` when the name has 16 bytes or more (the kernel keeps 15 plus
@@ -856,6 +869,23 @@ pub fn has_capability(cap: u32) -> Result<bool, Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_name_prefixes() {
+        assert_eq!(
+            &object_name_prefix("a_rather_long_program_name").unwrap(),
+            b"a_rather_long_p\0"
+        );
+        assert_eq!(&object_name_prefix("map").unwrap()[..4], b"map\0");
+        assert!(
+            object_name_prefix("a\0b").is_none(),
+            "a NUL inside the kept part"
+        );
+        assert!(
+            object_name_prefix("0123456789abcdef\0").is_some(),
+            "a NUL past byte 15 is cut off"
+        );
+    }
 
     #[test]
     fn object_names() {
