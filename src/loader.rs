@@ -421,7 +421,7 @@ impl ObjectLoader {
             let ExternKind::Kconfig { offset, size } = e.kind else {
                 continue;
             };
-            let value = kconfig_value(&e.name, &self.spec)?;
+            let value = kconfig_value(&e.name)?;
             let bytes = match value {
                 Some(v) => kconfig::encode_value(&v, size as usize, self.is_char_array(e.btf_id))
                     .ok_or_else(|| {
@@ -735,7 +735,7 @@ fn no_such_map(name: &str) -> Error {
 }
 
 /// A kconfig value: virtual externs first, then the kernel configuration.
-fn kconfig_value(name: &str, _spec: &ObjectSpec) -> Result<Option<String>> {
+fn kconfig_value(name: &str) -> Result<Option<String>> {
     if name == "LINUX_KERNEL_VERSION" {
         let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
         let mut it = r

@@ -536,24 +536,30 @@ fn print_disasm(spec: &ObjectSpec, name: &str, arena_pages: Option<u32>) -> Resu
         .position(|p| p.name == name)
         .ok_or_else(|| object(format!("the object has no program '{name}'")))?;
     let fds: Vec<i32> = (0..spec.maps.len() as i32).collect();
-    let kfunc_names: Vec<&str> = spec.externs.iter().map(|e| e.essential_name()).collect();
-    let ids = if spec
+    // Kfuncs get this kernel's ids (no privileges needed to read them);
+    // ksyms are shown unresolved.
+    let kfuncs: Vec<&str> = spec
         .externs
         .iter()
-        .any(|e| e.kind != ExternKind::Ksym && !matches!(e.kind, ExternKind::Kconfig { .. }))
-    {
-        bpf_arena::kfunc::kfunc_ids(&kfunc_names).unwrap_or_else(|_| vec![None; kfunc_names.len()])
+        .filter(|e| e.kind == ExternKind::Kfunc)
+        .map(|e| e.essential_name())
+        .collect();
+    let mut ids = if kfuncs.is_empty() {
+        Vec::new()
     } else {
-        vec![None; kfunc_names.len()]
-    };
+        bpf_arena::kfunc::kfunc_ids(&kfuncs).unwrap_or_else(|_| vec![None; kfuncs.len()])
+    }
+    .into_iter();
     let externs: Vec<Resolved> = spec
         .externs
         .iter()
-        .zip(ids)
-        .map(|(e, id)| match (e.kind, id) {
-            (ExternKind::Kconfig { .. }, _) => Resolved::Kconfig,
-            (_, Some(id)) => Resolved::BtfId { id, fd_index: 0 },
-            (_, None) => Resolved::Missing,
+        .map(|e| match e.kind {
+            ExternKind::Kconfig { .. } => Resolved::Kconfig,
+            ExternKind::Kfunc => ids
+                .next()
+                .flatten()
+                .map_or(Resolved::Missing, |id| Resolved::BtfId { id, fd_index: 0 }),
+            ExternKind::Ksym => Resolved::Missing,
         })
         .collect();
     let arena_offset = match (&spec.arena_data, arena_pages) {
