@@ -121,8 +121,13 @@ pub fn fixup_btf(spec: &ObjectSpec) -> Result<Option<Vec<u8>>, ObjError> {
                 ed.set_word(id, 2, size as u32);
             }
             _ => {
-                if let Some((_, size)) = spec.section_sizes.iter().find(|(n, _)| *n == name) {
-                    ed.set_word(id, 2, *size as u32);
+                if let Some(size) = spec
+                    .sections
+                    .iter()
+                    .find(|sec| sec.name == name)
+                    .map(|sec| sec.size)
+                {
+                    ed.set_word(id, 2, size as u32);
                 }
                 for info in infos.iter_mut() {
                     let vname = btf.name(info.type_id).map_err(btf_err)?;

@@ -397,10 +397,8 @@ pub struct ObjectSpec {
     pub btf: Option<Vec<u8>>,
     /// Parsed `.BTF.ext`.
     pub btf_ext: Option<btf::ext::BtfExt>,
-    /// ELF section sizes and symbol offsets the BTF fix-ups need:
-    /// `(section name, size)`.
-    pub section_sizes: Vec<(String, u64)>,
-    /// `(section name, symbol name, offset)` for data symbols.
+    /// Symbol offsets the BTF fix-ups need: `(section name, symbol name,
+    /// offset)` for data, arena and `.maps` symbols.
     pub symbol_offsets: Vec<(String, String, u64)>,
 }
 
@@ -599,7 +597,6 @@ impl<'a> Parser<'a> {
             code: Vec::new(),
             btf: self.btf.as_ref().map(|b| b.bytes().to_vec()),
             btf_ext: None,
-            section_sizes: Vec::new(),
             symbol_offsets: Vec::new(),
         };
         if let (Some(btf), Some(s)) = (&self.btf, f.section_by_name(".BTF.ext")) {
@@ -648,7 +645,6 @@ impl<'a> Parser<'a> {
                     kind,
                     size,
                 });
-                spec.section_sizes.push((name.clone(), size));
             }
             let data = || {
                 s.data()
