@@ -40,7 +40,7 @@ mod ptr;
 pub use ptr::{ArenaPtr, Plain, plain_from_bytes, plain_to_bytes};
 
 use crate::error::{Error, Result};
-use crate::prog::{Program, path_cstring};
+use crate::prog::path_cstring;
 use crate::sys::{self, Cmd, Errno, MapCreateAttr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Mutex;
@@ -834,36 +834,4 @@ impl<T: AtomicWord> ArenaAtomic<'_, T> {
     pub fn compare_exchange(&self, current: T, new: T) -> std::result::Result<T, T> {
         T::compare_exchange(self.addr, current, new)
     }
-}
-
-/// Loads a built-in program that uses this arena (helper for `pages`).
-pub(crate) fn arena_program(
-    arena: &Arena,
-    name: &str,
-    insns: &[crate::insn::Insn],
-) -> Result<Program> {
-    crate::prog::ProgramBuilder::new(crate::prog::ProgramType::SYSCALL, insns)
-        .name(name)
-        .flags(crate::prog::ProgramFlags::SLEEPABLE)
-        .load()
-        .map_err(|e| match e {
-            Error::Verifier(v)
-                if v.log_contains("unknown opcode") || v.log_contains("kernel function") =>
-            {
-                Error::NotSupported {
-                    what: "arena kfuncs in SYSCALL programs",
-                    since: "6.9",
-                    detail: Some(v.to_string()),
-                }
-            }
-            e => e,
-        })
-        .map_err(|e| match e {
-            Error::Bpf { errno, .. } if errno == Errno::EPERM => Error::Bpf {
-                cmd: Cmd::ProgLoad,
-                what: format!("built-in page program '{name}' for {}", arena.label()),
-                errno,
-            },
-            e => e,
-        })
 }

@@ -8,13 +8,41 @@
 //! arena it was loaded for. The kfuncs are sleepable up to Linux 6.18, which
 //! SYSCALL programs (always loaded `BPF_F_SLEEPABLE`) satisfy.
 
-use super::{Arena, ArenaPtr, arena_program};
+use super::{Arena, ArenaPtr};
 use crate::error::{Error, Result};
 use crate::insn::{Insn, Reg, Size, asm, encode};
 use crate::kfunc;
-use crate::prog::Program;
-use crate::sys::Errno;
+use crate::prog::{Program, ProgramBuilder, ProgramFlags, ProgramType};
+use crate::sys::{Cmd, Errno};
 use std::os::fd::AsRawFd;
+
+/// Loads a built-in SYSCALL program that uses `arena`, naming it in errors.
+fn arena_program(arena: &Arena, name: &str, insns: &[Insn]) -> Result<Program> {
+    ProgramBuilder::new(ProgramType::SYSCALL, insns)
+        .name(name)
+        .flags(ProgramFlags::SLEEPABLE)
+        .load()
+        .map_err(|e| match e {
+            Error::Verifier(v)
+                if v.log_contains("unknown opcode") || v.log_contains("kernel function") =>
+            {
+                Error::NotSupported {
+                    what: "arena kfuncs in SYSCALL programs",
+                    since: "6.9",
+                    detail: Some(v.to_string()),
+                }
+            }
+            Error::Bpf {
+                errno: Errno::EPERM,
+                ..
+            } => Error::Bpf {
+                cmd: Cmd::ProgLoad,
+                what: format!("built-in page program '{name}' for {}", arena.label()),
+                errno: Errno::EPERM,
+            },
+            e => e,
+        })
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct PageProgs {
