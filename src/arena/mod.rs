@@ -205,32 +205,20 @@ impl ArenaBuilder {
                 return Err(e);
             }
         };
-        // SAFETY: [slot, slot + len) lies inside the reservation this
-        // function made and nothing else refers to it.
-        let mapped = unsafe {
-            sys::mmap_shared_fixed(base.slot as usize, len as usize, PROT_RW, fd.as_fd())
-        };
-        match mapped {
-            Ok(_) => {
-                let slot = base.slot;
-                base.release_outside(len);
-                Ok(Arena::new(
-                    fd,
-                    slot,
-                    self.pages,
-                    self.flags,
-                    self.name.clone(),
-                    slot,
-                ))
-            }
-            Err(e) => {
-                base.release_all();
-                Err(Error::Syscall {
-                    call: "mmap",
-                    what: what(),
-                    errno: e,
-                })
-            }
+        match base.map_into_slot(&fd, len) {
+            Ok(slot) => Ok(Arena::new(
+                fd,
+                slot,
+                self.pages,
+                self.flags,
+                self.name.clone(),
+                slot,
+            )),
+            Err(e) => Err(Error::Syscall {
+                call: "mmap",
+                what: what(),
+                errno: e,
+            }),
         }
     }
 }
@@ -337,6 +325,27 @@ impl Reservation {
         let _ = unsafe { sys::munmap(self.start as usize, self.len as usize) };
     }
 
+    /// Maps the arena `fd` (`len` bytes) over the slot and releases the rest
+    /// of the reservation; on failure releases all of it. Returns the slot.
+    fn map_into_slot(self, fd: &OwnedFd, len: u64) -> std::result::Result<u64, Errno> {
+        // SAFETY: [slot, slot + len) lies inside this reservation, which its
+        // creator owns and nothing refers into.
+        let mapped = unsafe {
+            sys::mmap_shared_fixed(self.slot as usize, len as usize, PROT_RW, fd.as_fd())
+        };
+        match mapped {
+            Ok(_) => {
+                let slot = self.slot;
+                self.release_outside(len);
+                Ok(slot)
+            }
+            Err(e) => {
+                self.release_all();
+                Err(e)
+            }
+        }
+    }
+
     /// Releases the parts of the reservation around `[slot, slot + used)`.
     fn release_outside(self, used: u64) {
         let end = self.start + self.len;
@@ -430,24 +439,14 @@ impl Arena {
                 info.map_extra,
             ));
         }
-        let r = reserve_aligned_slot(len)?;
-        // SAFETY: [slot, slot + len) lies inside our own reservation.
-        match unsafe { sys::mmap_shared_fixed(r.slot as usize, len as usize, PROT_RW, fd.as_fd()) }
-        {
-            Ok(_) => {
-                let base = r.slot;
-                r.release_outside(len);
-                Ok(Arena::new(fd, base, info.max_entries, flags, name, 0))
-            }
-            Err(e) => {
-                r.release_all();
-                Err(Error::WrongObject {
-                    what,
-                    reason: format!(
-                        "created without an address (map_extra 0) and already mapped elsewhere at an address the kernel does not report (mmap: {e}); create shared arenas with an address"
-                    ),
-                })
-            }
+        match reserve_aligned_slot(len)?.map_into_slot(&fd, len) {
+            Ok(base) => Ok(Arena::new(fd, base, info.max_entries, flags, name, 0)),
+            Err(e) => Err(Error::WrongObject {
+                what,
+                reason: format!(
+                    "created without an address (map_extra 0) and already mapped elsewhere at an address the kernel does not report (mmap: {e}); create shared arenas with an address"
+                ),
+            }),
         }
     }
 
