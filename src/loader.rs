@@ -632,27 +632,7 @@ impl ObjectLoader {
         if let Some(p) = &pin {
             if p.exists() {
                 let m = Map::open_pinned(p)?;
-                let i = m.info();
-                if (
-                    i.map_type,
-                    i.key_size,
-                    i.value_size,
-                    i.max_entries,
-                    i.map_flags,
-                    i.map_extra,
-                ) != (
-                    spec.map_type,
-                    spec.key_size,
-                    spec.value_size,
-                    spec.max_entries,
-                    spec.map_flags,
-                    spec.map_extra,
-                ) {
-                    return Err(Error::WrongObject {
-                        what: format!("map '{}' pinned at {}", spec.name, p.display()),
-                        reason: "its type, sizes, flags or map_extra differ from the object's definition".into(),
-                    });
-                }
+                check_pinned(spec, p, m.info(), spec.map_extra)?;
                 return Ok(m);
             }
         }
@@ -693,7 +673,23 @@ impl ObjectLoader {
             None => {}
         }
         if let Some(p) = pin.as_ref().filter(|p| p.exists()) {
-            return Ok((Arc::new(Arena::open_pinned(p)?), false));
+            let a = Arena::open_pinned(p)?;
+            let info = sys::map_info(a.fd()).map_err(|e| {
+                Error::bpf(Cmd::ObjGetInfoByFd, format!("arena '{}'", spec.name), e)
+            })?;
+            // Without a fixed address, the pin's crate-chosen one is expected.
+            let want_extra = self.arena_address.unwrap_or(spec.map_extra);
+            check_pinned(
+                spec,
+                p,
+                &info,
+                if want_extra == 0 {
+                    info.map_extra
+                } else {
+                    want_extra
+                },
+            )?;
+            return Ok((Arc::new(a), false));
         }
         let mut b = ArenaBuilder::new(spec.max_entries)
             .flags(ArenaFlags::from_bits_retain(
@@ -721,6 +717,41 @@ impl ObjectLoader {
         }
         Ok((Arc::new(a), true))
     }
+}
+
+/// A map pinned by name is reused only if it is what the object defines
+/// (type, key and value size, max_entries, flags, map_extra), as libbpf
+/// checks.
+fn check_pinned(
+    spec: &crate::obj::MapSpec,
+    path: &Path,
+    i: &sys::MapInfo,
+    map_extra: u64,
+) -> Result<()> {
+    let pinned = (
+        i.map_type,
+        i.key_size,
+        i.value_size,
+        i.max_entries,
+        i.map_flags,
+        i.map_extra,
+    );
+    let defined = (
+        spec.map_type,
+        spec.key_size,
+        spec.value_size,
+        spec.max_entries,
+        spec.map_flags,
+        map_extra,
+    );
+    if pinned != defined {
+        return Err(Error::WrongObject {
+            what: format!("map '{}' pinned at {}", spec.name, path.display()),
+            reason: "its type, sizes, flags or map_extra differ from the object's definition"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 fn no_such_global(name: &str) -> Error {

@@ -289,3 +289,37 @@ fn map_name_with_nul_is_an_error() {
     let e = bpf_arena::map::Map::create(&spec, None, None).unwrap_err();
     assert!(e.to_string().contains("contains a NUL byte"), "{e}");
 }
+
+/// An arena pinned by name is reused across loads, and refused when the
+/// object's definition no longer matches it (the same check as other pins).
+#[test]
+fn pinned_arena_reused_and_checked() {
+    require_arena!();
+    let pins = Bpffs::new("arenapin");
+    let spec = || {
+        let mut s = ObjectSpec::from_file(std::path::Path::new(&path("counter.bpf.o"))).unwrap();
+        let a = s.arena_map().unwrap();
+        s.maps[a].pinning = bpf_arena::obj::Pinning::ByName;
+        s
+    };
+    let mut l = ObjectLoader::new(spec());
+    l.pin_root(&pins.0);
+    let first = l.load().unwrap();
+    assert_eq!(first.program("count").unwrap().run_syscall(&mut []).unwrap(), 1);
+    let ptr: u64 = first.global("counter").unwrap();
+    let base = first.arena().unwrap().base();
+    drop(first);
+    assert!(pins.join("arena").exists());
+    let mut l = ObjectLoader::new(spec());
+    l.pin_root(&pins.0);
+    let second = l.load().unwrap();
+    let a = second.arena().unwrap();
+    assert_eq!(a.base(), base, "the pinned arena, at its address");
+    assert_eq!(a.read(bpf_arena::arena::ArenaPtr::<u64>::from_addr(ptr)).unwrap(), 1, "its pages");
+    drop(second);
+    let mut l = ObjectLoader::new(spec());
+    l.pin_root(&pins.0);
+    l.set_max_entries("arena", 16).unwrap();
+    let e = l.load().unwrap_err();
+    assert!(e.to_string().contains("differ from the object's definition"), "{e}");
+}
