@@ -305,7 +305,14 @@ fn pinned_arena_reused_and_checked() {
     let mut l = ObjectLoader::new(spec());
     l.pin_root(&pins.0);
     let first = l.load().unwrap();
-    assert_eq!(first.program("count").unwrap().run_syscall(&mut []).unwrap(), 1);
+    assert_eq!(
+        first
+            .program("count")
+            .unwrap()
+            .run_syscall(&mut [])
+            .unwrap(),
+        1
+    );
     let ptr: u64 = first.global("counter").unwrap();
     let base = first.arena().unwrap().base();
     drop(first);
@@ -315,11 +322,20 @@ fn pinned_arena_reused_and_checked() {
     let second = l.load().unwrap();
     let a = second.arena().unwrap();
     assert_eq!(a.base(), base, "the pinned arena, at its address");
-    assert_eq!(a.read(bpf_arena::arena::ArenaPtr::<u64>::from_addr(ptr)).unwrap(), 1, "its pages");
+    assert_eq!(
+        a.read(bpf_arena::arena::ArenaPtr::<u64>::from_addr(ptr))
+            .unwrap(),
+        1,
+        "its pages"
+    );
     drop(second);
     let mut l = ObjectLoader::new(spec());
     l.pin_root(&pins.0);
     l.set_max_entries("arena", 16).unwrap();
     let e = l.load().unwrap_err();
-    assert!(e.to_string().contains("differ from the object's definition"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("differ from the object's definition"),
+        "{e}"
+    );
 }
