@@ -39,7 +39,9 @@ fn main() {
         array.update(&i.to_le_bytes(), &v, 0).unwrap();
         mm.update(&i.to_le_bytes(), &v, 0).unwrap();
     }
-    let mem = SharedMapping::map(mm.fd(), (n as usize * 8).next_multiple_of(4096), false).unwrap();
+    let mut mm = mm;
+    mm.map_memory(false).unwrap();
+    let mem: &SharedMapping = mm.memory().unwrap();
     let pages = (n as u64 * 8).div_ceil(4096) as u32 + 1;
     let arena = ArenaBuilder::new(pages + 1).create().unwrap();
     let vals = arena

@@ -105,16 +105,17 @@ impl Map {
         })
     }
 
-    /// Maps the value memory of an mmapable array (global data); read-only
-    /// for frozen maps.
-    pub(crate) fn map_memory(&mut self, writable: bool) -> Result<()> {
+    /// Maps the values of an mmapable array map (`BPF_F_MMAPABLE`, Linux
+    /// 5.5; global data maps are such arrays) so [`Map::memory`] can read
+    /// and write them without system calls. Does nothing for maps without
+    /// `BPF_F_MMAPABLE`; other mmapable map types (ring buffers, arenas) are
+    /// [`Error::Syscall`] with `EINVAL`. A frozen map needs `writable =
+    /// false` (the kernel answers `EPERM` otherwise).
+    pub fn map_memory(&mut self, writable: bool) -> Result<()> {
         if self.map.info().map_flags & MMAPABLE == 0 {
             return Ok(());
         }
-        let len = (self.map.info().value_size as usize).next_multiple_of(8)
-            * self.map.info().max_entries as usize;
-        let len = len.next_multiple_of(sys::page_size());
-        let m = SharedMapping::map(self.map.fd(), len, writable).map_err(|e| Error::Syscall {
+        let m = SharedMapping::of_array(&self.map, writable).map_err(|e| Error::Syscall {
             call: "mmap",
             what: format!("map '{}'", self.name),
             errno: e,

@@ -10,12 +10,13 @@
 //!   the kernel accepts some bad values and misbehaves later), passed as
 //!   `map_extra`, and mapped with `MAP_FIXED_NOREPLACE`: an occupied range is
 //!   [`Error::AddressInUse`] and the existing mapping is left untouched;
-//! - without: the crate reserves address space, picks a 4 GiB-aligned slot
-//!   inside it, creates the map with `map_extra` = that slot, maps the arena
-//!   over its own reservation and releases the rest. The low 32 bits of a
-//!   user pointer then equal both the arena offset and the 32-bit pointer
-//!   the BPF side uses, and `map_info.map_extra` tells other processes where
-//!   to map it ([`Arena::from_fd`]).
+//! - without: the crate reserves a free 4 GiB-aligned slot of the arena's
+//!   size (trying aligned addresses with `MAP_FIXED_NOREPLACE`, so it needs
+//!   no more address space than the arena itself), creates the map with
+//!   `map_extra` = that slot and maps the arena over its own reservation.
+//!   The low 32 bits of a user pointer then equal both the arena offset and
+//!   the 32-bit pointer the BPF side uses, and `map_info.map_extra` tells
+//!   other processes where to map it ([`Arena::from_fd`]).
 //!
 //! # The NULL page
 //! With a 4 GiB-aligned base, offset 0 has low 32 bits 0, which the kernel's
@@ -26,13 +27,59 @@
 //! kernel's free range so BPF allocations cannot return it either.
 //!
 //! # Access from user space
-//! Arena memory is written concurrently by the kernel and BPF, so safe code
-//! never gets `&`/`&mut` into it: [`Arena::read`]/[`Arena::write`] copy
-//! [`Plain`] values with volatile accesses, [`Arena::atomic`] gives atomic
-//! operations on aligned words, and [`Arena::as_mut_ptr`] is the raw escape
-//! hatch. Touching a page nobody allocated allocates a zeroed page — or, with
-//! [`ArenaFlags::SEGV_ON_FAULT`], raises `SIGSEGV`, which is what that flag
-//! asks the kernel for.
+//! Arena memory is written concurrently by the kernel, BPF programs and
+//! other threads, so safe code never gets `&`/`&mut` into it:
+//! [`Arena::read`]/[`Arena::write`] copy [`Plain`] values,
+//! [`Arena::atomic`] gives atomic operations on aligned words, and
+//! [`Arena::as_mut_ptr`] is the raw escape hatch (dereferencing it is
+//! `unsafe`). Touching a page nobody allocated allocates a zeroed page — or,
+//! with [`ArenaFlags::SEGV_ON_FAULT`], would raise `SIGSEGV`, which is what
+//! that flag asks the kernel for; the safe API routes such an arena's
+//! accesses through the kernel instead and reports the page as an error.
+//!
+//! # Soundness
+//! No safe function of this module can cause undefined behaviour or a fatal
+//! signal, whatever its arguments and whatever BPF programs do with the
+//! arena. What that rests on:
+//!
+//! - **Bounds.** Every access is checked against the mapping (one
+//!   subtraction and two comparisons on the hot path); the mapping lives
+//!   until the [`Arena`] is dropped, and every handle that accesses it
+//!   ([`ArenaAtomic`]) borrows the arena.
+//! - **No data races.** Reads and writes are relaxed atomic loads and stores
+//!   (one per naturally aligned 1/2/4/8-byte value, else aligned 8-byte
+//!   words and single bytes), [`ArenaAtomic`] uses sequentially consistent
+//!   atomics: two threads using the arena at once never race under Rust's
+//!   memory model. (What BPF does is outside that model; a multi-word value
+//!   written concurrently can be read torn, never undefined.) On x86-64 and
+//!   arm64 these compile to plain moves: the warm walk costs what a heap walk
+//!   costs.
+//! - **No fatal faults.** Without `SEGV_ON_FAULT` every page of the mapping
+//!   faults in on access (a freed page comes back zeroed). With it, reads and
+//!   writes go through `process_vm_readv`/`process_vm_writev` on the own
+//!   process, where the kernel turns the fault into `EFAULT`, reported as
+//!   [`Error::Access`]; atomics cannot be made fault-safe that way, so
+//!   [`Arena::atomic`] refuses such arenas and [`Arena::atomic_unchecked`]
+//!   is `unsafe`.
+//! - **No clobbering.** The crate maps arenas only over address space it
+//!   reserved itself or with `MAP_FIXED_NOREPLACE`; an occupied address is
+//!   [`Error::AddressInUse`] with the existing mapping untouched.
+//! - **`Send`/`Sync`.** [`Arena`] is `Send` and `Sync` without any `unsafe
+//!   impl`: it holds an `OwnedFd`, plain integers, a `Mutex` and atomics,
+//!   and its accesses are data-race-free as above. [`ArenaAtomic`] is a
+//!   shared borrow of the arena plus an address, hence `Send`/`Sync` too.
+//!   [`ArenaPtr`] is an integer with a phantom type (`Send`/`Sync` whatever
+//!   `T` is): it is never dereferenced except through an arena.
+//! - **[`Plain`]** is an `unsafe trait`: implementing it promises that every
+//!   bit pattern is a valid value and that there is no padding, which is
+//!   what copying raw bytes in and out needs.
+//!
+//! ```compile_fail
+//! // The word operations cannot be called on a raw address: only through
+//! // an ArenaAtomic made from a checked pointer.
+//! use bpf_arena::arena::AtomicWord;
+//! <u64 as AtomicWord>::store(0x10, 42);
+//! ```
 
 mod pages;
 mod ptr;
@@ -304,13 +351,44 @@ struct Reservation {
     slot: u64,
 }
 
+/// How many 4 GiB-aligned candidates [`reserve_aligned_slot`] tries before
+/// it falls back to over-reserving.
+const SLOT_CANDIDATES: u64 = 64;
+
+/// Finds and reserves a 4 GiB-aligned slot of `len` bytes.
+///
+/// First without reserving more than `len`: the kernel is asked where a
+/// `len`-byte mapping would go (a `PROT_NONE` probe, released at once), and
+/// the 4 GiB-aligned addresses at and below that point are tried with
+/// `MAP_FIXED_NOREPLACE`, which never replaces anything. This works under
+/// an address-space limit (`ulimit -v`) of little more than the arena.
+/// Only if none of those is free (a crowded address space) is a region of
+/// 4 GiB + `len` reserved and an aligned slot taken inside it.
 fn reserve_aligned_slot(len: u64) -> Result<Reservation> {
-    let span = FOUR_GIB + len;
-    let start = sys::reserve_address_space(span as usize).map_err(|e| Error::Syscall {
+    let fail = |span: u64, e: Errno| Error::Syscall {
         call: "mmap",
         what: format!("a {span:#x}-byte address-space reservation for an arena"),
         errno: e,
-    })? as u64;
+    };
+    let probe = sys::reserve_address_space(len as usize).map_err(|e| fail(len, e))? as u64;
+    // SAFETY: the probe is the reservation just made, referenced by nothing.
+    let _ = unsafe { sys::munmap(probe as usize, len as usize) };
+    let mut cand = probe - probe % FOUR_GIB;
+    for _ in 0..SLOT_CANDIDATES {
+        if cand < FOUR_GIB.max(MIN_ADDRESS) {
+            break;
+        }
+        if sys::reserve_address_space_at(cand as usize, len as usize).is_ok() {
+            return Ok(Reservation {
+                start: cand,
+                len,
+                slot: cand,
+            });
+        }
+        cand -= FOUR_GIB;
+    }
+    let span = FOUR_GIB + len;
+    let start = sys::reserve_address_space(span as usize).map_err(|e| fail(span, e))? as u64;
     let slot = start.next_multiple_of(FOUR_GIB);
     Ok(Reservation {
         start,
@@ -376,6 +454,8 @@ pub struct Arena {
     map_extra: u64,
     progs: Mutex<pages::PageProgs>,
     null_guarded: AtomicBool,
+    /// `SEGV_ON_FAULT`: user accesses go through the kernel (never a signal).
+    fault_safe: bool,
 }
 
 impl Arena {
@@ -397,6 +477,7 @@ impl Arena {
             map_extra,
             progs: Mutex::new(pages::PageProgs::default()),
             null_guarded: AtomicBool::new(false),
+            fault_safe: flags.contains(ArenaFlags::SEGV_ON_FAULT),
         }
     }
 
@@ -578,53 +659,161 @@ impl Arena {
         Error::Access { addr, size, reason }
     }
 
-    /// Reads a `T` at `ptr` (volatile, unaligned allowed).
+    /// Reads a `T` at `ptr` (unaligned allowed).
     ///
-    /// Reading a page nobody has allocated allocates a zeroed page, or raises
-    /// `SIGSEGV` on a [`ArenaFlags::SEGV_ON_FAULT`] arena.
+    /// The copy is made of relaxed atomic loads (one load for a naturally
+    /// aligned 1-, 2-, 4- or 8-byte `T`, aligned words and bytes otherwise),
+    /// so it never races in the Rust sense with other threads using this API;
+    /// a `T` wider than one word that BPF writes at the same time can be read
+    /// half old, half new. Reading a page nobody has allocated allocates a
+    /// zeroed page. On a [`ArenaFlags::SEGV_ON_FAULT`] arena the read goes
+    /// through `process_vm_readv` instead, and such a page is
+    /// [`Error::Access`] ("page not allocated"), never a signal.
     #[inline]
     pub fn read<T: Plain>(&self, ptr: ArenaPtr<T>) -> Result<T> {
         let a = self.check(ptr.addr(), std::mem::size_of::<T>(), 1)?;
+        if self.fault_safe {
+            return self.read_through_kernel(a);
+        }
         // SAFETY: [a, a + size) is inside the live mapping (checked above;
-        // the mapping lives as long as `self`).
-        Ok(unsafe { read_unaligned_volatile(a as *const T) })
+        // the mapping lives as long as `self`), whose pages fault in on
+        // access (no SEGV_ON_FAULT); arena memory is only ever accessed
+        // atomically by this crate; `T: Plain` accepts any bits.
+        Ok(unsafe { sys::shared::load::<T>(a) })
     }
 
-    /// Writes `value` at `ptr` (volatile, unaligned allowed). Same faulting
-    /// rules as [`Arena::read`].
+    /// Writes `value` at `ptr` (unaligned allowed), with relaxed atomic
+    /// stores. Same faulting rules as [`Arena::read`].
     #[inline]
     pub fn write<T: Plain>(&self, ptr: ArenaPtr<T>, value: T) -> Result<()> {
         let a = self.check(ptr.addr(), std::mem::size_of::<T>(), 1)?;
-        // SAFETY: inside the live mapping (checked); `T: Plain` has no
-        // padding, so every written byte is initialised. The kernel never
-        // hands out Rust references into this memory, so nothing aliases.
-        unsafe { write_unaligned_volatile(a as *mut T, value) };
+        if self.fault_safe {
+            return self.write_through_kernel(a, ptr::plain_bytes(&value));
+        }
+        // SAFETY: inside the live mapping (checked), which faults pages in;
+        // `T: Plain` has no padding, so every written byte is initialised;
+        // the crate never hands out Rust references into arena memory.
+        unsafe { sys::shared::store::<T>(a, value) };
         Ok(())
     }
 
-    /// Copies `out.len()` bytes starting at arena offset `offset`.
+    /// Copies `out.len()` bytes starting at arena offset `offset` (relaxed
+    /// atomic loads; same faulting rules as [`Arena::read`]).
     #[inline]
     pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<()> {
         let a = self.check(self.base.wrapping_add(offset), out.len(), 1)?;
-        // SAFETY: inside the live mapping (checked); `out` is a distinct
-        // Rust buffer, so the ranges do not overlap.
-        unsafe { std::ptr::copy_nonoverlapping(a as *const u8, out.as_mut_ptr(), out.len()) };
+        if self.fault_safe {
+            return self.vm_read(a, out);
+        }
+        // SAFETY: inside the live mapping (checked), accessed atomically;
+        // `out` is a distinct Rust buffer.
+        unsafe { sys::shared::copy_from(a, out.as_mut_ptr(), out.len()) };
         Ok(())
     }
 
-    /// Copies `data` to arena offset `offset`.
+    /// Copies `data` to arena offset `offset` (relaxed atomic stores; same
+    /// faulting rules as [`Arena::read`]).
     #[inline]
     pub fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<()> {
         let a = self.check(self.base.wrapping_add(offset), data.len(), 1)?;
-        // SAFETY: inside the live mapping (checked); `data` is a distinct
-        // Rust buffer.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), a as *mut u8, data.len()) };
+        if self.fault_safe {
+            return self.write_through_kernel(a, data);
+        }
+        // SAFETY: inside the live mapping (checked), accessed atomically, no
+        // Rust reference into it; `data` is a distinct Rust buffer.
+        unsafe { sys::shared::copy_to(data.as_ptr(), a, data.len()) };
         Ok(())
     }
 
-    /// Atomic access to the naturally aligned `u32` or `u64` at `ptr`.
+    #[inline(never)]
+    fn read_through_kernel<T: Plain>(&self, a: usize) -> Result<T> {
+        // SAFETY: `T: Plain` accepts the all-zero bit pattern.
+        let mut out: T = unsafe { std::mem::zeroed() };
+        // SAFETY: `out` is an initialised local of exactly this many bytes,
+        // and `T: Plain` accepts whatever bytes are written into it.
+        let bytes = unsafe {
+            std::slice::from_raw_parts_mut(&mut out as *mut T as *mut u8, std::mem::size_of::<T>())
+        };
+        self.vm_read(a, bytes)?;
+        Ok(out)
+    }
+
+    #[inline(never)]
+    fn vm_read(&self, a: usize, out: &mut [u8]) -> Result<()> {
+        sys::shared::vm_read(a, out).map_err(|e| self.fault_error(a, out.len(), e))
+    }
+
+    #[inline(never)]
+    fn write_through_kernel(&self, a: usize, data: &[u8]) -> Result<()> {
+        // SAFETY: [a, a + len) is inside the arena mapping (checked by the
+        // caller), which no Rust reference points into.
+        unsafe { sys::shared::vm_write(a, data) }.map_err(|e| self.fault_error(a, data.len(), e))
+    }
+
+    #[cold]
+    fn fault_error(&self, a: usize, size: usize, e: Errno) -> Error {
+        if e == Errno::EFAULT {
+            Error::Access {
+                addr: a as u64,
+                size,
+                reason: "page not allocated (the arena has SEGV_ON_FAULT)",
+            }
+        } else {
+            Error::Syscall {
+                call: "process_vm_readv/process_vm_writev",
+                what: format!(
+                    "{} (SEGV_ON_FAULT arenas are accessed through it)",
+                    self.label()
+                ),
+                errno: e,
+            }
+        }
+    }
+
+    /// Atomic access to the naturally aligned `u32` or `u64` at `ptr`
+    /// (sequentially consistent, like the BPF side's atomic instructions).
+    ///
+    /// On a [`ArenaFlags::SEGV_ON_FAULT`] arena this is [`Error::Access`]:
+    /// an atomic instruction on a page that is not (or no longer) allocated
+    /// raises `SIGSEGV`, and no check made beforehand can stop a page from
+    /// being freed before the instruction runs. Use
+    /// [`Arena::atomic_unchecked`] where you can promise the page stays
+    /// allocated.
     #[inline]
     pub fn atomic<T: AtomicWord>(&self, ptr: ArenaPtr<T>) -> Result<ArenaAtomic<'_, T>> {
+        let a = self.check(
+            ptr.addr(),
+            std::mem::size_of::<T>(),
+            std::mem::align_of::<T>(),
+        )?;
+        if self.fault_safe {
+            return Err(Error::Access {
+                addr: ptr.addr(),
+                size: std::mem::size_of::<T>(),
+                reason: "atomics on a SEGV_ON_FAULT arena would raise SIGSEGV on an unallocated page; see Arena::atomic_unchecked",
+            });
+        }
+        Ok(ArenaAtomic {
+            arena: self,
+            addr: a,
+            _t: std::marker::PhantomData,
+        })
+    }
+
+    /// [`Arena::atomic`] on any arena, [`ArenaFlags::SEGV_ON_FAULT`] ones
+    /// included. Bounds and alignment are still checked.
+    ///
+    /// # Safety
+    /// On a `SEGV_ON_FAULT` arena, the page holding the word must be
+    /// allocated for as long as the handle is used: neither this process
+    /// ([`Arena::free_pages`]) nor a BPF program may free it meanwhile, or the
+    /// next operation raises `SIGSEGV`. On other arenas this is as safe as
+    /// [`Arena::atomic`].
+    #[inline]
+    pub unsafe fn atomic_unchecked<T: AtomicWord>(
+        &self,
+        ptr: ArenaPtr<T>,
+    ) -> Result<ArenaAtomic<'_, T>> {
         let a = self.check(
             ptr.addr(),
             std::mem::size_of::<T>(),
@@ -654,43 +843,6 @@ impl Arena {
     }
 }
 
-/// # Safety
-/// `p` must be valid for writes of `size_of::<T>()` bytes.
-#[inline(always)]
-unsafe fn write_unaligned_volatile<T: Plain>(p: *mut T, value: T) {
-    if (p as usize) % std::mem::align_of::<T>() == 0 {
-        // SAFETY: aligned and valid (caller).
-        unsafe { std::ptr::write_volatile(p, value) };
-    } else {
-        let src = &value as *const T as *const u8;
-        for i in 0..std::mem::size_of::<T>() {
-            // SAFETY: byte-wise within the valid range (caller); `src` is a
-            // local of the same size.
-            unsafe { std::ptr::write_volatile((p as *mut u8).add(i), *src.add(i)) };
-        }
-    }
-}
-
-/// # Safety
-/// `p` must be valid for reads of `size_of::<T>()` bytes.
-#[inline(always)]
-unsafe fn read_unaligned_volatile<T: Plain>(p: *const T) -> T {
-    if (p as usize) % std::mem::align_of::<T>() == 0 {
-        // SAFETY: aligned and valid (caller); T: Plain accepts any bits.
-        unsafe { std::ptr::read_volatile(p) }
-    } else {
-        let mut out = std::mem::MaybeUninit::<T>::uninit();
-        let dst = out.as_mut_ptr() as *mut u8;
-        for i in 0..std::mem::size_of::<T>() {
-            // SAFETY: byte-wise within the valid range (caller) into a local
-            // of the same size.
-            unsafe { *dst.add(i) = std::ptr::read_volatile((p as *const u8).add(i)) };
-        }
-        // SAFETY: every byte was written; T: Plain accepts any bits.
-        unsafe { out.assume_init() }
-    }
-}
-
 impl Drop for Arena {
     fn drop(&mut self) {
         // Programs first (they hold the map), then the mapping, then the fd.
@@ -715,67 +867,64 @@ impl AsRawFd for Arena {
 }
 
 mod sealed {
-    pub trait Sealed {}
-    impl Sealed for u32 {}
-    impl Sealed for u64 {}
+    /// The operations behind [`super::AtomicWord`]. This trait cannot be
+    /// named outside the crate, so its raw-address methods cannot be called
+    /// from outside either; only [`super::ArenaAtomic`] calls them, with an
+    /// address it checked.
+    pub trait Sealed: Copy {
+        /// # Safety (for all methods)
+        /// `addr` must be a naturally aligned word inside a live mapping whose
+        /// page faults in (or is allocated), accessed only atomically.
+        unsafe fn load(addr: usize) -> Self;
+        unsafe fn store(addr: usize, v: Self);
+        unsafe fn fetch_add(addr: usize, v: Self) -> Self;
+        unsafe fn fetch_and(addr: usize, v: Self) -> Self;
+        unsafe fn fetch_or(addr: usize, v: Self) -> Self;
+        unsafe fn fetch_xor(addr: usize, v: Self) -> Self;
+        unsafe fn swap(addr: usize, v: Self) -> Self;
+        unsafe fn compare_exchange(addr: usize, current: Self, new: Self) -> Result<Self, Self>;
+    }
 }
 
 /// Word types with atomic operations in arena memory (`u32`, `u64`).
-pub trait AtomicWord: Plain + sealed::Sealed {
-    #[doc(hidden)]
-    fn load(addr: usize) -> Self;
-    #[doc(hidden)]
-    fn store(addr: usize, v: Self);
-    #[doc(hidden)]
-    fn fetch_add(addr: usize, v: Self) -> Self;
-    #[doc(hidden)]
-    fn fetch_and(addr: usize, v: Self) -> Self;
-    #[doc(hidden)]
-    fn fetch_or(addr: usize, v: Self) -> Self;
-    #[doc(hidden)]
-    fn fetch_xor(addr: usize, v: Self) -> Self;
-    #[doc(hidden)]
-    fn swap(addr: usize, v: Self) -> Self;
-    #[doc(hidden)]
-    fn compare_exchange(addr: usize, current: Self, new: Self) -> std::result::Result<Self, Self>;
-}
+///
+/// Sealed: implemented for exactly those two types, and it has no methods
+/// of its own — the operations live on [`ArenaAtomic`], which can only be
+/// made from a bounds- and alignment-checked pointer.
+pub trait AtomicWord: Plain + sealed::Sealed {}
+impl AtomicWord for u32 {}
+impl AtomicWord for u64 {}
 
 macro_rules! atomic_word {
     ($t:ty, $a:ty) => {
-        impl AtomicWord for $t {
-            fn load(addr: usize) -> Self {
-                // SAFETY: `addr` is an aligned word inside a live arena
-                // mapping (checked by Arena::atomic, which borrows the arena
-                // for the handle's lifetime); concurrent BPF access to it is
-                // atomic or racy by the program's own choice.
+        // SAFETY (every method): `addr` is an aligned word inside a live
+        // mapping that faults in, accessed only atomically (trait contract,
+        // upheld by ArenaAtomic, which checked it and borrows the arena for
+        // its lifetime). Concurrent BPF access is atomic or racy by the
+        // program's own choice, outside Rust's memory model.
+        impl sealed::Sealed for $t {
+            unsafe fn load(addr: usize) -> Self {
                 unsafe { <$a>::from_ptr(addr as *mut $t) }.load(Ordering::SeqCst)
             }
-            fn store(addr: usize, v: Self) {
-                // SAFETY: as in `load`.
+            unsafe fn store(addr: usize, v: Self) {
                 unsafe { <$a>::from_ptr(addr as *mut $t) }.store(v, Ordering::SeqCst)
             }
-            fn fetch_add(addr: usize, v: Self) -> Self {
-                // SAFETY: as in `load`.
+            unsafe fn fetch_add(addr: usize, v: Self) -> Self {
                 unsafe { <$a>::from_ptr(addr as *mut $t) }.fetch_add(v, Ordering::SeqCst)
             }
-            fn fetch_and(addr: usize, v: Self) -> Self {
-                // SAFETY: as in `load`.
+            unsafe fn fetch_and(addr: usize, v: Self) -> Self {
                 unsafe { <$a>::from_ptr(addr as *mut $t) }.fetch_and(v, Ordering::SeqCst)
             }
-            fn fetch_or(addr: usize, v: Self) -> Self {
-                // SAFETY: as in `load`.
+            unsafe fn fetch_or(addr: usize, v: Self) -> Self {
                 unsafe { <$a>::from_ptr(addr as *mut $t) }.fetch_or(v, Ordering::SeqCst)
             }
-            fn fetch_xor(addr: usize, v: Self) -> Self {
-                // SAFETY: as in `load`.
+            unsafe fn fetch_xor(addr: usize, v: Self) -> Self {
                 unsafe { <$a>::from_ptr(addr as *mut $t) }.fetch_xor(v, Ordering::SeqCst)
             }
-            fn swap(addr: usize, v: Self) -> Self {
-                // SAFETY: as in `load`.
+            unsafe fn swap(addr: usize, v: Self) -> Self {
                 unsafe { <$a>::from_ptr(addr as *mut $t) }.swap(v, Ordering::SeqCst)
             }
-            fn compare_exchange(addr: usize, c: Self, n: Self) -> std::result::Result<Self, Self> {
-                // SAFETY: as in `load`.
+            unsafe fn compare_exchange(addr: usize, c: Self, n: Self) -> Result<Self, Self> {
                 unsafe { <$a>::from_ptr(addr as *mut $t) }.compare_exchange(
                     c,
                     n,
@@ -803,34 +952,45 @@ impl<T: AtomicWord> ArenaAtomic<'_, T> {
     /// Atomic load.
     #[inline]
     pub fn load(&self) -> T {
-        T::load(self.addr)
+        // SAFETY: `addr` was checked (in bounds, aligned) when the handle was
+        // made, the borrowed arena keeps the mapping alive, and the page
+        // faults in (not SEGV_ON_FAULT, or the atomic_unchecked caller's
+        // promise). Same for every method below.
+        unsafe { <T as sealed::Sealed>::load(self.addr) }
     }
     /// Atomic store.
     pub fn store(&self, v: T) {
-        T::store(self.addr, v)
+        // SAFETY: see `load`.
+        unsafe { <T as sealed::Sealed>::store(self.addr, v) }
     }
-    /// Adds, returning the previous value.
+    /// Adds (wrapping), returning the previous value.
     pub fn fetch_add(&self, v: T) -> T {
-        T::fetch_add(self.addr, v)
+        // SAFETY: see `load`.
+        unsafe { <T as sealed::Sealed>::fetch_add(self.addr, v) }
     }
     /// Ands, returning the previous value.
     pub fn fetch_and(&self, v: T) -> T {
-        T::fetch_and(self.addr, v)
+        // SAFETY: see `load`.
+        unsafe { <T as sealed::Sealed>::fetch_and(self.addr, v) }
     }
     /// Ors, returning the previous value.
     pub fn fetch_or(&self, v: T) -> T {
-        T::fetch_or(self.addr, v)
+        // SAFETY: see `load`.
+        unsafe { <T as sealed::Sealed>::fetch_or(self.addr, v) }
     }
     /// Xors, returning the previous value.
     pub fn fetch_xor(&self, v: T) -> T {
-        T::fetch_xor(self.addr, v)
+        // SAFETY: see `load`.
+        unsafe { <T as sealed::Sealed>::fetch_xor(self.addr, v) }
     }
     /// Swaps, returning the previous value.
     pub fn swap(&self, v: T) -> T {
-        T::swap(self.addr, v)
+        // SAFETY: see `load`.
+        unsafe { <T as sealed::Sealed>::swap(self.addr, v) }
     }
     /// Compare-and-swap: `Ok(previous)` if it was `current`, else `Err(actual)`.
     pub fn compare_exchange(&self, current: T, new: T) -> std::result::Result<T, T> {
-        T::compare_exchange(self.addr, current, new)
+        // SAFETY: see `load`.
+        unsafe { <T as sealed::Sealed>::compare_exchange(self.addr, current, new) }
     }
 }

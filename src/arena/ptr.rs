@@ -151,10 +151,14 @@ unsafe impl<T: 'static> Plain for ArenaPtr<T> {}
 
 /// The bytes of a [`Plain`] value (host byte order).
 pub fn plain_to_bytes<T: Plain>(v: &T) -> Vec<u8> {
+    plain_bytes(v).to_vec()
+}
+
+/// The bytes of a [`Plain`] value, borrowed.
+pub(crate) fn plain_bytes<T: Plain>(v: &T) -> &[u8] {
     // SAFETY: T: Plain has no padding, so all size_of::<T>() bytes are
-    // initialised; the slice lives only for the copy.
+    // initialised; the slice borrows `v`.
     unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
-        .to_vec()
 }
 
 /// A [`Plain`] value from exactly `size_of::<T>()` bytes; `None` otherwise.

@@ -34,6 +34,7 @@ errnos! {
     EPERM = 1, "Operation not permitted: a capability is missing (CAP_BPF, CAP_PERFMON or CAP_SYS_ADMIN).";
     ENOENT = 2, "No such file or directory (also: no such map element, no such stream).";
     EINTR = 4, "Interrupted system call.";
+    EIO = 5, "Input/output error.";
     E2BIG = 7, "Argument list too long: an attr larger than the kernel knows with a non-zero tail, or an arena larger than 4 GiB.";
     EBADF = 9, "Bad file descriptor.";
     EAGAIN = 11, "Try again: `BPF_PROG_LOAD` can report it transiently.";
@@ -43,9 +44,12 @@ errnos! {
     EBUSY = 16, "Device or resource busy: a second arena in one program, a reserved range already in use.";
     EEXIST = 17, "File exists: an address range already mapped (`MAP_FIXED_NOREPLACE`), a pin path in use.";
     EINVAL = 22, "Invalid argument.";
+    ENFILE = 23, "Too many open files in the system: a new fd could not be allocated.";
+    EMFILE = 24, "Too many open files: the process's fd limit (`RLIMIT_NOFILE`) is reached.";
     ENOSPC = 28, "No space left on device: the verifier log buffer was too small.";
     ERANGE = 34, "Result out of range: an arena range crossing a 4 GiB boundary, a direct value offset past the arena.";
     ENOSYS = 38, "Function not implemented: the kernel has no `bpf(2)`.";
+    ELOOP = 40, "Too many levels of symbolic links (also: a symbolic link where none is followed).";
     EPROTO = 71, "Protocol error: a kfunc call with an `fd_array` index but no `fd_array`.";
     EOPNOTSUPP = 95, "Operation not supported: no JIT support for arenas, or an unsupported map operation.";
     ENOTSUPP = 524, "Operation not supported (the kernel-internal `ENOTSUPP`, which leaks to user space from some BPF paths).";

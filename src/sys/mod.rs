@@ -8,9 +8,53 @@
 //!
 //! All `bpf(2)` commands here exist since Linux 4.x except where a function
 //! says otherwise; arena maps need Linux 6.9.
+//!
+//! # Soundness
+//! No safe function here can cause undefined behaviour or a fatal signal,
+//! whatever its arguments. The rule, and how it is kept:
+//!
+//! - Safe wrappers take Rust data — slices, `&CStr`, [`BorrowedFd`] — never
+//!   raw pointers or addresses, and `sys` itself turns them into the
+//!   attr's pointer fields, with sizes the kernel honours. The attr structs
+//!   are public as documented data, but only `sys` passes them to the
+//!   kernel, and the one that is passed in whole ([`MapCreateAttr`]) has no
+//!   pointer fields.
+//! - Where the kernel writes into a caller's buffer, the size it is told is
+//!   never larger than the buffer: lengths are clamped to `u32`, element
+//!   calls go through [`MapShape`] (the map's real key and value sizes,
+//!   per-CPU maps sized by [`possible_cpus`], which refuses to guess), and
+//!   an empty test-run output buffer is passed as no buffer, because a size
+//!   of 0 there means "unlimited" to the kernel.
+//! - Functions whose safety depends on the caller are `unsafe fn` with a
+//!   `# Safety` section ([`mmap_shared_fixed`], [`munmap`],
+//!   [`SharedMapping::map`]); helpers that are only sound for particular
+//!   files are not public. The mapping functions that are safe never
+//!   replace a mapping (`MAP_FIXED_NOREPLACE` or no address at all).
+//! - Shared memory (mapped map values) is only copied in and out with
+//!   atomic accesses, never lent out as `&[u8]`.
+//! - `Send`/`Sync`: [`SharedMapping`] is both (`unsafe impl`): it owns its
+//!   mapping until drop and every access is an atomic copy, so threads can
+//!   share it without data races. The crate-private read-only mapping of
+//!   kernel BTF is both because that memory never changes. Everything else
+//!   here is `Send`/`Sync` only where the compiler derives it.
+//!
+//! ```compile_fail
+//! // Mapping an arbitrary file and borrowing its bytes is not public: a
+//! // truncated or rewritten file would fault or change under `&[u8]`.
+//! let f = std::fs::File::open("/etc/hostname").unwrap();
+//! let _ = bpf_arena::sys::map_file_readonly(&f, 4096);
+//! ```
+//!
+//! ```compile_fail
+//! // Mapping an arbitrary fd needs the caller's promise that it is backed.
+//! let f = std::fs::File::open("/dev/null").unwrap();
+//! use std::os::fd::AsFd;
+//! let _ = bpf_arena::sys::SharedMapping::map(f.as_fd(), 4096, false);
+//! ```
 
 pub mod attr;
 mod errno;
+pub(crate) mod shared;
 
 pub use attr::*;
 pub use errno::Errno;
@@ -75,6 +119,12 @@ fn slice_ptr<T>(s: &[T]) -> u64 {
     if s.is_empty() { 0 } else { ptr_u64(s.as_ptr()) }
 }
 
+/// A buffer length as the kernel's `u32` size field: clamped, so a huge
+/// buffer is described as smaller than it is, never larger.
+fn u32_len(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
 /// Like [`object_name`], but keeps only the first 15 bytes of a longer
 /// name (as libbpf does for program and map names). `None` if the kept
 /// part contains a NUL byte.
@@ -136,13 +186,17 @@ pub struct MapShape<'fd> {
 /// Map types whose syscall-side values hold one slot per possible CPU.
 const PERCPU_MAP_TYPES: [u32; 4] = [5, 6, 10, 21];
 
-/// Bytes a lookup of a map with `info` writes.
-fn value_bytes(info: &MapInfo) -> usize {
+/// Bytes a lookup of a map with `info` writes. For a per-CPU map that needs
+/// the number of possible CPUs; when it cannot be read, the map cannot be
+/// used safely (see [`possible_cpus`]) and this is that error.
+fn value_bytes(info: &MapInfo) -> Result<usize, Errno> {
     let v = info.value_size as usize;
     if PERCPU_MAP_TYPES.contains(&info.map_type) {
-        v.next_multiple_of(8) * possible_cpus()
+        v.next_multiple_of(8)
+            .checked_mul(possible_cpus()?)
+            .ok_or(Errno::E2BIG)
     } else {
-        v
+        Ok(v)
     }
 }
 
@@ -152,13 +206,21 @@ fn value_bytes(info: &MapInfo) -> usize {
 pub struct OwnedMap {
     fd: OwnedFd,
     info: MapInfo,
+    value_bytes: usize,
 }
 
 impl OwnedMap {
-    /// Takes ownership of `fd` and asks the kernel for its shape.
+    /// Takes ownership of `fd` and asks the kernel for its shape. For a
+    /// per-CPU map, an unreadable CPU count is an error (see
+    /// [`possible_cpus`]).
     pub fn new(fd: OwnedFd) -> Result<OwnedMap, Errno> {
         let info = map_info(fd.as_fd())?;
-        Ok(OwnedMap { fd, info })
+        let value_bytes = value_bytes(&info)?;
+        Ok(OwnedMap {
+            fd,
+            info,
+            value_bytes,
+        })
     }
 
     /// The element-call view (no system call).
@@ -166,7 +228,7 @@ impl OwnedMap {
         MapShape {
             fd: self.fd.as_fd(),
             info: self.info,
-            value_bytes: value_bytes(&self.info),
+            value_bytes: self.value_bytes,
         }
     }
 
@@ -182,13 +244,15 @@ impl OwnedMap {
 }
 
 impl<'fd> MapShape<'fd> {
-    /// Asks the kernel (`BPF_OBJ_GET_INFO_BY_FD`) for the map's shape.
+    /// Asks the kernel (`BPF_OBJ_GET_INFO_BY_FD`) for the map's shape. For a
+    /// per-CPU map, an unreadable CPU count is an error (see
+    /// [`possible_cpus`]).
     pub fn query(fd: BorrowedFd<'fd>) -> Result<Self, Errno> {
         let info = map_info(fd)?;
         Ok(MapShape {
             fd,
             info,
-            value_bytes: value_bytes(&info),
+            value_bytes: value_bytes(&info)?,
         })
     }
 
@@ -268,20 +332,39 @@ impl<'fd> MapShape<'fd> {
     }
 }
 
-/// The number of possible CPUs (`/sys/devices/system/cpu/possible`), cached.
-pub fn possible_cpus() -> usize {
+/// The number of possible CPUs, from `/sys/devices/system/cpu/possible`
+/// (the highest CPU number listed, plus one): the number of value slots the
+/// kernel reads and writes for a per-CPU map element.
+///
+/// Never guessed: an unreadable, empty or malformed file (common in
+/// containers that hide `/sys`) is an error (`ENOENT`, `EACCES`, … as the
+/// open answered, or `EINVAL` for contents that are not a CPU list), and a
+/// failure is not cached, so a later call can succeed. A success is cached
+/// for the process.
+pub fn possible_cpus() -> Result<usize, Errno> {
     static N: OnceLock<usize> = OnceLock::new();
-    *N.get_or_init(|| {
-        let s = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
-        let mut n = 0usize;
-        for part in s.trim().split(',').filter(|p| !p.is_empty()) {
-            let (a, b) = part.split_once('-').unwrap_or((part, part));
-            if let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) {
-                n = n.max(b + 1).max(a + 1);
-            }
+    if let Some(&n) = N.get() {
+        return Ok(n);
+    }
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible")
+        .map_err(|e| e.raw_os_error().map_or(Errno::EIO, Errno::from_raw))?;
+    let n = parse_cpu_list(&text).ok_or(Errno::EINVAL)?;
+    Ok(*N.get_or_init(|| n))
+}
+
+/// `0-3,8,10-11` → 12 (the highest listed CPU plus one); `None` for an empty
+/// or malformed list.
+fn parse_cpu_list(text: &str) -> Option<usize> {
+    let mut n = 0usize;
+    for part in text.trim().split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b) = (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?);
+        if a > b || b >= 1 << 20 {
+            return None;
         }
-        n.max(1)
-    })
+        n = n.max(b + 1);
+    }
+    (n > 0).then_some(n)
 }
 
 /// `BPF_OBJ_PIN`: pins `fd` at `path` inside a bpffs mount.
@@ -561,7 +644,10 @@ fn trim_log(buf: &mut Vec<u8>) {
 pub struct TestRunRequest<'a> {
     /// Packet data in (`data_in`).
     pub data_in: &'a [u8],
-    /// Packet data out; the kernel writes at most its length.
+    /// Packet data out; the kernel writes at most its length. An output
+    /// packet larger than the buffer (an empty buffer included) makes the
+    /// run answer `ENOSPC` (the program did run; the buffer holds the first
+    /// bytes that fit).
     pub data_out: Option<&'a mut [u8]>,
     /// Context in. For `BPF_PROG_TYPE_SYSCALL` the kernel writes the program's
     /// changes back into this buffer, hence `&mut`.
@@ -601,26 +687,36 @@ pub fn prog_test_run(
 ) -> Result<TestRunResult, Errno> {
     let mut a = TestRunAttr {
         prog_fd: fd_u32(prog),
-        data_size_in: req.data_in.len() as u32,
+        data_size_in: u32_len(req.data_in.len()),
         data_in: slice_ptr(req.data_in),
         repeat: req.repeat,
         flags: req.flags,
         cpu: req.cpu,
         ..Default::default()
     };
-    if let Some(out) = req.data_out.as_mut() {
-        a.data_size_out = out.len() as u32;
+    // `data_size_out` 0 means "no size hint" to the kernel, which then
+    // copies the whole output packet: an empty buffer must be no buffer.
+    // Sizes above u32::MAX are clamped, never truncated towards 0.
+    let data_cap = req.data_out.as_ref().map_or(0, |o| o.len());
+    if let Some(out) = req.data_out.as_mut().filter(|o| !o.is_empty()) {
+        a.data_size_out = u32_len(out.len());
         a.data_out = ptr_u64(out.as_mut_ptr());
     }
     if let Some(ctx) = req.ctx_in.as_mut() {
-        a.ctx_size_in = ctx.len() as u32;
+        a.ctx_size_in = u32_len(ctx.len());
         a.ctx_in = ptr_u64(ctx.as_mut_ptr());
     }
     if let Some(ctx) = req.ctx_out.as_mut() {
-        a.ctx_size_out = ctx.len() as u32;
+        // Unlike data_out, a ctx_out size of 0 is honoured (ENOSPC).
+        a.ctx_size_out = u32_len(ctx.len());
         a.ctx_out = ptr_u64(ctx.as_mut_ptr());
     }
     bpf(Cmd::ProgTestRun, &mut a)?;
+    if req.data_out.is_some() && a.data_size_out as usize > data_cap {
+        // The kernel answers ENOSPC itself for a short non-empty buffer (after
+        // filling it); for an empty one no pointer was passed, so say it here.
+        return Err(Errno::ENOSPC);
+    }
     Ok(TestRunResult {
         retval: a.retval,
         duration_ns: a.duration,
@@ -744,6 +840,23 @@ pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
     unsafe { raw_mmap(0, len, libc::PROT_NONE, flags, -1) }
 }
 
+/// Reserves exactly `[addr, addr + len)` (`PROT_NONE`, private, anonymous,
+/// `MAP_NORESERVE`, `MAP_FIXED_NOREPLACE`, Linux 4.17). Never replaces a
+/// mapping: an occupied range is `EEXIST` (also on older kernels, which
+/// treat the address as a hint: a reservation placed elsewhere is undone).
+pub fn reserve_address_space_at(addr: usize, len: usize) -> Result<usize, Errno> {
+    let flags =
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE;
+    // SAFETY: MAP_FIXED_NOREPLACE never replaces a mapping.
+    let p = unsafe { raw_mmap(addr, len, libc::PROT_NONE, flags, -1)? };
+    if p != addr {
+        // SAFETY: `p` is the reservation this call just created.
+        let _ = unsafe { munmap(p, len) };
+        return Err(Errno::EEXIST);
+    }
+    Ok(p)
+}
+
 /// `mmap(addr, len, prot, MAP_SHARED | MAP_FIXED, fd, 0)`.
 ///
 /// # Safety
@@ -782,11 +895,19 @@ pub unsafe fn munmap(addr: usize, len: usize) -> Result<(), Errno> {
     if r < 0 { Err(Errno::last()) } else { Ok(()) }
 }
 
-/// Maps a whole file read-only and private; `None` when the file cannot be
-/// mapped (then read it instead). Used for `/sys/kernel/btf/vmlinux`, which
-/// recent kernels allow to be mmapped.
-pub fn map_file_readonly(file: &std::fs::File, len: usize) -> Option<MappedFile> {
-    if len == 0 {
+/// Maps the first `len` bytes of a file read-only and private; `None` when
+/// the file cannot be mapped (then read it instead) or is shorter than
+/// `len` (a mapping past the end of a file raises `SIGBUS` on access).
+///
+/// Crate-private, and only for files nobody can change while they are
+/// mapped — `/sys/kernel/btf/vmlinux` and module BTF, which the kernel
+/// never rewrites: a private file mapping still shows later writes to the
+/// file (until a page is copied on write), so handing out `&[u8]` of an
+/// arbitrary file would let another process change bytes under a live
+/// shared reference, and truncating it would turn reads into `SIGBUS`.
+pub(crate) fn map_file_readonly(file: &std::fs::File, len: usize) -> Option<MappedFile> {
+    let size = file.metadata().ok()?.len();
+    if len == 0 || len as u64 > size {
         return None;
     }
     // SAFETY: a NULL hint without MAP_FIXED never replaces a mapping.
@@ -795,19 +916,20 @@ pub fn map_file_readonly(file: &std::fs::File, len: usize) -> Option<MappedFile>
     Some(MappedFile { addr, len })
 }
 
-/// A read-only private file mapping, unmapped on drop.
+/// A read-only private mapping of an immutable file, unmapped on drop.
 #[derive(Debug)]
-pub struct MappedFile {
+pub(crate) struct MappedFile {
     addr: usize,
     len: usize,
 }
 
 impl MappedFile {
     /// The mapped bytes.
-    pub fn bytes(&self) -> &[u8] {
-        // SAFETY: the mapping is `len` readable bytes, private (no other
-        // writer can change it through this mapping: sysfs BTF is immutable),
-        // and lives as long as `self`.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes inside the file (checked
+        // by map_file_readonly), of a file nobody writes or truncates
+        // (map_file_readonly's contract: kernel BTF), and lives as long as
+        // `self`.
         unsafe { std::slice::from_raw_parts(self.addr as *const u8, self.len) }
     }
 }
@@ -820,9 +942,9 @@ impl Drop for MappedFile {
     }
 }
 
-// SAFETY: the mapping is immutable, read-only memory.
+// SAFETY: the mapping is immutable, read-only memory (see MappedFile::bytes).
 unsafe impl Send for MappedFile {}
-// SAFETY: as above; shared reads are fine.
+// SAFETY: as above; shared reads of immutable memory are fine.
 unsafe impl Sync for MappedFile {}
 
 /// Capability numbers the crate cares about.
@@ -903,10 +1025,17 @@ mod tests {
     }
 }
 
-/// A `MAP_SHARED` mapping of a map's memory (an mmapable array's values),
+/// `BPF_MAP_TYPE_ARRAY`.
+const MAP_TYPE_ARRAY: u32 = 2;
+/// `BPF_F_MMAPABLE`.
+const F_MMAPABLE: u32 = 1 << 10;
+
+/// A `MAP_SHARED` mapping of an mmapable array map's values (global data),
 /// unmapped on drop. Reads and writes copy bytes and check bounds; no
-/// reference into the mapping is ever handed out, because BPF programs write
-/// it concurrently.
+/// reference into the mapping is ever handed out, because BPF programs
+/// write it concurrently, and every copy is made of relaxed atomic accesses
+/// (see the `shared` module notes in [`SharedMapping::read`]), so
+/// concurrent use from several threads is free of data races.
 #[derive(Debug)]
 pub struct SharedMapping {
     addr: usize,
@@ -914,15 +1043,55 @@ pub struct SharedMapping {
     writable: bool,
 }
 
-// SAFETY: the mapping is plain shared memory; access goes through copies.
+// SAFETY: the mapping is plain shared memory owned by this value; every
+// access copies through atomics, so sending it or sharing it between threads
+// cannot create a data race or a dangling access (the mapping lives until
+// drop, which needs ownership).
 unsafe impl Send for SharedMapping {}
 // SAFETY: as above.
 unsafe impl Sync for SharedMapping {}
 
 impl SharedMapping {
-    /// `mmap(NULL, len, PROT_READ [| PROT_WRITE], MAP_SHARED, fd, 0)`.
-    /// A frozen map answers `EPERM` for a writable mapping.
-    pub fn map(fd: BorrowedFd<'_>, len: usize, writable: bool) -> Result<SharedMapping, Errno> {
+    /// Maps all values of an mmapable array map
+    /// (`BPF_MAP_TYPE_ARRAY` with `BPF_F_MMAPABLE`, Linux 5.5): `mmap(NULL,
+    /// len, PROT_READ [| PROT_WRITE], MAP_SHARED, fd, 0)` with `len` the
+    /// values' size (`round_up(value_size, 8) * max_entries`) rounded up to
+    /// whole pages, which is exactly what the kernel lets be mapped.
+    ///
+    /// Any other map is [`Errno::EINVAL`] without a system call (arenas have
+    /// [`crate::arena::Arena`]). A frozen map answers `EPERM` for a writable
+    /// mapping.
+    pub fn of_array(map: &OwnedMap, writable: bool) -> Result<SharedMapping, Errno> {
+        let info = map.info();
+        if info.map_type != MAP_TYPE_ARRAY || info.map_flags & F_MMAPABLE == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = (info.value_size as usize)
+            .next_multiple_of(8)
+            .checked_mul(info.max_entries as usize)
+            .map(|l| l.next_multiple_of(page_size()))
+            .filter(|&l| l > 0)
+            .ok_or(Errno::EINVAL)?;
+        // SAFETY: an mmapable array map; the kernel refuses (EINVAL) a
+        // mapping longer than its values rounded to pages, so every byte of
+        // a successful mapping is backed.
+        unsafe { SharedMapping::map(map.fd(), len, writable) }
+    }
+
+    /// `mmap(NULL, len, PROT_READ [| PROT_WRITE], MAP_SHARED, fd, 0)` of any
+    /// fd. A frozen map answers `EPERM` for a writable mapping.
+    ///
+    /// # Safety
+    /// Every byte of `[0, len)` of the mapping must stay backed for as long
+    /// as the value lives, so that reads and writes never fault: for
+    /// example a map whose kernel `mmap` refuses lengths past its memory.
+    /// A file shorter than `len` (or truncated later) raises `SIGBUS`, and
+    /// an arena with `BPF_F_SEGV_ON_FAULT` `SIGSEGV`, on access.
+    pub unsafe fn map(
+        fd: BorrowedFd<'_>,
+        len: usize,
+        writable: bool,
+    ) -> Result<SharedMapping, Errno> {
         let prot = if writable {
             libc::PROT_READ | libc::PROT_WRITE
         } else {
@@ -952,23 +1121,21 @@ impl SharedMapping {
     }
 
     /// Copies `out.len()` bytes from offset `off`; `EINVAL` out of bounds.
+    /// Made of relaxed atomic loads: a multi-word value that BPF writes at
+    /// the same time can be seen half old, half new.
     pub fn read(&self, off: usize, out: &mut [u8]) -> Result<(), Errno> {
         if off.checked_add(out.len()).is_none_or(|e| e > self.len) {
             return Err(Errno::EINVAL);
         }
-        // SAFETY: in bounds of a live mapping; `out` is a distinct buffer.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                (self.addr + off) as *const u8,
-                out.as_mut_ptr(),
-                out.len(),
-            )
-        };
+        // SAFETY: in bounds of a live, fully backed mapping (constructor
+        // contract) that is only accessed atomically; `out` is a distinct
+        // Rust buffer.
+        unsafe { shared::copy_from(self.addr + off, out.as_mut_ptr(), out.len()) };
         Ok(())
     }
 
     /// Copies `data` to offset `off`; `EINVAL` out of bounds, `EACCES` on a
-    /// read-only mapping.
+    /// read-only mapping. Made of relaxed atomic stores.
     pub fn write(&self, off: usize, data: &[u8]) -> Result<(), Errno> {
         if !self.writable {
             return Err(Errno::EACCES);
@@ -976,10 +1143,9 @@ impl SharedMapping {
         if off.checked_add(data.len()).is_none_or(|e| e > self.len) {
             return Err(Errno::EINVAL);
         }
-        // SAFETY: in bounds of a live writable mapping; `data` is distinct.
-        unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), (self.addr + off) as *mut u8, data.len())
-        };
+        // SAFETY: in bounds of a live, writable, fully backed mapping that no
+        // Rust reference points into; `data` is a distinct buffer.
+        unsafe { shared::copy_to(data.as_ptr(), self.addr + off, data.len()) };
         Ok(())
     }
 }
