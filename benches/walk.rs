@@ -16,7 +16,7 @@
 
 mod common;
 
-use bpf_arena::arena::{Arena, ArenaPtr, Plain};
+use bpf_arena::arena::{Arena, ArenaBuilder, ArenaFlags, ArenaPtr, Plain};
 use bpf_arena::loader::{LoadedObject, ObjectLoader};
 use common::*;
 use std::time::Instant;
@@ -143,8 +143,42 @@ fn heap_copy(a: &Arena, head: ArenaPtr<Node>) -> (HeapBuf, *const HeapNode) {
     (buf, at(head))
 }
 
+/// Copies the arena list into a fresh `SEGV_ON_FAULT` arena of the same
+/// size, at the same offsets (every page but the NULL page allocated first).
+fn segv_copy(a: &Arena, head: ArenaPtr<Node>) -> (Arena, ArenaPtr<Node>) {
+    let s = ArenaBuilder::new(a.pages())
+        .flags(ArenaFlags::SEGV_ON_FAULT)
+        .create()
+        .unwrap();
+    let first = s.ptr_at::<u8>(4096).unwrap();
+    s.alloc_pages(Some(first), a.pages() - 1).unwrap().unwrap();
+    let at = |p: ArenaPtr<Node>| {
+        if p.is_null() {
+            ArenaPtr::null()
+        } else {
+            s.ptr_at(a.offset_of(p).unwrap()).unwrap()
+        }
+    };
+    let mut p = head;
+    while !p.is_null() {
+        let node = a.read(p).unwrap();
+        s.write(
+            at(p),
+            Node {
+                next: at(node.next),
+                value: node.value,
+            },
+        )
+        .unwrap();
+        p = node.next;
+    }
+    let h = at(head);
+    (s, h)
+}
+
 fn main() {
     println!("walk — {}", machine());
+    segv_table();
     let sizes: Vec<u64> = pick(vec![100_000, 1_000_000], vec![100_000]);
     let mut rows = Vec::new();
     for &n in &sizes {
@@ -205,5 +239,40 @@ fn main() {
             "warm ratio arena/heap",
         ],
         &rows,
+    );
+}
+
+/// The cost of fault-safe access: on a `SEGV_ON_FAULT` arena every read goes
+/// through `process_vm_readv` (a system call per read) so that an
+/// unallocated page is an error instead of `SIGSEGV`.
+fn segv_table() {
+    let n = pick(100_000u64, 20_000);
+    let o = build(n);
+    let a = o.arena().unwrap();
+    let h = head(&o);
+    let (s, sh) = segv_copy(a, h);
+    let expected = (n, n * (n - 1) / 2);
+    assert_eq!(walk_arena(&s, sh), expected);
+    let reps = pick(7, 2);
+    let mut direct = Vec::new();
+    let mut kernel = Vec::new();
+    for _ in 0..reps {
+        let t = Instant::now();
+        assert_eq!(walk_arena(a, std::hint::black_box(h)), expected);
+        direct.push(ns_per(t.elapsed(), n));
+        let t = Instant::now();
+        assert_eq!(walk_arena(&s, std::hint::black_box(sh)), expected);
+        kernel.push(ns_per(t.elapsed(), n));
+    }
+    let (d, k) = (median(&mut direct), median(&mut kernel));
+    table(
+        "walk, fault-safe path: ns/node, same list in a plain arena (direct atomic reads) vs a SEGV_ON_FAULT arena (process_vm_readv per read)",
+        &[
+            "nodes",
+            "plain arena warm",
+            "SEGV_ON_FAULT arena warm",
+            "ratio",
+        ],
+        &[vec![n.to_string(), f(d), f(k), ratio(k, d)]],
     );
 }

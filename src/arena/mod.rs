@@ -669,7 +669,7 @@ impl Arena {
     /// zeroed page. On a [`ArenaFlags::SEGV_ON_FAULT`] arena the read goes
     /// through `process_vm_readv` instead, and such a page is
     /// [`Error::Access`] ("page not allocated"), never a signal.
-    #[inline]
+    #[inline(always)]
     pub fn read<T: Plain>(&self, ptr: ArenaPtr<T>) -> Result<T> {
         let a = self.check(ptr.addr(), std::mem::size_of::<T>(), 1)?;
         if self.fault_safe {
@@ -684,7 +684,7 @@ impl Arena {
 
     /// Writes `value` at `ptr` (unaligned allowed), with relaxed atomic
     /// stores. Same faulting rules as [`Arena::read`].
-    #[inline]
+    #[inline(always)]
     pub fn write<T: Plain>(&self, ptr: ArenaPtr<T>, value: T) -> Result<()> {
         let a = self.check(ptr.addr(), std::mem::size_of::<T>(), 1)?;
         if self.fault_safe {
@@ -699,7 +699,7 @@ impl Arena {
 
     /// Copies `out.len()` bytes starting at arena offset `offset` (relaxed
     /// atomic loads; same faulting rules as [`Arena::read`]).
-    #[inline]
+    #[inline(always)]
     pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<()> {
         let a = self.check(self.base.wrapping_add(offset), out.len(), 1)?;
         if self.fault_safe {
@@ -713,7 +713,7 @@ impl Arena {
 
     /// Copies `data` to arena offset `offset` (relaxed atomic stores; same
     /// faulting rules as [`Arena::read`]).
-    #[inline]
+    #[inline(always)]
     pub fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<()> {
         let a = self.check(self.base.wrapping_add(offset), data.len(), 1)?;
         if self.fault_safe {
