@@ -115,6 +115,10 @@ fn hint(e: Errno) -> &'static str {
             " (arenas need CAP_BPF, and programs using them CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN; check also kernel.unprivileged_bpf_disabled)"
         }
         Errno::ENOSYS => " (this kernel has no bpf(2))",
+        Errno::EMFILE => {
+            " (the process's open-file limit is reached: close fds or raise RLIMIT_NOFILE)"
+        }
+        Errno::ENFILE => " (the system-wide open-file limit is reached)",
         _ => "",
     }
 }

@@ -155,11 +155,20 @@ impl Feature {
     }
 }
 
-/// Probes `feature` (cached: the first call does the work).
+/// Probes `feature`. A definite answer ([`Support::Yes`], [`Support::No`])
+/// is cached for the process; an inconclusive one (missing privileges, an
+/// fd limit reached, memory) is not, so the next call probes again.
 pub fn probe(feature: Feature) -> Support {
     static CACHE: [OnceLock<Support>; Feature::ALL.len()] =
         [const { OnceLock::new() }; Feature::ALL.len()];
-    CACHE[feature.index()].get_or_init(|| run(feature)).clone()
+    let slot = &CACHE[feature.index()];
+    if let Some(s) = slot.get() {
+        return s.clone();
+    }
+    match run(feature) {
+        s @ Support::Inconclusive { .. } => s,
+        s => slot.get_or_init(|| s).clone(),
+    }
 }
 
 fn no(f: Feature) -> Support {

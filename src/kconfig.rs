@@ -18,36 +18,51 @@ pub struct KernelConfig {
     pub values: HashMap<String, String>,
 }
 
-/// The parsed configuration (cached).
+/// The parsed configuration. Cached once read; a failure (no file, an fd
+/// limit, no permission) is not cached, so a later call tries again.
 pub fn kernel_config() -> Result<&'static KernelConfig> {
-    static C: OnceLock<std::result::Result<KernelConfig, String>> = OnceLock::new();
-    C.get_or_init(load)
-        .as_ref()
-        .map_err(|e| Error::NotSupported {
-            what: "reading the kernel configuration (/proc/config.gz or /boot/config-*)",
-            since: "any, with CONFIG_IKCONFIG_PROC or a /boot config",
-            detail: Some(e.clone()),
-        })
+    static C: OnceLock<KernelConfig> = OnceLock::new();
+    if let Some(c) = C.get() {
+        return Ok(c);
+    }
+    let c = load()?;
+    Ok(C.get_or_init(|| c))
 }
 
-fn load() -> std::result::Result<KernelConfig, String> {
+fn load() -> Result<KernelConfig> {
+    // Missing files mean a kernel built without the config exposed; any
+    // other failure (EMFILE, EACCES) is this process's, reported as such.
     let mut why = Vec::new();
+    let mut failed: Vec<(String, std::io::Error)> = Vec::new();
     match std::fs::read("/proc/config.gz") {
         Ok(gz) => match gunzip(&gz) {
             Ok(text) => return Ok(parse("/proc/config.gz", &String::from_utf8_lossy(&text))),
             Err(e) => why.push(format!("/proc/config.gz: {e}")),
         },
-        Err(e) => why.push(format!("/proc/config.gz: {e}")),
+        Err(e) => failed.push(("/proc/config.gz".into(), e)),
     }
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let path = format!("/boot/config-{}", release.trim());
     match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(parse(&path, &text)),
-        Err(e) => {
-            why.push(format!("{path}: {e}"));
-            Err(why.join("; "))
-        }
+        Ok(text) => return Ok(parse(&path, &text)),
+        Err(e) => failed.push((path, e)),
     }
+    if let Some((path, e)) = failed
+        .iter()
+        .find(|(_, e)| e.kind() != std::io::ErrorKind::NotFound)
+    {
+        return Err(Error::Syscall {
+            call: "read",
+            what: path.clone(),
+            errno: crate::sys::Errno::from_raw(e.raw_os_error().unwrap_or(5)),
+        });
+    }
+    why.extend(failed.iter().map(|(p, e)| format!("{p}: {e}")));
+    Err(Error::NotSupported {
+        what: "reading the kernel configuration (/proc/config.gz or /boot/config-*)",
+        since: "any, with CONFIG_IKCONFIG_PROC or a /boot config",
+        detail: Some(why.join("; ")),
+    })
 }
 
 /// Parses `CONFIG_X=value` lines (`# CONFIG_X is not set` means absent).

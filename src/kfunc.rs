@@ -35,21 +35,25 @@ impl Storage {
     }
 }
 
-fn read_vmlinux() -> std::result::Result<&'static [u8], String> {
-    let file =
-        std::fs::File::open(VMLINUX_BTF_PATH).map_err(|e| format!("{VMLINUX_BTF_PATH}: {e}"))?;
-    let len = file
-        .metadata()
-        .map_err(|e| format!("{VMLINUX_BTF_PATH}: {e}"))?
-        .len() as usize;
+fn read_vmlinux() -> Result<&'static [u8]> {
+    // A missing file means a kernel without BTF; anything else (EMFILE,
+    // EACCES, EIO) is a failure of this process's environment, said as such.
+    let io = |call: &'static str, e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => not_supported(&format!("{VMLINUX_BTF_PATH}: {e}")),
+        _ => Error::Syscall {
+            call,
+            what: VMLINUX_BTF_PATH.to_string(),
+            errno: sys::Errno::from_raw(e.raw_os_error().unwrap_or(5)),
+        },
+    };
+    let file = std::fs::File::open(VMLINUX_BTF_PATH).map_err(|e| io("open", e))?;
+    let len = file.metadata().map_err(|e| io("fstat", e))?.len() as usize;
     let storage = match sys::map_file_readonly(&file, len) {
         Some(m) => Storage::Mapped(m),
         None => {
             use std::io::Read;
-            let mut v = Vec::with_capacity(len);
-            (&file)
-                .read_to_end(&mut v)
-                .map_err(|e| format!("{VMLINUX_BTF_PATH}: {e}"))?;
+            let mut v = Vec::new();
+            (&file).read_to_end(&mut v).map_err(|e| io("read", e))?;
             Storage::Read(v)
         }
     };
@@ -68,14 +72,21 @@ fn not_supported(e: &str) -> Error {
 }
 
 /// The raw bytes of `/sys/kernel/btf/vmlinux`, mapped (or read) once per
-/// process.
+/// process. A failure (no such file, `EMFILE`, `EACCES`) is not cached: the
+/// next call tries again.
 pub fn vmlinux_bytes() -> Result<&'static [u8]> {
-    static BYTES: OnceLock<std::result::Result<&'static [u8], String>> = OnceLock::new();
-    BYTES
-        .get_or_init(read_vmlinux)
-        .as_ref()
-        .copied()
-        .map_err(|e| not_supported(e))
+    static BYTES: OnceLock<&'static [u8]> = OnceLock::new();
+    static INIT: Mutex<()> = Mutex::new(());
+    if let Some(b) = BYTES.get() {
+        return Ok(b);
+    }
+    // One thread reads (and leaks) the file; the others wait for it.
+    let _once = INIT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(b) = BYTES.get() {
+        return Ok(b);
+    }
+    let b = read_vmlinux()?;
+    Ok(BYTES.get_or_init(|| b))
 }
 
 /// The running kernel's BTF, indexed once per process (about 3 ms for the
@@ -163,18 +174,29 @@ pub fn module_kfunc(name: &str) -> Result<Option<ModuleKfunc>> {
     let dir = std::path::Path::new(VMLINUX_BTF_PATH)
         .parent()
         .expect("has a parent");
-    let mut modules: Vec<_> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    // An unreadable directory or module file (EMFILE, EACCES) makes a "not
+    // found" answer unreliable: that is an error, and nothing is cached.
+    let io = |what: String, e: std::io::Error| Error::Syscall {
+        call: "read",
+        what,
+        errno: sys::Errno::from_raw(e.raw_os_error().unwrap_or(5)),
+    };
+    let mut modules: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(d) => d
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| io(dir.display().to_string(), e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io(dir.display().to_string(), e)),
+    };
     modules.retain(|m| m != "vmlinux");
     modules.sort();
     for m in modules {
-        let Ok(bytes) = std::fs::read(dir.join(&m)) else {
-            continue;
+        let bytes = match std::fs::read(dir.join(&m)) {
+            Ok(b) => b,
+            // Unloaded meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(dir.join(&m).display().to_string(), e)),
         };
         let Ok(btf) = Btf::parse_split(&bytes, base) else {
             continue;

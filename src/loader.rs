@@ -85,6 +85,19 @@ enum Reuse {
     Arena(Arc<Arena>),
 }
 
+/// Pin paths a load created: unlinked on drop unless the load succeeded
+/// (then the list is emptied first), so a failed load leaves no pins.
+#[derive(Debug, Default)]
+struct NewPins(Vec<PathBuf>);
+
+impl Drop for NewPins {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// Loads an [`ObjectSpec`] into the kernel. See the [module docs](self).
 #[derive(Debug)]
 pub struct ObjectLoader {
@@ -92,7 +105,10 @@ pub struct ObjectLoader {
     only: Option<Vec<String>>,
     arena_address: Option<u64>,
     reuse: HashMap<String, Reuse>,
-    pin_root: PathBuf,
+    /// `None`: pinning attributes ignored.
+    pin_root: Option<PathBuf>,
+    /// Pins this load created; removed if the load fails.
+    new_pins: NewPins,
     guard_null_page: bool,
     log_level: u32,
     external_arena: Option<Arc<Arena>>,
@@ -108,7 +124,8 @@ impl ObjectLoader {
             only: None,
             arena_address: None,
             reuse: HashMap::new(),
-            pin_root: PathBuf::from("/sys/fs/bpf"),
+            pin_root: Some(PathBuf::from("/sys/fs/bpf")),
+            new_pins: NewPins::default(),
             guard_null_page: true,
             log_level: 0,
             external_arena: None,
@@ -236,9 +253,25 @@ impl ObjectLoader {
         self
     }
 
-    /// Directory for `LIBBPF_PIN_BY_NAME` maps (default `/sys/fs/bpf`).
+    /// Directory for `LIBBPF_PIN_BY_NAME` maps (default `/sys/fs/bpf`, as
+    /// libbpf). A map pinned there under the map's name is reused if its
+    /// definition matches (else [`Error::WrongObject`]); otherwise the new
+    /// map is pinned there. The name is used as one path component only
+    /// (a name that is not `[A-Za-z0-9_.]+`, or is `.`/`..`, is
+    /// [`Error::Invalid`]), and a symbolic link at the pin path is refused,
+    /// never followed. Pins this load created are removed if it fails.
     pub fn pin_root(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
-        self.pin_root = dir.into();
+        self.pin_root = Some(dir.into());
+        self
+    }
+
+    /// Ignores the object's `pinning` attributes: every map is created
+    /// fresh and nothing is pinned (what `bpf-arena run` does unless given
+    /// `--pin-root`). Use it for objects you did not write: a by-name pin
+    /// would otherwise reuse, and let the object modify, whatever map with
+    /// that name and shape is pinned under the pin root.
+    pub fn ignore_pinning(&mut self) -> &mut Self {
+        self.pin_root = None;
         self
     }
 
@@ -371,6 +404,8 @@ impl ObjectLoader {
             t.prog_load += load_start.elapsed();
         }
         t.total = start.elapsed();
+        // Loaded: the pins stay.
+        self.new_pins.0.clear();
         Ok(LoadedObject {
             timings: t,
             resolved: externs,
@@ -550,13 +585,14 @@ impl ObjectLoader {
                     .into_iter()
                     .rev()
                     .collect();
+                let log = if tail.iter().all(|l| l.trim().is_empty()) {
+                    "the kernel wrote no log".to_string()
+                } else {
+                    format!("log tail: {}", tail.join(" | "))
+                };
                 Err(Error::Bpf {
                     cmd: Cmd::BtfLoad,
-                    what: format!(
-                        "object '{}' BTF (log tail: {})",
-                        self.spec.name,
-                        tail.join(" | ")
-                    ),
+                    what: format!("object '{}' BTF ({log})", self.spec.name),
                     errno,
                 })
             }
@@ -627,10 +663,48 @@ impl ObjectLoader {
         Ok((maps, arena, offset, guard))
     }
 
-    fn create_map(&self, spec: &crate::obj::MapSpec, btf: Option<BorrowedFd<'_>>) -> Result<Map> {
-        let pin = (spec.pinning == Pinning::ByName).then(|| self.pin_root.join(&spec.name));
+    /// Where a by-name map is pinned: `None` without by-name pinning or
+    /// with pinning ignored. The name must be one safe path component.
+    fn pin_path(&self, spec: &crate::obj::MapSpec) -> Result<Option<PathBuf>> {
+        let Some(root) = self
+            .pin_root
+            .as_ref()
+            .filter(|_| spec.pinning == Pinning::ByName)
+        else {
+            return Ok(None);
+        };
+        let n = &spec.name;
+        let component = !n.is_empty()
+            && n != "."
+            && n != ".."
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+        if !component {
+            return Err(Error::invalid(
+                "map name",
+                format!(
+                    "{n:?} cannot name a pin: it must be one path component of [A-Za-z0-9_.] (not . or ..)"
+                ),
+            ));
+        }
+        Ok(Some(root.join(n)))
+    }
+
+    /// Pins `what` at `p` and remembers the pin, so a failed load removes it.
+    fn pin_new(&mut self, p: &Path, pin: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+        pin(p)?;
+        self.new_pins.0.push(p.to_path_buf());
+        Ok(())
+    }
+
+    fn create_map(
+        &mut self,
+        spec: &crate::obj::MapSpec,
+        btf: Option<BorrowedFd<'_>>,
+    ) -> Result<Map> {
+        let pin = self.pin_path(spec)?;
         if let Some(p) = &pin {
-            if p.exists() {
+            if pin_exists(p)? {
                 let m = Map::open_pinned(p)?;
                 check_pinned(spec, p, m.info(), spec.map_extra)?;
                 return Ok(m);
@@ -657,7 +731,7 @@ impl ObjectLoader {
             }
         }
         if let Some(p) = &pin {
-            map.pin(p)?;
+            self.pin_new(p, |p| map.pin(p))?;
         }
         Ok(map)
     }
@@ -665,14 +739,17 @@ impl ObjectLoader {
     /// The arena for `spec`: reused, pinned, or created and mapped. Returns
     /// whether it was created here (then the globals are copied).
     fn arena_for(&mut self, spec: &crate::obj::MapSpec) -> Result<(Arc<Arena>, bool)> {
-        let pin = (spec.pinning == Pinning::ByName).then(|| self.pin_root.join(&spec.name));
+        let pin = self.pin_path(spec)?;
         match self.reuse.remove(&spec.name) {
             Some(Reuse::Arena(a)) => return Ok((a, false)),
             Some(Reuse::Fd(fd)) => return Ok((Arc::new(Arena::from_fd(fd)?), false)),
             Some(Reuse::Pinned(p)) => return Ok((Arc::new(Arena::open_pinned(&p)?), false)),
             None => {}
         }
-        if let Some(p) = pin.as_ref().filter(|p| p.exists()) {
+        if let Some(p) = pin.as_ref() {
+            if !pin_exists(p)? {
+                return self.new_arena(spec, pin.as_deref());
+            }
             let a = Arena::open_pinned(p)?;
             let info = sys::map_info(a.fd()).map_err(|e| {
                 Error::bpf(Cmd::ObjGetInfoByFd, format!("arena '{}'", spec.name), e)
@@ -691,6 +768,15 @@ impl ObjectLoader {
             )?;
             return Ok((Arc::new(a), false));
         }
+        self.new_arena(spec, None)
+    }
+
+    /// Creates and maps the arena for `spec`, pinning it at `pin`.
+    fn new_arena(
+        &mut self,
+        spec: &crate::obj::MapSpec,
+        pin: Option<&Path>,
+    ) -> Result<(Arc<Arena>, bool)> {
         let mut b = ArenaBuilder::new(spec.max_entries)
             .flags(ArenaFlags::from_bits_retain(
                 spec.map_flags & !BPF_F_MMAPABLE,
@@ -712,10 +798,29 @@ impl ObjectLoader {
             ));
         }
         let a = b.create()?;
-        if let Some(p) = &pin {
-            a.pin(p)?;
+        if let Some(p) = pin {
+            self.pin_new(p, |p| a.pin(p))?;
         }
         Ok((Arc::new(a), true))
+    }
+}
+
+/// Whether something is pinned at `p`. A symbolic link there is an error:
+/// pins are never followed through links (an attacker who can write the pin
+/// directory could otherwise point a by-name pin at any other pinned map).
+fn pin_exists(p: &Path) -> Result<bool> {
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::WrongObject {
+            what: format!("pin {}", p.display()),
+            reason: "is a symbolic link; pins are not followed through links".into(),
+        }),
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::Syscall {
+            call: "lstat",
+            what: p.display().to_string(),
+            errno: sys::Errno::from_raw(e.raw_os_error().unwrap_or(5)),
+        }),
     }
 }
 

@@ -249,6 +249,16 @@ impl<'a> ProgramBuilder<'a> {
             sys::prog_load(&req, Some((self.log_level, &mut log)))
         };
         let failure = match first {
+            // No fd could be allocated for a program the verifier may well
+            // have accepted: not a rejection, and a retry with a log would
+            // only fail the same way.
+            Err(f) if matches!(f.errno, Errno::EMFILE | Errno::ENFILE) => {
+                return Err(Error::bpf(
+                    Cmd::ProgLoad,
+                    format!("program '{display_name}'"),
+                    f.errno,
+                ));
+            }
             Ok(fd) => {
                 let log = (self.log_level != 0).then(|| String::from_utf8_lossy(&log).into_owned());
                 return Ok(Program {
@@ -273,7 +283,7 @@ impl<'a> ProgramBuilder<'a> {
             }
         }
         let text = String::from_utf8_lossy(&log).into_owned();
-        if text.trim().is_empty() {
+        if text.trim().is_empty() || matches!(failure.errno, Errno::EMFILE | Errno::ENFILE) {
             return Err(Error::bpf(
                 Cmd::ProgLoad,
                 format!("program '{display_name}'"),

@@ -290,7 +290,10 @@ fn run_every_object() {
             &["sum_list", "--get", "sum"],
             "sum_list retval=0\nsum=0\n",
         ),
-        ("fixed_addr.bpf.o", &[], ""),
+        // Its map is declared pinned by name, but `run` pins nothing
+        // without --pin-root: every run starts from a fresh map.
+        ("fixed_addr.bpf.o", &["touch"], "touch retval=1\n"),
+        ("fixed_addr.bpf.o", &["touch"], "touch retval=1\n"),
     ];
     for (o, args, want) in cases {
         let path = obj(o);
@@ -303,9 +306,6 @@ fn run_every_object() {
             );
             assert_eq!(ok(&a), expect);
             continue;
-        }
-        if *o == "fixed_addr.bpf.o" {
-            continue; // loads at a fixed address and pins into /sys/fs/bpf: covered in loader_errors
         }
         assert_eq!(ok(&a), *want, "bpf-arena {a:?}");
     }
@@ -590,5 +590,124 @@ fn closed_stdout_is_not_a_panic() {
     assert!(
         text.contains("status=0") && !text.contains("panicked"),
         "{text}"
+    );
+}
+
+/// Runs the binary with raw (possibly non-UTF-8) arguments, giving up after
+/// 20 s (a blocked open would otherwise hang the suite): (exit code, stderr).
+fn cli_raw(args: &[&std::ffi::OsStr]) -> (i32, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run bpf-arena");
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("bpf-arena {args:?} did not finish in 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Arguments that are not UTF-8, and OBJECTs that are not regular files
+/// (a FIFO that would block, /dev/zero that never ends, a directory), are
+/// one-line errors — never a panic (exit 101), a hang or a memory blow-up.
+#[test]
+fn hostile_arguments_and_files_are_refused() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let bad = OsStr::from_bytes(b"\xffname");
+    let o = obj("arena_list.bpf.o");
+    let o = OsStr::new(&o);
+    let cases: &[(&[&OsStr], i32, &str)] = &[
+        (
+            &[bad],
+            2,
+            "bpf-arena: unknown command '\u{fffd}name' (probe, inspect, run); see bpf-arena --help\n",
+        ),
+        (
+            &[OsStr::new("run"), o, OsStr::new("--get"), bad],
+            2,
+            "bpf-arena: --get: name '\u{fffd}name' is not valid UTF-8\n",
+        ),
+        (
+            &[OsStr::new("run"), o, bad],
+            2,
+            "bpf-arena: program '\u{fffd}name' is not valid UTF-8\n",
+        ),
+        (
+            &[OsStr::new("inspect"), bad],
+            1,
+            "bpf-arena: \u{fffd}name: open failed for \u{fffd}name: ENOENT (No such file or directory)\n",
+        ),
+        (
+            &[OsStr::new("inspect"), OsStr::new("/dev/zero")],
+            1,
+            "bpf-arena: /dev/zero: invalid object file: /dev/zero is a character device, not a regular file\n",
+        ),
+        (
+            &[OsStr::new("inspect"), OsStr::new("/")],
+            1,
+            "bpf-arena: /: invalid object file: / is a directory, not a regular file\n",
+        ),
+    ];
+    for (args, code, err) in cases {
+        assert_eq!(cli_raw(args), (*code, err.to_string()), "{args:?}");
+    }
+    let dir = std::env::temp_dir().join(format!("bpf-arena-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("obj.o");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: creates a FIFO in our own temporary directory.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for cmd in ["inspect", "run"] {
+        let (code, err) = cli_raw(&[OsStr::new(cmd), fifo.as_os_str()]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.ends_with("is a FIFO, not a regular file\n"), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `run` honours an object's pinning only under --pin-root: there it pins
+/// and reuses (the second run sees the first run's count), and nothing
+/// appears under the host's /sys/fs/bpf either way.
+#[test]
+fn run_pins_only_under_pin_root() {
+    require_arena!();
+    let pins = Bpffs::new("clipins");
+    let root = pins.0.to_str().unwrap();
+    let o = obj("fixed_addr.bpf.o");
+    for want in ["touch retval=1\n", "touch retval=2\n"] {
+        assert_eq!(ok(&["run", &o, "--pin-root", root, "touch"]), want);
+    }
+    assert!(pins.join("pinned_counts").exists());
+}
+
+/// A crate-placed arena needs no 4 GiB reservation: `run` works under an
+/// address-space limit of 2 GiB.
+#[test]
+fn run_works_under_an_address_space_limit() {
+    require_arena!();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 2097152 && exec \"$0\" \"$@\"")
+        .arg(BIN)
+        .args(["run", &obj("arena_list.bpf.o"), "--set", "cnt=1000"])
+        .args(["arena_list_add", "--get", "list_len"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "arena_list_add retval=0\nlist_len=1000\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -15,37 +15,8 @@ use bpf_arena::insn::{Reg, asm, encode};
 use bpf_arena::prog::{ProgramBuilder, ProgramType, TestRun};
 use bpf_arena::sys::{self, Errno, MapCreateAttr, OwnedMap, SharedMapping};
 use bpf_arena::{Error, Result};
+use common::in_fresh_process;
 use std::os::fd::AsFd;
-use std::os::unix::process::ExitStatusExt;
-
-const CASE_VAR: &str = "BPF_ARENA_SOUNDNESS_CASE";
-
-/// Runs `body` in a fresh copy of this test binary (only the test `name`,
-/// with `BPF_ARENA_SOUNDNESS_CASE=name`) and asserts it ended normally with
-/// success: a signal (SIGSEGV, SIGBUS, SIGABRT from a corrupted heap) or an
-/// `Err` fails the test with what happened.
-fn in_fresh_process(name: &str, body: fn() -> std::result::Result<(), String>) {
-    if std::env::var(CASE_VAR).as_deref() == Ok(name) {
-        match body() {
-            Ok(()) => std::process::exit(0),
-            Err(e) => {
-                eprintln!("case {name}: {e}");
-                std::process::exit(1);
-            }
-        }
-    }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CASE_VAR, name)
-        .output()
-        .expect("re-run the test binary");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    if let Some(sig) = out.status.signal() {
-        panic!("case {name} was killed by signal {sig}:\n{text}");
-    }
-    assert!(out.status.success(), "case {name} failed:\n{text}");
-}
 
 /// An XDP program that passes the packet (`XDP_PASS`): its test run writes
 /// the whole input packet to `data_out`.

@@ -402,6 +402,10 @@ pub struct ObjectSpec {
     pub symbol_offsets: Vec<(String, String, u64)>,
 }
 
+/// The largest object file [`ObjectSpec::from_file`] reads: 256 MiB, far
+/// above any real BPF object (clang's are kilobytes to a few megabytes).
+pub const MAX_OBJECT_FILE: u64 = 256 << 20;
+
 /// The largest data section the loader accepts: an arena's 4 GiB. A NOBITS
 /// section's size is not backed by file bytes, so a corrupt header could
 /// otherwise ask for any amount of memory.
@@ -473,11 +477,31 @@ impl ObjectSpec {
     }
 
     /// Parses the file at `path` (named by its stem up to the first dot).
+    ///
+    /// Only a regular file of at most [`MAX_OBJECT_FILE`] bytes is read:
+    /// a FIFO, a device such as `/dev/zero`, a directory or a larger file is
+    /// [`crate::Error::Invalid`] before anything is read (a FIFO is opened
+    /// without blocking). Open and read failures are
+    /// [`crate::Error::Syscall`] with the errno.
     pub fn from_file(path: &std::path::Path) -> Result<ObjectSpec, crate::Error> {
-        let bytes = std::fs::read(path).map_err(|e| crate::Error::Syscall {
-            call: "read",
-            what: path.display().to_string(),
-            errno: crate::sys::Errno::from_raw(e.raw_os_error().unwrap_or(5)),
+        use crate::sys::FileReadError;
+        let bytes = crate::sys::read_regular_file(path, MAX_OBJECT_FILE).map_err(|e| match e {
+            FileReadError::Io(call, errno) => crate::Error::Syscall {
+                call,
+                what: path.display().to_string(),
+                errno,
+            },
+            FileReadError::NotRegular(kind) => crate::Error::Invalid {
+                what: "object file",
+                reason: format!("{} is {kind}, not a regular file", path.display()),
+            },
+            FileReadError::TooLarge(size) => crate::Error::Invalid {
+                what: "object file",
+                reason: format!(
+                    "{} is {size} bytes; objects larger than {MAX_OBJECT_FILE} bytes are refused",
+                    path.display()
+                ),
+            },
         })?;
         let stem = path.file_name().and_then(|n| n.to_str()).unwrap_or("obj");
         let stem = stem.split('.').next().unwrap_or("obj");

@@ -947,6 +947,67 @@ unsafe impl Send for MappedFile {}
 // SAFETY: as above; shared reads of immutable memory are fine.
 unsafe impl Sync for MappedFile {}
 
+/// Why [`read_regular_file`] refused or failed.
+#[derive(Debug)]
+pub(crate) enum FileReadError {
+    /// `open`, `fstat` or `read` failed.
+    Io(&'static str, Errno),
+    /// Not a regular file (a FIFO, a device, a directory, a socket).
+    NotRegular(&'static str),
+    /// Larger than the cap (or grew past it while being read).
+    TooLarge(u64),
+}
+
+/// Reads a whole regular file of at most `max` bytes.
+///
+/// Opened with `O_NONBLOCK` (so a FIFO cannot block the open) and checked
+/// with `fstat` before anything is read: anything but a regular file is
+/// refused (`/dev/zero` would be read until memory runs out, a FIFO would
+/// block), and so is a file larger than `max`, declared or while reading.
+pub(crate) fn read_regular_file(
+    path: &std::path::Path,
+    max: u64,
+) -> Result<Vec<u8>, FileReadError> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let io = |call: &'static str, e: std::io::Error| {
+        FileReadError::Io(call, e.raw_os_error().map_or(Errno::EIO, Errno::from_raw))
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| io("open", e))?;
+    let meta = file.metadata().map_err(|e| io("fstat", e))?;
+    let t = meta.file_type();
+    if !t.is_file() {
+        return Err(FileReadError::NotRegular(if t.is_dir() {
+            "a directory"
+        } else if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        }));
+    }
+    if meta.len() > max {
+        return Err(FileReadError::TooLarge(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io("read", e))?;
+    if bytes.len() as u64 > max {
+        return Err(FileReadError::TooLarge(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Capability numbers the crate cares about.
 pub mod cap {
     /// `CAP_SYS_ADMIN`.

@@ -206,3 +206,37 @@ impl Drop for Bpffs {
         let _ = std::fs::remove_dir(&self.0);
     }
 }
+
+const CASE_VAR: &str = "BPF_ARENA_SOUNDNESS_CASE";
+
+/// Whether this process is a child started by [`in_fresh_process`].
+pub fn in_case() -> bool {
+    std::env::var(CASE_VAR).is_ok()
+}
+
+/// Runs `body` in a fresh copy of this test binary (only the test `name`,
+/// with `BPF_ARENA_SOUNDNESS_CASE=name`) and asserts it ended normally with
+/// success: a signal (SIGSEGV, SIGBUS, SIGABRT from a corrupted heap) or an
+/// `Err` fails the test with what happened.
+pub fn in_fresh_process(name: &str, body: fn() -> std::result::Result<(), String>) {
+    if std::env::var(CASE_VAR).as_deref() == Ok(name) {
+        match body() {
+            Ok(()) => std::process::exit(0),
+            Err(e) => {
+                eprintln!("case {name}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CASE_VAR, name)
+        .output()
+        .expect("re-run the test binary");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&out.status) {
+        panic!("case {name} was killed by signal {sig}:\n{text}");
+    }
+    assert!(out.status.success(), "case {name} failed:\n{text}");
+}

@@ -1,6 +1,6 @@
-//! `bpf-arena`: probe, inspect, run — the command-line contract of
-//! DESIGN.md ("The command-line contract"). Output is an interface: keep it
+//! `bpf-arena`: probe, inspect, run. Output is an interface: keep it
 //! byte-exact. Exit status: 0 success, 1 object/kernel problem, 2 usage.
+//! The arguments are parsed by [`args`] (pure and total).
 
 use bpf_arena::features::probe_all;
 use bpf_arena::insn::Listing;
@@ -12,6 +12,9 @@ use bpf_arena::obj::{
 use bpf_arena::prog::{ProgramType, TestRun};
 use std::fmt::Write as _;
 use std::process::ExitCode;
+
+mod args;
+use args::{Command, InspectArgs, RunArgs};
 
 const USAGE: &str = "\
 Usage: bpf-arena <COMMAND> [ARGS]
@@ -74,6 +77,9 @@ Options:
   --ctx HEX         ctx_in bytes for each run (default none); packet programs
                     (socket, tc, xdp, cgroup_skb, ...) also get a 64-byte zero
                     packet as data_in
+  --pin-root DIR    honour the object's `pinning` attributes under DIR (a
+                    bpffs directory): reuse matching maps pinned there and pin
+                    new ones; without it nothing is pinned or reused
 
 Output, one line per item: `PROGRAM retval=R` (R: the 32-bit return value,
 signed decimal), then `NAME=VALUE` for each --get, in the order given.
@@ -87,30 +93,38 @@ enum Fail {
     Reported,
 }
 
-fn usage(msg: impl Into<String>) -> Fail {
-    Fail::Usage(msg.into())
-}
-
 fn object(msg: impl std::fmt::Display) -> Fail {
     Fail::Object(msg.to_string())
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        None => Err(usage(
-            "a command is required (probe, inspect, run); see bpf-arena --help",
-        )),
-        Some("-h" | "--help" | "help") => {
+    // OsString arguments: a non-UTF-8 argument is a usage error (or, for a
+    // path, just a path), never a panic.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let result = match args::parse(&argv) {
+        Err(args::Usage(m)) => Err(Fail::Usage(m)),
+        Ok(Command::Help) => {
             emit(USAGE);
             Ok(())
         }
-        Some("probe") => probe(&args[1..]),
-        Some("inspect") => inspect(&args[1..]),
-        Some("run") => run(&args[1..]),
-        Some(other) => Err(usage(format!(
-            "unknown command '{other}' (probe, inspect, run); see bpf-arena --help"
-        ))),
+        Ok(Command::ProbeHelp) => {
+            emit(PROBE_HELP);
+            Ok(())
+        }
+        Ok(Command::InspectHelp) => {
+            emit(INSPECT_HELP);
+            Ok(())
+        }
+        Ok(Command::RunHelp) => {
+            emit(RUN_HELP);
+            Ok(())
+        }
+        Ok(Command::Probe) => {
+            probe();
+            Ok(())
+        }
+        Ok(Command::Inspect(a)) => inspect(a),
+        Ok(Command::Run(a)) => run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -140,41 +154,16 @@ fn emit(text: &str) {
     }
 }
 
-fn wants_help(args: &[String]) -> bool {
-    args.iter().any(|a| a == "-h" || a == "--help")
-}
-
-fn probe(args: &[String]) -> Result<(), Fail> {
-    if wants_help(args) {
-        emit(PROBE_HELP);
-        return Ok(());
-    }
-    if let Some(a) = args.first() {
-        return Err(usage(format!("probe takes no arguments (got '{a}')")));
-    }
+fn probe() {
     let mut out = String::new();
     for (f, s) in probe_all() {
         let _ = writeln!(out, "{}: {s}", f.name());
     }
     emit(&out);
-    Ok(())
 }
 
-/// Takes the value after option `opt` at `args[*i]`.
-fn value<'a>(args: &'a [String], i: &mut usize, opt: &str) -> Result<&'a str, Fail> {
-    *i += 1;
-    args.get(*i)
-        .map(String::as_str)
-        .ok_or_else(|| usage(format!("{opt} needs a value")))
-}
-
-fn number<T: std::str::FromStr>(s: &str, opt: &str) -> Result<T, Fail> {
-    s.parse()
-        .map_err(|_| usage(format!("{opt}: '{s}' is not a number")))
-}
-
-fn load_spec(path: &str) -> Result<ObjectSpec, Fail> {
-    ObjectSpec::from_file(std::path::Path::new(path)).map_err(|e| object(format!("{path}: {e}")))
+fn load_spec(path: &std::path::Path) -> Result<ObjectSpec, Fail> {
+    ObjectSpec::from_file(path).map_err(|e| object(format!("{}: {e}", path.display())))
 }
 
 fn map_type_name(t: u32) -> &'static str {
@@ -342,32 +331,12 @@ fn reloc_kind_name(k: RelocKind) -> &'static str {
     }
 }
 
-fn inspect(args: &[String]) -> Result<(), Fail> {
-    if wants_help(args) {
-        emit(INSPECT_HELP);
-        return Ok(());
-    }
-    let (mut path, mut pages, mut disasm) = (None, None, None);
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--pages" => pages = Some(number::<u32>(value(args, &mut i, "--pages")?, "--pages")?),
-            "--disasm" => disasm = Some(value(args, &mut i, "--disasm")?.to_string()),
-            o if o.starts_with('-') => {
-                return Err(usage(format!(
-                    "unknown option '{o}' for inspect (see bpf-arena inspect --help)"
-                )));
-            }
-            p if path.is_none() => path = Some(p.to_string()),
-            extra => {
-                return Err(usage(format!(
-                    "unexpected argument '{extra}' (inspect takes one OBJECT)"
-                )));
-            }
-        }
-        i += 1;
-    }
-    let path = path.ok_or_else(|| usage("inspect needs an OBJECT"))?;
+fn inspect(a: InspectArgs) -> Result<(), Fail> {
+    let InspectArgs {
+        object: path,
+        pages,
+        disasm,
+    } = a;
     let spec = load_spec(&path)?;
     let arena_pages = pages.or_else(|| spec.arena_map().map(|i| spec.maps[i].max_entries));
     if let Some(name) = disasm {
@@ -582,53 +551,6 @@ fn print_disasm(spec: &ObjectSpec, name: &str, arena_pages: Option<u32>) -> Resu
     Ok(())
 }
 
-/// Parses `-12`, `34`, `0x1f`, `-0x10` into (negative, magnitude).
-fn parse_int(s: &str) -> Option<(bool, u64)> {
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, s),
-    };
-    let mag = match digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        Some(h) if !h.is_empty() => u64::from_str_radix(h, 16).ok()?,
-        Some(_) => return None,
-        None => digits.parse::<u64>().ok()?,
-    };
-    Some((neg, mag))
-}
-
-/// Little-endian bytes of `(neg, mag)` in `size` bytes, if it fits (as an
-/// unsigned value, or as a negative signed one).
-fn encode_int(neg: bool, mag: u64, size: usize) -> Option<Vec<u8>> {
-    let bits = size as u32 * 8;
-    let v: u64 = if neg {
-        let limit = 1u128 << (bits - 1);
-        if mag as u128 > limit {
-            return None;
-        }
-        (mag as i128).wrapping_neg() as u64
-    } else {
-        if bits < 64 && mag >> bits != 0 {
-            return None;
-        }
-        mag
-    };
-    Some(v.to_le_bytes()[..size].to_vec())
-}
-
-fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    let s = s.strip_prefix("0x").unwrap_or(s);
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 fn is_packet_program(t: ProgramType) -> bool {
     [
         ProgramType::SOCKET_FILTER,
@@ -646,56 +568,28 @@ fn is_packet_program(t: ProgramType) -> bool {
     .contains(&t)
 }
 
-fn run(args: &[String]) -> Result<(), Fail> {
-    if wants_help(args) {
-        emit(RUN_HELP);
-        return Ok(());
-    }
-    let mut path = None;
-    let (mut sets, mut gets, mut programs) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut pages, mut times, mut ctx) = (None, 1u32, Vec::new());
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--set" => {
-                let v = value(args, &mut i, "--set")?;
-                let (name, val) = v
-                    .split_once('=')
-                    .ok_or_else(|| usage(format!("--set {v}: expected NAME=VALUE")))?;
-                let n = parse_int(val).ok_or_else(|| {
-                    usage(format!(
-                        "--set {v}: '{val}' is not a decimal or 0x-hex number"
-                    ))
-                })?;
-                sets.push((name.to_string(), val.to_string(), n));
-            }
-            "--get" => gets.push(value(args, &mut i, "--get")?.to_string()),
-            "--pages" => pages = Some(number::<u32>(value(args, &mut i, "--pages")?, "--pages")?),
-            "--times" => {
-                times = number::<u32>(value(args, &mut i, "--times")?, "--times")?;
-                if times == 0 {
-                    return Err(usage("--times must be at least 1"));
-                }
-            }
-            "--ctx" => {
-                let v = value(args, &mut i, "--ctx")?;
-                ctx = parse_hex(v).ok_or_else(|| {
-                    usage(format!("--ctx: '{v}' is not an even number of hex digits"))
-                })?;
-            }
-            o if o.starts_with('-') && o.len() > 1 => {
-                return Err(usage(format!(
-                    "unknown option '{o}' for run (see bpf-arena run --help)"
-                )));
-            }
-            p if path.is_none() => path = Some(p.to_string()),
-            p => programs.push(p.to_string()),
-        }
-        i += 1;
-    }
-    let path = path.ok_or_else(|| usage("run needs an OBJECT"))?;
-    let mut loader = ObjectLoader::from_file(&path).map_err(|e| object(format!("{path}: {e}")))?;
-    for (name, val, (neg, mag)) in &sets {
+fn run(a: RunArgs) -> Result<(), Fail> {
+    let RunArgs {
+        object: path,
+        sets,
+        gets,
+        pages,
+        times,
+        ctx,
+        pin_root,
+        programs,
+    } = a;
+    let shown = path.display().to_string();
+    let mut loader = ObjectLoader::from_file(&path).map_err(|e| object(format!("{shown}: {e}")))?;
+    // Pinning is the user's choice: an object's `pinning` attributes are
+    // honoured only under an explicit --pin-root, so running an untrusted
+    // object never reuses or leaves maps in the host's bpffs.
+    match &pin_root {
+        Some(dir) => loader.pin_root(dir),
+        None => loader.ignore_pinning(),
+    };
+    for s in &sets {
+        let (name, val) = (&s.name, &s.text);
         let v = loader
             .spec()
             .variables()
@@ -712,12 +606,13 @@ fn run(args: &[String]) -> Result<(), Fail> {
                 v.size
             )));
         }
-        let bytes = encode_int(*neg, *mag, v.size as usize).ok_or_else(|| {
-            object(format!(
-                "--set {name}={val}: does not fit '{name}' ({} bytes)",
-                v.size
-            ))
-        })?;
+        let bytes =
+            args::encode_int(s.negative, s.magnitude, v.size as usize).ok_or_else(|| {
+                object(format!(
+                    "--set {name}={val}: does not fit '{name}' ({} bytes)",
+                    v.size
+                ))
+            })?;
         loader.set_global(name, &bytes).map_err(object)?;
     }
     for g in &gets {
@@ -741,7 +636,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
     let obj = loader.load().map_err(|e| match e {
         bpf_arena::Error::Verifier(v) => {
             eprintln!(
-                "bpf-arena: {path}: the verifier rejected program '{}': {}",
+                "bpf-arena: {shown}: the verifier rejected program '{}': {}",
                 v.program, v.errno
             );
             eprint!("{}", v.log());
@@ -750,11 +645,13 @@ fn run(args: &[String]) -> Result<(), Fail> {
             }
             Fail::Reported
         }
-        e => object(format!("{path}: {e}")),
+        e => object(format!("{shown}: {e}")),
     })?;
     let mut out = String::new();
     for name in &programs {
-        let prog = obj.program(name).expect("loaded: it was named");
+        let prog = obj
+            .program(name)
+            .ok_or_else(|| object(format!("{shown}: program '{name}' was not loaded")))?;
         let packet = [0u8; 64];
         let mut last = 0;
         for _ in 0..times {
@@ -779,7 +676,7 @@ fn run(args: &[String]) -> Result<(), Fail> {
                 })
                 .map(|r| r.retval)
             };
-            last = r.map_err(|e| object(format!("{path}: running '{name}': {e}")))?;
+            last = r.map_err(|e| object(format!("{shown}: running '{name}': {e}")))?;
         }
         let _ = writeln!(out, "{name} retval={}", last as i32);
     }
@@ -787,11 +684,12 @@ fn run(args: &[String]) -> Result<(), Fail> {
         let bytes = obj
             .global_bytes(g)
             .map_err(|e| object(format!("--get {g}: {e}")))?;
+        let mut le = [0u8; 8];
+        if let Some(head) = le.get_mut(..bytes.len()) {
+            head.copy_from_slice(&bytes);
+        }
         let text = match bytes.len() {
-            1 => bytes[0].to_string(),
-            2 => u16::from_le_bytes(bytes[..2].try_into().expect("2")).to_string(),
-            4 => u32::from_le_bytes(bytes[..4].try_into().expect("4")).to_string(),
-            8 => u64::from_le_bytes(bytes[..8].try_into().expect("8")).to_string(),
+            1 | 2 | 4 | 8 => u64::from_le_bytes(le).to_string(),
             _ => {
                 let mut h = String::from("0x");
                 for b in &bytes {

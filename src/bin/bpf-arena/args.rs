@@ -1,0 +1,386 @@
+//! The command line, parsed: pure, std-only, and total — any sequence of
+//! arguments (non-UTF-8 included) gives a [`Command`] or a [`Usage`] error,
+//! never a panic. The fuzz target `cli_args` includes this file as is.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+
+/// A usage error: the message after `bpf-arena: ` (exit status 2).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Usage(pub String);
+
+fn usage(msg: impl Into<String>) -> Usage {
+    Usage(msg.into())
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `bpf-arena --help` (or `-h`, `help`).
+    Help,
+    /// `bpf-arena probe --help`.
+    ProbeHelp,
+    /// `bpf-arena probe`.
+    Probe,
+    /// `bpf-arena inspect --help`.
+    InspectHelp,
+    /// `bpf-arena inspect OBJECT ...`.
+    Inspect(InspectArgs),
+    /// `bpf-arena run --help`.
+    RunHelp,
+    /// `bpf-arena run OBJECT ...`.
+    Run(RunArgs),
+}
+
+/// `inspect OBJECT [--pages N] [--disasm PROGRAM]`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct InspectArgs {
+    /// The object file (any bytes: paths need not be UTF-8).
+    pub object: PathBuf,
+    /// `--pages N`.
+    pub pages: Option<u32>,
+    /// `--disasm PROGRAM`.
+    pub disasm: Option<String>,
+}
+
+/// One `--set NAME=VALUE`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SetArg {
+    /// The variable.
+    pub name: String,
+    /// The value as written (for messages).
+    pub text: String,
+    /// Whether it had a minus sign.
+    pub negative: bool,
+    /// Its magnitude.
+    pub magnitude: u64,
+}
+
+/// `run OBJECT [OPTIONS] [PROGRAM...]`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RunArgs {
+    /// The object file.
+    pub object: PathBuf,
+    /// `--set`, in order.
+    pub sets: Vec<SetArg>,
+    /// `--get`, in order.
+    pub gets: Vec<String>,
+    /// `--pages N`.
+    pub pages: Option<u32>,
+    /// `--times N` (at least 1; default 1).
+    pub times: u32,
+    /// `--ctx HEX` bytes.
+    pub ctx: Vec<u8>,
+    /// `--pin-root DIR`: the only way `run` pins or reuses pinned maps.
+    pub pin_root: Option<PathBuf>,
+    /// The programs to load and run, in order.
+    pub programs: Vec<String>,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: &[OsString]) -> Result<Command, Usage> {
+    let Some((first, rest)) = args.split_first() else {
+        return Err(usage(
+            "a command is required (probe, inspect, run); see bpf-arena --help",
+        ));
+    };
+    let help = rest.iter().any(|a| a == "-h" || a == "--help");
+    match first.to_str() {
+        Some("-h" | "--help" | "help") => Ok(Command::Help),
+        Some("probe") if help => Ok(Command::ProbeHelp),
+        Some("probe") => match rest.first() {
+            Some(a) => Err(usage(format!(
+                "probe takes no arguments (got '{}')",
+                a.to_string_lossy()
+            ))),
+            None => Ok(Command::Probe),
+        },
+        Some("inspect") if help => Ok(Command::InspectHelp),
+        Some("inspect") => inspect(rest).map(Command::Inspect),
+        Some("run") if help => Ok(Command::RunHelp),
+        Some("run") => run(rest).map(Command::Run),
+        _ => Err(usage(format!(
+            "unknown command '{}' (probe, inspect, run); see bpf-arena --help",
+            first.to_string_lossy()
+        ))),
+    }
+}
+
+/// The options' values and names must be text; only paths may be any bytes.
+fn text<'a>(a: &'a OsStr, what: &str) -> Result<&'a str, Usage> {
+    a.to_str().ok_or_else(|| {
+        usage(format!(
+            "{what} '{}' is not valid UTF-8",
+            a.to_string_lossy()
+        ))
+    })
+}
+
+/// The value after option `opt`.
+fn value<'a>(it: &mut impl Iterator<Item = &'a OsString>, opt: &str) -> Result<&'a OsStr, Usage> {
+    it.next()
+        .map(OsString::as_os_str)
+        .ok_or_else(|| usage(format!("{opt} needs a value")))
+}
+
+fn number<T: std::str::FromStr>(s: &OsStr, opt: &str) -> Result<T, Usage> {
+    s.to_str()
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| usage(format!("{opt}: '{}' is not a number", s.to_string_lossy())))
+}
+
+fn is_option(a: &OsStr, allow_dash: bool) -> bool {
+    let b = a.as_encoded_bytes();
+    b.first() == Some(&b'-') && (allow_dash || b.len() > 1)
+}
+
+fn inspect(args: &[OsString]) -> Result<InspectArgs, Usage> {
+    let (mut object, mut pages, mut disasm) = (None, None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.to_str() {
+            Some("--pages") => pages = Some(number::<u32>(value(&mut it, "--pages")?, "--pages")?),
+            Some("--disasm") => {
+                disasm = Some(text(value(&mut it, "--disasm")?, "--disasm: program")?.to_string())
+            }
+            _ if is_option(a, true) => {
+                return Err(usage(format!(
+                    "unknown option '{}' for inspect (see bpf-arena inspect --help)",
+                    a.to_string_lossy()
+                )));
+            }
+            _ if object.is_none() => object = Some(PathBuf::from(a)),
+            _ => {
+                return Err(usage(format!(
+                    "unexpected argument '{}' (inspect takes one OBJECT)",
+                    a.to_string_lossy()
+                )));
+            }
+        }
+    }
+    Ok(InspectArgs {
+        object: object.ok_or_else(|| usage("inspect needs an OBJECT"))?,
+        pages,
+        disasm,
+    })
+}
+
+fn run(args: &[OsString]) -> Result<RunArgs, Usage> {
+    let mut object = None;
+    let mut r = RunArgs {
+        object: PathBuf::new(),
+        sets: Vec::new(),
+        gets: Vec::new(),
+        pages: None,
+        times: 1,
+        ctx: Vec::new(),
+        pin_root: None,
+        programs: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.to_str() {
+            Some("--set") => {
+                let v = text(value(&mut it, "--set")?, "--set")?;
+                let (name, val) = v
+                    .split_once('=')
+                    .ok_or_else(|| usage(format!("--set {v}: expected NAME=VALUE")))?;
+                let (negative, magnitude) = parse_int(val).ok_or_else(|| {
+                    usage(format!(
+                        "--set {v}: '{val}' is not a decimal or 0x-hex number"
+                    ))
+                })?;
+                r.sets.push(SetArg {
+                    name: name.to_string(),
+                    text: val.to_string(),
+                    negative,
+                    magnitude,
+                });
+            }
+            Some("--get") => r
+                .gets
+                .push(text(value(&mut it, "--get")?, "--get: name")?.to_string()),
+            Some("--pages") => {
+                r.pages = Some(number::<u32>(value(&mut it, "--pages")?, "--pages")?)
+            }
+            Some("--times") => {
+                r.times = number::<u32>(value(&mut it, "--times")?, "--times")?;
+                if r.times == 0 {
+                    return Err(usage("--times must be at least 1"));
+                }
+            }
+            Some("--ctx") => {
+                let v = value(&mut it, "--ctx")?;
+                r.ctx = v.to_str().and_then(parse_hex).ok_or_else(|| {
+                    usage(format!(
+                        "--ctx: '{}' is not an even number of hex digits",
+                        v.to_string_lossy()
+                    ))
+                })?;
+            }
+            Some("--pin-root") => r.pin_root = Some(PathBuf::from(value(&mut it, "--pin-root")?)),
+            _ if is_option(a, false) => {
+                return Err(usage(format!(
+                    "unknown option '{}' for run (see bpf-arena run --help)",
+                    a.to_string_lossy()
+                )));
+            }
+            _ if object.is_none() => object = Some(PathBuf::from(a)),
+            _ => r.programs.push(text(a, "program")?.to_string()),
+        }
+    }
+    r.object = object.ok_or_else(|| usage("run needs an OBJECT"))?;
+    Ok(r)
+}
+
+/// Parses `-12`, `34`, `0x1f`, `-0x10` into (negative, magnitude).
+pub fn parse_int(s: &str) -> Option<(bool, u64)> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
+    let mag = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(h) if !h.is_empty() => u64::from_str_radix(h, 16).ok()?,
+        Some(_) => return None,
+        None => digits.parse::<u64>().ok()?,
+    };
+    Some((neg, mag))
+}
+
+/// Little-endian bytes of `(neg, mag)` in `size` bytes (1, 2, 4 or 8), if
+/// it fits (as an unsigned value, or as a negative signed one).
+pub fn encode_int(neg: bool, mag: u64, size: usize) -> Option<Vec<u8>> {
+    let bits = u32::try_from(size).ok()?.checked_mul(8)?;
+    if !matches!(bits, 8 | 16 | 32 | 64) {
+        return None;
+    }
+    let v: u64 = if neg {
+        // The most negative value of `bits` bits has magnitude 2^(bits-1).
+        if u128::from(mag) > 1u128.checked_shl(bits.checked_sub(1)?)? {
+            return None;
+        }
+        0u64.wrapping_sub(mag)
+    } else {
+        if mag.checked_shr(bits).unwrap_or(0) != 0 {
+            return None;
+        }
+        mag
+    };
+    v.to_le_bytes().get(..size).map(<[u8]>::to_vec)
+}
+
+/// `abcd` or `0xabcd` → bytes; `None` for an odd count or a non-hex digit.
+pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    s.as_bytes()
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStringExt;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn ints() {
+        assert_eq!(parse_int("-0x10"), Some((true, 16)));
+        assert_eq!(parse_int("0x"), None);
+        assert_eq!(encode_int(true, 128, 1), Some(vec![0x80]));
+        assert_eq!(encode_int(true, 129, 1), None);
+        assert_eq!(encode_int(false, 255, 1), Some(vec![0xff]));
+        assert_eq!(encode_int(false, 256, 1), None);
+        assert_eq!(encode_int(false, u64::MAX, 8), Some(vec![0xff; 8]));
+        assert_eq!(
+            encode_int(true, 1 << 63, 8),
+            Some((1u64 << 63).to_le_bytes().to_vec())
+        );
+        assert_eq!(encode_int(false, 1, 3), None);
+        assert_eq!(parse_hex("0xa1B2"), Some(vec![0xa1, 0xb2]));
+        assert_eq!(parse_hex("é1"), None);
+    }
+
+    #[test]
+    fn non_utf8_is_a_usage_error_or_a_path() {
+        let bad = OsString::from_vec(vec![0xff, 0xfe]);
+        for args in [
+            vec![bad.clone()],
+            vec!["run".into(), "x.o".into(), "--set".into(), bad.clone()],
+            vec!["run".into(), "x.o".into(), bad.clone()],
+            vec!["probe".into(), bad.clone()],
+            vec![
+                "inspect".into(),
+                "x.o".into(),
+                "--pages".into(),
+                bad.clone(),
+            ],
+        ] {
+            assert!(parse(&args).is_err(), "{args:?}");
+        }
+        // A non-UTF-8 path is fine.
+        let Ok(Command::Inspect(i)) = parse(&[OsString::from("inspect"), bad.clone()]) else {
+            panic!("a non-UTF-8 path is accepted");
+        };
+        assert_eq!(i.object, PathBuf::from(bad));
+    }
+
+    #[test]
+    fn run_options() {
+        let Command::Run(r) = parse(&os(&[
+            "run",
+            "o.bpf.o",
+            "--set",
+            "a=-3",
+            "--get",
+            "b",
+            "--pages",
+            "9",
+            "--times",
+            "2",
+            "--ctx",
+            "0102",
+            "--pin-root",
+            "/tmp/p",
+            "p1",
+            "p2",
+        ]))
+        .unwrap() else {
+            panic!("run");
+        };
+        assert_eq!(r.sets[0].name, "a");
+        assert_eq!((r.sets[0].negative, r.sets[0].magnitude), (true, 3));
+        assert_eq!(
+            (r.pages, r.times, r.ctx.as_slice()),
+            (Some(9), 2, &[1u8, 2][..])
+        );
+        assert_eq!(r.pin_root, Some(PathBuf::from("/tmp/p")));
+        assert_eq!(r.programs, ["p1", "p2"]);
+        assert_eq!(
+            parse(&os(&["run"])).unwrap_err(),
+            usage("run needs an OBJECT")
+        );
+        assert!(
+            matches!(parse(&os(&["run", "-"])), Ok(Command::Run(_))),
+            "'-' is a path"
+        );
+    }
+}
