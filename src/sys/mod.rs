@@ -536,7 +536,7 @@ pub fn prog_load(
     loop {
         let mut a = ProgLoadAttr {
             prog_type: req.prog_type,
-            insn_cnt: (req.insns.len() / 8) as u32,
+            insn_cnt: u32_len(req.insns.len() / 8),
             insns: slice_ptr(req.insns),
             license: ptr_u64(license.as_ptr()),
             kern_version: req.kern_version,
@@ -569,7 +569,7 @@ pub fn prog_load(
                 req.core_relo_rec_size
             },
             fd_array_cnt: if req.bind_fd_array {
-                fds.len() as u32
+                u32_len(fds.len())
             } else {
                 0
             },
@@ -629,7 +629,7 @@ fn count(records: &[u8], rec_size: u32) -> u32 {
     if rec_size == 0 {
         0
     } else {
-        (records.len() / rec_size as usize) as u32
+        u32_len(records.len() / rec_size as usize)
     }
 }
 
@@ -730,7 +730,7 @@ pub fn prog_test_run(
 pub fn btf_load(btf: &[u8], log: Option<&mut Vec<u8>>) -> Result<OwnedFd, Errno> {
     let mut a = BtfLoadAttr {
         btf: slice_ptr(btf),
-        btf_size: btf.len() as u32,
+        btf_size: u32_len(btf.len()),
         ..Default::default()
     };
     let has_log = log.is_some();
@@ -763,7 +763,7 @@ pub fn prog_stream_read(
 ) -> Result<usize, Errno> {
     let mut a = StreamReadAttr {
         stream_buf: ptr_u64(buf.as_mut_ptr()),
-        stream_buf_len: buf.len() as u32,
+        stream_buf_len: u32_len(buf.len()),
         stream_id,
         prog_fd: fd_u32(prog),
         ..Default::default()
