@@ -14,6 +14,11 @@
 //!   arenas (create, place, map, typed access, page management) and programs
 //!   (load, test-run).
 //!
+//! No safe function of the crate can cause undefined behaviour or a fatal
+//! signal, and no input (object bytes, arguments) can make it panic: see
+//! the soundness notes of [`sys`] and [`arena`], the only modules with
+//! `unsafe` code, and the README's "Security" section.
+//!
 //! ```no_run
 //! use bpf_arena::arena::ArenaBuilder;
 //! # fn main() -> bpf_arena::Result<()> {

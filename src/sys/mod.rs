@@ -900,20 +900,32 @@ pub unsafe fn munmap(addr: usize, len: usize) -> Result<(), Errno> {
 /// `len` (a mapping past the end of a file raises `SIGBUS` on access).
 ///
 /// Crate-private, and only for files nobody can change while they are
-/// mapped — `/sys/kernel/btf/vmlinux` and module BTF, which the kernel
-/// never rewrites: a private file mapping still shows later writes to the
+/// mapped — kernel BTF on sysfs, which the kernel never rewrites (a file
+/// that is not on sysfs is never mapped): a private file mapping still shows later writes to the
 /// file (until a page is copied on write), so handing out `&[u8]` of an
 /// arbitrary file would let another process change bytes under a live
 /// shared reference, and truncating it would turn reads into `SIGBUS`.
 pub(crate) fn map_file_readonly(file: &std::fs::File, len: usize) -> Option<MappedFile> {
     let size = file.metadata().ok()?.len();
-    if len == 0 || len as u64 > size {
+    if len == 0 || len as u64 > size || !on_sysfs(file) {
         return None;
     }
     // SAFETY: a NULL hint without MAP_FIXED never replaces a mapping.
     let addr =
         unsafe { raw_mmap(0, len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd()) }.ok()?;
     Some(MappedFile { addr, len })
+}
+
+/// Whether `file` lives on sysfs, whose BTF files the kernel never changes
+/// (a regular file bind-mounted over `/sys/kernel/btf/vmlinux` is not, and
+/// is read instead of mapped).
+fn on_sysfs(file: &std::fs::File) -> bool {
+    const SYSFS_MAGIC: i64 = 0x6265_6572;
+    // SAFETY: an all-zero statfs is a valid value for fstatfs to overwrite.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatfs writes one statfs into `st`.
+    let r = unsafe { libc::fstatfs(file.as_raw_fd(), &mut st) };
+    r == 0 && st.f_type as i64 == SYSFS_MAGIC
 }
 
 /// A read-only private mapping of an immutable file, unmapped on drop.
