@@ -55,7 +55,10 @@
 //!   arm64 these compile to plain moves: the warm walk costs what a heap walk
 //!   costs.
 //! - **No fatal faults.** Without `SEGV_ON_FAULT` every page of the mapping
-//!   faults in on access (a freed page comes back zeroed). With it, reads and
+//!   faults in on access (a freed page comes back zeroed); the one exception
+//!   is the kernel failing to allocate that page (memory cgroup at its limit,
+//!   no free memory), where the kernel raises `SIGSEGV` itself — allocate
+//!   the pages first, or use `SEGV_ON_FAULT`, where that is an error. With it, reads and
 //!   writes go through `process_vm_readv`/`process_vm_writev` on the own
 //!   process, where the kernel turns the fault into `EFAULT`, reported as
 //!   [`Error::Access`]; atomics cannot be made fault-safe that way, so
