@@ -103,26 +103,11 @@ fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let result = match args::parse(&argv) {
         Err(args::Usage(m)) => Err(Fail::Usage(m)),
-        Ok(Command::Help) => {
-            emit(USAGE);
-            Ok(())
-        }
-        Ok(Command::ProbeHelp) => {
-            emit(PROBE_HELP);
-            Ok(())
-        }
-        Ok(Command::InspectHelp) => {
-            emit(INSPECT_HELP);
-            Ok(())
-        }
-        Ok(Command::RunHelp) => {
-            emit(RUN_HELP);
-            Ok(())
-        }
-        Ok(Command::Probe) => {
-            probe();
-            Ok(())
-        }
+        Ok(Command::Help) => shown(USAGE),
+        Ok(Command::ProbeHelp) => shown(PROBE_HELP),
+        Ok(Command::InspectHelp) => shown(INSPECT_HELP),
+        Ok(Command::RunHelp) => shown(RUN_HELP),
+        Ok(Command::Probe) => shown(&probe()),
         Ok(Command::Inspect(a)) => inspect(a),
         Ok(Command::Run(a)) => run(a),
     };
@@ -140,6 +125,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints `text` (see [`emit`]): the whole work of help and probe.
+fn shown(text: &str) -> Result<(), Fail> {
+    emit(text);
+    Ok(())
+}
+
 /// Writes to stdout; a closed pipe (`bpf-arena probe | head -1`) ends the
 /// program quietly instead of panicking.
 fn emit(text: &str) {
@@ -154,12 +145,12 @@ fn emit(text: &str) {
     }
 }
 
-fn probe() {
+fn probe() -> String {
     let mut out = String::new();
     for (f, s) in probe_all() {
         let _ = writeln!(out, "{}: {s}", f.name());
     }
-    emit(&out);
+    out
 }
 
 fn load_spec(path: &std::path::Path) -> Result<ObjectSpec, Fail> {
