@@ -93,34 +93,37 @@ fn truncated_and_corrupted_objects_are_errors_not_panics() {
         );
     }
     // Byte flips anywhere in any object either parse or fail cleanly (no
-    // panic, no abort from a corrupt size), and parsed specs still link.
+    // panic, no abort from a corrupt size), and parsed specs still link
+    // (every program, with made-up kernel facts as `inspect --disasm` uses
+    // them, and with every extern missing) and take `set_global` for every
+    // variable, allocating in proportion to the file.
     let mut flipped = 0;
-    for entry in std::fs::read_dir(path("")).unwrap() {
-        let p = entry.unwrap().path();
-        if p.extension().and_then(|e| e.to_str()) != Some("o") {
-            continue;
+    let mut dirs = vec![path(""), path("bad")];
+    let mut files = Vec::new();
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().and_then(|e| e.to_str()) == Some("o") {
+                files.push(p);
+            }
         }
+    }
+    for p in files {
         let good = std::fs::read(&p).unwrap();
         for i in (0..good.len()).step_by(101) {
             for x in [0xa5u8, 0xff] {
                 let mut m = good.clone();
                 m[i] ^= x;
-                match ObjectSpec::parse("t", &m) {
-                    Err(_) => flipped += 1,
-                    Ok(s) => {
-                        let _ = bpf_arena::obj::fixup_btf(&s);
-                        let fds = vec![3; s.maps.len()];
-                        let ext = vec![bpf_arena::obj::link::Resolved::Missing; s.externs.len()];
-                        let facts = bpf_arena::obj::link::KernelFacts {
-                            map_fds: &fds,
-                            arena_offset: 0,
-                            externs: &ext,
-                        };
-                        for k in 0..s.programs.len() {
-                            let _ = bpf_arena::obj::link::link(&s, k, &facts);
-                        }
-                    }
+                let (parsed, peak) = alloc_meter::peak_during(|| exercise(&m));
+                if !parsed {
+                    flipped += 1;
                 }
+                assert!(
+                    peak <= 64 * m.len() + (1 << 20),
+                    "{}: byte {i} ^ {x:#x}: {peak} bytes allocated for a {}-byte file",
+                    p.display(),
+                    m.len()
+                );
             }
         }
     }
@@ -133,6 +136,35 @@ fn truncated_and_corrupted_objects_are_errors_not_panics() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("not BPF"), "a host executable: {e}");
+}
+
+/// Everything the pure layer does with an untrusted object: parse, BTF
+/// fix-up, link every program (made-up kernel facts, then every extern
+/// missing), `set_global` every variable. Returns whether it parsed.
+fn exercise(bytes: &[u8]) -> bool {
+    let Ok(s) = ObjectSpec::parse("t", bytes) else {
+        return false;
+    };
+    let _ = bpf_arena::obj::fixup_btf(&s);
+    let (fds, resolved) = fake_facts(&s);
+    let missing = vec![bpf_arena::obj::link::Resolved::Missing; s.externs.len()];
+    for externs in [&resolved, &missing] {
+        let facts = bpf_arena::obj::link::KernelFacts {
+            map_fds: &fds,
+            arena_offset: 0,
+            externs,
+        };
+        for k in 0..s.programs.len() {
+            let _ = bpf_arena::obj::link::link(&s, k, &facts);
+        }
+    }
+    let vars: Vec<(String, u64)> = s.variables().map(|v| (v.name.clone(), v.size)).collect();
+    let mut l = ObjectLoader::new(s);
+    for (name, size) in vars {
+        let value = vec![0x5a; usize::try_from(size.min(1 << 16)).unwrap()];
+        let _ = l.set_global(&name, &value);
+    }
+    true
 }
 
 #[test]
