@@ -4,6 +4,14 @@
 //! below — the crate takes no compression dependency) or, failing that,
 //! `/boot/config-$(uname -r)`. Parsed once per process.
 
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -107,44 +115,58 @@ pub fn encode_value(value: &str, size: usize, char_array: bool) -> Option<Vec<u8
                 Some(h) => i128::from_str_radix(h, 16).ok()?,
                 None => digits.parse::<i128>().ok()?,
             };
-            if neg { -mag } else { mag }
+            if neg { mag.checked_neg()? } else { mag }
         }
     };
     if !(1..=8).contains(&size) {
         return None;
     }
-    let bits = size as u32 * 8;
-    let fits = n >= -(1i128 << (bits - 1)) && n < (1i128 << bits);
-    fits.then(|| n.to_le_bytes()[..size].to_vec())
+    // size is 1..=8: bits is 8..=64, far from i128's limits.
+    let bits = u32::try_from(size).ok()?.checked_mul(8)?;
+    let min = 1i128.checked_shl(bits.checked_sub(1)?)?.checked_neg()?;
+    let max = 1i128.checked_shl(bits)?;
+    let fits = n >= min && n < max;
+    fits.then(|| n.to_le_bytes().get(..size).map(<[u8]>::to_vec))
+        .flatten()
 }
+
+/// The most a configuration may decompress to (a kernel config is a few
+/// hundred KiB): a corrupt or hostile file cannot make inflating it use
+/// more memory than this.
+const MAX_INFLATED: usize = 64 << 20;
 
 /// Decompresses a gzip member (RFC 1952 around RFC 1951 DEFLATE).
 pub fn gunzip(data: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
-    if data.len() < 18 || data[0] != 0x1f || data[1] != 0x8b || data[2] != 8 {
+    let Some(hdr) = data.first_chunk::<10>() else {
+        return Err("not a gzip (deflate) file");
+    };
+    if data.len() < 18 || hdr[0] != 0x1f || hdr[1] != 0x8b || hdr[2] != 8 {
         return Err("not a gzip (deflate) file");
     }
-    let flags = data[3];
-    let mut pos = 10;
+    let flags = hdr[3];
+    let mut pos = 10usize;
     if flags & 4 != 0 {
-        let xlen = u16::from_le_bytes([
-            *data.get(pos).ok_or("truncated")?,
-            *data.get(pos + 1).ok_or("truncated")?,
-        ]);
-        pos += 2 + xlen as usize;
+        let xlen = data
+            .get(pos..)
+            .and_then(|r| r.first_chunk::<2>())
+            .ok_or("truncated")?;
+        pos = pos
+            .saturating_add(2)
+            .saturating_add(usize::from(u16::from_le_bytes(*xlen)));
     }
     for bit in [8u8, 16] {
         if flags & bit != 0 {
-            pos += data
+            let n = data
                 .get(pos..)
                 .ok_or("truncated")?
                 .iter()
                 .position(|&b| b == 0)
-                .ok_or("truncated")?
-                + 1;
+                .ok_or("truncated")?;
+            pos = pos.saturating_add(n).saturating_add(1);
         }
     }
     if flags & 2 != 0 {
-        pos += 2;
+        pos = pos.saturating_add(2);
     }
     inflate(data.get(pos..).ok_or("truncated")?)
 }
@@ -157,16 +179,18 @@ struct Bits<'a> {
 }
 
 impl Bits<'_> {
+    /// The next `n` bits (`n` <= 16), least significant first.
     fn need(&mut self, n: u32) -> std::result::Result<u32, &'static str> {
         while self.nbits < n {
             let b = *self.data.get(self.pos).ok_or("truncated deflate stream")?;
-            self.pos += 1;
-            self.bit |= (b as u32) << self.nbits;
-            self.nbits += 8;
+            self.pos = self.pos.saturating_add(1);
+            self.bit |= u32::from(b).checked_shl(self.nbits).unwrap_or(0);
+            self.nbits = self.nbits.saturating_add(8);
         }
-        let v = self.bit & ((1u64 << n) - 1) as u32;
-        self.bit >>= n;
-        self.nbits -= n;
+        let mask = 1u32.checked_shl(n).map_or(u32::MAX, |m| m.wrapping_sub(1));
+        let v = self.bit & mask;
+        self.bit = self.bit.checked_shr(n).unwrap_or(0);
+        self.nbits = self.nbits.saturating_sub(n);
         Ok(v)
     }
 }
@@ -177,22 +201,34 @@ struct Huffman {
     symbols: Vec<u16>,
 }
 
+const BAD_CODE: &str = "bad Huffman code";
+
 impl Huffman {
     fn new(lengths: &[u8]) -> Huffman {
         let mut counts = [0u16; 16];
         for &l in lengths {
-            counts[l as usize] += 1;
+            if let Some(c) = counts.get_mut(usize::from(l)) {
+                *c = c.saturating_add(1);
+            }
         }
         counts[0] = 0;
+        // offs[l]: where the symbols of length l start.
         let mut offs = [0u16; 16];
-        for i in 1..16 {
-            offs[i] = offs[i - 1] + counts[i - 1];
+        let mut acc = 0u16;
+        for (o, &c) in offs.iter_mut().zip(&counts) {
+            *o = acc;
+            acc = acc.saturating_add(c);
         }
         let mut symbols = vec![0u16; lengths.len()];
         for (s, &l) in lengths.iter().enumerate() {
-            if l != 0 {
-                symbols[offs[l as usize] as usize] = s as u16;
-                offs[l as usize] += 1;
+            if l == 0 {
+                continue;
+            }
+            if let Some(o) = offs.get_mut(usize::from(l)) {
+                if let Some(slot) = symbols.get_mut(usize::from(*o)) {
+                    *slot = u16::try_from(s).unwrap_or(u16::MAX);
+                }
+                *o = o.saturating_add(1);
             }
         }
         Huffman { counts, symbols }
@@ -200,21 +236,26 @@ impl Huffman {
 
     fn decode(&self, b: &mut Bits<'_>) -> std::result::Result<u16, &'static str> {
         let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
-        for len in 1..16 {
-            code |= b.need(1)? as i32;
-            let count = self.counts[len] as i32;
-            if code - first < count {
-                return self
-                    .symbols
-                    .get((index + code - first) as usize)
+        for &count in self.counts.iter().skip(1) {
+            code |= i32::from(b.need(1)? != 0);
+            let count = i32::from(count);
+            let rel = code.checked_sub(first).ok_or(BAD_CODE)?;
+            if rel < count {
+                return index
+                    .checked_add(rel)
+                    .and_then(|i| usize::try_from(i).ok())
+                    .and_then(|i| self.symbols.get(i))
                     .copied()
-                    .ok_or("bad Huffman code");
+                    .ok_or(BAD_CODE);
             }
-            index += count;
-            first = (first + count) << 1;
-            code <<= 1;
+            index = index.checked_add(count).ok_or(BAD_CODE)?;
+            first = first
+                .checked_add(count)
+                .and_then(|f| f.checked_mul(2))
+                .ok_or(BAD_CODE)?;
+            code = code.checked_mul(2).ok_or(BAD_CODE)?;
         }
-        Err("bad Huffman code")
+        Err(BAD_CODE)
     }
 }
 
@@ -237,7 +278,9 @@ const CL_ORDER: [usize; 19] = [
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
 ];
 
-/// Decompresses a raw DEFLATE stream.
+const TOO_BIG: &str = "decompresses to more than 64 MiB";
+
+/// Decompresses a raw DEFLATE stream (at most 64 MiB of output).
 pub fn inflate(data: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
     let mut b = Bits {
         data,
@@ -245,7 +288,7 @@ pub fn inflate(data: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
         bit: 0,
         nbits: 0,
     };
-    let mut out = Vec::with_capacity(data.len() * 4);
+    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(MAX_INFLATED));
     loop {
         let last = b.need(1)? == 1;
         match b.need(2)? {
@@ -254,64 +297,68 @@ pub fn inflate(data: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
                 b.nbits = 0;
                 let hdr = b
                     .data
-                    .get(b.pos..b.pos + 4)
+                    .get(b.pos..)
+                    .and_then(|r| r.first_chunk::<4>())
                     .ok_or("truncated stored block")?;
                 let len = u16::from_le_bytes([hdr[0], hdr[1]]);
                 if len != !u16::from_le_bytes([hdr[2], hdr[3]]) {
                     return Err("stored block length mismatch");
                 }
-                b.pos += 4;
-                out.extend_from_slice(
-                    b.data
-                        .get(b.pos..b.pos + len as usize)
-                        .ok_or("truncated stored block")?,
-                );
-                b.pos += len as usize;
+                let start = b.pos.saturating_add(4);
+                let end = start.saturating_add(usize::from(len));
+                if out.len().saturating_add(usize::from(len)) > MAX_INFLATED {
+                    return Err(TOO_BIG);
+                }
+                out.extend_from_slice(b.data.get(start..end).ok_or("truncated stored block")?);
+                b.pos = end;
             }
             1 => {
-                let mut l = [0u8; 288];
-                l[..144].fill(8);
-                l[144..256].fill(9);
-                l[256..280].fill(7);
-                l[280..].fill(8);
+                let mut l = [8u8; 288];
+                for (sym, len) in l.iter_mut().enumerate() {
+                    *len = match sym {
+                        0..=143 => 8,
+                        144..=255 => 9,
+                        256..=279 => 7,
+                        _ => 8,
+                    };
+                }
                 codes(&mut b, &mut out, &Huffman::new(&l), &Huffman::new(&[5; 30]))?;
             }
             2 => {
-                let hlit = b.need(5)? as usize + 257;
-                let hdist = b.need(5)? as usize + 1;
-                let hclen = b.need(4)? as usize + 4;
+                let hlit = (b.need(5)? as usize).saturating_add(257);
+                let hdist = (b.need(5)? as usize).saturating_add(1);
+                let hclen = (b.need(4)? as usize).saturating_add(4);
                 let mut cl = [0u8; 19];
-                for &i in &CL_ORDER[..hclen] {
-                    cl[i] = b.need(3)? as u8;
+                for &i in CL_ORDER.iter().take(hclen) {
+                    let v = u8::try_from(b.need(3)?).unwrap_or(0);
+                    if let Some(c) = cl.get_mut(i) {
+                        *c = v;
+                    }
                 }
                 let clh = Huffman::new(&cl);
-                let mut lens = vec![0u8; hlit + hdist];
-                let mut i = 0;
+                let mut lens = vec![0u8; hlit.saturating_add(hdist)];
+                let mut i = 0usize;
                 while i < lens.len() {
                     let sym = clh.decode(&mut b)?;
                     let (val, rep) = match sym {
-                        0..=15 => (sym as u8, 1),
+                        0..=15 => (u8::try_from(sym).unwrap_or(0), 1usize),
                         16 => (
-                            *lens
-                                .get(i.wrapping_sub(1))
+                            *i.checked_sub(1)
+                                .and_then(|p| lens.get(p))
                                 .ok_or("repeat with no previous length")?,
-                            3 + b.need(2)? as usize,
+                            (b.need(2)? as usize).saturating_add(3),
                         ),
-                        17 => (0, 3 + b.need(3)? as usize),
-                        _ => (0, 11 + b.need(7)? as usize),
+                        17 => (0, (b.need(3)? as usize).saturating_add(3)),
+                        _ => (0, (b.need(7)? as usize).saturating_add(11)),
                     };
-                    if i + rep > lens.len() {
-                        return Err("code lengths overflow");
-                    }
-                    lens[i..i + rep].fill(val);
-                    i += rep;
+                    let end = i.saturating_add(rep);
+                    lens.get_mut(i..end)
+                        .ok_or("code lengths overflow")?
+                        .fill(val);
+                    i = end;
                 }
-                codes(
-                    &mut b,
-                    &mut out,
-                    &Huffman::new(&lens[..hlit]),
-                    &Huffman::new(&lens[hlit..]),
-                )?;
+                let (lit, dist) = lens.split_at_checked(hlit).ok_or("code lengths overflow")?;
+                codes(&mut b, &mut out, &Huffman::new(lit), &Huffman::new(dist))?;
             }
             _ => return Err("invalid block type"),
         }
@@ -328,24 +375,36 @@ fn codes(
     dist: &Huffman,
 ) -> std::result::Result<(), &'static str> {
     loop {
-        let sym = lit.decode(b)? as usize;
+        let sym = usize::from(lit.decode(b)?);
         match sym {
-            0..=255 => out.push(sym as u8),
+            0..=255 => {
+                if out.len() >= MAX_INFLATED {
+                    return Err(TOO_BIG);
+                }
+                out.push(u8::try_from(sym).unwrap_or(0));
+            }
             256 => return Ok(()),
             257..=285 => {
-                let i = sym - 257;
-                let len = LEN_BASE[i] as usize + b.need(LEN_EXTRA[i] as u32)? as usize;
-                let d = dist.decode(b)? as usize;
-                if d >= 30 {
+                let i = sym.saturating_sub(257);
+                let (Some(&base), Some(&extra)) = (LEN_BASE.get(i), LEN_EXTRA.get(i)) else {
+                    return Err("bad length code");
+                };
+                let len = usize::from(base).saturating_add(b.need(u32::from(extra))? as usize);
+                let d = usize::from(dist.decode(b)?);
+                let (Some(&dbase), Some(&dextra)) = (DIST_BASE.get(d), DIST_EXTRA.get(d)) else {
                     return Err("bad distance code");
+                };
+                let back = usize::from(dbase).saturating_add(b.need(u32::from(dextra))? as usize);
+                let start = out
+                    .len()
+                    .checked_sub(back)
+                    .ok_or("distance before the start of output")?;
+                if out.len().saturating_add(len) > MAX_INFLATED {
+                    return Err(TOO_BIG);
                 }
-                let dist = DIST_BASE[d] as usize + b.need(DIST_EXTRA[d] as u32)? as usize;
-                if dist > out.len() {
-                    return Err("distance before the start of output");
-                }
-                let start = out.len() - dist;
-                for k in 0..len {
-                    let c = out[start + k];
+                // The copy may overlap what it appends (back < len).
+                for k in start..start.saturating_add(len) {
+                    let c = *out.get(k).ok_or("distance before the start of output")?;
                     out.push(c);
                 }
             }
@@ -355,6 +414,14 @@ fn codes(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "unit tests"
+)]
 mod tests {
     use super::*;
 

@@ -62,14 +62,21 @@ const MAX_DIRECT_OFFSET: u64 = 1 << 29;
 /// round_up(len, page)`) when every reference stays below the 512 MiB
 /// direct-value limit or `full_range()` says the kernel accepts larger
 /// offsets; otherwise at offset 0. `None` when they do not fit.
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 pub fn globals_offset(
     pages: u32,
     globals_len: u64,
     full_range: impl FnOnce() -> bool,
 ) -> Option<u64> {
     let page = sys::page_size() as u64;
-    let size = pages as u64 * page;
-    let end = size.checked_sub(globals_len.next_multiple_of(page))?;
+    let size = u64::from(pages).checked_mul(page)?;
+    let end = size.checked_sub(globals_len.checked_next_multiple_of(page)?)?;
     Some(if size <= MAX_DIRECT_OFFSET || full_range() {
         end
     } else {
@@ -143,6 +150,13 @@ impl ObjectLoader {
         &self.spec
     }
 
+    #[deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
     fn var(&self, name: &str) -> Result<VarSpec> {
         self.spec
             .variables()
@@ -154,6 +168,16 @@ impl ObjectLoader {
     /// Sets the initial value of global `name` (in `.bss`, `.data`,
     /// `.rodata*`, `.data.*` or `.addr_space.1`); `bytes` must be exactly
     /// the variable's size.
+    ///
+    /// Only the bytes written are stored: a large `.bss` is not built until
+    /// its map is created.
+    #[deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
     pub fn set_global(&mut self, name: &str, bytes: &[u8]) -> Result<&mut Self> {
         let v = self.var(name)?;
         if bytes.len() as u64 != v.size {
@@ -162,29 +186,35 @@ impl ObjectLoader {
                 format!("'{name}' is {} bytes, got {}", v.size, bytes.len()),
             ));
         }
-        let (o, n) = (v.offset as usize, bytes.len());
-        if v.section == ARENA_SECTION {
-            let a = self.spec.arena_data.as_mut().expect("arena variable");
-            a.bytes[o..o + n].copy_from_slice(bytes);
+        let image = if v.section == ARENA_SECTION {
+            self.spec.arena_data.as_mut().map(|a| &mut a.bytes)
         } else {
-            let d = self
-                .spec
-                .data
-                .iter_mut()
-                .find(|d| d.section == v.section)
-                .expect("data variable");
-            if d.kind == DataKind::Kconfig {
-                return Err(Error::invalid(
-                    "global value",
-                    format!("'{name}' is a kconfig extern, set by the kernel's configuration"),
-                ));
+            match self.spec.data.iter_mut().find(|d| d.section == v.section) {
+                Some(d) if d.kind == DataKind::Kconfig => {
+                    return Err(Error::invalid(
+                        "global value",
+                        format!("'{name}' is a kconfig extern, set by the kernel's configuration"),
+                    ));
+                }
+                d => d.map(|d| &mut d.bytes),
             }
-            d.bytes[o..o + n].copy_from_slice(bytes);
-        }
+        };
+        let image = image.ok_or_else(|| no_such_section(name, &v.section))?;
+        let len = image.len();
+        image
+            .write(v.offset, bytes)
+            .ok_or_else(|| outside_section(&v, len))?;
         Ok(self)
     }
 
     /// [`ObjectLoader::set_global`] for a [`Plain`] value.
+    #[deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
     pub fn set_global_value<T: Plain>(&mut self, name: &str, value: T) -> Result<&mut Self> {
         self.set_global(name, &plain_to_bytes(&value))
     }
@@ -465,7 +495,8 @@ impl ObjectLoader {
                         format!("{}={v} does not fit the extern's {size} bytes", e.name),
                     )
                 })?,
-                None if e.weak => vec![0; size as usize],
+                // The image is zero already.
+                None if e.weak => continue,
                 None => {
                     let source = kconfig::kernel_config()
                         .map(|c| c.source.clone())
@@ -477,8 +508,19 @@ impl ObjectLoader {
                     });
                 }
             };
-            let d = &mut self.spec.data[kconfig_data.expect("kconfig section exists")];
-            d.bytes[offset as usize..(offset + size) as usize].copy_from_slice(&bytes);
+            let d = kconfig_data
+                .and_then(|i| self.spec.data.get_mut(i))
+                .ok_or_else(|| no_such_section(&e.name, ".kconfig"))?;
+            d.bytes.write(offset, &bytes).ok_or_else(|| {
+                Error::invalid(
+                    "kconfig extern",
+                    format!(
+                        "'{}' (offset {offset:#x}, {size} bytes) lies outside the .kconfig image ({} bytes)",
+                        e.name,
+                        d.bytes.len()
+                    ),
+                )
+            })?;
         }
         Ok(())
     }
@@ -627,8 +669,8 @@ impl ObjectLoader {
         let mut offset = 0;
         if let (Some(a), Some(data)) = (&arena, &self.spec.arena_data) {
             let page = sys::page_size() as u64;
-            let g = (data.bytes.len() as u64).next_multiple_of(page);
-            offset = globals_offset(a.pages(), data.bytes.len() as u64, || {
+            let g = data.bytes.len().next_multiple_of(page);
+            offset = globals_offset(a.pages(), data.bytes.len(), || {
                 probe(Feature::FullRangeDirectValue).is_yes()
             })
             .ok_or_else(|| {
@@ -651,7 +693,14 @@ impl ObjectLoader {
                             )
                         })?;
                 }
-                a.write_bytes(offset, &data.bytes)?;
+                // Arena pages start zeroed: only the stored bytes are copied
+                // (none for a NOBITS section nobody set).
+                for (at, chunk) in data.bytes.chunks() {
+                    let at = offset.checked_add(at).ok_or_else(|| {
+                        Error::invalid("arena size", "__arena globals past the end of the arena")
+                    })?;
+                    a.write_bytes(at, chunk)?;
+                }
             }
         }
         // Guard the NULL page of an arena made here, unless the globals sit
@@ -721,7 +770,20 @@ impl ObjectLoader {
             MapOrigin::Declared => None,
         };
         if let Some(d) = data {
-            map.update(&0u32.to_le_bytes(), &d.bytes, 0)?;
+            // The image is built only now, and fallibly: a declared size the
+            // kernel accepts can still be more than this process can get.
+            let value = d.bytes.to_vec().ok_or_else(|| {
+                Error::invalid(
+                    "global data",
+                    format!(
+                        "cannot allocate {} bytes for the initial value of map '{}' ({})",
+                        d.bytes.len(),
+                        spec.name,
+                        d.section
+                    ),
+                )
+            })?;
+            map.update(&0u32.to_le_bytes(), &value, 0)?;
             let frozen = matches!(d.kind, DataKind::Rodata | DataKind::Kconfig);
             if frozen {
                 map.freeze()?;
@@ -866,6 +928,23 @@ fn no_such_global(name: &str) -> Error {
     )
 }
 
+fn no_such_section(name: &str, section: &str) -> Error {
+    Error::invalid(
+        "global",
+        format!("'{name}' is in section '{section}', which the object does not have"),
+    )
+}
+
+fn outside_section(v: &VarSpec, len: u64) -> Error {
+    Error::invalid(
+        "global",
+        format!(
+            "'{}' (offset {:#x}, {} bytes) lies outside section '{}' ({len} bytes)",
+            v.name, v.offset, v.size, v.section
+        ),
+    )
+}
+
 fn no_such_map(name: &str) -> Error {
     Error::invalid("map", format!("the object has no map '{name}'"))
 }
@@ -1005,26 +1084,115 @@ impl LoadedObject {
         self.spec.variables().find(|v| v.name == name)
     }
 
+    /// Global `name`, checked to lie inside its section, as `(variable,
+    /// offset in the section as usize, size as usize)`.
+    #[deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
+    fn checked_var(&self, name: &str) -> Result<(&VarSpec, usize, usize)> {
+        let v = self.variable(name).ok_or_else(|| no_such_global(name))?;
+        let len = if v.section == ARENA_SECTION {
+            self.spec.arena_data.as_ref().map(|a| a.bytes.len())
+        } else {
+            self.spec
+                .data
+                .iter()
+                .find(|d| d.section == v.section)
+                .map(|d| d.bytes.len())
+        }
+        .ok_or_else(|| no_such_section(name, &v.section))?;
+        match (
+            v.offset.checked_add(v.size),
+            usize::try_from(v.offset),
+            usize::try_from(v.size),
+        ) {
+            (Some(end), Ok(o), Ok(n)) if end <= len => Ok((v, o, n)),
+            _ => Err(outside_section(v, len)),
+        }
+    }
+
+    /// The arena, for arena global `name`.
+    #[deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
+    fn arena_of(&self, name: &str) -> Result<&Arc<Arena>> {
+        self.arena.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "global",
+                format!("'{name}' is an arena global, but no arena was loaded"),
+            )
+        })
+    }
+
+    /// The arena offset of arena global `v`.
+    #[deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
+    fn arena_offset_of(&self, v: &VarSpec) -> Result<u64> {
+        self.arena_offset
+            .checked_add(v.offset)
+            .ok_or_else(|| outside_section(v, 0))
+    }
+
     /// The current bytes of global `name`, read from user-space memory (the
-    /// data map's mapping, or the arena mapping).
+    /// data map's mapping, or the arena mapping; a data map that is not
+    /// mmapable, as in an object without BTF, is read with a lookup).
+    #[deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
     pub fn global_bytes(&self, name: &str) -> Result<Vec<u8>> {
-        let v = self
-            .variable(name)
-            .ok_or_else(|| no_such_global(name))?
-            .clone();
-        let mut out = vec![0u8; v.size as usize];
+        let (v, o, n) = self.checked_var(name)?;
+        let mut out = Vec::new();
+        out.try_reserve_exact(n).map_err(|_| {
+            Error::invalid(
+                "global",
+                format!("cannot allocate {n} bytes to read '{name}'"),
+            )
+        })?;
+        out.resize(n, 0);
         if v.section == ARENA_SECTION {
-            let a = self.arena.as_ref().expect("arena variable");
-            a.read_bytes(self.arena_offset + v.offset, &mut out)?;
+            let a = self.arena_of(name)?;
+            a.read_bytes(self.arena_offset_of(v)?, &mut out)?;
             return Ok(out);
         }
         let map = self.data_map(&v.section)?;
         match map.memory() {
-            Some(mem) => mem.read(v.offset as usize, &mut out),
+            Some(mem) => mem.read(o, &mut out),
             None => {
-                let mut whole = vec![0u8; map.info().value_size as usize];
+                let value_size = usize::try_from(map.info().value_size).unwrap_or(usize::MAX);
+                let mut whole = Vec::new();
+                whole.try_reserve_exact(value_size).map_err(|_| {
+                    Error::invalid(
+                        "global",
+                        format!(
+                            "cannot allocate {value_size} bytes to read map '{}'",
+                            map.name()
+                        ),
+                    )
+                })?;
+                whole.resize(value_size, 0);
                 map.lookup(&0u32.to_le_bytes(), &mut whole)?;
-                out.copy_from_slice(&whole[v.offset as usize..(v.offset + v.size) as usize]);
+                let src = o
+                    .checked_add(n)
+                    .and_then(|end| whole.get(o..end))
+                    .ok_or_else(|| outside_section(v, map.info().value_size.into()))?;
+                out.copy_from_slice(src);
                 Ok(())
             }
         }
@@ -1038,11 +1206,15 @@ impl LoadedObject {
 
     /// Writes global `name` in user-space memory (not for `.rodata`, which is
     /// frozen, or `.kconfig`).
+    #[deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
     pub fn set_global_bytes(&self, name: &str, bytes: &[u8]) -> Result<()> {
-        let v = self
-            .variable(name)
-            .ok_or_else(|| no_such_global(name))?
-            .clone();
+        let (v, o, _) = self.checked_var(name)?;
         if bytes.len() as u64 != v.size {
             return Err(Error::invalid(
                 "global value",
@@ -1050,8 +1222,8 @@ impl LoadedObject {
             ));
         }
         if v.section == ARENA_SECTION {
-            let a = self.arena.as_ref().expect("arena variable");
-            return a.write_bytes(self.arena_offset + v.offset, bytes);
+            let a = self.arena_of(name)?;
+            return a.write_bytes(self.arena_offset_of(v)?, bytes);
         }
         let map = self.data_map(&v.section)?;
         let mem = map.memory().ok_or_else(|| {
@@ -1060,7 +1232,7 @@ impl LoadedObject {
                 format!("'{name}' is not in writable mapped memory"),
             )
         })?;
-        mem.write(v.offset as usize, bytes).map_err(|e| match e {
+        mem.write(o, bytes).map_err(|e| match e {
             Errno::EACCES => {
                 Error::invalid("global", format!("'{name}' is read-only ({})", v.section))
             }
@@ -1073,6 +1245,13 @@ impl LoadedObject {
     }
 
     /// Reads global `name` as a `T` (its size must match).
+    #[deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
     pub fn global<T: Plain>(&self, name: &str) -> Result<T> {
         let b = self.global_bytes(name)?;
         plain_from_bytes(&b).ok_or_else(|| {
@@ -1088,20 +1267,44 @@ impl LoadedObject {
     }
 
     /// Writes global `name` from a `T` (its size must match).
+    #[deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
     pub fn set_global<T: Plain>(&self, name: &str, value: T) -> Result<()> {
         self.set_global_bytes(name, &plain_to_bytes(&value))
     }
 
     /// An arena pointer to arena global `name`.
+    #[deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
     pub fn arena_global<T>(&self, name: &str) -> Result<ArenaPtr<T>> {
-        let v = self
+        if self
             .variable(name)
-            .filter(|v| v.section == ARENA_SECTION)
-            .ok_or_else(|| no_such_global(name))?;
-        let a = self.arena.as_ref().expect("arena variable");
-        a.ptr_at(self.arena_offset + v.offset)
+            .is_none_or(|v| v.section != ARENA_SECTION)
+        {
+            return Err(no_such_global(name));
+        }
+        let (v, _, _) = self.checked_var(name)?;
+        let a = self.arena_of(name)?;
+        a.ptr_at(self.arena_offset_of(v)?)
     }
 
+    #[deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
     fn data_map(&self, section: &str) -> Result<&Map> {
         let d = self
             .spec
@@ -1109,16 +1312,18 @@ impl LoadedObject {
             .iter()
             .position(|d| d.section == section)
             .ok_or_else(|| no_such_global(section))?;
-        let i = self
-            .spec
+        self.spec
             .maps
             .iter()
             .position(|m| {
                 m.origin == MapOrigin::Data(d)
                     || (m.origin == MapOrigin::Kconfig && section == ".kconfig")
             })
-            .expect("every data section has a map");
-        Ok(self.maps[i].as_ref().expect("data maps are created"))
+            .and_then(|i| self.maps.get(i))
+            .and_then(Option::as_ref)
+            .ok_or_else(|| {
+                Error::invalid("global", format!("section '{section}' has no loaded map"))
+            })
     }
 }
 

@@ -69,8 +69,8 @@ fn arena_list_spec() {
     assert_eq!(var(&s, "arena_sum"), (".addr_space.1".into(), 24, 8));
     let a = s.arena_data.as_ref().unwrap();
     assert_eq!(
-        &a.bytes[..4],
-        &1i32.to_le_bytes(),
+        a.bytes.read(0, 4).unwrap(),
+        1i32.to_le_bytes(),
         "initial value of test_val"
     );
     assert_eq!(var(&s, "cnt"), (".bss".into(), 0, 4));
@@ -115,7 +115,13 @@ fn counter_specs() {
     let s = spec("counter.bpf.o");
     assert_eq!(var(&s, "step"), (".data".into(), 0, 8));
     assert_eq!(
-        s.data.iter().find(|d| d.section == ".data").unwrap().bytes,
+        s.data
+            .iter()
+            .find(|d| d.section == ".data")
+            .unwrap()
+            .bytes
+            .to_vec()
+            .unwrap(),
         1u64.to_le_bytes()
     );
     assert_eq!(var(&s, "counter"), (".bss".into(), 0, 8));
@@ -286,7 +292,7 @@ fn externs_spec_has_kconfig_and_merged_strings() {
         .iter()
         .find(|d| d.section == ".rodata.str1.1")
         .unwrap();
-    assert_eq!(strs.bytes, b"hello\0");
+    assert_eq!(strs.bytes.to_vec().unwrap(), b"hello\0");
     assert!(!strs.has_btf);
     assert!(
         s.map(".rodata.str1.1").is_some(),
@@ -633,7 +639,7 @@ fn btf_fixups_fill_datasecs() {
     let b = Btf::parse(&btf_bytes).unwrap();
     let ds = b.find_datasec(".addr_space.1").unwrap();
     assert_eq!(
-        b.header(ds).unwrap().size_or_type as usize,
+        u64::from(b.header(ds).unwrap().size_or_type),
         a.arena_data.as_ref().unwrap().bytes.len()
     );
     let by_name: Vec<(String, u32)> = b

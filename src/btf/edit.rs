@@ -26,28 +26,33 @@ impl BtfEditor {
     /// 1: info, 2: size/type, 3..: kind-specific data). Returns false if out
     /// of range.
     pub fn set_word(&mut self, id: u32, word: usize, value: u32) -> bool {
-        let Some(&start) = self.offsets.get((id as usize).wrapping_sub(1)) else {
+        let Some(at) = self.word_at(id, word) else {
             return false;
         };
-        let at = start as usize + word * 4;
         let end = self
             .offsets
             .get(id as usize)
             .map_or(self.types.len(), |&o| o as usize);
-        if at + 4 > end {
+        let Some(slot) = at
+            .checked_add(4)
+            .filter(|&e| e <= end)
+            .and_then(|e| self.types.get_mut(at..e))
+        else {
             return false;
-        }
-        self.types[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        };
+        slot.copy_from_slice(&value.to_le_bytes());
         true
+    }
+
+    /// Byte offset of word `word` of type `id`'s record.
+    fn word_at(&self, id: u32, word: usize) -> Option<usize> {
+        let start = *self.offsets.get((id as usize).checked_sub(1)?)? as usize;
+        start.checked_add(word.checked_mul(4)?)
     }
 
     /// Reads word `word` of type `id`'s record.
     pub fn word(&self, id: u32, word: usize) -> Option<u32> {
-        let start = *self.offsets.get((id as usize).checked_sub(1)?)? as usize;
-        let at = start + word * 4;
-        self.types
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        super::u32_at(&self.types, self.word_at(id, word)?)
     }
 
     /// Appends a NUL-terminated string; returns its offset.
@@ -69,12 +74,17 @@ impl BtfEditor {
 
     /// Number of types.
     pub fn type_count(&self) -> u32 {
-        self.offsets.len() as u32
+        u32::try_from(self.offsets.len()).unwrap_or(u32::MAX)
     }
 
     /// The blob: a 24-byte header, the types, the strings.
     pub fn finish(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(24 + self.types.len() + self.strings.len());
+        let mut v = Vec::with_capacity(
+            self.types
+                .len()
+                .saturating_add(self.strings.len())
+                .saturating_add(24),
+        );
         v.extend_from_slice(&MAGIC.to_le_bytes());
         v.extend_from_slice(&[1, 0]);
         for w in [

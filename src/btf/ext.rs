@@ -65,36 +65,48 @@ impl BtfExt {
     }
 
     fn entry(&mut self, name: &str) -> &mut SectionExt {
-        if let Some(i) = self.sections.iter().position(|(n, _)| n == name) {
-            return &mut self.sections[i].1;
-        }
-        self.sections
-            .push((name.to_string(), SectionExt::default()));
-        &mut self.sections.last_mut().expect("pushed").1
+        let i = match self.sections.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                self.sections
+                    .push((name.to_string(), SectionExt::default()));
+                self.sections.len().saturating_sub(1)
+            }
+        };
+        // `i` indexes an element that exists (found, or just pushed).
+        #[allow(
+            clippy::indexing_slicing,
+            reason = "i is a found position or the index of the element just pushed"
+        )]
+        &mut self.sections[i].1
     }
 
     /// Parses `.BTF.ext`; section names are looked up in `btf`'s strings.
     pub fn parse(data: &[u8], btf: &super::Btf<'_>) -> Result<BtfExt, BtfError> {
-        let u32_at = |o: usize| -> Result<u32, BtfError> {
-            data.get(o..o + 4)
-                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
-                .ok_or(BtfError::Truncated(".BTF.ext"))
+        let truncated = BtfError::Truncated(".BTF.ext");
+        // The u32 at `base + add` (both byte offsets).
+        let u32_at = |base: usize, add: usize| -> Result<u32, BtfError> {
+            base.checked_add(add)
+                .and_then(|o| super::u32_at(data, o))
+                .ok_or(truncated.clone())
         };
-        if data.len() < 24 {
+        let Some(hdr) = data.first_chunk::<24>() else {
             return Err(BtfError::Truncated(".BTF.ext header"));
-        }
-        let magic = u16::from_le_bytes([data[0], data[1]]);
+        };
+        let magic = u16::from_le_bytes([hdr[0], hdr[1]]);
         if magic != super::MAGIC {
             return Err(BtfError::BadMagic(magic));
         }
-        let hdr_len = u32_at(4)? as usize;
+        let hdr_len = u32_at(4, 0)? as usize;
         let mut ext = BtfExt::default();
         let mut sub = |off_field: usize, min_rec: usize, which: u8| -> Result<(), BtfError> {
-            if off_field + 8 > hdr_len {
+            if off_field.saturating_add(8) > hdr_len {
                 return Ok(());
             }
-            let off = hdr_len + u32_at(off_field)? as usize;
-            let len = u32_at(off_field + 4)? as usize;
+            let off = hdr_len
+                .checked_add(u32_at(off_field, 0)? as usize)
+                .ok_or(truncated.clone())?;
+            let len = u32_at(off_field, 4)? as usize;
             if len == 0 {
                 return Ok(());
             }
@@ -102,26 +114,28 @@ impl BtfExt {
                 .checked_add(len)
                 .filter(|&e| e <= data.len())
                 .ok_or(BtfError::Truncated(".BTF.ext info"))?;
-            let rec = u32_at(off)? as usize;
+            let rec = u32_at(off, 0)? as usize;
             if rec < min_rec {
                 return Err(BtfError::Truncated(".BTF.ext record size"));
             }
-            let mut p = off + 4;
+            let mut p = off.checked_add(4).ok_or(truncated.clone())?;
             while p < end {
-                let name = btf.string(u32_at(p)?)?.to_string();
-                let n = u32_at(p + 4)? as usize;
-                p += 8;
+                let name = btf.string(u32_at(p, 0)?)?.to_string();
+                let n = u32_at(p, 4)? as usize;
+                p = p.checked_add(8).ok_or(truncated.clone())?;
                 let need = n
                     .checked_mul(rec)
                     .and_then(|b| b.checked_add(p))
-                    .ok_or(BtfError::Truncated(".BTF.ext"))?;
+                    .ok_or(truncated.clone())?;
                 if need > end {
                     return Err(BtfError::Truncated(".BTF.ext records"));
                 }
                 let s = ext.entry(&name);
-                for i in 0..n {
-                    let r = p + i * rec;
-                    let w = |k: usize| u32_at(r + 4 * k);
+                // Records start every `rec` bytes from `p`; all lie before
+                // `need` (checked above).
+                let mut r = p;
+                for _ in 0..n {
+                    let w = |k: usize| u32_at(r, k.saturating_mul(4));
                     match which {
                         0 => s.func_info.push(FuncInfo {
                             insn_off: w(0)?,
@@ -140,6 +154,7 @@ impl BtfExt {
                             kind: w(3)?,
                         }),
                     }
+                    r = r.saturating_add(rec);
                 }
                 p = need;
             }

@@ -9,6 +9,14 @@
 //! the type section, an unknown kind, a name offset past the strings) is a
 //! [`BtfError`], never a panic.
 
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
 use std::fmt;
 
 mod edit;
@@ -119,9 +127,12 @@ impl fmt::Debug for Btf<'_> {
     }
 }
 
-fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    b.get(off..off + 4)
-        .map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))
+/// The little-endian `u32` at byte `off` of `b`.
+pub(crate) fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    b.get(off..)?
+        .first_chunk::<4>()
+        .copied()
+        .map(u32::from_le_bytes)
 }
 
 /// Size of the kind-specific data that follows a type header.
@@ -132,13 +143,10 @@ fn extra_size(id: u32, h: &TypeHeader) -> Result<usize, BtfError> {
         kind::PTR | kind::FWD | kind::TYPEDEF | kind::VOLATILE | kind::CONST | kind::RESTRICT => 0,
         kind::FUNC | kind::FLOAT | kind::TYPE_TAG => 0,
         kind::ARRAY => 12,
-        kind::STRUCT | kind::UNION => 12 * vlen,
-        kind::ENUM => 8 * vlen,
-        kind::FUNC_PROTO => 8 * vlen,
-        kind::VAR => 4,
-        kind::DATASEC => 12 * vlen,
-        kind::DECL_TAG => 4,
-        kind::ENUM64 => 12 * vlen,
+        // vlen < 2^16: these cannot overflow.
+        kind::STRUCT | kind::UNION | kind::DATASEC | kind::ENUM64 => vlen.saturating_mul(12),
+        kind::ENUM | kind::FUNC_PROTO => vlen.saturating_mul(8),
+        kind::VAR | kind::DECL_TAG => 4,
         k => {
             return Err(BtfError::BadType {
                 id,
@@ -170,23 +178,31 @@ impl<'a> Btf<'a> {
         let type_len = types.len();
         let mut offsets = Vec::with_capacity(type_len / 24);
         let mut pos = 0usize;
+        let string_end = base_strings.len().saturating_add(strings.len().max(1));
         while pos < types.len() {
-            let id = id_base + offsets.len() as u32 + 1;
+            let id = u32::try_from(offsets.len())
+                .ok()
+                .and_then(|n| id_base.checked_add(n)?.checked_add(1))
+                .ok_or(BtfError::Truncated("too many types"))?;
             let h = header_at(types, pos).ok_or(BtfError::BadType {
                 id,
                 reason: "record truncated".into(),
             })?;
-            let next = pos + 12 + extra_size(id, &h)?;
-            if next > types.len() {
+            let next = pos
+                .checked_add(12)
+                .and_then(|p| p.checked_add(extra_size(id, &h).ok()?))
+                .filter(|&n| n <= types.len());
+            let Some(next) = next else {
+                extra_size(id, &h)?;
                 return Err(BtfError::BadType {
                     id,
                     reason: "record runs past the type section".into(),
                 });
-            }
-            if h.name_off as usize >= base_strings.len() + strings.len().max(1) && h.name_off != 0 {
+            };
+            if h.name_off as usize >= string_end && h.name_off != 0 {
                 return Err(BtfError::BadString(h.name_off));
             }
-            offsets.push(pos as u32);
+            offsets.push(u32::try_from(pos).map_err(|_| BtfError::Truncated("type section"))?);
             pos = next;
         }
         Ok(Btf {
@@ -201,11 +217,14 @@ impl<'a> Btf<'a> {
 
     /// Number of types (ids run from 1 to this, inclusive; 0 is `void`).
     pub fn type_count(&self) -> u32 {
-        self.id_base + self.offsets.len() as u32
+        let n = u32::try_from(self.offsets.len()).unwrap_or(u32::MAX);
+        self.id_base.saturating_add(n)
     }
 
     fn index(&self, id: u32) -> Option<usize> {
-        (id as usize).checked_sub(self.id_base as usize + 1)
+        (id as usize)
+            .checked_sub(self.id_base as usize)?
+            .checked_sub(1)
     }
 
     /// The whole blob.
@@ -222,25 +241,24 @@ impl<'a> Btf<'a> {
     /// The kind-specific bytes after the header of type `id`.
     pub fn extra(&self, id: u32) -> Option<&'a [u8]> {
         let h = self.header(id)?;
-        let off = self.offsets[self.index(id)?] as usize + 12;
-        self.types.get(off..off + extra_size(id, &h).ok()?)
+        let off = (*self.offsets.get(self.index(id)?)? as usize).checked_add(12)?;
+        self.types
+            .get(off..off.checked_add(extra_size(id, &h).ok()?)?)
     }
 
     /// The NUL-terminated string at `off` in the string section.
     pub fn string(&self, off: u32) -> Result<&'a str, BtfError> {
-        let base = self.base_strings.len();
-        let rest = if (off as usize) < base {
-            &self.base_strings[off as usize..]
-        } else {
-            self.strings
-                .get(off as usize - base..)
-                .ok_or(BtfError::BadString(off))?
-        };
+        let rest = match (off as usize).checked_sub(self.base_strings.len()) {
+            None => self.base_strings.get(off as usize..),
+            Some(own) => self.strings.get(own..),
+        }
+        .ok_or(BtfError::BadString(off))?;
         let end = rest
             .iter()
             .position(|&b| b == 0)
             .ok_or(BtfError::BadString(off))?;
-        std::str::from_utf8(&rest[..end]).map_err(|_| BtfError::BadString(off))
+        let text = rest.get(..end).ok_or(BtfError::BadString(off))?;
+        std::str::from_utf8(text).map_err(|_| BtfError::BadString(off))
     }
 
     /// The name of type `id` (empty for anonymous types).
@@ -269,13 +287,15 @@ impl<'a> Btf<'a> {
             // Own strings sit after the base's in the offset space.
             let base = self.base_strings.len();
             for (strs, shift) in [(self.strings, base), (self.base_strings, 0)] {
-                let mut start = 0;
-                while let Some(p) = find(&strs[start..], needle) {
-                    let at = start + p;
-                    if strs.get(at + needle.len()) == Some(&0) {
-                        wanted.push(((at + shift) as u32, ni));
+                let mut start = 0usize;
+                while let Some(p) = strs.get(start..).and_then(|h| find(h, needle)) {
+                    let at = start.saturating_add(p);
+                    if strs.get(at.saturating_add(needle.len())) == Some(&0) {
+                        if let Ok(o) = u32::try_from(at.saturating_add(shift)) {
+                            wanted.push((o, ni));
+                        }
                     }
-                    start = at + 1;
+                    start = at.saturating_add(1);
                 }
             }
         }
@@ -291,13 +311,18 @@ impl<'a> Btf<'a> {
             if h.kind() != kind || h.name_off == 0 {
                 continue;
             }
-            if let Ok(p) = wanted.binary_search_by_key(&h.name_off, |w| w.0) {
-                let ni = wanted[p].1;
-                if out[ni].is_none() {
-                    out[ni] = Some(self.id_base + idx as u32 + 1);
-                    if out.iter().all(Option::is_some) {
-                        break;
-                    }
+            let Ok(p) = wanted.binary_search_by_key(&h.name_off, |w| w.0) else {
+                continue;
+            };
+            let Some(slot) = wanted.get(p).and_then(|&(_, ni)| out.get_mut(ni)) else {
+                continue;
+            };
+            if slot.is_none() {
+                *slot = u32::try_from(idx)
+                    .ok()
+                    .and_then(|i| self.id_base.checked_add(i)?.checked_add(1));
+                if out.iter().all(Option::is_some) {
+                    break;
                 }
             }
         }
@@ -306,7 +331,10 @@ impl<'a> Btf<'a> {
 
     /// Finds a type of `kind` by exact name.
     pub fn find_by_name(&self, kind: u32, name: &str) -> Option<u32> {
-        self.find_by_names(kind, &[name])[0]
+        self.find_by_names(kind, &[name])
+            .into_iter()
+            .next()
+            .flatten()
     }
 
     /// Members of a `STRUCT`/`UNION`: `(name, type id, bit offset)`.
@@ -329,9 +357,12 @@ impl<'a> Btf<'a> {
         })?;
         let mut v = Vec::with_capacity(h.vlen() as usize);
         for m in extra.chunks_exact(12) {
-            let name = self.string(u32_at(m, 0).expect("12 bytes"))?;
-            let ty = u32_at(m, 4).expect("12 bytes");
-            let mut off = u32_at(m, 8).expect("12 bytes");
+            let (Some(name_off), Some(ty), Some(mut off)) =
+                (u32_at(m, 0), u32_at(m, 4), u32_at(m, 8))
+            else {
+                continue;
+            };
+            let name = self.string(name_off)?;
             if h.kind_flag() {
                 off &= 0x00ff_ffff;
             }
@@ -351,48 +382,23 @@ pub fn scan_by_names(data: &[u8], kind: u32, names: &[&str]) -> Result<Vec<Optio
     let mut out = vec![None; names.len()];
     let mut left = names.iter().filter(|n| !n.is_empty()).count();
     let (mut pos, mut id) = (0usize, 0u32);
-    while left > 0 && pos + 12 <= types.len() {
-        id += 1;
-        let rec = &types[pos..pos + 12];
-        let name_off = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
-        let info = u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]);
-        let k = (info >> 24) & 0x1f;
-        let vlen = (info & 0xffff) as usize;
-        if k == kind && name_off != 0 {
-            if let Some(rest) = strings.get(name_off as usize..) {
-                for (i, n) in names.iter().enumerate() {
+    while left > 0 {
+        let Some(h) = header_at(types, pos) else {
+            break;
+        };
+        id = id.saturating_add(1);
+        if h.kind() == kind && h.name_off != 0 {
+            if let Some(rest) = strings.get(h.name_off as usize..) {
+                for (slot, n) in out.iter_mut().zip(names) {
                     let nb = n.as_bytes();
-                    if out[i].is_none()
-                        && rest.len() > nb.len()
-                        && rest[nb.len()] == 0
-                        && rest.starts_with(nb)
-                    {
-                        out[i] = Some(id);
-                        left -= 1;
+                    if slot.is_none() && rest.get(nb.len()) == Some(&0) && rest.starts_with(nb) {
+                        *slot = Some(id);
+                        left = left.saturating_sub(1);
                     }
                 }
             }
         }
-        pos += 12
-            + match k {
-                kind::PTR
-                | kind::FWD
-                | kind::TYPEDEF
-                | kind::VOLATILE
-                | kind::CONST
-                | kind::RESTRICT => 0,
-                kind::FUNC | kind::FLOAT | kind::TYPE_TAG => 0,
-                kind::INT | kind::VAR | kind::DECL_TAG => 4,
-                kind::ARRAY => 12,
-                kind::STRUCT | kind::UNION | kind::DATASEC | kind::ENUM64 => 12 * vlen,
-                kind::ENUM | kind::FUNC_PROTO => 8 * vlen,
-                k => {
-                    return Err(BtfError::BadType {
-                        id,
-                        reason: format!("unknown kind {k}"),
-                    });
-                }
-            };
+        pos = pos.saturating_add(12).saturating_add(extra_size(id, &h)?);
     }
     if left > 0 && pos != types.len() {
         return Err(BtfError::BadType {
@@ -405,18 +411,19 @@ pub fn scan_by_names(data: &[u8], kind: u32, names: &[&str]) -> Result<Vec<Optio
 
 /// The type and string sections of a BTF blob, with the header checked.
 fn sections(data: &[u8]) -> Result<(&[u8], &[u8]), BtfError> {
-    if data.len() < 24 {
+    let Some(hdr) = data.first_chunk::<24>() else {
         return Err(BtfError::Truncated("header"));
-    }
-    let magic = u16::from_le_bytes([data[0], data[1]]);
+    };
+    let magic = u16::from_le_bytes([hdr[0], hdr[1]]);
     if magic != MAGIC {
         return Err(BtfError::BadMagic(magic));
     }
-    if data[2] != 1 {
-        return Err(BtfError::BadVersion(data[2]));
+    if hdr[2] != 1 {
+        return Err(BtfError::BadVersion(hdr[2]));
     }
-    let hdr_len = u32_at(data, 4).expect("len checked") as usize;
-    let field = |i: usize| u32_at(data, 8 + 4 * i).expect("len checked") as usize;
+    let word = |off: usize| u32_at(hdr, off).map_or(0, |w| w as usize);
+    let hdr_len = word(4);
+    let field = |i: usize| word(i.saturating_mul(4).saturating_add(8));
     if hdr_len < 24 || hdr_len > data.len() {
         return Err(BtfError::Truncated("header length"));
     }
@@ -432,31 +439,35 @@ fn sections(data: &[u8]) -> Result<(&[u8], &[u8]), BtfError> {
 }
 
 fn header_at(types: &[u8], off: usize) -> Option<TypeHeader> {
+    let rec = types.get(off..)?.first_chunk::<12>()?;
     Some(TypeHeader {
-        name_off: u32_at(types, off)?,
-        info: u32_at(types, off + 4)?,
-        size_or_type: u32_at(types, off + 8)?,
+        name_off: u32_at(rec, 0)?,
+        info: u32_at(rec, 4)?,
+        size_or_type: u32_at(rec, 8)?,
     })
 }
 
 /// Byte-substring search (first occurrence).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        match hay[i..].iter().position(|&b| b == first) {
-            None => return None,
-            Some(p) => {
-                i += p;
-                if hay.get(i..i + needle.len()) == Some(needle) {
-                    return Some(i);
-                }
-                i += 1;
-            }
+    let &first = needle.first()?;
+    let mut i = 0usize;
+    loop {
+        let p = hay.get(i..)?.iter().position(|&b| b == first)?;
+        i = i.checked_add(p)?;
+        if hay.get(i..)?.starts_with(needle) {
+            return Some(i);
         }
+        i = i.checked_add(1)?;
     }
-    None
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "unit tests"
+)]
 mod tests;

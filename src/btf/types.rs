@@ -1,7 +1,7 @@
 //! Type-level queries used by the object parser: resolving sizes, skipping
 //! modifiers, DATASEC contents, enum values.
 
-use super::{Btf, BtfError, kind};
+use super::{Btf, BtfError, kind, u32_at};
 
 /// One `btf_var_secinfo` of a DATASEC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,11 +71,11 @@ impl<'a> Btf<'a> {
             kind::PTR => 8,
             kind::ARRAY => {
                 let (elem, _, n) = self.array(id)?;
-                self.resolve_size_at(elem, depth + 1)?
+                self.resolve_size_at(elem, depth.saturating_add(1))?
                     .checked_mul(n as u64)
                     .ok_or_else(|| bad(id, "array size overflows"))?
             }
-            kind::VAR => self.resolve_size_at(h.size_or_type, depth + 1)?,
+            kind::VAR => self.resolve_size_at(h.size_or_type, depth.saturating_add(1))?,
             k => return Err(bad(id, format!("kind {k} has no size"))),
         })
     }
@@ -87,8 +87,10 @@ impl<'a> Btf<'a> {
             return Err(bad(id, "not an array"));
         }
         let e = self.extra(id).ok_or_else(|| bad(id, "truncated"))?;
-        let w = |i: usize| u32::from_le_bytes(e[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
-        Ok((w(0), w(1), w(2)))
+        match (u32_at(e, 0), u32_at(e, 4), u32_at(e, 8)) {
+            (Some(elem), Some(index), Some(n)) => Ok((elem, index, n)),
+            _ => Err(bad(id, "truncated")),
+        }
     }
 
     /// The entries of a DATASEC.
@@ -99,14 +101,12 @@ impl<'a> Btf<'a> {
         }
         let e = self.extra(id).ok_or_else(|| bad(id, "truncated"))?;
         Ok(e.chunks_exact(12)
-            .map(|c| {
-                let w =
-                    |i: usize| u32::from_le_bytes(c[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
-                SecInfo {
-                    type_id: w(0),
-                    offset: w(1),
-                    size: w(2),
-                }
+            .filter_map(|c| {
+                Some(SecInfo {
+                    type_id: u32_at(c, 0)?,
+                    offset: u32_at(c, 4)?,
+                    size: u32_at(c, 8)?,
+                })
             })
             .collect())
     }
@@ -118,7 +118,7 @@ impl<'a> Btf<'a> {
             return Err(bad(id, "not a VAR"));
         }
         let e = self.extra(id).ok_or_else(|| bad(id, "truncated"))?;
-        Ok(u32::from_le_bytes(e[..4].try_into().expect("4 bytes")))
+        u32_at(e, 0).ok_or_else(|| bad(id, "truncated"))
     }
 
     /// The single enumerator value of an ENUM/ENUM64 (as `__ulong` encodes
@@ -130,11 +130,11 @@ impl<'a> Btf<'a> {
             return Err(bad(id, "enum must have exactly one value"));
         }
         let e = self.extra(id).ok_or_else(|| bad(id, "truncated"))?;
-        let w = |i: usize| u32::from_le_bytes(e[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+        let w = |off: usize| u32_at(e, off).ok_or_else(|| bad(id, "truncated"));
         match h.kind() {
-            kind::ENUM if h.kind_flag() => Ok(w(1) as i32 as i64 as u64),
-            kind::ENUM => Ok(w(1) as u64),
-            kind::ENUM64 => Ok(((w(2) as u64) << 32) | w(1) as u64),
+            kind::ENUM if h.kind_flag() => Ok(i64::from(w(4)? as i32) as u64),
+            kind::ENUM => Ok(u64::from(w(4)?)),
+            kind::ENUM64 => Ok((u64::from(w(8)?) << 32) | u64::from(w(4)?)),
             _ => Err(bad(id, "not an enum")),
         }
     }

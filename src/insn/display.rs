@@ -33,9 +33,9 @@ struct Addr(Reg, i16);
 
 impl fmt::Display for Addr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let off = self.1 as i64;
+        let off = i64::from(self.1);
         if off < 0 {
-            write!(f, "(r{} - {})", self.0.0, Hex(-off))
+            write!(f, "(r{} - {})", self.0.0, Hex(off.saturating_neg()))
         } else {
             write!(f, "(r{} + {})", self.0.0, Hex(off))
         }
@@ -339,11 +339,11 @@ impl fmt::Display for Listing<'_> {
             match Instruction::decode_at(self.0, i) {
                 Ok(ins) => {
                     writeln!(f, "{i:>6}: {ins}")?;
-                    i += ins.slots();
+                    i = i.saturating_add(ins.slots());
                 }
                 Err(e) => {
                     writeln!(f, "{i:>6}: <invalid: {}>", e.reason)?;
-                    i += 1;
+                    i = i.saturating_add(1);
                 }
             }
         }

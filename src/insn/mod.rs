@@ -21,6 +21,14 @@
 //! syntax: relocated pseudo `ld_imm64` forms, kfunc calls, and
 //! load-acquire/store-release (LLVM 21 syntax).
 
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
 mod display;
 
 pub use display::Listing;
@@ -167,7 +175,7 @@ impl fmt::Debug for Insn {
 
 /// Serialises slots to bytes (8 per slot), as `BPF_PROG_LOAD` wants them.
 pub fn to_bytes(insns: &[Insn]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(insns.len() * 8);
+    let mut v = Vec::with_capacity(insns.len().saturating_mul(8));
     for i in insns {
         v.extend_from_slice(&i.to_bytes());
     }
@@ -185,7 +193,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
     }
     Ok(bytes
         .chunks_exact(8)
-        .map(|c| Insn::from_bytes(c.try_into().expect("8 bytes")))
+        .filter_map(|c| c.first_chunk::<8>().copied().map(Insn::from_bytes))
         .collect())
 }
 
@@ -390,6 +398,10 @@ impl Cond {
         (Cond::SLe, 0xd0, "s<="),
     ];
 
+    #[allow(
+        clippy::expect_used,
+        reason = "TABLE, just above, lists every Cond variant"
+    )]
     fn entry(self) -> (Cond, u8, &'static str) {
         *Cond::TABLE
             .iter()
@@ -699,7 +711,13 @@ impl Instruction {
 
     /// Decodes the instruction starting at `insns[index]`.
     pub fn decode_at(insns: &[Insn], index: usize) -> Result<Instruction, DecodeError> {
-        let i = insns[index];
+        let Some(&i) = insns.get(index) else {
+            return Err(err(
+                index,
+                Insn::default(),
+                "index past the end of the program",
+            ));
+        };
         let e = |reason| err(index, i, reason);
         let reg = |n: u8| Reg::new(n).ok_or_else(|| e("register number above 10"));
         let dst = reg(i.dst())?;
@@ -889,12 +907,12 @@ impl Instruction {
                 let size = Size::from_bits(i.code);
                 match i.code & 0xe0 {
                     0x00 if i.code == 0x18 => {
-                        let Some(next) = insns.get(index + 1) else {
+                        let Some(next) = index.checked_add(1).and_then(|n| insns.get(n)) else {
                             return Err(e("ld_imm64 without its second slot"));
                         };
                         if next.code != 0 || next.regs != 0 || next.off != 0 {
                             return Err(err(
-                                index + 1,
+                                index.saturating_add(1),
                                 *next,
                                 "ld_imm64 second slot uses reserved fields",
                             ));
@@ -1152,7 +1170,7 @@ impl Instruction {
     /// Appends the encoded slots to `out`.
     pub fn encode_into(&self, out: &mut Vec<Insn>) {
         let e = self.encode();
-        out.extend_from_slice(&e[..self.slots()]);
+        out.extend(e.iter().take(self.slots()));
     }
 }
 
@@ -1163,14 +1181,14 @@ pub fn decode(insns: &[Insn]) -> Result<Vec<(usize, Instruction)>, DecodeError> 
     while i < insns.len() {
         let ins = Instruction::decode_at(insns, i)?;
         out.push((i, ins));
-        i += ins.slots();
+        i = i.saturating_add(ins.slots());
     }
     Ok(out)
 }
 
 /// Encodes a sequence of instructions into slots.
 pub fn encode(instructions: &[Instruction]) -> Vec<Insn> {
-    let mut out = Vec::with_capacity(instructions.len() + 4);
+    let mut out = Vec::with_capacity(instructions.len().saturating_add(4));
     for i in instructions {
         i.encode_into(&mut out);
     }
@@ -1358,4 +1376,12 @@ pub mod asm {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "unit tests"
+)]
 mod tests;

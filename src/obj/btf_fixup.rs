@@ -56,17 +56,20 @@ pub fn fixup_btf(spec: &ObjectSpec) -> Result<Option<Vec<u8>>, ObjError> {
     };
 
     for id in 1..=btf.type_count() {
-        let h = btf.header(id).expect("in range");
+        let Some(h) = btf.header(id) else {
+            continue;
+        };
         match h.kind() {
             kind::FUNC if h.vlen() == FUNC_EXTERN => {
                 ed.set_word(id, 1, (h.info & !0xffff) | FUNC_GLOBAL);
                 // Parameters of an extern's prototype must be named.
                 let proto = h.size_or_type;
                 if let Some(ph) = btf.header(proto).filter(|p| p.kind() == kind::FUNC_PROTO) {
-                    for k in 0..ph.vlen() as usize {
-                        if ed.word(proto, 3 + 2 * k) == Some(0) {
+                    // Each parameter is (name_off, type), from word 3.
+                    for w in (3..).step_by(2).take(ph.vlen() as usize) {
+                        if ed.word(proto, w) == Some(0) {
                             let (n, _) = dummy_var(&mut ed);
-                            ed.set_word(proto, 3 + 2 * k, n);
+                            ed.set_word(proto, w, n);
                         }
                     }
                 }
@@ -81,7 +84,7 @@ pub fn fixup_btf(spec: &ObjectSpec) -> Result<Option<Vec<u8>>, ObjError> {
         let mut infos = btf.datasec(id).map_err(btf_err)?;
         match name.as_str() {
             ".ksyms" => {
-                for (j, info) in infos.iter_mut().enumerate() {
+                for (slot, info) in (0u32..).step_by(4).zip(infos.iter_mut()) {
                     let th = btf.header(info.type_id).ok_or_else(|| {
                         btf_err(crate::btf::BtfError::BadType {
                             id: info.type_id,
@@ -94,10 +97,11 @@ pub fn fixup_btf(spec: &ObjectSpec) -> Result<Option<Vec<u8>>, ObjError> {
                         ed.set_word(info.type_id, 2, int_id);
                         ed.set_word(info.type_id, 3, VAR_GLOBAL_ALLOCATED);
                     }
-                    info.offset = 4 * j as u32;
+                    info.offset = slot;
                     info.size = 4;
                 }
-                ed.set_word(id, 2, 4 * infos.len() as u32);
+                let n = u32::try_from(infos.len()).unwrap_or(u32::MAX);
+                ed.set_word(id, 2, n.saturating_mul(4));
             }
             ".kconfig" => {
                 for info in infos.iter_mut() {
@@ -142,10 +146,11 @@ pub fn fixup_btf(spec: &ObjectSpec) -> Result<Option<Vec<u8>>, ObjError> {
             }
         }
         infos.sort_by_key(|i| i.offset);
-        for (j, info) in infos.iter().enumerate() {
-            ed.set_word(id, 3 + 3 * j, info.type_id);
-            ed.set_word(id, 4 + 3 * j, info.offset);
-            ed.set_word(id, 5 + 3 * j, info.size);
+        // Each entry is (type, offset, size), from word 3.
+        for (w, info) in (3usize..).step_by(3).zip(&infos) {
+            ed.set_word(id, w, info.type_id);
+            ed.set_word(id, w.saturating_add(1), info.offset);
+            ed.set_word(id, w.saturating_add(2), info.size);
         }
     }
     Ok(Some(ed.finish()))

@@ -67,11 +67,29 @@ pub struct LinkedProgram {
 
 /// A placed function: code section, first instruction, length, output start.
 #[derive(Clone, Copy)]
-struct Placed {
+struct Placed<'a> {
+    name: &'a str,
     code: usize,
     start: usize,
     len: usize,
     out: usize,
+}
+
+impl Placed<'_> {
+    /// The end of the function in its section (checked when placed).
+    fn end(&self) -> usize {
+        self.start.saturating_add(self.len)
+    }
+
+    /// Whether section instruction `insn` lies inside the function.
+    fn contains(&self, insn: usize) -> bool {
+        insn >= self.start && insn < self.end()
+    }
+
+    /// The output index of section instruction `insn` (inside the function).
+    fn out_index(&self, insn: usize) -> Option<usize> {
+        self.out.checked_add(insn.checked_sub(self.start)?)
+    }
 }
 
 fn push_u32s(v: &mut Vec<u8>, ws: &[u32]) {
@@ -80,56 +98,138 @@ fn push_u32s(v: &mut Vec<u8>, ws: &[u32]) {
     }
 }
 
+/// The two slots of the `ld_imm64` at output index `at`, or why not.
+/// Both must lie inside function `f` (else the second slot would be the
+/// next function's first instruction).
+fn ld_slots<'i>(
+    insns: &'i mut [Insn],
+    at: usize,
+    f: &Placed<'_>,
+) -> Result<(&'i mut Insn, &'i mut Insn), String> {
+    let end = at.checked_add(2).ok_or("instruction index overflows")?;
+    let f_end = f
+        .out
+        .checked_add(f.len)
+        .ok_or("instruction index overflows")?;
+    match insns.get_mut(at..end) {
+        Some([first, second]) if end <= f_end => Ok((first, second)),
+        _ => Err(format!(
+            "ld_imm64 is cut off by the end of function '{}'",
+            f.name
+        )),
+    }
+}
+
+/// The call's `imm` for a jump from output index `at` to `dest`.
+fn call_offset(dest: usize, at: usize) -> Result<i32, String> {
+    let (Ok(dest), Ok(at)) = (i64::try_from(dest), i64::try_from(at)) else {
+        return Err("instruction index out of range".into());
+    };
+    dest.checked_sub(at)
+        .and_then(|d| d.checked_sub(1))
+        .and_then(|d| i32::try_from(d).ok())
+        .ok_or_else(|| "call offset does not fit an instruction".into())
+}
+
+/// `imm + offset` as the second slot's `imm` of a map-value `ld_imm64`.
+fn value_offset(base: u64, imm: i32, offset: u64) -> Result<i32, String> {
+    i64::try_from(base)
+        .ok()
+        .zip(i64::try_from(offset).ok())
+        .and_then(|(b, o)| b.checked_add(i64::from(imm))?.checked_add(o))
+        .filter(|v| *v >= 0)
+        .and_then(|v| i32::try_from(v).ok())
+        .ok_or_else(|| {
+            format!("offset {base:#x} + {imm:#x} + {offset:#x} does not fit an ld_imm64")
+        })
+}
+
+/// The fd given for map `m`.
+fn map_fd(facts: &KernelFacts<'_>, m: usize) -> Result<i32, String> {
+    facts
+        .map_fds
+        .get(m)
+        .copied()
+        .ok_or_else(|| format!("no fd given for map #{m}"))
+}
+
 /// Links program `prog` of `spec` and applies its relocations.
 pub fn link(
     spec: &ObjectSpec,
     prog: usize,
     facts: &KernelFacts<'_>,
 ) -> Result<LinkedProgram, ObjError> {
-    let p = &spec.programs[prog];
+    let p = spec.programs.get(prog).ok_or_else(|| ObjError::Symbol {
+        symbol: format!("program #{prog}"),
+        reason: "no such program".into(),
+    })?;
+    let first = spec
+        .code
+        .get(p.code)
+        .and_then(|c| c.insns.get(p.start..p.start.checked_add(p.len)?))
+        .ok_or_else(|| ObjError::Symbol {
+            symbol: p.name.clone(),
+            reason: format!("runs past the end of section '{}'", p.section),
+        })?;
     let mut out = LinkedProgram::default();
-    let mut placed: Vec<Placed> = vec![Placed {
+    let mut placed: Vec<Placed<'_>> = vec![Placed {
+        name: &p.name,
         code: p.code,
         start: p.start,
         len: p.len,
         out: 0,
     }];
-    out.insns
-        .extend_from_slice(&spec.code[p.code].insns[p.start..p.start + p.len]);
+    out.insns.extend_from_slice(first);
     let arena_map = spec.arena_map();
     let mut i = 0;
-    while i < placed.len() {
-        let f = placed[i];
-        let code = &spec.code[f.code];
+    while let Some(&f) = placed.get(i) {
+        i = i.saturating_add(1);
+        let Some(code) = spec.code.get(f.code) else {
+            continue;
+        };
         let err = |insn: usize, symbol: &str, reason: String| ObjError::Relocation {
             section: code.name.clone(),
             insn,
             symbol: symbol.to_string(),
             reason,
         };
-        let range = f.start..f.start + f.len;
         let mut relocated = vec![false; f.len];
-        for r in code.relocs.iter().filter(|r| range.contains(&r.insn)) {
-            let at = f.out + r.insn - f.start;
-            relocated[r.insn - f.start] = true;
+        for r in code.relocs.iter().filter(|r| f.contains(r.insn)) {
+            let e = |reason: String| err(r.insn, &r.symbol, reason);
+            let at = f
+                .out_index(r.insn)
+                .ok_or_else(|| e("instruction index overflows".into()))?;
+            if let Some(d) = r
+                .insn
+                .checked_sub(f.start)
+                .and_then(|k| relocated.get_mut(k))
+            {
+                *d = true;
+            }
             match r.target {
                 RelocTarget::Call { code: tc, insn } | RelocTarget::FuncAddr { code: tc, insn } => {
-                    let dest = place(spec, &mut placed, &mut out, tc, insn)
-                        .map_err(|e| err(r.insn, &r.symbol, e))?;
-                    let ins = &mut out.insns[at];
-                    ins.imm = dest as i32 - at as i32 - 1;
+                    let dest = place(spec, &mut placed, &mut out, tc, insn).map_err(e)?;
+                    let imm = call_offset(dest, at).map_err(e)?;
+                    let ins = out
+                        .insns
+                        .get_mut(at)
+                        .ok_or_else(|| e("instruction index out of range".into()))?;
                     if ins.is_call() {
+                        ins.imm = imm;
                         ins.set_src(pseudo::CALL);
                     } else {
+                        let (ins, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
+                        ins.imm = imm;
                         ins.set_src(pseudo::FUNC);
-                        out.insns[at + 1].imm = 0;
+                        next.imm = 0;
                     }
                 }
                 RelocTarget::Map(m) => {
-                    let ins = &mut out.insns[at];
+                    let fd = map_fd(facts, m).map_err(e)?;
+                    let (ins, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
                     ins.set_src(pseudo::MAP_FD);
-                    ins.imm = facts.map_fds[m];
-                    out.insns[at + 1].imm = 0;
+                    ins.imm = fd;
+                    next.imm = 0;
                     out.names_arena |= Some(m) == arena_map;
                 }
                 RelocTarget::Data { data, offset } => {
@@ -137,101 +237,97 @@ pub fn link(
                         .maps
                         .iter()
                         .position(|m| m.origin == MapOrigin::Data(data))
-                        .ok_or_else(|| {
-                            err(r.insn, &r.symbol, "no map for its data section".into())
-                        })?;
-                    let ins = &mut out.insns[at];
-                    let value_off = ins.imm as i64 + offset as i64;
+                        .ok_or_else(|| e("no map for its data section".into()))?;
+                    let fd = map_fd(facts, m).map_err(e)?;
+                    let (ins, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
+                    let value_off = value_offset(0, ins.imm, offset).map_err(e)?;
                     ins.set_src(pseudo::MAP_VALUE);
-                    ins.imm = facts.map_fds[m];
-                    out.insns[at + 1].imm = value_off as i32;
+                    ins.imm = fd;
+                    next.imm = value_off;
                 }
                 RelocTarget::Arena { offset } => {
-                    let m = arena_map.ok_or_else(|| {
-                        err(
-                            r.insn,
-                            &r.symbol,
-                            "__arena global without an arena map".into(),
-                        )
-                    })?;
-                    let ins = &mut out.insns[at];
-                    let value_off = facts.arena_offset as i64 + ins.imm as i64 + offset as i64;
-                    if !(0..=i32::MAX as i64).contains(&value_off) {
-                        return Err(err(
-                            r.insn,
-                            &r.symbol,
-                            format!("arena offset {value_off:#x} does not fit an ld_imm64"),
-                        ));
-                    }
+                    let m =
+                        arena_map.ok_or_else(|| e("__arena global without an arena map".into()))?;
+                    let fd = map_fd(facts, m).map_err(e)?;
+                    let (ins, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
+                    let value_off =
+                        value_offset(facts.arena_offset, ins.imm, offset).map_err(|_| {
+                            e(format!(
+                                "arena offset {:#x} + {:#x} + {offset:#x} does not fit an ld_imm64",
+                                facts.arena_offset, ins.imm
+                            ))
+                        })?;
                     ins.set_src(pseudo::MAP_VALUE);
-                    ins.imm = facts.map_fds[m];
-                    out.insns[at + 1].imm = value_off as i32;
+                    ins.imm = fd;
+                    next.imm = value_off;
                     out.names_arena = true;
                 }
-                RelocTarget::Extern(e) => {
-                    let ext = &spec.externs[e];
-                    let res = facts.externs[e];
-                    let ins = out.insns[at];
-                    match (ext.kind, res, ins.is_call()) {
+                RelocTarget::Extern(x) => {
+                    let (Some(ext), Some(&res)) = (spec.externs.get(x), facts.externs.get(x))
+                    else {
+                        return Err(e(format!("no extern #{x} resolved")));
+                    };
+                    let is_call = out.insns.get(at).is_some_and(Insn::is_call);
+                    match (ext.kind, res, is_call) {
                         (ExternKind::Kfunc, Resolved::BtfId { id, fd_index }, true) => {
-                            let c = &mut out.insns[at];
+                            let c = out
+                                .insns
+                                .get_mut(at)
+                                .ok_or_else(|| e("instruction index out of range".into()))?;
                             c.set_src(pseudo::KFUNC_CALL);
                             c.imm = id as i32;
                             c.off = fd_index;
                         }
                         (_, Resolved::Missing, true) if ext.weak => {
-                            out.insns[at] =
-                                Insn::new(0x85, 0, 0, 0, POISON_KFUNC_CALL_BASE + e as i32);
+                            let poison = i32::try_from(x)
+                                .ok()
+                                .and_then(|x| POISON_KFUNC_CALL_BASE.checked_add(x))
+                                .ok_or_else(|| e("too many externs".into()))?;
+                            let c = out
+                                .insns
+                                .get_mut(at)
+                                .ok_or_else(|| e("instruction index out of range".into()))?;
+                            *c = Insn::new(0x85, 0, 0, 0, poison);
                         }
                         (_, _, true) if ext.kind != ExternKind::Kfunc => {
-                            return Err(err(
-                                r.insn,
-                                &r.symbol,
-                                "call to an extern that is not a function".into(),
-                            ));
+                            return Err(e("call to an extern that is not a function".into()));
                         }
                         (
                             ExternKind::Kfunc | ExternKind::Ksym,
                             Resolved::BtfId { id, fd_index },
                             false,
                         ) => {
-                            let c = &mut out.insns[at];
+                            let (c, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
                             c.set_src(pseudo::BTF_ID);
                             c.imm = id as i32;
-                            out.insns[at + 1].imm = fd_index as i32;
+                            next.imm = i32::from(fd_index);
                         }
                         (ExternKind::Kfunc | ExternKind::Ksym, Resolved::Missing, false)
                             if ext.weak =>
                         {
-                            out.insns[at].set_src(0);
-                            out.insns[at].imm = 0;
-                            out.insns[at + 1].imm = 0;
+                            let (c, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
+                            c.set_src(0);
+                            c.imm = 0;
+                            next.imm = 0;
                         }
                         (ExternKind::Kconfig { offset, .. }, _, false) => {
                             let m = spec
                                 .maps
                                 .iter()
                                 .position(|m| m.origin == MapOrigin::Kconfig)
-                                .ok_or_else(|| err(r.insn, &r.symbol, "no .kconfig map".into()))?;
-                            let c = &mut out.insns[at];
-                            let value_off = c.imm as i64 + offset as i64;
+                                .ok_or_else(|| e("no .kconfig map".into()))?;
+                            let fd = map_fd(facts, m).map_err(e)?;
+                            let (c, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
+                            let value_off = value_offset(0, c.imm, offset).map_err(e)?;
                             c.set_src(pseudo::MAP_VALUE);
-                            c.imm = facts.map_fds[m];
-                            out.insns[at + 1].imm = value_off as i32;
+                            c.imm = fd;
+                            next.imm = value_off;
                         }
                         (_, Resolved::Missing, _) => {
-                            return Err(err(
-                                r.insn,
-                                &r.symbol,
-                                "strong extern not found in the running kernel".into(),
-                            ));
+                            return Err(e("strong extern not found in the running kernel".into()));
                         }
                         _ => {
-                            return Err(err(
-                                r.insn,
-                                &r.symbol,
-                                "extern resolved to the wrong kind".into(),
-                            ));
+                            return Err(e("extern resolved to the wrong kind".into()));
                         }
                     }
                 }
@@ -239,35 +335,46 @@ pub fn link(
         }
         // Calls inside a section without a relocation (static functions).
         for (k, done) in relocated.iter().enumerate() {
-            let ins = spec.code[f.code].insns[f.start + k];
-            if ins.is_call() && ins.src() == pseudo::CALL && !done {
-                let target = (f.start + k) as i64 + ins.imm as i64 + 1;
-                if target < 0 || target as usize >= spec.code[f.code].insns.len() {
-                    return Err(err(
-                        f.start + k,
-                        "?",
-                        "call target outside its section".into(),
-                    ));
-                }
-                let dest = place(spec, &mut placed, &mut out, f.code, target as usize)
-                    .map_err(|e| err(f.start + k, "?", e))?;
-                let at = f.out + k;
-                out.insns[at].imm = dest as i32 - at as i32 - 1;
+            let Some(idx) = f.start.checked_add(k) else {
+                break;
+            };
+            let Some(&ins) = code.insns.get(idx) else {
+                break;
+            };
+            if !ins.is_call() || ins.src() != pseudo::CALL || *done {
+                continue;
             }
+            let e = |reason: String| err(idx, "?", reason);
+            let target = i64::try_from(idx)
+                .ok()
+                .and_then(|i| i.checked_add(i64::from(ins.imm))?.checked_add(1))
+                .and_then(|t| usize::try_from(t).ok())
+                .filter(|&t| t < code.insns.len())
+                .ok_or_else(|| e("call target outside its section".into()))?;
+            let dest = place(spec, &mut placed, &mut out, f.code, target).map_err(e)?;
+            let at = f
+                .out_index(idx)
+                .ok_or_else(|| e("instruction index overflows".into()))?;
+            let imm = call_offset(dest, at).map_err(e)?;
+            out.insns
+                .get_mut(at)
+                .ok_or_else(|| e("instruction index out of range".into()))?
+                .imm = imm;
         }
-        i += 1;
     }
     out.uses_arena_cast = out.insns.iter().any(|i| i.code == 0xbf && i.off == 1);
     // BTF records travel with their code.
     if let Some(ext) = &spec.btf_ext {
         for f in &placed {
-            let Some(sec) = ext.section(&spec.code[f.code].name) else {
+            let Some(sec) = spec.code.get(f.code).and_then(|c| ext.section(&c.name)) else {
                 continue;
             };
             let within = |off: u32| {
-                let idx = off as usize / 8;
-                (off % 8 == 0 && idx >= f.start && idx < f.start + f.len)
-                    .then(|| (f.out + idx - f.start) as u32)
+                let idx = usize::try_from(off / 8).ok()?;
+                if off % 8 != 0 || !f.contains(idx) {
+                    return None;
+                }
+                u32::try_from(f.out_index(idx)?).ok()
             };
             for fi in &sec.func_info {
                 if let Some(idx) = within(fi.insn_off) {
@@ -283,10 +390,10 @@ pub fn link(
                 }
             }
             for cr in &sec.core_relos {
-                if let Some(idx) = within(cr.insn_off) {
+                if let Some(off) = within(cr.insn_off).and_then(|idx| idx.checked_mul(8)) {
                     push_u32s(
                         &mut out.core_relos,
-                        &[idx * 8, cr.type_id, cr.access_str_off, cr.kind],
+                        &[off, cr.type_id, cr.access_str_off, cr.kind],
                     );
                 }
             }
@@ -297,39 +404,48 @@ pub fn link(
 
 /// Ensures the function containing `insn` of code section `code` is placed;
 /// returns the output index of `insn`.
-fn place(
-    spec: &ObjectSpec,
-    placed: &mut Vec<Placed>,
+fn place<'a>(
+    spec: &'a ObjectSpec,
+    placed: &mut Vec<Placed<'a>>,
     out: &mut LinkedProgram,
     code: usize,
     insn: usize,
 ) -> Result<usize, String> {
-    if let Some(p) = placed
-        .iter()
-        .find(|p| p.code == code && (p.start..p.start + p.len).contains(&insn))
-    {
-        return Ok(p.out + insn - p.start);
+    if let Some(p) = placed.iter().find(|p| p.code == code && p.contains(insn)) {
+        return p
+            .out_index(insn)
+            .ok_or_else(|| "instruction index overflows".into());
     }
-    let c = &spec.code[code];
+    let c = spec
+        .code
+        .get(code)
+        .ok_or_else(|| format!("call target in code section #{code}, which does not exist"))?;
     let f = c
         .funcs
         .iter()
-        .find(|f| (f.start..f.start + f.len).contains(&insn))
+        .find(|f| insn >= f.start && f.start.checked_add(f.len).is_some_and(|end| insn < end))
         .ok_or_else(|| {
             format!(
                 "call target {insn} in '{}' is not inside a function",
                 c.name
             )
         })?;
+    let body = f
+        .start
+        .checked_add(f.len)
+        .and_then(|end| c.insns.get(f.start..end))
+        .ok_or_else(|| format!("function '{}' runs past the end of '{}'", f.name, c.name))?;
     let start = out.insns.len();
-    out.insns
-        .extend_from_slice(&c.insns[f.start..f.start + f.len]);
+    out.insns.extend_from_slice(body);
     out.subprograms.push(f.name.clone());
-    placed.push(Placed {
+    let p = Placed {
+        name: &f.name,
         code,
         start: f.start,
         len: f.len,
         out: start,
-    });
-    Ok(start + insn - f.start)
+    };
+    placed.push(p);
+    p.out_index(insn)
+        .ok_or_else(|| "instruction index overflows".into())
 }

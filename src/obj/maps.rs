@@ -180,8 +180,8 @@ pub(super) fn parse_legacy(
     if symbols.is_empty() {
         return Ok(Vec::new());
     }
-    let rec = data.len() / symbols.len();
-    if rec < 20 || data.len() % symbols.len() != 0 {
+    let rec = data.len().checked_div(symbols.len()).unwrap_or(0);
+    if rec < 20 || data.len().checked_rem(symbols.len()) != Some(0) {
         return Err(ObjError::Section {
             section: "maps".into(),
             reason: format!(
@@ -193,19 +193,23 @@ pub(super) fn parse_legacy(
     }
     let mut out = Vec::new();
     for (name, off) in symbols {
-        let o = *off as usize;
-        let rec_bytes = data
-            .get(o..o + 20)
-            .ok_or_else(|| err(name, "record outside the maps section"))?;
-        let w =
-            |i: usize| u32::from_le_bytes(rec_bytes[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+        let outside = || err(name, "record outside the maps section");
+        let rec_bytes = usize::try_from(*off)
+            .ok()
+            .and_then(|o| data.get(o..))
+            .and_then(|r| r.first_chunk::<20>())
+            .ok_or_else(outside)?;
+        let mut words = rec_bytes
+            .chunks_exact(4)
+            .filter_map(|c| c.first_chunk::<4>().copied().map(u32::from_le_bytes));
+        let mut w = || words.next().ok_or_else(outside);
         out.push(MapSpec {
             name: name.clone(),
-            map_type: w(0),
-            key_size: w(1),
-            value_size: w(2),
-            max_entries: w(3),
-            map_flags: w(4),
+            map_type: w()?,
+            key_size: w()?,
+            value_size: w()?,
+            max_entries: w()?,
+            map_flags: w()?,
             symbol_offset: *off,
             ..Default::default()
         });

@@ -19,12 +19,22 @@
 //! - `license`, `version`, `.BTF`, `.BTF.ext`, and the relocations of every
 //!   code section, classified by what they point at.
 
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
 mod btf_fixup;
+mod image;
 pub mod link;
 mod maps;
 mod progtype;
 
 pub use btf_fixup::fixup_btf;
+pub use image::Image;
 pub use progtype::{SectionDef, section_def};
 
 use crate::btf::{self, Btf, kind};
@@ -186,8 +196,9 @@ pub struct DataSpec {
     pub section: String,
     /// Kind.
     pub kind: DataKind,
-    /// Initial bytes (zeros for `.bss`).
-    pub bytes: Vec<u8>,
+    /// Initial image (declared zeros for `.bss` and `.kconfig`, stored as
+    /// nothing until the map is created).
+    pub bytes: Image,
     /// Variables in it, by offset.
     pub variables: Vec<VarSpec>,
     /// Whether the object's BTF describes it (a DATASEC of the same name).
@@ -197,8 +208,9 @@ pub struct DataSpec {
 /// The `.addr_space.1` section: arena globals and their initial image.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArenaData {
-    /// Initial bytes (the section is PROGBITS even when all zero).
-    pub bytes: Vec<u8>,
+    /// Initial image (clang emits PROGBITS even when all zero; a NOBITS
+    /// section is declared zeros, stored as nothing).
+    pub bytes: Image,
     /// Variables, by offset.
     pub variables: Vec<VarSpec>,
 }
@@ -235,8 +247,8 @@ pub struct ExternSpec {
 impl ExternSpec {
     /// The name to look up in the kernel: without a `___flavour` suffix.
     pub fn essential_name(&self) -> &str {
-        match self.name.find("___") {
-            Some(i) if i > 0 => &self.name[..i],
+        match self.name.split_once("___") {
+            Some((base, _)) if !base.is_empty() => base,
             _ => &self.name,
         }
     }
@@ -406,28 +418,46 @@ pub struct ObjectSpec {
 /// above any real BPF object (clang's are kilobytes to a few megabytes).
 pub const MAX_OBJECT_FILE: u64 = 256 << 20;
 
-/// The largest data section the loader accepts: an arena's 4 GiB. A NOBITS
-/// section's size is not backed by file bytes, so a corrupt header could
-/// otherwise ask for any amount of memory.
-const MAX_SECTION: u64 = 1 << 32;
+/// The largest global data section (`.bss`, `.data`, `.rodata*`,
+/// `.kconfig`): its map is a one-element `BPF_MAP_TYPE_ARRAY`, and
+/// `array_map_alloc_check` (`kernel/bpf/arraymap.c`) refuses a
+/// `value_size` above `INT_MAX` with E2BIG (since Linux 5.14; before, the
+/// bound was `KMALLOC_MAX_SIZE`, 4 MiB with 4 KiB pages).
+pub const MAX_DATA_SECTION: u64 = i32::MAX as u64;
 
-/// A zero-filled image of a NOBITS section, allocated fallibly.
-fn zeroed(size: u64, section: &str) -> Result<Vec<u8>, ObjError> {
-    if size > MAX_SECTION {
+/// The largest `.addr_space.1` section: an arena spans at most 4 GiB
+/// (`arena_map_alloc` refuses `max_entries * PAGE_SIZE > SZ_4G` with E2BIG).
+pub const MAX_ARENA_SECTION: u64 = 1 << 32;
+
+/// Checks a section's declared size against what the kernel would accept.
+fn check_size(section: &str, size: u64, max: u64, what: &str) -> Result<(), ObjError> {
+    if size > max {
         return Err(sec_err(
             section,
-            format!("size {size:#x} is larger than any map can hold"),
+            format!("size {size:#x} is larger than the kernel accepts for {what} ({max:#x} bytes)"),
         ));
     }
-    let mut v = Vec::new();
-    v.try_reserve_exact(size as usize).map_err(|_| {
-        sec_err(
-            section,
-            format!("cannot allocate {size} bytes for its image"),
-        )
-    })?;
-    v.resize(size as usize, 0);
-    Ok(v)
+    Ok(())
+}
+
+/// A variable must lie inside its section.
+fn check_var(
+    name: &str,
+    section: &str,
+    offset: u64,
+    size: u64,
+    image: &Image,
+) -> Result<(), ObjError> {
+    if offset.checked_add(size).is_none_or(|end| end > image.len()) {
+        return Err(ObjError::Symbol {
+            symbol: name.to_string(),
+            reason: format!(
+                "offset {offset:#x} size {size:#x} runs past the end of section '{section}' ({} bytes)",
+                image.len()
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn sec_err(section: &str, reason: impl Into<String>) -> ObjError {
@@ -536,7 +566,8 @@ impl ObjectSpec {
         let mut m: HashMap<RelocKind, usize> = HashMap::new();
         for c in &self.code {
             for r in &c.relocs {
-                *m.entry(self.reloc_kind(&r.target)).or_default() += 1;
+                let n: &mut usize = m.entry(self.reloc_kind(&r.target)).or_default();
+                *n = n.saturating_add(1);
             }
         }
         let mut v: Vec<_> = m.into_iter().collect();
@@ -548,17 +579,22 @@ impl ObjectSpec {
     pub fn reloc_kind(&self, t: &RelocTarget) -> RelocKind {
         match t {
             RelocTarget::Map(_) => RelocKind::Map,
-            RelocTarget::Data { data, .. } if self.data[*data].kind == DataKind::Kconfig => {
+            RelocTarget::Data { data, .. }
+                if self
+                    .data
+                    .get(*data)
+                    .is_some_and(|d| d.kind == DataKind::Kconfig) =>
+            {
                 RelocKind::Kconfig
             }
             RelocTarget::Data { .. } => RelocKind::Data,
             RelocTarget::Arena { .. } => RelocKind::Arena,
             RelocTarget::Call { .. } => RelocKind::Call,
             RelocTarget::FuncAddr { .. } => RelocKind::FuncAddr,
-            RelocTarget::Extern(i) => match self.externs[*i].kind {
-                ExternKind::Kfunc => RelocKind::Kfunc,
-                ExternKind::Ksym => RelocKind::Ksym,
-                ExternKind::Kconfig { .. } => RelocKind::Kconfig,
+            RelocTarget::Extern(i) => match self.externs.get(*i).map(|e| e.kind) {
+                Some(ExternKind::Ksym) => RelocKind::Ksym,
+                Some(ExternKind::Kconfig { .. }) => RelocKind::Kconfig,
+                Some(ExternKind::Kfunc) | None => RelocKind::Kfunc,
             },
         }
     }
@@ -689,26 +725,26 @@ impl<'a> Parser<'a> {
                     let bytes = data()?;
                     let insns = insn::from_bytes(&bytes)
                         .map_err(|_| sec_err(&name, "size is not a multiple of 8"))?;
+                    let ci = spec.code.len();
                     spec.code.push(CodeSection {
                         name: name.clone(),
                         insns,
                         relocs: Vec::new(),
                         funcs: Vec::new(),
                     });
-                    Role::Code(spec.code.len() - 1)
+                    Role::Code(ci)
                 }
             } else if name == ARENA_SECTION && size > 0 {
-                if nobits {
-                    spec.arena_data = Some(ArenaData {
-                        bytes: zeroed(size, &name)?,
-                        variables: Vec::new(),
-                    });
+                check_size(&name, size, MAX_ARENA_SECTION, "an arena")?;
+                let bytes = if nobits {
+                    Image::zeroed(size)
                 } else {
-                    spec.arena_data = Some(ArenaData {
-                        bytes: data()?,
-                        variables: Vec::new(),
-                    });
-                }
+                    Image::from_bytes(data()?)
+                };
+                spec.arena_data = Some(ArenaData {
+                    bytes,
+                    variables: Vec::new(),
+                });
                 Role::Arena
             } else if name == ".maps" {
                 Role::Maps
@@ -717,8 +753,8 @@ impl<'a> Parser<'a> {
                 Role::LegacyMaps
             } else if name == "license" {
                 let d = data()?;
-                let end = d.iter().position(|&b| b == 0).unwrap_or(d.len());
-                spec.license = String::from_utf8_lossy(&d[..end]).into_owned();
+                let text = d.split(|&b| b == 0).next().unwrap_or_default();
+                spec.license = String::from_utf8_lossy(text).into_owned();
                 Role::Other
             } else if name == "version" {
                 let d = data()?;
@@ -729,15 +765,17 @@ impl<'a> Parser<'a> {
                 spec.kern_version = Some(u32::from_le_bytes(v));
                 Role::Other
             } else if let Some(k) = data_kind(&name, nobits).filter(|_| size > 0) {
+                check_size(&name, size, MAX_DATA_SECTION, "a global data map's value")?;
                 let bytes = if k == DataKind::Bss {
-                    zeroed(size, &name)?
+                    Image::zeroed(size)
                 } else {
-                    data()?
+                    Image::from_bytes(data()?)
                 };
                 let has_btf = self
                     .btf
                     .as_ref()
                     .is_some_and(|b| b.find_datasec(&name).is_some());
+                let di = spec.data.len();
                 spec.data.push(DataSpec {
                     section: name.clone(),
                     kind: k,
@@ -745,7 +783,7 @@ impl<'a> Parser<'a> {
                     variables: Vec::new(),
                     has_btf,
                 });
-                Role::Data(spec.data.len() - 1)
+                Role::Data(di)
             } else {
                 Role::Other
             };
@@ -774,21 +812,40 @@ impl<'a> Parser<'a> {
                                     reason: "function not 8-byte aligned".into(),
                                 });
                             }
+                            let (Ok(start), Ok(len)) = (
+                                usize::try_from(sym.address() / 8),
+                                usize::try_from(sym.size() / 8),
+                            ) else {
+                                return Err(ObjError::Symbol {
+                                    symbol: name,
+                                    reason: "function offset or size out of range".into(),
+                                });
+                            };
                             func_syms.push((
                                 c,
                                 FuncSym {
                                     name,
-                                    start: sym.address() as usize / 8,
-                                    len: sym.size() as usize / 8,
+                                    start,
+                                    len,
                                     global: sym.is_global(),
                                 },
                             ));
                         }
                         Role::Data(d) => {
-                            let sec = spec.data[d].section.clone();
+                            let Some(data) = spec.data.get_mut(d) else {
+                                continue;
+                            };
+                            check_var(
+                                &name,
+                                &data.section,
+                                sym.address(),
+                                sym.size(),
+                                &data.bytes,
+                            )?;
+                            let sec = data.section.clone();
                             spec.symbol_offsets
                                 .push((sec.clone(), name.clone(), sym.address()));
-                            spec.data[d].variables.push(VarSpec {
+                            data.variables.push(VarSpec {
                                 name,
                                 section: sec,
                                 offset: sym.address(),
@@ -797,6 +854,15 @@ impl<'a> Parser<'a> {
                             });
                         }
                         Role::Arena => {
+                            if let Some(a) = spec.arena_data.as_ref() {
+                                check_var(
+                                    &name,
+                                    ARENA_SECTION,
+                                    sym.address(),
+                                    sym.size(),
+                                    &a.bytes,
+                                )?;
+                            }
                             spec.symbol_offsets.push((
                                 ARENA_SECTION.into(),
                                 name.clone(),
@@ -830,13 +896,13 @@ impl<'a> Parser<'a> {
                         // Without BTF: a call target is a kfunc; decided at relocation.
                         None => (ExternKind::Kfunc, 0),
                     };
+                    extern_index.insert(sym.index(), spec.externs.len());
                     spec.externs.push(ExternSpec {
                         name,
                         kind,
                         weak: sym.is_weak(),
                         btf_id,
                     });
-                    extern_index.insert(sym.index(), spec.externs.len() - 1);
                 }
                 _ => {}
             }
@@ -848,8 +914,14 @@ impl<'a> Parser<'a> {
             a.variables.sort_by_key(|v| v.offset);
         }
         for (c, fs) in func_syms {
-            let code = &mut spec.code[c];
-            if fs.start + fs.len > code.insns.len() {
+            let Some(code) = spec.code.get_mut(c) else {
+                continue;
+            };
+            if fs
+                .start
+                .checked_add(fs.len)
+                .is_none_or(|end| end > code.insns.len())
+            {
                 return Err(ObjError::Symbol {
                     symbol: fs.name,
                     reason: format!("runs past the end of section '{}'", code.name),
@@ -910,12 +982,12 @@ impl<'a> Parser<'a> {
             spec.maps.extend(maps::parse_legacy(data, &legacy_syms)?);
         }
         let arenas: Vec<&MapSpec> = spec.maps.iter().filter(|m| m.is_arena()).collect();
-        if arenas.len() > 1 {
+        if let [first, second, ..] = arenas.as_slice() {
             return Err(ObjError::Map {
-                map: arenas[1].name.clone(),
+                map: second.name.clone(),
                 reason: format!(
                     "only one arena map per object is supported ('{}' is also an arena)",
-                    arenas[0].name
+                    first.name
                 ),
             });
         }
@@ -927,8 +999,8 @@ impl<'a> Parser<'a> {
                 ));
             };
             let page = 4096u64;
-            let need = (a.bytes.len() as u64).div_ceil(page);
-            if need > arena.max_entries as u64 {
+            let need = a.bytes.len().div_ceil(page);
+            if need > u64::from(arena.max_entries) {
                 return Err(ObjError::Map {
                     map: arena.name.clone(),
                     reason: format!(
@@ -948,11 +1020,23 @@ impl<'a> Parser<'a> {
             if d.has_btf || d.kind == DataKind::Kconfig {
                 flags |= 1 << 10; // BPF_F_MMAPABLE
             }
+            let value_size = u32::try_from(d.bytes.len())
+                .ok()
+                .filter(|&v| u64::from(v) <= MAX_DATA_SECTION)
+                .ok_or_else(|| {
+                    sec_err(
+                        &d.section,
+                        format!(
+                            "size {:#x} is larger than the kernel accepts for a global data map's value ({MAX_DATA_SECTION:#x} bytes)",
+                            d.bytes.len()
+                        ),
+                    )
+                })?;
             spec.maps.push(MapSpec {
                 name: data_map_name(&spec.name, &d.section),
                 map_type: 2,
                 key_size: 4,
-                value_size: d.bytes.len() as u32,
+                value_size,
                 max_entries: 1,
                 map_flags: flags,
                 origin: if d.kind == DataKind::Kconfig {
@@ -969,7 +1053,8 @@ impl<'a> Parser<'a> {
             if c.name == ".text" {
                 continue;
             }
-            let def = section_def(&c.name).expect("checked when the section was read");
+            let def =
+                section_def(&c.name).ok_or_else(|| sec_err(&c.name, "unknown program section"))?;
             for fs in &c.funcs {
                 if !fs.global {
                     return Err(ObjError::Symbol {
@@ -998,9 +1083,13 @@ impl<'a> Parser<'a> {
             let Some(Role::Code(ci)) = roles.get(&s.index()).copied() else {
                 continue;
             };
-            let sec_name = spec.code[ci].name.clone();
+            let Some(code) = spec.code.get(ci) else {
+                continue;
+            };
+            let sec_name = code.name.clone();
+            let code_len = code.insns.len();
             for (off, rel) in s.relocations() {
-                let insn_idx = (off / 8) as usize;
+                let insn_idx = usize::try_from(off / 8).unwrap_or(usize::MAX);
                 let rel_err = |symbol: &str, reason: &str| ObjError::Relocation {
                     section: sec_name.clone(),
                     insn: insn_idx,
@@ -1023,15 +1112,23 @@ impl<'a> Parser<'a> {
                 } else {
                     sname
                 };
-                if off % 8 != 0 || insn_idx >= spec.code[ci].insns.len() {
-                    return Err(rel_err(
-                        &sname,
-                        "offset is not an instruction in the section",
-                    ));
-                }
-                let ins = spec.code[ci].insns[insn_idx];
+                let ins = match spec.code.get(ci).and_then(|c| c.insns.get(insn_idx)) {
+                    Some(ins) if off % 8 == 0 => *ins,
+                    _ => {
+                        return Err(rel_err(
+                            &sname,
+                            "offset is not an instruction in the section",
+                        ));
+                    }
+                };
                 let is_call = ins.code == 0x85;
                 let is_ld = ins.is_ld_imm64();
+                if is_ld && insn_idx.checked_add(1).is_none_or(|n| n >= code_len) {
+                    return Err(rel_err(
+                        &sname,
+                        "ld_imm64 cut off by the end of the section",
+                    ));
+                }
                 if !is_call && !is_ld {
                     return Err(rel_err(
                         &sname,
@@ -1054,19 +1151,24 @@ impl<'a> Parser<'a> {
                         .unwrap_or(Role::Other)
                     {
                         Role::Code(tc) => {
-                            let base = sym.address() as i64 / 8;
-                            if is_call {
-                                let t = base + ins.imm as i64 + 1;
-                                RelocTarget::Call {
-                                    code: tc,
-                                    insn: t as usize,
-                                }
+                            // A call's imm counts instructions after the
+                            // call; an ld_imm64's is a byte offset.
+                            let addr = i64::try_from(sym.address()).ok();
+                            let t = if is_call {
+                                addr.and_then(|a| (a / 8).checked_add(i64::from(ins.imm)))
+                                    .and_then(|t| t.checked_add(1))
                             } else {
-                                let t = (sym.address() as i64 + ins.imm as i64) / 8;
-                                RelocTarget::FuncAddr {
-                                    code: tc,
-                                    insn: t as usize,
-                                }
+                                addr.and_then(|a| a.checked_add(i64::from(ins.imm)))
+                                    .map(|t| t / 8)
+                            };
+                            let insn =
+                                t.and_then(|t| usize::try_from(t).ok()).ok_or_else(|| {
+                                    rel_err(&sname, "call target outside its section")
+                                })?;
+                            if is_call {
+                                RelocTarget::Call { code: tc, insn }
+                            } else {
+                                RelocTarget::FuncAddr { code: tc, insn }
                             }
                         }
                         _ if is_call => {
@@ -1129,7 +1231,7 @@ impl<'a> Parser<'a> {
                 if let RelocTarget::Call { code, insn } | RelocTarget::FuncAddr { code, insn } =
                     target
                 {
-                    if insn >= spec.code[code].insns.len() {
+                    if spec.code.get(code).is_none_or(|c| insn >= c.insns.len()) {
                         return Err(rel_err(&sname, "call target outside its section"));
                     }
                 }
@@ -1140,17 +1242,23 @@ impl<'a> Parser<'a> {
                 }
                 if let RelocTarget::Extern(e) = target {
                     // Without BTF the kind is decided by use: calls are kfuncs.
-                    if spec.externs[e].btf_id == 0 && !is_call {
-                        spec.externs[e].kind = ExternKind::Ksym;
+                    if let Some(ext) = spec.externs.get_mut(e) {
+                        if ext.btf_id == 0 && !is_call {
+                            ext.kind = ExternKind::Ksym;
+                        }
                     }
                 }
-                spec.code[ci].relocs.push(Reloc {
-                    insn: insn_idx,
-                    target,
-                    symbol: sname,
-                });
+                if let Some(c) = spec.code.get_mut(ci) {
+                    c.relocs.push(Reloc {
+                        insn: insn_idx,
+                        target,
+                        symbol: sname,
+                    });
+                }
             }
-            spec.code[ci].relocs.sort_by_key(|r| r.insn);
+            if let Some(c) = spec.code.get_mut(ci) {
+                c.relocs.sort_by_key(|r| r.insn);
+            }
         }
         Ok(spec)
     }
@@ -1199,7 +1307,22 @@ impl<'a> Parser<'a> {
                     reason: err.to_string(),
                 })?;
                 let align = size.clamp(1, 8).next_power_of_two();
-                off = off.next_multiple_of(align);
+                let too_big = || {
+                    sec_err(
+                        ".kconfig",
+                        format!(
+                            "extern '{}' ({size} bytes) makes the image larger than the kernel accepts for a global data map's value ({MAX_DATA_SECTION:#x} bytes)",
+                            e.name
+                        ),
+                    )
+                };
+                off = off
+                    .checked_next_multiple_of(align)
+                    .filter(|o| {
+                        o.checked_add(size)
+                            .is_some_and(|end| end <= MAX_DATA_SECTION)
+                    })
+                    .ok_or_else(too_big)?;
                 e.kind = ExternKind::Kconfig { offset: off, size };
                 vars.push(VarSpec {
                     name: e.name.clone(),
@@ -1208,14 +1331,16 @@ impl<'a> Parser<'a> {
                     size,
                     global: true,
                 });
-                off += size;
+                off = off.saturating_add(size);
             }
         }
         if !vars.is_empty() {
+            // `off` is at most MAX_DATA_SECTION (checked above), so this
+            // rounds up to at most 2^31.
             spec.data.push(DataSpec {
                 section: ".kconfig".into(),
                 kind: DataKind::Kconfig,
-                bytes: zeroed(off.next_multiple_of(8), ".kconfig")?,
+                bytes: Image::zeroed(off.next_multiple_of(8)),
                 variables: vars,
                 has_btf: true,
             });
@@ -1232,7 +1357,7 @@ pub fn data_map_name(object: &str, section: &str) -> String {
     let name = if section.matches('.').count() >= 2 {
         section.chars().take(15).collect::<String>()
     } else {
-        let keep = 15 - section.len().clamp(7, 15);
+        let keep = 15usize.saturating_sub(section.len().clamp(7, 15));
         let prefix: String = object.chars().take(keep).collect();
         format!("{prefix}{section}").chars().take(15).collect()
     };
@@ -1254,6 +1379,14 @@ impl From<ObjError> for crate::Error {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "unit tests"
+)]
 mod tests {
     use super::*;
 

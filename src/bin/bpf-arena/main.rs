@@ -393,7 +393,7 @@ fn inspect(a: InspectArgs) -> Result<(), Fail> {
     }
     match (&spec.arena_data, arena_pages) {
         (Some(a), Some(pages)) => {
-            let placed = globals_offset(pages, a.bytes.len() as u64, || false);
+            let placed = globals_offset(pages, a.bytes.len(), || false);
             let page = bpf_arena::sys::page_size() as u64;
             match placed {
                 Some(off) => {
@@ -523,9 +523,7 @@ fn print_disasm(spec: &ObjectSpec, name: &str, arena_pages: Option<u32>) -> Resu
         })
         .collect();
     let arena_offset = match (&spec.arena_data, arena_pages) {
-        (Some(a), Some(pages)) => {
-            globals_offset(pages, a.bytes.len() as u64, || false).unwrap_or(0)
-        }
+        (Some(a), Some(pages)) => globals_offset(pages, a.bytes.len(), || false).unwrap_or(0),
         _ => 0,
     };
     let linked = link(
