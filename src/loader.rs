@@ -12,6 +12,15 @@
 //! programs and maps by name, typed access to every global by name, the arena
 //! handle, and where the arena globals were placed.
 
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+
 use crate::arena::{
     Arena, ArenaBuilder, ArenaFlags, ArenaPtr, BPF_F_MMAPABLE, Plain, plain_from_bytes,
     plain_to_bytes,
@@ -275,8 +284,9 @@ impl ObjectLoader {
     pub fn reuse_arena(&mut self, arena: Arc<Arena>) -> &mut Self {
         match self.spec.arena_map() {
             Some(i) => {
-                let name = self.spec.maps[i].name.clone();
-                self.reuse.insert(name, Reuse::Arena(arena));
+                if let Some(m) = self.spec.maps.get(i) {
+                    self.reuse.insert(m.name.clone(), Reuse::Arena(arena));
+                }
             }
             None => self.external_arena = Some(arena),
         }
@@ -352,24 +362,22 @@ impl ObjectLoader {
             let _ = h.join();
         }
         let (btf_fd, maps, arena, arena_offset, guard) = staged?;
-        if guard {
+        if let Some(a) = arena.as_ref().filter(|_| guard) {
             let guard_start = Instant::now();
-            arena
-                .as_ref()
-                .expect("guard implies an arena")
-                .guard_null_page()?;
-            t.maps += guard_start.elapsed();
+            a.guard_null_page()?;
+            t.maps = t.maps.saturating_add(guard_start.elapsed());
         }
         let resolve_start = Instant::now();
         let externs = self.resolve_externs()?;
-        t.resolve_externs += resolve_start.elapsed();
+        t.resolve_externs = t.resolve_externs.saturating_add(resolve_start.elapsed());
         let arena = arena.or(self.external_arena.take());
         let mut fds: Vec<i32> = maps
             .iter()
             .map(|m| m.as_ref().map_or(-1, |m| m.fd().as_raw_fd()))
             .collect();
-        if let (Some(i), Some(a)) = (self.spec.arena_map(), &arena) {
-            fds[i] = a.as_raw_fd();
+        if let (Some(slot), Some(a)) = (self.spec.arena_map().and_then(|i| fds.get_mut(i)), &arena)
+        {
+            *slot = a.as_raw_fd();
         }
         let facts = KernelFacts {
             map_fds: &fds,
@@ -399,8 +407,8 @@ impl ObjectLoader {
                 fd_array.extend(arena.as_ref().map(|a| a.fd()));
             }
             if !self.module_btfs.is_empty() {
-                if !bind {
-                    fd_array.push(self.module_btfs[0].1.as_fd());
+                if let Some((_, first)) = self.module_btfs.first().filter(|_| !bind) {
+                    fd_array.push(first.as_fd());
                 }
                 fd_array.extend(self.module_btfs.iter().map(|(_, fd)| fd.as_fd()));
             }
@@ -429,9 +437,11 @@ impl ObjectLoader {
                 }
             }
             let load_start = Instant::now();
-            t.link += load_start - link_start;
+            t.link = t
+                .link
+                .saturating_add(load_start.saturating_duration_since(link_start));
             programs.push((p.name.clone(), b.load()?));
-            t.prog_load += load_start.elapsed();
+            t.prog_load = t.prog_load.saturating_add(load_start.elapsed());
         }
         t.total = start.elapsed();
         // Loaded: the pins stay.
@@ -552,13 +562,25 @@ impl ObjectLoader {
                                     None => {
                                         let fd = kfunc::kernel_btf_fd(&m.module)?;
                                         self.module_btfs.push((m.module.clone(), fd));
-                                        self.module_btfs.len() - 1
+                                        self.module_btfs.len().saturating_sub(1)
                                     }
                                 };
                             // fd_array index 0 means vmlinux: modules start at 1.
+                            let fd_index = idx
+                                .checked_add(1)
+                                .and_then(|i| i16::try_from(i).ok())
+                                .ok_or_else(|| {
+                                Error::invalid(
+                                    "kfunc extern",
+                                    format!(
+                                        "'{}' needs more module BTFs than fd_array can index",
+                                        e.name
+                                    ),
+                                )
+                            })?;
                             Resolved::BtfId {
                                 id: m.btf_id,
-                                fd_index: idx as i16 + 1,
+                                fd_index,
                             }
                         }
                         None => Resolved::Missing,
@@ -610,7 +632,7 @@ impl ObjectLoader {
             return Ok(None);
         };
         let sys_start = Instant::now();
-        t.btf_fixup = sys_start - start;
+        t.btf_fixup = sys_start.saturating_duration_since(start);
         let r = sys::btf_load(&blob, None);
         t.btf_load = sys_start.elapsed();
         match r {
@@ -660,7 +682,12 @@ impl ObjectLoader {
             let map = match self.reuse.remove(&spec.name) {
                 Some(Reuse::Fd(fd)) => Map::from_fd(fd)?,
                 Some(Reuse::Pinned(p)) => Map::open_pinned(&p)?,
-                Some(Reuse::Arena(_)) => unreachable!("only for arena maps"),
+                Some(Reuse::Arena(_)) => {
+                    return Err(Error::WrongObject {
+                        what: format!("map '{}'", spec.name),
+                        reason: "an arena was given for it (reuse_arena), but it is not the object's arena map".into(),
+                    });
+                }
                 None => self.create_map(&spec, btf)?,
             };
             maps.push(Some(map));
@@ -685,7 +712,11 @@ impl ObjectLoader {
             })?;
             if fresh_arena {
                 if a.flags().contains(ArenaFlags::SEGV_ON_FAULT) {
-                    a.alloc_pages(Some(a.ptr_at::<u8>(offset)?), (g / page) as u32)?
+                    let n = g
+                        .checked_div(page)
+                        .and_then(|n| u32::try_from(n).ok())
+                        .unwrap_or(u32::MAX);
+                    a.alloc_pages(Some(a.ptr_at::<u8>(offset)?), n)?
                         .ok_or_else(|| {
                             Error::invalid(
                                 "arena",
@@ -765,7 +796,15 @@ impl ObjectLoader {
         };
         let mut map = Map::create(spec, btf, inner.as_ref().map(|m| m.fd()))?;
         let data = match spec.origin {
-            MapOrigin::Data(d) => Some(&self.spec.data[d]),
+            MapOrigin::Data(d) => Some(self.spec.data.get(d).ok_or_else(|| {
+                Error::invalid(
+                    "map",
+                    format!(
+                        "'{}' holds data section #{d}, which the object does not have",
+                        spec.name
+                    ),
+                )
+            })?),
             MapOrigin::Kconfig => self.spec.data.iter().find(|d| d.kind == DataKind::Kconfig),
             MapOrigin::Declared => None,
         };
@@ -1059,7 +1098,7 @@ impl LoadedObject {
     /// A map by name (the arena is [`LoadedObject::arena`]).
     pub fn map(&self, name: &str) -> Option<&Map> {
         let i = self.spec.maps.iter().position(|m| m.name == name)?;
-        self.maps[i].as_ref()
+        self.maps.get(i)?.as_ref()
     }
 
     /// The arena, if the object has one.

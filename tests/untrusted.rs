@@ -8,7 +8,7 @@ use bpf_arena::arena::ArenaBuilder;
 use bpf_arena::features::{Feature, Support, probe};
 use bpf_arena::insn::{Reg, asm, encode};
 use bpf_arena::loader::ObjectLoader;
-use bpf_arena::obj::ObjectSpec;
+use bpf_arena::obj::{MapOrigin, ObjectSpec};
 use bpf_arena::prog::{ProgramBuilder, ProgramType};
 use bpf_arena::sys::Errno;
 use bpf_arena::{Error, kconfig, kfunc};
@@ -246,4 +246,34 @@ fn arena_under_an_address_space_limit() {
         }
         Ok(())
     });
+}
+
+/// `ObjectSpec` is plain data a caller may edit before loading: whatever it
+/// says, the loader answers with an error, never a panic (a data map naming
+/// a section the object lacks; an arena handed to a map that is not one).
+#[test]
+fn edited_specs_are_errors_not_panics() {
+    require_arena!();
+    let mut spec = ObjectSpec::from_file(&object("user_list.bpf.o")).unwrap();
+    let i = spec.maps.iter().position(|m| !m.is_arena()).unwrap();
+    spec.maps[i].origin = MapOrigin::Data(99);
+    let e = ObjectLoader::new(spec).load().unwrap_err();
+    assert!(e.to_string().contains("data section #99"), "{e}");
+
+    let mut spec = ObjectSpec::from_file(&object("user_list.bpf.o")).unwrap();
+    let mut twin = spec.maps[spec.arena_map().unwrap()].clone();
+    twin.map_type = 2;
+    (
+        twin.key_size,
+        twin.value_size,
+        twin.max_entries,
+        twin.map_flags,
+    ) = (4, 4, 1, 0);
+    spec.maps.insert(0, twin);
+    let mut l = ObjectLoader::new(spec);
+    l.ignore_pinning().reuse_arena(std::sync::Arc::new(
+        ArenaBuilder::new(256).create().unwrap(),
+    ));
+    let e = l.load().unwrap_err();
+    assert!(e.to_string().contains("not the object's arena map"), "{e}");
 }

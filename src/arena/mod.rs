@@ -13,7 +13,9 @@
 //! - without: the crate reserves a free 4 GiB-aligned slot of the arena's
 //!   size (trying aligned addresses with `MAP_FIXED_NOREPLACE`, so it needs
 //!   no more address space than the arena itself), creates the map with
-//!   `map_extra` = that slot and maps the arena over its own reservation.
+//!   `map_extra` = that slot, releases the reservation and maps the arena
+//!   there with `MAP_FIXED_NOREPLACE` (a slot taken meanwhile by another
+//!   thread is left alone and another slot is tried).
 //!   The low 32 bits of a user pointer then equal both the arena offset and
 //!   the 32-bit pointer the BPF side uses, and `map_info.map_extra` tells
 //!   other processes where to map it ([`Arena::from_fd`]).
@@ -64,9 +66,10 @@
 //!   [`Error::Access`]; atomics cannot be made fault-safe that way, so
 //!   [`Arena::atomic`] refuses such arenas and [`Arena::atomic_unchecked`]
 //!   is `unsafe`.
-//! - **No clobbering.** The crate maps arenas only over address space it
-//!   reserved itself or with `MAP_FIXED_NOREPLACE`; an occupied address is
-//!   [`Error::AddressInUse`] with the existing mapping untouched.
+//! - **No clobbering.** The crate maps arenas (and reserves address space)
+//!   only with `MAP_FIXED_NOREPLACE` or without an address, and unmaps only
+//!   what it mapped: an occupied address is [`Error::AddressInUse`] with the
+//!   existing mapping untouched.
 //! - **`Send`/`Sync`.** [`Arena`] is `Send` and `Sync` without any `unsafe
 //!   impl`: it holds an `OwnedFd`, plain integers, a `Mutex` and atomics,
 //!   and its accesses are data-race-free as above. [`ArenaAtomic`] is a
@@ -232,46 +235,67 @@ impl ArenaBuilder {
             };
             sys::map_create(&attr).map_err(|e| Error::bpf(Cmd::MapCreate, what(), e))
         };
-        let base = match self.address {
-            Some(addr) => {
-                let fd = create(addr)?;
-                map_at(&fd, addr, len, &what())?;
-                return Ok(Arena::new(
-                    fd,
-                    addr,
-                    self.pages,
-                    self.flags,
-                    self.name.clone(),
-                    addr,
-                ));
-            }
-            None => reserve_aligned_slot(len)?,
-        };
-        // `base` is a 4 GiB-aligned slot inside our own PROT_NONE reservation.
-        let fd = match create(base.slot) {
-            Ok(fd) => fd,
-            Err(e) => {
-                base.release_all();
-                return Err(e);
-            }
-        };
-        match base.map_into_slot(&fd, len) {
-            Ok(slot) => Ok(Arena::new(
+        if let Some(addr) = self.address {
+            let fd = create(addr)?;
+            map_at(&fd, addr, len, &what())?;
+            return Ok(Arena::new(
                 fd,
-                slot,
+                addr,
                 self.pages,
                 self.flags,
                 self.name.clone(),
-                slot,
-            )),
-            Err(e) => Err(Error::Syscall {
-                call: "mmap",
-                what: what(),
-                errno: e,
-            }),
+                addr,
+            ));
         }
+        // A slot reserved here can be taken by another thread in the instant
+        // between releasing the reservation and mapping the arena (which
+        // never replaces anything): then the map is dropped and another slot
+        // is tried.
+        for _ in 0..SLOT_ATTEMPTS {
+            let r = reserve_aligned_slot(len)?;
+            let slot = r.slot;
+            let fd = match create(slot) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    r.release_all();
+                    return Err(e);
+                }
+            };
+            match r.map_into_slot(&fd, len) {
+                Ok(()) => {
+                    return Ok(Arena::new(
+                        fd,
+                        slot,
+                        self.pages,
+                        self.flags,
+                        self.name.clone(),
+                        slot,
+                    ));
+                }
+                Err(Errno::EEXIST) => continue,
+                Err(e) => {
+                    return Err(Error::Syscall {
+                        call: "mmap",
+                        what: what(),
+                        errno: e,
+                    });
+                }
+            }
+        }
+        Err(Error::Syscall {
+            call: "mmap",
+            what: format!(
+                "{} (every slot reserved for it was taken before it was mapped)",
+                what()
+            ),
+            errno: Errno::EEXIST,
+        })
     }
 }
+
+/// How often [`ArenaBuilder::create`] picks a new slot when the one it
+/// reserved is taken before the arena is mapped there.
+const SLOT_ATTEMPTS: usize = 8;
 
 const PROT_RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
 
@@ -406,39 +430,17 @@ impl Reservation {
         let _ = unsafe { sys::munmap(self.start as usize, self.len as usize) };
     }
 
-    /// Maps the arena `fd` (`len` bytes) over the slot and releases the rest
-    /// of the reservation; on failure releases all of it. Returns the slot.
-    fn map_into_slot(self, fd: &OwnedFd, len: u64) -> std::result::Result<u64, Errno> {
-        // SAFETY: [slot, slot + len) lies inside this reservation, which its
-        // creator owns and nothing refers into.
-        let mapped = unsafe {
-            sys::mmap_shared_fixed(self.slot as usize, len as usize, PROT_RW, fd.as_fd())
-        };
-        match mapped {
-            Ok(_) => {
-                let slot = self.slot;
-                self.release_outside(len);
-                Ok(slot)
-            }
-            Err(e) => {
-                self.release_all();
-                Err(e)
-            }
-        }
-    }
-
-    /// Releases the parts of the reservation around `[slot, slot + used)`.
-    fn release_outside(self, used: u64) {
-        let end = self.start + self.len;
-        // SAFETY: both ranges are parts of our own PROT_NONE reservation that
-        // the arena mapping does not cover.
-        unsafe {
-            let _ = sys::munmap(self.start as usize, (self.slot - self.start) as usize);
-            let _ = sys::munmap(
-                (self.slot + used) as usize,
-                (end - self.slot - used) as usize,
-            );
-        }
+    /// Releases the reservation and maps the arena `fd` (`len` bytes) at the
+    /// slot with `MAP_FIXED_NOREPLACE`. Nothing is ever mapped over
+    /// anything: if another thread maps into the released range first, this
+    /// is `EEXIST` and its mapping stays (a `MAP_FIXED` over the reservation
+    /// would be simpler, but when it fails the kernel may already have
+    /// unmapped the reservation, and releasing the range afterwards could
+    /// unmap someone else's memory).
+    fn map_into_slot(self, fd: &OwnedFd, len: u64) -> std::result::Result<(), Errno> {
+        let slot = self.slot;
+        self.release_all();
+        sys::mmap_shared_noreplace(slot as usize, len as usize, PROT_RW, fd.as_fd()).map(drop)
     }
 }
 
@@ -523,8 +525,10 @@ impl Arena {
                 info.map_extra,
             ));
         }
-        match reserve_aligned_slot(len)?.map_into_slot(&fd, len) {
-            Ok(base) => Ok(Arena::new(fd, base, info.max_entries, flags, name, 0)),
+        let r = reserve_aligned_slot(len)?;
+        let base = r.slot;
+        match r.map_into_slot(&fd, len) {
+            Ok(()) => Ok(Arena::new(fd, base, info.max_entries, flags, name, 0)),
             Err(e) => Err(Error::WrongObject {
                 what,
                 reason: format!(
