@@ -136,7 +136,7 @@ pub fn kfunc_ids(names: &[&str]) -> Result<Vec<Option<u32>>> {
         }
     }
     let c = cache().lock().unwrap_or_else(|p| p.into_inner());
-    Ok(names.iter().map(|n| c[*n]).collect())
+    Ok(names.iter().map(|n| c.get(*n).copied().flatten()).collect())
 }
 
 /// Whether every name is already in the process-wide cache (a lookup then
@@ -148,7 +148,7 @@ pub fn all_cached<S: AsRef<str>>(names: &[S]) -> bool {
 
 /// The BTF id of one kernel function, or `None` if this kernel lacks it.
 pub fn kfunc_id(name: &str) -> Result<Option<u32>> {
-    Ok(kfunc_ids(&[name])?[0])
+    Ok(kfunc_ids(&[name])?.first().copied().flatten())
 }
 
 /// A kfunc found in a kernel module's BTF.
