@@ -53,7 +53,13 @@ fn walk(btf: &Btf<'_>) {
         let _ = btf.var_linkage(id);
         let _ = btf.single_enum_value(id);
     }
-    for k in [kind::FUNC, kind::VAR, kind::DATASEC, kind::STRUCT, kind::INT] {
+    for k in [
+        kind::FUNC,
+        kind::VAR,
+        kind::DATASEC,
+        kind::STRUCT,
+        kind::INT,
+    ] {
         let _ = btf.find_by_names(k, NAMES);
         let _ = btf.find_by_name(k, "int");
     }

@@ -40,7 +40,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = loader.set_global_value(name, drive.u8());
         let _ = loader.set_global_value(name, drive.u16());
         let _ = loader.set_global_value(name, drive.u32());
-        let _ = loader.set_global_value(name, u64::from(drive.u32()) << 32 | u64::from(drive.u32()));
+        let _ =
+            loader.set_global_value(name, u64::from(drive.u32()) << 32 | u64::from(drive.u32()));
         let _ = loader.set_global_value(name, [drive.u8(); 3]);
     }
     let _ = loader.set_global("no such global", &[0; 4]);
@@ -66,7 +67,11 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             3 => {
-                let chosen: Vec<&str> = progs.iter().take(len as usize).map(String::as_str).collect();
+                let chosen: Vec<&str> = progs
+                    .iter()
+                    .take(len as usize)
+                    .map(String::as_str)
+                    .collect();
                 let _ = loader.load_only(&chosen);
                 let _ = loader.load_only(&["no such program"]);
             }

@@ -27,7 +27,10 @@ fn check(bytes: &[u8]) {
     let slots = insn::from_bytes(bytes).expect("a multiple of 8 bytes");
     assert_eq!(insn::to_bytes(&slots), bytes);
     for i in 0..slots.len() {
-        assert_eq!(Insn::from_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap()), slots[i]);
+        assert_eq!(
+            Insn::from_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap()),
+            slots[i]
+        );
         if let Ok(ins) = Instruction::decode_at(&slots, i) {
             let n = ins.slots();
             let enc = ins.encode();
