@@ -1,0 +1,29 @@
+//! `ObjectSpec::parse` on arbitrary bytes (seeded with the `bpf-asm`
+//! objects), then the spec's cheap pure accessors.
+#![no_main]
+
+use bpf_arena::obj::{self, ObjectSpec};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(spec) = ObjectSpec::parse("fuzz", data) else {
+        return;
+    };
+    let _ = spec.arena_map();
+    let _ = spec.variables().count();
+    let _ = spec.reloc_counts();
+    let _ = spec.parsed_btf();
+    for p in &spec.programs {
+        assert!(spec.program(&p.name).is_some());
+        let _ = obj::section_def(&p.section);
+    }
+    for m in &spec.maps {
+        assert!(spec.map(&m.name).is_some());
+    }
+    for d in &spec.data {
+        let _ = obj::data_map_name(&spec.name, &d.section);
+    }
+    for e in &spec.externs {
+        let _ = e.essential_name();
+    }
+});
