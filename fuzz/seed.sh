@@ -17,6 +17,14 @@ for o in "${objs[@]}"; do
     { printf '\0'; cat "$o"; } >"$c/globals/$base"
 done
 
+# Inputs that once crashed a target (fuzz/regressions/<target>/): replayed
+# first on every run, and by `cargo test` (tests/loader_errors.rs).
+for d in regressions/*/; do
+    t=$(basename "$d")
+    mkdir -p "$c/$t"
+    cp "$d"* "$c/$t/"
+done
+
 # btf: [odd mode, object index, 0 = edit .BTF / 1 = edit .BTF.ext].
 # insn: [odd mode, code section index].
 for i in $(seq 0 31); do

@@ -167,6 +167,31 @@ fn exercise(bytes: &[u8]) -> bool {
     true
 }
 
+/// Every input a fuzz target ever crashed on (`fuzz/regressions/`: panics
+/// in `set_global` on variables outside their section, multi-gigabyte
+/// NOBITS allocations) goes through the same paths again, under the
+/// allocation meter (no single request above 1 GiB).
+#[test]
+fn fuzz_regressions_stay_fixed() {
+    let root = format!("{}/fuzz/regressions", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for target in std::fs::read_dir(&root).unwrap() {
+        for f in std::fs::read_dir(target.unwrap().path()).unwrap() {
+            let path = f.unwrap().path();
+            let mut bytes = std::fs::read(&path).unwrap();
+            // The globals target's input: a count n, n bytes that drive
+            // its calls, then the object.
+            if path.to_string_lossy().contains("/globals/") {
+                let skip = bytes.first().map_or(0, |&n| 1 + usize::from(n));
+                bytes.drain(..skip.min(bytes.len()));
+            }
+            exercise(&bytes);
+            n += 1;
+        }
+    }
+    assert!(n >= 20, "only {n} regression inputs found under {root}");
+}
+
 #[test]
 fn bad_requests_name_what_is_wrong() {
     let mut l = ObjectLoader::from_file(path("arena_list.bpf.o")).unwrap();

@@ -1,10 +1,7 @@
 //! The CLI's argument parser on arbitrary arguments: the input split on NUL
 //! into `OsString`s (non-UTF-8 included). Parsing is pure (no I/O), so any
-//! input must give `Ok` or a usage error, never a panic.
-//!
-//! Written against `src/bin/bpf-arena/args.rs`
-//! (`pub fn parse(args: &[OsString]) -> Result<Command, Usage>`); enable its
-//! `[[bin]]` entry in `fuzz/Cargo.toml` once that file exists.
+//! input must give `Ok` or a usage error, never a panic; the values of every
+//! `--set` are then encoded at every size, as `run` does.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -23,5 +20,11 @@ fuzz_target!(|data: &[u8]| {
             .map(|a| OsString::from_vec(a.to_vec()))
             .collect()
     };
-    let _ = args::parse(&argv);
+    if let Ok(args::Command::Run(r)) = args::parse(&argv) {
+        for s in &r.sets {
+            for size in 0..=9 {
+                let _ = args::encode_int(s.negative, s.magnitude, size);
+            }
+        }
+    }
 });
