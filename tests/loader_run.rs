@@ -408,9 +408,20 @@ fn iterator_kfuncs_and_inline_asm_cast_user() {
 /// Reusing an arena by pin path or by fd: the second load maps the same
 /// pages at the agreed address (the first object is gone by then; one
 /// process can map an arena only once).
+///
+/// It runs in a fresh process: between dropping an arena and adopting it
+/// again at its address, an arena another test thread creates could take
+/// that address.
 #[test]
 fn reuse_arena_by_pin_path_and_by_fd() {
     require_arena!();
+    common::in_fresh_process("reuse_arena_by_pin_path_and_by_fd", || {
+        reuse_arena_by_pin_path_and_by_fd_body();
+        Ok(())
+    });
+}
+
+fn reuse_arena_by_pin_path_and_by_fd_body() {
     let pins = Bpffs::new("reuse");
     let first = loader("counter.bpf.o").load().unwrap();
     assert_eq!(run(&first, "count", &mut []), 1);

@@ -15,6 +15,14 @@ use bpf_arena::{Error, kconfig, kfunc};
 use common::{Bpffs, in_fresh_process};
 use std::path::{Path, PathBuf};
 
+/// `fixed_addr.bpf.o` maps its arena at 1 << 44: the tests that load it
+/// take turns (one process can map that address once at a time).
+static FIXED_ADDR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn fixed_addr_turn() -> std::sync::MutexGuard<'static, ()> {
+    FIXED_ADDR.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn object(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("bpf-asm")
@@ -119,6 +127,7 @@ fn environment_failures_are_not_cached() {
 #[test]
 fn failed_load_leaves_no_pins() {
     require_arena!();
+    let _turn = fixed_addr_turn();
     let pins = Bpffs::new("failpins");
     // An invalid verifier log level makes BPF_PROG_LOAD fail with EINVAL
     // after every map was created and pinned.
@@ -150,6 +159,7 @@ fn failed_load_leaves_no_pins() {
 #[test]
 fn pins_are_one_component_and_never_links() {
     require_arena!();
+    let _turn = fixed_addr_turn();
     let pins = Bpffs::new("linkpins");
     for bad in ["..", ".", "a/b", ""] {
         let mut spec = ObjectSpec::from_file(&object("fixed_addr.bpf.o")).unwrap();

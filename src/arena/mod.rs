@@ -382,6 +382,22 @@ struct Reservation {
 /// it falls back to over-reserving.
 const SLOT_CANDIDATES: u64 = 64;
 
+/// Among how many aligned slots below the kernel's choice the first
+/// candidate is picked at random.
+const SLOT_SPREAD: u64 = 16;
+
+/// A random number from the standard library's per-process hash keys and a
+/// counter (no dependency, no system call after the first).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let mut h = KEYS.get_or_init(Default::default).build_hasher();
+    h.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
+    h.finish()
+}
+
 /// Finds and reserves a 4 GiB-aligned slot of `len` bytes.
 ///
 /// First without reserving more than `len`: the kernel is asked where a
@@ -400,10 +416,23 @@ fn reserve_aligned_slot(len: u64) -> Result<Reservation> {
     let probe = sys::reserve_address_space(len as usize).map_err(|e| fail(len, e))? as u64;
     // SAFETY: the probe is the reservation just made, referenced by nothing.
     let _ = unsafe { sys::munmap(probe as usize, len as usize) };
-    let mut cand = probe - probe % FOUR_GIB;
-    for _ in 0..SLOT_CANDIDATES {
+    // Start at a random one of the first SLOT_SPREAD aligned slots below the
+    // probe, then walk down (wrapping within the spread first): arenas that
+    // different threads create and drop do not keep landing on one slot,
+    // so an arena re-adopted at its agreed address rarely finds it taken.
+    let top = probe - probe % FOUR_GIB;
+    let start = random_u64() % SLOT_SPREAD;
+    for i in 0..SLOT_CANDIDATES {
+        let k = if i < SLOT_SPREAD {
+            (start + i) % SLOT_SPREAD
+        } else {
+            i
+        };
+        let Some(cand) = top.checked_sub(k * FOUR_GIB) else {
+            continue;
+        };
         if cand < FOUR_GIB.max(MIN_ADDRESS) {
-            break;
+            continue;
         }
         if sys::reserve_address_space_at(cand as usize, len as usize).is_ok() {
             return Ok(Reservation {
@@ -412,7 +441,6 @@ fn reserve_aligned_slot(len: u64) -> Result<Reservation> {
                 slot: cand,
             });
         }
-        cand -= FOUR_GIB;
     }
     let span = FOUR_GIB + len;
     let start = sys::reserve_address_space(span as usize).map_err(|e| fail(span, e))? as u64;
