@@ -54,6 +54,14 @@ pub(crate) unsafe fn load<T: Copy>(src: usize) -> T {
             let v = AtomicU8::from_ptr(src as *mut u8).load(Relaxed);
             return std::mem::transmute_copy(&v);
         }
+        if size == 16 && src % 8 == 0 {
+            // Two words, kept in registers (a pointer and a value, say).
+            let w = [
+                AtomicU64::from_ptr(src as *mut u64).load(Relaxed),
+                AtomicU64::from_ptr((src + 8) as *mut u64).load(Relaxed),
+            ];
+            return std::mem::transmute_copy(&w);
+        }
         let mut out = std::mem::MaybeUninit::<T>::uninit();
         let dst = out.as_mut_ptr() as *mut u8;
         if size % 8 == 0 && src % 8 == 0 {
@@ -124,6 +132,11 @@ pub(crate) unsafe fn copy_from(src: usize, dst: *mut u8, len: usize) {
     // or [dst, dst + len) (caller); word loads are 8-byte aligned (the head
     // loop stops at an aligned address); `dst` is written unaligned.
     unsafe {
+        if len == 8 && src % 8 == 0 {
+            // One aligned word (a u64 global, a pointer): one load.
+            let w = AtomicU64::from_ptr(src as *mut u64).load(Relaxed);
+            return std::ptr::write_unaligned(dst as *mut u64, w);
+        }
         while i < len && (src + i) % 8 != 0 {
             *dst.add(i) = AtomicU8::from_ptr((src + i) as *mut u8).load(Relaxed);
             i += 1;
@@ -151,6 +164,10 @@ pub(crate) unsafe fn copy_to(src: *const u8, dst: usize, len: usize) {
     let mut i = 0;
     // SAFETY (whole body): as in `copy_from`, with the roles swapped.
     unsafe {
+        if len == 8 && dst % 8 == 0 {
+            let w = std::ptr::read_unaligned(src as *const u64);
+            return AtomicU64::from_ptr(dst as *mut u64).store(w, Relaxed);
+        }
         while i < len && (dst + i) % 8 != 0 {
             AtomicU8::from_ptr((dst + i) as *mut u8).store(*src.add(i), Relaxed);
             i += 1;
