@@ -71,13 +71,6 @@ const MAX_DIRECT_OFFSET: u64 = 1 << 29;
 /// round_up(len, page)`) when every reference stays below the 512 MiB
 /// direct-value limit or `full_range()` says the kernel accepts larger
 /// offsets; otherwise at offset 0. `None` when they do not fit.
-#[deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 pub fn globals_offset(
     pages: u32,
     globals_len: u64,
@@ -159,13 +152,6 @@ impl ObjectLoader {
         &self.spec
     }
 
-    #[deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )]
     fn var(&self, name: &str) -> Result<VarSpec> {
         self.spec
             .variables()
@@ -180,13 +166,6 @@ impl ObjectLoader {
     ///
     /// Only the bytes written are stored: a large `.bss` is not built until
     /// its map is created.
-    #[deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )]
     pub fn set_global(&mut self, name: &str, bytes: &[u8]) -> Result<&mut Self> {
         let v = self.var(name)?;
         if bytes.len() as u64 != v.size {
@@ -217,13 +196,6 @@ impl ObjectLoader {
     }
 
     /// [`ObjectLoader::set_global`] for a [`Plain`] value.
-    #[deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )]
     pub fn set_global_value<T: Plain>(&mut self, name: &str, value: T) -> Result<&mut Self> {
         self.set_global(name, &plain_to_bytes(&value))
     }
@@ -1125,13 +1097,6 @@ impl LoadedObject {
 
     /// Global `name`, checked to lie inside its section, as `(variable,
     /// offset in the section as usize, size as usize)`.
-    #[deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )]
     fn checked_var(&self, name: &str) -> Result<(&VarSpec, usize, usize)> {
         let v = self.variable(name).ok_or_else(|| no_such_global(name))?;
         let len = if v.section == ARENA_SECTION {
@@ -1155,13 +1120,6 @@ impl LoadedObject {
     }
 
     /// The arena, for arena global `name`.
-    #[deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )]
     fn arena_of(&self, name: &str) -> Result<&Arc<Arena>> {
         self.arena.as_ref().ok_or_else(|| {
             Error::invalid(
@@ -1172,13 +1130,6 @@ impl LoadedObject {
     }
 
     /// The arena offset of arena global `v`.
-    #[deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )]
     fn arena_offset_of(&self, v: &VarSpec) -> Result<u64> {
         self.arena_offset
             .checked_add(v.offset)
@@ -1188,13 +1139,6 @@ impl LoadedObject {
     /// The current bytes of global `name`, read from user-space memory (the
     /// data map's mapping, or the arena mapping; a data map that is not
     /// mmapable, as in an object without BTF, is read with a lookup).
-    #[deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )]
     pub fn global_bytes(&self, name: &str) -> Result<Vec<u8>> {
         let (v, o, n) = self.checked_var(name)?;
         let mut out = Vec::new();
@@ -1245,13 +1189,6 @@ impl LoadedObject {
 
     /// Writes global `name` in user-space memory (not for `.rodata`, which is
     /// frozen, or `.kconfig`).
-    #[deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )]
     pub fn set_global_bytes(&self, name: &str, bytes: &[u8]) -> Result<()> {
         let (v, o, _) = self.checked_var(name)?;
         if bytes.len() as u64 != v.size {
@@ -1284,13 +1221,6 @@ impl LoadedObject {
     }
 
     /// Reads global `name` as a `T` (its size must match).
-    #[deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )]
     pub fn global<T: Plain>(&self, name: &str) -> Result<T> {
         let b = self.global_bytes(name)?;
         plain_from_bytes(&b).ok_or_else(|| {
@@ -1306,25 +1236,11 @@ impl LoadedObject {
     }
 
     /// Writes global `name` from a `T` (its size must match).
-    #[deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )]
     pub fn set_global<T: Plain>(&self, name: &str, value: T) -> Result<()> {
         self.set_global_bytes(name, &plain_to_bytes(&value))
     }
 
     /// An arena pointer to arena global `name`.
-    #[deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )]
     pub fn arena_global<T>(&self, name: &str) -> Result<ArenaPtr<T>> {
         if self
             .variable(name)
@@ -1337,13 +1253,6 @@ impl LoadedObject {
         a.ptr_at(self.arena_offset_of(v)?)
     }
 
-    #[deny(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )]
     fn data_map(&self, section: &str) -> Result<&Map> {
         let d = self
             .spec
