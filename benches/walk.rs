@@ -64,7 +64,8 @@ fn head(o: &LoadedObject) -> ArenaPtr<Node> {
         .unwrap()
 }
 
-/// The walk the crate offers: typed pointers, bounds-checked volatile reads.
+/// The walk the crate offers: typed pointers, bounds-checked relaxed atomic
+/// reads.
 #[inline(never)]
 fn walk_arena(a: &Arena, mut p: ArenaPtr<Node>) -> (u64, u64) {
     let (mut n, mut sum) = (0, 0);

@@ -382,7 +382,7 @@ fn full_range_direct_value() -> Support {
     // libbpf's probe: a direct value 1 GiB into a 4-byte array must fail;
     // the message says whether the offset limit or the value bounds did it.
     let attr = MapCreateAttr {
-        map_type: 2,
+        map_type: crate::sys::BPF_MAP_TYPE_ARRAY,
         key_size: 4,
         value_size: 4,
         max_entries: 1,

@@ -30,11 +30,7 @@ pub struct KernelConfig {
 /// limit, no permission) is not cached, so a later call tries again.
 pub fn kernel_config() -> Result<&'static KernelConfig> {
     static C: OnceLock<KernelConfig> = OnceLock::new();
-    if let Some(c) = C.get() {
-        return Ok(c);
-    }
-    let c = load()?;
-    Ok(C.get_or_init(|| c))
+    crate::sys::cache_success(&C, load)
 }
 
 fn load() -> Result<KernelConfig> {
@@ -62,7 +58,7 @@ fn load() -> Result<KernelConfig> {
         return Err(Error::Syscall {
             call: "read",
             what: path.clone(),
-            errno: crate::sys::Errno::from_raw(e.raw_os_error().unwrap_or(5)),
+            errno: crate::sys::Errno::from_io(e),
         });
     }
     why.extend(failed.iter().map(|(p, e)| format!("{p}: {e}")));

@@ -35,6 +35,10 @@ impl Storage {
     }
 }
 
+/// The most of `/sys/kernel/btf/vmlinux` that is read when it cannot be
+/// mapped (real ones are a few MiB).
+const MAX_VMLINUX_BTF: u64 = 256 << 20;
+
 fn read_vmlinux() -> Result<&'static [u8]> {
     // A missing file means a kernel without BTF; anything else (EMFILE,
     // EACCES, EIO) is a failure of this process's environment, said as such.
@@ -43,17 +47,25 @@ fn read_vmlinux() -> Result<&'static [u8]> {
         _ => Error::Syscall {
             call,
             what: VMLINUX_BTF_PATH.to_string(),
-            errno: sys::Errno::from_raw(e.raw_os_error().unwrap_or(5)),
+            errno: sys::Errno::from_io(&e),
         },
     };
     let file = std::fs::File::open(VMLINUX_BTF_PATH).map_err(|e| io("open", e))?;
-    let len = file.metadata().map_err(|e| io("fstat", e))?.len() as usize;
-    let storage = match sys::map_file_readonly(&file, len) {
+    let storage = match sys::map_file_readonly(&file) {
         Some(m) => Storage::Mapped(m),
         None => {
+            // Not mappable (an older kernel, or not sysfs): read it, bounded.
             use std::io::Read;
             let mut v = Vec::new();
-            (&file).read_to_end(&mut v).map_err(|e| io("read", e))?;
+            (&file)
+                .take(MAX_VMLINUX_BTF + 1)
+                .read_to_end(&mut v)
+                .map_err(|e| io("read", e))?;
+            if v.len() as u64 > MAX_VMLINUX_BTF {
+                return Err(not_supported(&format!(
+                    "{VMLINUX_BTF_PATH}: larger than {MAX_VMLINUX_BTF} bytes"
+                )));
+            }
             Storage::Read(v)
         }
     };
@@ -75,18 +87,16 @@ fn not_supported(e: &str) -> Error {
 /// process. A failure (no such file, `EMFILE`, `EACCES`) is not cached: the
 /// next call tries again.
 pub fn vmlinux_bytes() -> Result<&'static [u8]> {
-    static BYTES: OnceLock<&'static [u8]> = OnceLock::new();
-    static INIT: Mutex<()> = Mutex::new(());
-    if let Some(b) = BYTES.get() {
-        return Ok(b);
-    }
-    // One thread reads (and leaks) the file; the others wait for it.
-    let _once = INIT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(b) = BYTES.get() {
+    // One thread reads (and leaks) the file while the others wait, so it is
+    // leaked once; a failure leaves the slot empty for the next call.
+    static BYTES: Mutex<Option<&'static [u8]>> = Mutex::new(None);
+    let mut slot = BYTES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(b) = *slot {
         return Ok(b);
     }
     let b = read_vmlinux()?;
-    Ok(BYTES.get_or_init(|| b))
+    *slot = Some(b);
+    Ok(b)
 }
 
 /// The running kernel's BTF, indexed once per process (about 3 ms for the
@@ -179,7 +189,7 @@ pub fn module_kfunc(name: &str) -> Result<Option<ModuleKfunc>> {
     let io = |what: String, e: std::io::Error| Error::Syscall {
         call: "read",
         what,
-        errno: sys::Errno::from_raw(e.raw_os_error().unwrap_or(5)),
+        errno: sys::Errno::from_io(&e),
     };
     let mut modules: Vec<String> = match std::fs::read_dir(dir) {
         Ok(d) => d

@@ -32,7 +32,9 @@ use crate::kconfig;
 use crate::kfunc;
 use crate::map::Map;
 use crate::obj::link::{self, KernelFacts, Resolved};
-use crate::obj::{ARENA_SECTION, DataKind, ExternKind, MapOrigin, ObjectSpec, Pinning, VarSpec};
+use crate::obj::{
+    ARENA_SECTION, DataKind, ExternKind, MapOrigin, ObjectSpec, Pinning, VarSpec, zeroed_vec,
+};
 use crate::prog::{Program, ProgramBtf, ProgramBuilder, ProgramType};
 use crate::sys::{self, Cmd, Errno};
 use std::collections::HashMap;
@@ -742,13 +744,6 @@ impl ObjectLoader {
         Ok(Some(root.join(n)))
     }
 
-    /// Pins `what` at `p` and remembers the pin, so a failed load removes it.
-    fn pin_new(&mut self, p: &Path, pin: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-        pin(p)?;
-        self.new_pins.0.push(p.to_path_buf());
-        Ok(())
-    }
-
     fn create_map(
         &mut self,
         spec: &crate::obj::MapSpec,
@@ -804,7 +799,8 @@ impl ObjectLoader {
             }
         }
         if let Some(p) = &pin {
-            self.pin_new(p, |p| map.pin(p))?;
+            map.pin(p)?;
+            self.new_pins.0.push(p.clone());
         }
         Ok(map)
     }
@@ -872,7 +868,8 @@ impl ObjectLoader {
         }
         let a = b.create()?;
         if let Some(p) = pin {
-            self.pin_new(p, |p| a.pin(p))?;
+            a.pin(p)?;
+            self.new_pins.0.push(p.to_path_buf());
         }
         Ok((Arc::new(a), true))
     }
@@ -892,7 +889,7 @@ fn pin_exists(p: &Path) -> Result<bool> {
         Err(e) => Err(Error::Syscall {
             call: "lstat",
             what: p.display().to_string(),
-            errno: sys::Errno::from_raw(e.raw_os_error().unwrap_or(5)),
+            errno: sys::Errno::from_io(&e),
         }),
     }
 }
@@ -1131,9 +1128,15 @@ impl LoadedObject {
 
     /// The arena offset of arena global `v`.
     fn arena_offset_of(&self, v: &VarSpec) -> Result<u64> {
-        self.arena_offset
-            .checked_add(v.offset)
-            .ok_or_else(|| outside_section(v, 0))
+        self.arena_offset.checked_add(v.offset).ok_or_else(|| {
+            Error::invalid(
+                "global",
+                format!(
+                    "'{}' (offset {:#x}) lies past any arena address (globals at {:#x})",
+                    v.name, v.offset, self.arena_offset
+                ),
+            )
+        })
     }
 
     /// The current bytes of global `name`, read from user-space memory (the
@@ -1141,14 +1144,12 @@ impl LoadedObject {
     /// mmapable, as in an object without BTF, is read with a lookup).
     pub fn global_bytes(&self, name: &str) -> Result<Vec<u8>> {
         let (v, o, n) = self.checked_var(name)?;
-        let mut out = Vec::new();
-        out.try_reserve_exact(n).map_err(|_| {
+        let mut out = zeroed_vec(n).ok_or_else(|| {
             Error::invalid(
                 "global",
                 format!("cannot allocate {n} bytes to read '{name}'"),
             )
         })?;
-        out.resize(n, 0);
         if v.section == ARENA_SECTION {
             let a = self.arena_of(name)?;
             a.read_bytes(self.arena_offset_of(v)?, &mut out)?;
@@ -1159,8 +1160,7 @@ impl LoadedObject {
             Some(mem) => mem.read(o, &mut out),
             None => {
                 let value_size = usize::try_from(map.info().value_size).unwrap_or(usize::MAX);
-                let mut whole = Vec::new();
-                whole.try_reserve_exact(value_size).map_err(|_| {
+                let mut whole = zeroed_vec(value_size).ok_or_else(|| {
                     Error::invalid(
                         "global",
                         format!(
@@ -1169,7 +1169,6 @@ impl LoadedObject {
                         ),
                     )
                 })?;
-                whole.resize(value_size, 0);
                 map.lookup(&0u32.to_le_bytes(), &mut whole)?;
                 let src = o
                     .checked_add(n)

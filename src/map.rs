@@ -15,9 +15,6 @@ pub struct Map {
     mapping: Option<SharedMapping>,
 }
 
-/// `BPF_F_MMAPABLE`.
-const MMAPABLE: u32 = 1 << 10;
-
 impl Map {
     /// Creates a map from its spec (`BPF_MAP_CREATE`). `btf` (the object's
     /// loaded BTF) is passed with the key/value type ids when the spec has
@@ -112,7 +109,7 @@ impl Map {
     /// [`Error::Syscall`] with `EINVAL`. A frozen map needs `writable =
     /// false` (the kernel answers `EPERM` otherwise).
     pub fn map_memory(&mut self, writable: bool) -> Result<()> {
-        if self.map.info().map_flags & MMAPABLE == 0 {
+        if self.map.info().map_flags & sys::BPF_F_MMAPABLE == 0 {
             return Ok(());
         }
         let m = SharedMapping::of_array(&self.map, writable).map_err(|e| Error::Syscall {

@@ -252,7 +252,7 @@ impl<'a> ProgramBuilder<'a> {
             // No fd could be allocated for a program the verifier may well
             // have accepted: not a rejection, and a retry with a log would
             // only fail the same way.
-            Err(f) if matches!(f.errno, Errno::EMFILE | Errno::ENFILE) => {
+            Err(f) if no_fd_left(f.errno) => {
                 return Err(Error::bpf(
                     Cmd::ProgLoad,
                     format!("program '{display_name}'"),
@@ -283,7 +283,7 @@ impl<'a> ProgramBuilder<'a> {
             }
         }
         let text = String::from_utf8_lossy(&log).into_owned();
-        if text.trim().is_empty() || matches!(failure.errno, Errno::EMFILE | Errno::ENFILE) {
+        if text.trim().is_empty() || no_fd_left(failure.errno) {
             return Err(Error::bpf(
                 Cmd::ProgLoad,
                 format!("program '{display_name}'"),
@@ -422,6 +422,12 @@ impl AsRawFd for Program {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.fd.as_raw_fd()
     }
+}
+
+/// `EMFILE`/`ENFILE`: the program may have passed the verifier, but no fd
+/// could be allocated for it.
+fn no_fd_left(e: Errno) -> bool {
+    matches!(e, Errno::EMFILE | Errno::ENFILE)
 }
 
 pub(crate) fn path_cstring(path: &std::path::Path) -> Result<CString> {

@@ -24,9 +24,7 @@ fn fixed_addr_turn() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn object(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("bpf-asm")
-        .join(name)
+    common::asm_object(name)
 }
 
 /// Lowers this process's soft `RLIMIT_NOFILE` so that no new fd can be

@@ -12,7 +12,10 @@
 //!   [`Error::AddressInUse`] and the existing mapping is left untouched;
 //! - without: the crate reserves a free 4 GiB-aligned slot of the arena's
 //!   size (trying aligned addresses with `MAP_FIXED_NOREPLACE`, so it needs
-//!   no more address space than the arena itself), creates the map with
+//!   no more address space than the arena itself unless the space below the
+//!   kernel's own choice is crowded; the first slot tried is a random one of
+//!   the 16 below that choice, so arenas created and dropped in turn do not
+//!   keep landing on one address), creates the map with
 //!   `map_extra` = that slot, releases the reservation and maps the arena
 //!   there with `MAP_FIXED_NOREPLACE` (a slot taken meanwhile by another
 //!   thread is left alone and another slot is tried).
@@ -102,7 +105,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 /// `BPF_MAP_TYPE_ARENA`.
 pub const MAP_TYPE_ARENA: u32 = 33;
 /// `BPF_F_MMAPABLE`, which an arena must have.
-pub const BPF_F_MMAPABLE: u32 = 1 << 10;
+pub use crate::sys::BPF_F_MMAPABLE;
 /// Arenas are at most 4 GiB and never cross a 4 GiB boundary.
 pub const FOUR_GIB: u64 = 1 << 32;
 
@@ -247,12 +250,7 @@ impl ArenaBuilder {
                 addr,
             ));
         }
-        // A slot reserved here can be taken by another thread in the instant
-        // between releasing the reservation and mapping the arena (which
-        // never replaces anything): then the map is dropped and another slot
-        // is tried.
-        for _ in 0..SLOT_ATTEMPTS {
-            let r = reserve_aligned_slot(len)?;
+        let placed = with_free_slot(len, |r| {
             let slot = r.slot;
             let fd = match create(slot) {
                 Ok(fd) => fd,
@@ -261,40 +259,48 @@ impl ArenaBuilder {
                     return Err(e);
                 }
             };
-            match r.map_into_slot(&fd, len) {
-                Ok(()) => {
-                    return Ok(Arena::new(
-                        fd,
-                        slot,
-                        self.pages,
-                        self.flags,
-                        self.name.clone(),
-                        slot,
-                    ));
-                }
-                Err(Errno::EEXIST) => continue,
-                Err(e) => {
-                    return Err(Error::Syscall {
-                        call: "mmap",
-                        what: what(),
-                        errno: e,
-                    });
-                }
-            }
+            Ok(r.map_into_slot(&fd, len).map(|()| (fd, slot)))
+        })?;
+        match placed {
+            Ok((fd, slot)) => Ok(Arena::new(
+                fd,
+                slot,
+                self.pages,
+                self.flags,
+                self.name.clone(),
+                slot,
+            )),
+            Err(e) => Err(Error::Syscall {
+                call: "mmap",
+                what: what(),
+                errno: e,
+            }),
         }
-        Err(Error::Syscall {
-            call: "mmap",
-            what: format!(
-                "{} (every slot reserved for it was taken before it was mapped)",
-                what()
-            ),
-            errno: Errno::EEXIST,
-        })
     }
 }
 
-/// How often [`ArenaBuilder::create`] picks a new slot when the one it
-/// reserved is taken before the arena is mapped there.
+/// Reserves a free 4 GiB-aligned slot of `len` bytes and hands it to
+/// `place`, which maps an arena there (through
+/// [`Reservation::map_into_slot`]). The slot can be taken by another thread
+/// in the instant between releasing the reservation and mapping the arena,
+/// which never replaces anything: then `place` answers `EEXIST` and another
+/// slot is tried. Returns `place`'s last answer.
+fn with_free_slot<T>(
+    len: u64,
+    mut place: impl FnMut(Reservation) -> Result<std::result::Result<T, Errno>>,
+) -> Result<std::result::Result<T, Errno>> {
+    let mut last = Err(Errno::EEXIST);
+    for _ in 0..SLOT_ATTEMPTS {
+        last = place(reserve_aligned_slot(len)?)?;
+        if !matches!(last, Err(Errno::EEXIST)) {
+            break;
+        }
+    }
+    Ok(last)
+}
+
+/// How often [`with_free_slot`] picks a new slot when the one it reserved
+/// is taken before the arena is mapped there.
 const SLOT_ATTEMPTS: usize = 8;
 
 const PROT_RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
@@ -487,8 +493,6 @@ pub struct Arena {
     map_extra: u64,
     progs: Mutex<pages::PageProgs>,
     null_guarded: AtomicBool,
-    /// `SEGV_ON_FAULT`: user accesses go through the kernel (never a signal).
-    fault_safe: bool,
 }
 
 impl Arena {
@@ -510,7 +514,6 @@ impl Arena {
             map_extra,
             progs: Mutex::new(pages::PageProgs::default()),
             null_guarded: AtomicBool::new(false),
-            fault_safe: flags.contains(ArenaFlags::SEGV_ON_FAULT),
         }
     }
 
@@ -553,10 +556,12 @@ impl Arena {
                 info.map_extra,
             ));
         }
-        let r = reserve_aligned_slot(len)?;
-        let base = r.slot;
-        match r.map_into_slot(&fd, len) {
-            Ok(()) => Ok(Arena::new(fd, base, info.max_entries, flags, name, 0)),
+        let placed = with_free_slot(len, |r| {
+            let slot = r.slot;
+            Ok(r.map_into_slot(&fd, len).map(|()| slot))
+        })?;
+        match placed {
+            Ok(base) => Ok(Arena::new(fd, base, info.max_entries, flags, name, 0)),
             Err(e) => Err(Error::WrongObject {
                 what,
                 reason: format!(
@@ -707,7 +712,7 @@ impl Arena {
     #[inline(always)]
     pub fn read<T: Plain>(&self, ptr: ArenaPtr<T>) -> Result<T> {
         let a = self.check(ptr.addr(), std::mem::size_of::<T>(), 1)?;
-        if self.fault_safe {
+        if self.fault_safe() {
             return self.read_through_kernel(a);
         }
         // SAFETY: [a, a + size) is inside the live mapping (checked above;
@@ -722,7 +727,7 @@ impl Arena {
     #[inline(always)]
     pub fn write<T: Plain>(&self, ptr: ArenaPtr<T>, value: T) -> Result<()> {
         let a = self.check(ptr.addr(), std::mem::size_of::<T>(), 1)?;
-        if self.fault_safe {
+        if self.fault_safe() {
             return self.write_through_kernel(a, ptr::plain_bytes(&value));
         }
         // SAFETY: inside the live mapping (checked), which faults pages in;
@@ -737,7 +742,7 @@ impl Arena {
     #[inline(always)]
     pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<()> {
         let a = self.check(self.base.wrapping_add(offset), out.len(), 1)?;
-        if self.fault_safe {
+        if self.fault_safe() {
             return self.vm_read(a, out);
         }
         // SAFETY: inside the live mapping (checked), accessed atomically;
@@ -751,13 +756,19 @@ impl Arena {
     #[inline(always)]
     pub fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<()> {
         let a = self.check(self.base.wrapping_add(offset), data.len(), 1)?;
-        if self.fault_safe {
+        if self.fault_safe() {
             return self.write_through_kernel(a, data);
         }
         // SAFETY: inside the live mapping (checked), accessed atomically, no
         // Rust reference into it; `data` is a distinct Rust buffer.
         unsafe { sys::shared::copy_to(data.as_ptr(), a, data.len()) };
         Ok(())
+    }
+
+    /// `SEGV_ON_FAULT`: user accesses go through the kernel (never a signal).
+    #[inline(always)]
+    fn fault_safe(&self) -> bool {
+        self.flags.contains(ArenaFlags::SEGV_ON_FAULT)
     }
 
     #[inline(never)]
@@ -816,23 +827,15 @@ impl Arena {
     /// allocated.
     #[inline]
     pub fn atomic<T: AtomicWord>(&self, ptr: ArenaPtr<T>) -> Result<ArenaAtomic<'_, T>> {
-        let a = self.check(
-            ptr.addr(),
-            std::mem::size_of::<T>(),
-            std::mem::align_of::<T>(),
-        )?;
-        if self.fault_safe {
+        if self.fault_safe() {
             return Err(Error::Access {
                 addr: ptr.addr(),
                 size: std::mem::size_of::<T>(),
                 reason: "atomics on a SEGV_ON_FAULT arena would raise SIGSEGV on an unallocated page; see Arena::atomic_unchecked",
             });
         }
-        Ok(ArenaAtomic {
-            arena: self,
-            addr: a,
-            _t: std::marker::PhantomData,
-        })
+        // SAFETY: not a SEGV_ON_FAULT arena: every page faults in.
+        unsafe { self.atomic_unchecked(ptr) }
     }
 
     /// [`Arena::atomic`] on any arena, [`ArenaFlags::SEGV_ON_FAULT`] ones

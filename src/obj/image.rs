@@ -1,5 +1,14 @@
 //! Section images that store only the bytes that exist.
 
+/// `n` zero bytes, allocated fallibly: `None` when the allocator refuses
+/// (a huge declared size must be an error, not an abort).
+pub(crate) fn zeroed_vec(n: usize) -> Option<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    v.resize(n, 0);
+    Some(v)
+}
+
 /// The initial image of a global data section (or of the arena globals):
 /// its declared length, the bytes the file really holds (a prefix, empty for
 /// a NOBITS section or `.kconfig`), and the values written since
@@ -102,9 +111,7 @@ impl Image {
         if end > self.len {
             return None;
         }
-        let mut out = Vec::new();
-        out.try_reserve_exact(usize::try_from(len).ok()?).ok()?;
-        out.resize(usize::try_from(len).ok()?, 0);
+        let mut out = zeroed_vec(usize::try_from(len).ok()?)?;
         for (o, b) in self.chunks() {
             copy_overlap(&mut out, offset, o, b);
         }

@@ -35,6 +35,7 @@ mod progtype;
 
 pub use btf_fixup::fixup_btf;
 pub use image::Image;
+pub(crate) use image::zeroed_vec;
 pub use progtype::{SectionDef, section_def};
 
 use crate::btf::{self, Btf, kind};

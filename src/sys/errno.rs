@@ -107,6 +107,13 @@ impl fmt::Display for Errno {
 
 impl std::error::Error for Errno {}
 
+impl Errno {
+    /// The errno behind an I/O error (`EIO` for one that carries none).
+    pub fn from_io(e: &std::io::Error) -> Errno {
+        Errno(e.raw_os_error().unwrap_or(5))
+    }
+}
+
 impl From<Errno> for std::io::Error {
     fn from(e: Errno) -> Self {
         std::io::Error::from_raw_os_error(e.0)

@@ -42,7 +42,7 @@
 //! // Mapping an arbitrary file and borrowing its bytes is not public: a
 //! // truncated or rewritten file would fault or change under `&[u8]`.
 //! let f = std::fs::File::open("/etc/hostname").unwrap();
-//! let _ = bpf_arena::sys::map_file_readonly(&f, 4096);
+//! let _ = bpf_arena::sys::map_file_readonly(&f);
 //! ```
 //!
 //! ```compile_fail
@@ -343,13 +343,28 @@ impl<'fd> MapShape<'fd> {
 /// for the process.
 pub fn possible_cpus() -> Result<usize, Errno> {
     static N: OnceLock<usize> = OnceLock::new();
-    if let Some(&n) = N.get() {
-        return Ok(n);
+    cache_success(&N, || {
+        let text = std::fs::read_to_string("/sys/devices/system/cpu/possible")
+            .map_err(|e| Errno::from_io(&e))?;
+        parse_cpu_list(&text).ok_or(Errno::EINVAL)
+    })
+    .copied()
+}
+
+/// The value in `cell`, computing it with `init` first if it is empty. A
+/// success is kept for the process; a failure is returned and not kept, so
+/// the next call tries again (failures here come from the environment: an
+/// fd limit, a hidden file, a missing permission). Two threads may both
+/// compute a value; the first one stored wins.
+pub(crate) fn cache_success<T, E>(
+    cell: &'static OnceLock<T>,
+    init: impl FnOnce() -> Result<T, E>,
+) -> Result<&'static T, E> {
+    if let Some(v) = cell.get() {
+        return Ok(v);
     }
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible")
-        .map_err(|e| e.raw_os_error().map_or(Errno::EIO, Errno::from_raw))?;
-    let n = parse_cpu_list(&text).ok_or(Errno::EINVAL)?;
-    Ok(*N.get_or_init(|| n))
+    let v = init()?;
+    Ok(cell.get_or_init(|| v))
 }
 
 /// `0-3,8,10-11` → 12 (the highest listed CPU plus one); `None` for an empty
@@ -814,9 +829,21 @@ pub fn mmap_shared_noreplace(
     prot: i32,
     fd: BorrowedFd<'_>,
 ) -> Result<usize, Errno> {
-    let flags = libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE;
+    mmap_noreplace(addr, len, prot, libc::MAP_SHARED, fd.as_raw_fd())
+}
+
+/// `mmap` at exactly `addr` with `MAP_FIXED_NOREPLACE` added to `flags`:
+/// an occupied range is `EEXIST`, and so is a mapping an old kernel (which
+/// takes the address as a hint) placed elsewhere, after undoing it.
+fn mmap_noreplace(
+    addr: usize,
+    len: usize,
+    prot: i32,
+    flags: i32,
+    fd: RawFd,
+) -> Result<usize, Errno> {
     // SAFETY: MAP_FIXED_NOREPLACE never replaces a mapping.
-    let p = unsafe { raw_mmap(addr, len, prot, flags, fd.as_raw_fd())? };
+    let p = unsafe { raw_mmap(addr, len, prot, flags | libc::MAP_FIXED_NOREPLACE, fd)? };
     if p != addr {
         // SAFETY: `p` is the mapping this call just created, `len` bytes long.
         let _ = unsafe { munmap(p, len) };
@@ -845,16 +872,8 @@ pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
 /// mapping: an occupied range is `EEXIST` (also on older kernels, which
 /// treat the address as a hint: a reservation placed elsewhere is undone).
 pub fn reserve_address_space_at(addr: usize, len: usize) -> Result<usize, Errno> {
-    let flags =
-        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE;
-    // SAFETY: MAP_FIXED_NOREPLACE never replaces a mapping.
-    let p = unsafe { raw_mmap(addr, len, libc::PROT_NONE, flags, -1)? };
-    if p != addr {
-        // SAFETY: `p` is the reservation this call just created.
-        let _ = unsafe { munmap(p, len) };
-        return Err(Errno::EEXIST);
-    }
-    Ok(p)
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+    mmap_noreplace(addr, len, libc::PROT_NONE, flags, -1)
 }
 
 /// `mmap(addr, len, prot, MAP_SHARED | MAP_FIXED, fd, 0)`.
@@ -895,9 +914,9 @@ pub unsafe fn munmap(addr: usize, len: usize) -> Result<(), Errno> {
     if r < 0 { Err(Errno::last()) } else { Ok(()) }
 }
 
-/// Maps the first `len` bytes of a file read-only and private; `None` when
-/// the file cannot be mapped (then read it instead) or is shorter than
-/// `len` (a mapping past the end of a file raises `SIGBUS` on access).
+/// Maps a whole file read-only and private, at the size `fstat` gives (a
+/// mapping past the end of a file raises `SIGBUS` on access); `None` when
+/// the file cannot be mapped (then read it instead).
 ///
 /// Crate-private, and only for files nobody can change while they are
 /// mapped — kernel BTF on sysfs, which the kernel never rewrites (a file
@@ -905,9 +924,9 @@ pub unsafe fn munmap(addr: usize, len: usize) -> Result<(), Errno> {
 /// file (until a page is copied on write), so handing out `&[u8]` of an
 /// arbitrary file would let another process change bytes under a live
 /// shared reference, and truncating it would turn reads into `SIGBUS`.
-pub(crate) fn map_file_readonly(file: &std::fs::File, len: usize) -> Option<MappedFile> {
-    let size = file.metadata().ok()?.len();
-    if len == 0 || len as u64 > size || !on_sysfs(file) {
+pub(crate) fn map_file_readonly(file: &std::fs::File) -> Option<MappedFile> {
+    let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
+    if len == 0 || !on_sysfs(file) {
         return None;
     }
     // SAFETY: a NULL hint without MAP_FIXED never replaces a mapping.
@@ -982,9 +1001,7 @@ pub(crate) fn read_regular_file(
 ) -> Result<Vec<u8>, FileReadError> {
     use std::io::Read;
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    let io = |call: &'static str, e: std::io::Error| {
-        FileReadError::Io(call, e.raw_os_error().map_or(Errno::EIO, Errno::from_raw))
-    };
+    let io = |call: &'static str, e: std::io::Error| FileReadError::Io(call, Errno::from_io(&e));
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -1098,17 +1115,12 @@ mod tests {
     }
 }
 
-/// `BPF_MAP_TYPE_ARRAY`.
-const MAP_TYPE_ARRAY: u32 = 2;
-/// `BPF_F_MMAPABLE`.
-const F_MMAPABLE: u32 = 1 << 10;
-
 /// A `MAP_SHARED` mapping of an mmapable array map's values (global data),
 /// unmapped on drop. Reads and writes copy bytes and check bounds; no
 /// reference into the mapping is ever handed out, because BPF programs
-/// write it concurrently, and every copy is made of relaxed atomic accesses
-/// (see the `shared` module notes in [`SharedMapping::read`]), so
-/// concurrent use from several threads is free of data races.
+/// write it concurrently, and every copy is made of relaxed atomic loads or
+/// stores (aligned words, bytes for the rest), so concurrent use from
+/// several threads is free of data races.
 #[derive(Debug)]
 pub struct SharedMapping {
     addr: usize,
@@ -1136,7 +1148,7 @@ impl SharedMapping {
     /// mapping.
     pub fn of_array(map: &OwnedMap, writable: bool) -> Result<SharedMapping, Errno> {
         let info = map.info();
-        if info.map_type != MAP_TYPE_ARRAY || info.map_flags & F_MMAPABLE == 0 {
+        if info.map_type != BPF_MAP_TYPE_ARRAY || info.map_flags & BPF_F_MMAPABLE == 0 {
             return Err(Errno::EINVAL);
         }
         let len = (info.value_size as usize)

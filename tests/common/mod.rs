@@ -145,28 +145,53 @@ pub fn page() -> u64 {
     sys::page_size() as u64
 }
 
-/// Whether this test process is the child role `role` of [`run_as_child`].
+/// The variable that tells a re-run test binary which role it plays.
+const CHILD_VAR: &str = "BPF_ARENA_CHILD";
+
+/// Whether this test process is the child role `role` of [`run_as_child`]
+/// (or the case `role` of [`in_fresh_process`]).
 pub fn is_child(role: &str) -> bool {
-    std::env::var("BPF_ARENA_CHILD").as_deref() == Ok(role)
+    std::env::var(CHILD_VAR).as_deref() == Ok(role)
+}
+
+/// Whether this process is any re-run child.
+pub fn in_case() -> bool {
+    std::env::var(CHILD_VAR).is_ok()
+}
+
+/// Re-runs this test binary's test `test` alone, with `BPF_ARENA_CHILD=role`,
+/// through `wrapper` (a command put before the binary, like `setpriv`, or
+/// nothing): its exit status and everything it printed.
+fn rerun_self(test: &str, role: &str, wrapper: &[String]) -> (std::process::ExitStatus, String) {
+    let exe = std::env::current_exe().unwrap().into_os_string();
+    let mut argv: Vec<std::ffi::OsString> = wrapper.iter().map(Into::into).collect();
+    argv.push(exe);
+    let out = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_VAR, role)
+        .output()
+        .unwrap_or_else(|e| panic!("re-running {test} through {argv:?}: {e}"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status, text)
 }
 
 /// Re-runs this test binary's test `test` as uid/gid 65534 with only the
 /// capabilities `caps` (setpriv syntax, e.g. "-all" or "-all,+bpf"), with
 /// `BPF_ARENA_CHILD=role`; asserts it succeeded and printed `expect`.
 pub fn run_as_child(test: &str, role: &str, caps: &str, expect: &str) {
-    let out = std::process::Command::new("setpriv")
-        .arg(format!("--inh-caps={caps}"))
-        .arg(format!("--ambient-caps={caps}"))
-        .arg(format!("--bounding-set={caps}"))
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env("BPF_ARENA_CHILD", role)
-        .output()
-        .expect("setpriv (util-linux) runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
+    let setpriv = [
+        "setpriv".to_string(),
+        format!("--inh-caps={caps}"),
+        format!("--ambient-caps={caps}"),
+        format!("--bounding-set={caps}"),
+        "--reuid=65534".into(),
+        "--regid=65534".into(),
+        "--clear-groups".into(),
+    ];
+    let (status, text) = rerun_self(test, role, &setpriv);
+    assert!(status.success(), "{text}");
     assert!(
         text.contains(expect),
         "child did not print {expect:?}:\n{text}"
@@ -207,19 +232,12 @@ impl Drop for Bpffs {
     }
 }
 
-const CASE_VAR: &str = "BPF_ARENA_SOUNDNESS_CASE";
-
-/// Whether this process is a child started by [`in_fresh_process`].
-pub fn in_case() -> bool {
-    std::env::var(CASE_VAR).is_ok()
-}
-
 /// Runs `body` in a fresh copy of this test binary (only the test `name`,
-/// with `BPF_ARENA_SOUNDNESS_CASE=name`) and asserts it ended normally with
+/// with `BPF_ARENA_CHILD=name`) and asserts it ended normally with
 /// success: a signal (SIGSEGV, SIGBUS, SIGABRT from a corrupted heap) or an
 /// `Err` fails the test with what happened.
 pub fn in_fresh_process(name: &str, body: fn() -> std::result::Result<(), String>) {
-    if std::env::var(CASE_VAR).as_deref() == Ok(name) {
+    if is_child(name) {
         match body() {
             Ok(()) => std::process::exit(0),
             Err(e) => {
@@ -228,15 +246,16 @@ pub fn in_fresh_process(name: &str, body: fn() -> std::result::Result<(), String
             }
         }
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CASE_VAR, name)
-        .output()
-        .expect("re-run the test binary");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&out.status) {
+    let (status, text) = rerun_self(name, name, &[]);
+    if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
         panic!("case {name} was killed by signal {sig}:\n{text}");
     }
-    assert!(out.status.success(), "case {name} failed:\n{text}");
+    assert!(status.success(), "case {name} failed:\n{text}");
+}
+
+/// The committed `bpf-asm/` object `name`.
+pub fn asm_object(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("bpf-asm")
+        .join(name)
 }
