@@ -493,6 +493,9 @@ pub struct Arena {
     map_extra: u64,
     progs: Mutex<pages::PageProgs>,
     null_guarded: AtomicBool,
+    /// `len`, or 0 for a `SEGV_ON_FAULT` arena: the bound of the direct
+    /// (in-process) access path, so the hot path needs no flag test.
+    direct_len: u64,
 }
 
 impl Arena {
@@ -504,16 +507,22 @@ impl Arena {
         name: String,
         map_extra: u64,
     ) -> Arena {
+        let len = pages as u64 * sys::page_size() as u64;
         Arena {
             fd,
             base,
-            len: pages as u64 * sys::page_size() as u64,
+            len,
             pages,
             flags,
             name,
             map_extra,
             progs: Mutex::new(pages::PageProgs::default()),
             null_guarded: AtomicBool::new(false),
+            direct_len: if flags.contains(ArenaFlags::SEGV_ON_FAULT) {
+                0
+            } else {
+                len
+            },
         }
     }
 
@@ -711,58 +720,79 @@ impl Arena {
     /// [`Error::Access`] ("page not allocated"), never a signal.
     #[inline(always)]
     pub fn read<T: Plain>(&self, ptr: ArenaPtr<T>) -> Result<T> {
-        let a = self.check(ptr.addr(), std::mem::size_of::<T>(), 1)?;
-        if self.fault_safe() {
-            return self.read_through_kernel(a);
+        match self.direct(ptr.addr(), std::mem::size_of::<T>()) {
+            // SAFETY: [a, a + size) is inside the live mapping (checked; the
+            // mapping lives as long as `self`), whose pages fault in on
+            // access (`direct` answers only without SEGV_ON_FAULT); arena
+            // memory is only ever accessed atomically by this crate;
+            // `T: Plain` accepts any bits.
+            Some(a) => Ok(unsafe { sys::shared::load::<T>(a) }),
+            None => self.read_slow(ptr.addr()),
         }
-        // SAFETY: [a, a + size) is inside the live mapping (checked above;
-        // the mapping lives as long as `self`), whose pages fault in on
-        // access (no SEGV_ON_FAULT); arena memory is only ever accessed
-        // atomically by this crate; `T: Plain` accepts any bits.
-        Ok(unsafe { sys::shared::load::<T>(a) })
     }
 
     /// Writes `value` at `ptr` (unaligned allowed), with relaxed atomic
     /// stores. Same faulting rules as [`Arena::read`].
     #[inline(always)]
     pub fn write<T: Plain>(&self, ptr: ArenaPtr<T>, value: T) -> Result<()> {
-        let a = self.check(ptr.addr(), std::mem::size_of::<T>(), 1)?;
-        if self.fault_safe() {
-            return self.write_through_kernel(a, ptr::plain_bytes(&value));
+        match self.direct(ptr.addr(), std::mem::size_of::<T>()) {
+            Some(a) => {
+                // SAFETY: inside the live mapping (checked), which faults
+                // pages in; `T: Plain` has no padding, so every written byte
+                // is initialised; the crate never hands out Rust references
+                // into arena memory.
+                unsafe { sys::shared::store::<T>(a, value) };
+                Ok(())
+            }
+            None => self.write_slow(ptr.addr(), ptr::plain_bytes(&value)),
         }
-        // SAFETY: inside the live mapping (checked), which faults pages in;
-        // `T: Plain` has no padding, so every written byte is initialised;
-        // the crate never hands out Rust references into arena memory.
-        unsafe { sys::shared::store::<T>(a, value) };
-        Ok(())
     }
 
     /// Copies `out.len()` bytes starting at arena offset `offset` (relaxed
     /// atomic loads; same faulting rules as [`Arena::read`]).
     #[inline(always)]
     pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<()> {
-        let a = self.check(self.base.wrapping_add(offset), out.len(), 1)?;
-        if self.fault_safe() {
-            return self.vm_read(a, out);
+        let addr = self.base.wrapping_add(offset);
+        match self.direct(addr, out.len()) {
+            Some(a) => {
+                // SAFETY: inside the live mapping (checked), accessed
+                // atomically; `out` is a distinct Rust buffer.
+                unsafe { sys::shared::copy_from(a, out.as_mut_ptr(), out.len()) };
+                Ok(())
+            }
+            None => self.read_bytes_slow(addr, out),
         }
-        // SAFETY: inside the live mapping (checked), accessed atomically;
-        // `out` is a distinct Rust buffer.
-        unsafe { sys::shared::copy_from(a, out.as_mut_ptr(), out.len()) };
-        Ok(())
     }
 
     /// Copies `data` to arena offset `offset` (relaxed atomic stores; same
     /// faulting rules as [`Arena::read`]).
     #[inline(always)]
     pub fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<()> {
-        let a = self.check(self.base.wrapping_add(offset), data.len(), 1)?;
-        if self.fault_safe() {
-            return self.write_through_kernel(a, data);
+        let addr = self.base.wrapping_add(offset);
+        match self.direct(addr, data.len()) {
+            Some(a) => {
+                // SAFETY: inside the live mapping (checked), accessed
+                // atomically, no Rust reference into it; `data` is a distinct
+                // Rust buffer.
+                unsafe { sys::shared::copy_to(data.as_ptr(), a, data.len()) };
+                Ok(())
+            }
+            None => self.write_slow(addr, data),
         }
-        // SAFETY: inside the live mapping (checked), accessed atomically, no
-        // Rust reference into it; `data` is a distinct Rust buffer.
-        unsafe { sys::shared::copy_to(data.as_ptr(), a, data.len()) };
-        Ok(())
+    }
+
+    /// The address as a `usize` when `[addr, addr + size)` lies inside an
+    /// arena whose pages fault in; `None` otherwise — out of bounds, or a
+    /// `SEGV_ON_FAULT` arena (its `direct_len` is 0) — and the slow path
+    /// sorts out which. One subtraction and two comparisons: the hot path
+    /// of every read and write.
+    #[inline(always)]
+    fn direct(&self, addr: u64, size: usize) -> Option<usize> {
+        let off = addr.wrapping_sub(self.base);
+        match self.direct_len.checked_sub(size as u64) {
+            Some(last) if off <= last => Some(addr as usize),
+            _ => None,
+        }
     }
 
     /// `SEGV_ON_FAULT`: user accesses go through the kernel (never a signal).
@@ -771,6 +801,30 @@ impl Arena {
         self.flags.contains(ArenaFlags::SEGV_ON_FAULT)
     }
 
+    /// A read [`Arena::direct`] did not take: an access error, or a
+    /// `SEGV_ON_FAULT` arena read through the kernel.
+    #[cold]
+    #[inline(never)]
+    fn read_slow<T: Plain>(&self, addr: u64) -> Result<T> {
+        let a = self.check(addr, std::mem::size_of::<T>(), 1)?;
+        self.read_through_kernel(a)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_bytes_slow(&self, addr: u64, out: &mut [u8]) -> Result<()> {
+        let a = self.check(addr, out.len(), 1)?;
+        self.vm_read(a, out)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_slow(&self, addr: u64, data: &[u8]) -> Result<()> {
+        let a = self.check(addr, data.len(), 1)?;
+        self.write_through_kernel(a, data)
+    }
+
+    #[cold]
     #[inline(never)]
     fn read_through_kernel<T: Plain>(&self, a: usize) -> Result<T> {
         // SAFETY: `T: Plain` accepts the all-zero bit pattern.
@@ -784,11 +838,13 @@ impl Arena {
         Ok(out)
     }
 
+    #[cold]
     #[inline(never)]
     fn vm_read(&self, a: usize, out: &mut [u8]) -> Result<()> {
         sys::shared::vm_read(a, out).map_err(|e| self.fault_error(a, out.len(), e))
     }
 
+    #[cold]
     #[inline(never)]
     fn write_through_kernel(&self, a: usize, data: &[u8]) -> Result<()> {
         // SAFETY: [a, a + len) is inside the arena mapping (checked by the

@@ -72,8 +72,24 @@ pub(crate) unsafe fn load<T: Copy>(src: usize) -> T {
             }
             return out.assume_init();
         }
-        copy_from(src, dst, size);
-        // Every byte was written; the caller vouches that any bits are a T.
+        load_unaligned(src)
+    }
+}
+
+/// [`load`] for an unaligned address or an odd size: out of line and
+/// marked cold, so the aligned case stays a straight run of instructions in
+/// the caller's loop.
+///
+/// # Safety
+/// As for [`load`].
+#[cold]
+#[inline(never)]
+unsafe fn load_unaligned<T: Copy>(src: usize) -> T {
+    let mut out = std::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: as in `load`; every byte of `out` is written by `copy_from`,
+    // and the caller vouches that any bits are a T.
+    unsafe {
+        copy_from(src, out.as_mut_ptr() as *mut u8, size_of::<T>());
         out.assume_init()
     }
 }
@@ -115,8 +131,20 @@ pub(crate) unsafe fn store<T: Copy>(dst: usize, value: T) {
             }
             return;
         }
-        copy_to(src, dst, size);
+        store_unaligned(dst, value);
     }
+}
+
+/// [`store`] for an unaligned address or an odd size, out of line and cold
+/// (see [`load_unaligned`]).
+///
+/// # Safety
+/// As for [`store`].
+#[cold]
+#[inline(never)]
+unsafe fn store_unaligned<T: Copy>(dst: usize, value: T) {
+    // SAFETY: as in `store`.
+    unsafe { copy_to(&value as *const T as *const u8, dst, size_of::<T>()) }
 }
 
 /// Copies `len` bytes from shared memory at `src` into private memory at
