@@ -55,17 +55,24 @@ fn read_vmlinux() -> Result<&'static [u8]> {
         Some(m) => Storage::Mapped(m),
         None => {
             // Not mappable (an older kernel, or not sysfs): read it, bounded.
-            use std::io::Read;
-            let mut v = Vec::new();
-            (&file)
-                .take(MAX_VMLINUX_BTF + 1)
-                .read_to_end(&mut v)
-                .map_err(|e| io("read", e))?;
-            if v.len() as u64 > MAX_VMLINUX_BTF {
-                return Err(not_supported(&format!(
-                    "{VMLINUX_BTF_PATH}: larger than {MAX_VMLINUX_BTF} bytes"
-                )));
-            }
+            use sys::FileReadError;
+            let path = std::path::Path::new(VMLINUX_BTF_PATH);
+            let v = sys::read_regular_file(path, MAX_VMLINUX_BTF).map_err(|e| match e {
+                FileReadError::Io(_, sys::Errno::ENOENT) => {
+                    not_supported(&format!("{VMLINUX_BTF_PATH}: no such file"))
+                }
+                FileReadError::Io(call, errno) => Error::Syscall {
+                    call,
+                    what: VMLINUX_BTF_PATH.to_string(),
+                    errno,
+                },
+                FileReadError::NotRegular(kind) => {
+                    not_supported(&format!("{VMLINUX_BTF_PATH} is {kind}"))
+                }
+                FileReadError::TooLarge(n) => not_supported(&format!(
+                    "{VMLINUX_BTF_PATH}: {n} bytes, more than {MAX_VMLINUX_BTF}"
+                )),
+            })?;
             Storage::Read(v)
         }
     };

@@ -1241,13 +1241,10 @@ impl LoadedObject {
 
     /// An arena pointer to arena global `name`.
     pub fn arena_global<T>(&self, name: &str) -> Result<ArenaPtr<T>> {
-        if self
-            .variable(name)
-            .is_none_or(|v| v.section != ARENA_SECTION)
-        {
+        let (v, _, _) = self.checked_var(name)?;
+        if v.section != ARENA_SECTION {
             return Err(no_such_global(name));
         }
-        let (v, _, _) = self.checked_var(name)?;
         let a = self.arena_of(name)?;
         a.ptr_at(self.arena_offset_of(v)?)
     }

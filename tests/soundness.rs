@@ -18,6 +18,20 @@ use bpf_arena::{Error, Result};
 use common::in_fresh_process;
 use std::os::fd::AsFd;
 
+/// A map with 4-byte keys: its fd with the kernel's shape.
+fn new_map(map_type: u32, value_size: u32, max_entries: u32, map_flags: u32) -> OwnedMap {
+    let fd = sys::map_create(&MapCreateAttr {
+        map_type,
+        key_size: 4,
+        value_size,
+        max_entries,
+        map_flags,
+        ..Default::default()
+    })
+    .expect("map_create");
+    OwnedMap::new(fd).expect("map shape")
+}
+
 /// An XDP program that passes the packet (`XDP_PASS`): its test run writes
 /// the whole input packet to `data_out`.
 fn xdp_pass() -> Result<bpf_arena::prog::Program> {
@@ -87,33 +101,12 @@ fn shared_mapping_only_of_mmapable_arrays() {
         SharedMapping::of_array(&arena_map, false).unwrap_err(),
         Errno::EINVAL
     );
-    let hash = OwnedMap::new(
-        sys::map_create(&MapCreateAttr {
-            map_type: 1,
-            key_size: 4,
-            value_size: 8,
-            max_entries: 4,
-            ..Default::default()
-        })
-        .unwrap(),
-    )
-    .unwrap();
+    let hash = new_map(1, 8, 4, 0);
     assert_eq!(
         SharedMapping::of_array(&hash, true).unwrap_err(),
         Errno::EINVAL
     );
-    let array = OwnedMap::new(
-        sys::map_create(&MapCreateAttr {
-            map_type: 2,
-            key_size: 4,
-            value_size: 12,
-            max_entries: 3,
-            map_flags: 1 << 10,
-            ..Default::default()
-        })
-        .unwrap(),
-    )
-    .unwrap();
+    let array = new_map(2, 12, 3, 1 << 10);
     let m = SharedMapping::of_array(&array, true).unwrap();
     assert_eq!(m.len(), sys::page_size(), "3 x 16 bytes, one page");
     m.write(16, &[1, 2, 3]).unwrap();
@@ -196,15 +189,7 @@ fn unknown_cpu_count_refuses_per_cpu_maps() {
             return Err("MapShape::query accepted a per-CPU map".into());
         }
         // Non-per-CPU maps do not need the count.
-        let array = sys::map_create(&MapCreateAttr {
-            map_type: 2,
-            key_size: 4,
-            value_size: 8,
-            max_entries: 1,
-            ..Default::default()
-        })
-        .map_err(|e| e.to_string())?;
-        OwnedMap::new(array).map_err(|e| e.to_string())?;
+        new_map(2, 8, 1, 0);
         // Back to the real file: the earlier failure was not cached.
         // SAFETY: unmounting our own bind mount.
         unsafe { libc::umount(c"/sys/devices/system/cpu/possible".as_ptr()) };

@@ -131,17 +131,33 @@ fn call_offset(dest: usize, at: usize) -> Result<i32, String> {
         .ok_or_else(|| "call offset does not fit an instruction".into())
 }
 
-/// `imm + offset` as the second slot's `imm` of a map-value `ld_imm64`.
-fn value_offset(base: u64, imm: i32, offset: u64) -> Result<i32, String> {
-    i64::try_from(base)
+/// Turns the `ld_imm64` at output index `at` into a map-value load
+/// (`BPF_PSEUDO_MAP_VALUE`) of map `fd` at `base + imm + offset`, where
+/// `imm` is the addend the instruction already holds. `what` names the
+/// kind of value in an offset that does not fit ("arena ", or "").
+fn set_map_value(
+    insns: &mut [Insn],
+    at: usize,
+    f: &Placed<'_>,
+    fd: i32,
+    (base, offset): (u64, u64),
+    what: &str,
+) -> Result<(), String> {
+    let (ins, next) = ld_slots(insns, at, f)?;
+    let imm = ins.imm;
+    let value_off = i64::try_from(base)
         .ok()
         .zip(i64::try_from(offset).ok())
         .and_then(|(b, o)| b.checked_add(i64::from(imm))?.checked_add(o))
         .filter(|v| *v >= 0)
         .and_then(|v| i32::try_from(v).ok())
         .ok_or_else(|| {
-            format!("offset {base:#x} + {imm:#x} + {offset:#x} does not fit an ld_imm64")
-        })
+            format!("{what}offset {base:#x} + {imm:#x} + {offset:#x} does not fit an ld_imm64")
+        })?;
+    ins.set_src(pseudo::MAP_VALUE);
+    ins.imm = fd;
+    next.imm = value_off;
+    Ok(())
 }
 
 /// The fd given for map `m`.
@@ -239,27 +255,14 @@ pub fn link(
                         .position(|m| m.origin == MapOrigin::Data(data))
                         .ok_or_else(|| e("no map for its data section".into()))?;
                     let fd = map_fd(facts, m).map_err(e)?;
-                    let (ins, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
-                    let value_off = value_offset(0, ins.imm, offset).map_err(e)?;
-                    ins.set_src(pseudo::MAP_VALUE);
-                    ins.imm = fd;
-                    next.imm = value_off;
+                    set_map_value(&mut out.insns, at, &f, fd, (0, offset), "").map_err(e)?;
                 }
                 RelocTarget::Arena { offset } => {
                     let m =
                         arena_map.ok_or_else(|| e("__arena global without an arena map".into()))?;
                     let fd = map_fd(facts, m).map_err(e)?;
-                    let (ins, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
-                    let value_off =
-                        value_offset(facts.arena_offset, ins.imm, offset).map_err(|_| {
-                            e(format!(
-                                "arena offset {:#x} + {:#x} + {offset:#x} does not fit an ld_imm64",
-                                facts.arena_offset, ins.imm
-                            ))
-                        })?;
-                    ins.set_src(pseudo::MAP_VALUE);
-                    ins.imm = fd;
-                    next.imm = value_off;
+                    let at_arena = (facts.arena_offset, offset);
+                    set_map_value(&mut out.insns, at, &f, fd, at_arena, "arena ").map_err(e)?;
                     out.names_arena = true;
                 }
                 RelocTarget::Extern(x) => {
@@ -317,11 +320,8 @@ pub fn link(
                                 .position(|m| m.origin == MapOrigin::Kconfig)
                                 .ok_or_else(|| e("no .kconfig map".into()))?;
                             let fd = map_fd(facts, m).map_err(e)?;
-                            let (c, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
-                            let value_off = value_offset(0, c.imm, offset).map_err(e)?;
-                            c.set_src(pseudo::MAP_VALUE);
-                            c.imm = fd;
-                            next.imm = value_off;
+                            set_map_value(&mut out.insns, at, &f, fd, (0, offset), "")
+                                .map_err(e)?;
                         }
                         (_, Resolved::Missing, _) => {
                             return Err(e("strong extern not found in the running kernel".into()));

@@ -1021,7 +1021,7 @@ pub(crate) fn read_regular_file(
         } else if t.is_socket() {
             "a socket"
         } else {
-            "not a regular file"
+            "a special file"
         }));
     }
     if meta.len() > max {
