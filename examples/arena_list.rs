@@ -24,7 +24,19 @@ unsafe impl Plain for Node {}
 /// Nodes per page: the BPF allocator keeps 16 bytes of each page to chain it.
 const NODES_PER_PAGE: u64 = (4096 - 16) / std::mem::size_of::<Node>() as u64;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the demo; any error is printed as one line (`arena_list: …`), never as a
+/// `Debug` dump, so a kernel without arenas reads "needs Linux 6.9".
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("arena_list: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let n: u64 = match std::env::args().nth(1) {
         Some(a) => a
             .parse()

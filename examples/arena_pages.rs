@@ -61,7 +61,19 @@ fn list_builder(arena_fd: i32) -> Vec<bpf_arena::insn::Insn> {
     encode(&v)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the demo; any error is printed as one line (`arena_pages: …`), never as a
+/// `Debug` dump, so a kernel without arenas reads "needs Linux 6.9".
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("arena_pages: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let arena = ArenaBuilder::new(16).name("pages_demo").create()?;
     println!(
         "created arena: {} pages at {:#x} (map_extra {:#x}, 4 GiB-aligned: {})",

@@ -11,7 +11,19 @@
 use bpf_arena::arena::ArenaPtr;
 use bpf_arena::loader::ObjectLoader;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the demo; any error is printed as one line (`shared_counter: …`), never as a
+/// `Debug` dump, so a kernel without arenas reads "needs Linux 6.9".
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shared_counter: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf-asm");
     let owner = ObjectLoader::from_file(format!("{dir}/counter.bpf.o"))?.load()?;
     let count = owner.program("count").ok_or("no program count")?;

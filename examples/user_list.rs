@@ -20,7 +20,19 @@ struct Node {
 // SAFETY: two 8-byte fields, no padding, every bit pattern valid.
 unsafe impl Plain for Node {}
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the demo; any error is printed as one line (`user_list: …`), never as a
+/// `Debug` dump, so a kernel without arenas reads "needs Linux 6.9".
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("user_list: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let n: u64 = std::env::args()
         .nth(1)
         .map_or(Ok(5000), |a| a.parse())

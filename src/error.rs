@@ -60,7 +60,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// The running kernel lacks something.
-    #[error("{what} is not supported by this kernel (needs Linux {since}){}", detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    #[error("{what}: not supported by this kernel, needs Linux {since} or later{}", detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
     NotSupported {
         /// The feature.
         what: &'static str,

@@ -79,6 +79,9 @@ pub enum Feature {
     ArenaAtomics,
     /// Sign-extending loads from arena memory (6.18 on x86-64/arm64).
     ArenaSignExtendingLoads,
+    /// The load-acquire and store-release instructions (`BPF_ATOMIC` with
+    /// `BPF_LOAD_ACQ`/`BPF_STORE_REL`, 8- and 16-bit sizes included: 6.15).
+    LoadAcquire,
     /// The BPF JIT is enabled (arenas require it).
     Jit,
     /// This process holds `CAP_BPF`.
@@ -91,7 +94,7 @@ pub enum Feature {
 
 impl Feature {
     /// Every feature, in display order.
-    pub const ALL: [Feature; 15] = [
+    pub const ALL: [Feature; 16] = [
         Feature::ArenaMap,
         Feature::SegvOnFault,
         Feature::NoUserConv,
@@ -103,6 +106,7 @@ impl Feature {
         Feature::FullRangeDirectValue,
         Feature::ArenaAtomics,
         Feature::ArenaSignExtendingLoads,
+        Feature::LoadAcquire,
         Feature::Jit,
         Feature::CapBpf,
         Feature::CapPerfmon,
@@ -123,6 +127,7 @@ impl Feature {
             Feature::FullRangeDirectValue => "full_range_direct_value",
             Feature::ArenaAtomics => "arena_atomics",
             Feature::ArenaSignExtendingLoads => "arena_sign_extending_loads",
+            Feature::LoadAcquire => "load_acquire_store_release",
             Feature::Jit => "jit",
             Feature::CapBpf => "cap_bpf",
             Feature::CapPerfmon => "cap_perfmon",
@@ -141,6 +146,7 @@ impl Feature {
             Feature::FullRangeDirectValue => "7.0",
             Feature::ArenaAtomics => "6.10",
             Feature::ArenaSignExtendingLoads => "6.18",
+            Feature::LoadAcquire => "6.15",
             Feature::Jit => "3.16",
             Feature::CapBpf | Feature::CapPerfmon => "5.8",
             Feature::CapSysAdmin => "2.2",
@@ -242,6 +248,7 @@ fn run(f: Feature) -> Support {
             }],
             "not supported",
         ),
+        Feature::LoadAcquire => load_acquire(),
         Feature::Jit => jit(),
         Feature::CapBpf => capability(sys::cap::BPF),
         Feature::CapPerfmon => capability(sys::cap::PERFMON),
@@ -284,18 +291,20 @@ fn capability(cap: u32) -> Support {
     }
 }
 
-/// A one-page arena for probes, or the reason there is none.
-fn probe_arena() -> Result<crate::arena::Arena, Support> {
-    ArenaBuilder::new(1).create().map_err(|e| match e.errno() {
-        Some(Errno::EINVAL) => Support::No { since: "6.9" },
-        _ => inconclusive(e),
+/// A one-page arena for probing `f`, or the answer for `f` when there is
+/// none: without arenas, `f` is missing too, and the release that matters
+/// is the one that brought `f` (never earlier than the arena's 6.9).
+fn probe_arena(f: Feature) -> Result<crate::arena::Arena, Support> {
+    ArenaBuilder::new(1).create().map_err(|e| match e {
+        Error::NotSupported { .. } => no(f),
+        e => inconclusive(e),
     })
 }
 
 /// Loads a SOCKET_FILTER program that casts an arena address in r1 and then
 /// runs `body`; "no" when the verifier log contains `absent`.
 fn arena_program_loads(f: Feature, body: &[crate::insn::Instruction], absent: &str) -> Support {
-    let arena = match probe_arena() {
+    let arena = match probe_arena(f) {
         Ok(a) => a,
         Err(s) => return s,
     };
@@ -319,10 +328,10 @@ fn arena_program_loads(f: Feature, body: &[crate::insn::Instruction], absent: &s
 fn kfuncs_non_sleepable() -> Support {
     let id = match kfunc::kfunc_id(kfunc::ARENA_FREE_PAGES) {
         Ok(Some(id)) => id,
-        Ok(None) => return Support::No { since: "6.9" },
+        Ok(None) => return no(Feature::KfuncsNonSleepable),
         Err(e) => return inconclusive(e),
     };
-    let arena = match probe_arena() {
+    let arena = match probe_arena(Feature::KfuncsNonSleepable) {
         Ok(a) => a,
         Err(s) => return s,
     };
@@ -348,7 +357,7 @@ fn kfuncs_non_sleepable() -> Support {
 }
 
 fn fd_array_binding() -> Support {
-    let arena = match probe_arena() {
+    let arena = match probe_arena(Feature::FdArrayBinding) {
         Ok(a) => a,
         Err(s) => return s,
     };
@@ -407,6 +416,36 @@ fn full_range_direct_value() -> Support {
         }
         Err(Error::Verifier(v)) if v.log_contains("invalid access to map value pointer") => {
             Support::Yes
+        }
+        Err(e) => inconclusive(e),
+    }
+}
+
+/// A 16-bit load-acquire from the stack. Kernels before 6.15 know neither
+/// the operation nor the 16-bit size of `BPF_ATOMIC` (`unknown opcode`,
+/// `invalid atomic opcode`).
+fn load_acquire() -> Support {
+    let insns = encode(&[
+        asm::mov64_imm(Reg::R0, 0),
+        asm::store(Size::DW, Reg::R10, -8, Reg::R0),
+        crate::insn::Instruction::Atomic {
+            size: Size::H,
+            op: AtomicOp::LoadAcquire,
+            dst: Reg::R0,
+            src: Reg::R10,
+            off: -8,
+        },
+        asm::exit(),
+    ]);
+    match ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns)
+        .name("probe")
+        .load()
+    {
+        Ok(_) => Support::Yes,
+        Err(Error::Verifier(v))
+            if v.log_contains("unknown opcode") || v.log_contains("invalid atomic opcode") =>
+        {
+            no(Feature::LoadAcquire)
         }
         Err(e) => inconclusive(e),
     }

@@ -21,6 +21,16 @@ pub const ARENA_FREE_PAGES: &str = "bpf_arena_free_pages";
 /// `bpf_arena_reserve_pages` (Linux 6.17).
 pub const ARENA_RESERVE_PAGES: &str = "bpf_arena_reserve_pages";
 
+/// The first Linux release with the arena kfunc `name`, for the ones this
+/// crate knows (`None` for any other name).
+pub fn arena_kfunc_since(name: &str) -> Option<&'static str> {
+    match name {
+        ARENA_ALLOC_PAGES | ARENA_FREE_PAGES => Some("6.9"),
+        ARENA_RESERVE_PAGES => Some("6.17"),
+        _ => None,
+    }
+}
+
 enum Storage {
     Mapped(sys::MappedFile),
     Read(Vec<u8>),

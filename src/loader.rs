@@ -569,6 +569,16 @@ impl ObjectLoader {
                 ExternKind::Kconfig { .. } => Resolved::Kconfig,
             };
             if r == Resolved::Missing && !e.weak {
+                if let Some(since) = kfunc::arena_kfunc_since(&e.name) {
+                    return Err(Error::NotSupported {
+                        what: "an arena kfunc the object calls",
+                        since,
+                        detail: Some(format!(
+                            "strong extern '{}' is not in /sys/kernel/btf/vmlinux",
+                            e.name
+                        )),
+                    });
+                }
                 return Err(Error::Unresolved {
                     what: "strong extern",
                     name: e.name.clone(),

@@ -9,7 +9,7 @@
 mod common;
 
 use bpf_arena::arena::{Arena, ArenaFlags};
-use bpf_arena::features::{Feature, Support, probe};
+use bpf_arena::features::Feature;
 use bpf_arena::sys::{self, Errno};
 use std::os::fd::AsFd;
 
@@ -379,20 +379,21 @@ fn main() {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
-        if probe(needs) != Support::Yes {
-            if common::strict() {
-                println!(
-                    "test {name} ... FAILED (BPF_ARENA_STRICT=1: {} is {})",
-                    needs.name(),
-                    probe(needs)
-                );
-                failed += 1;
-            } else {
-                println!("SKIP {name}: {} is {}", needs.name(), probe(needs));
+        match common::gate(needs) {
+            common::Gate::Run => {}
+            common::Gate::Skip(why) => {
+                common::report("SKIP", name, &why);
+                println!("test {name} ... ok");
                 skipped += 1;
+                continue;
             }
-            continue;
+            common::Gate::Fail(why) => {
+                println!("test {name} ... FAILED ({why})");
+                failed += 1;
+                continue;
+            }
         }
+        common::set_case(name);
         match check() {
             Ok(()) => {
                 println!("test {name} ... ok");

@@ -236,7 +236,7 @@ impl ArenaBuilder {
                 map_extra,
                 ..Default::default()
             };
-            sys::map_create(&attr).map_err(|e| Error::bpf(Cmd::MapCreate, what(), e))
+            sys::map_create(&attr).map_err(|e| create_error(what(), e))
         };
         if let Some(addr) = self.address {
             let fd = create(addr)?;
@@ -297,6 +297,30 @@ fn with_free_slot<T>(
         }
     }
     Ok(last)
+}
+
+/// The error for a failed arena `BPF_MAP_CREATE`. A kernel without the
+/// arena map type answers `EINVAL`, as it does for a bad flag or address;
+/// the two are told apart by creating the plainest arena there is (one
+/// page, no flags, no address): when that is refused with `EINVAL` too, the
+/// map type itself is missing and the answer is [`Error::NotSupported`].
+fn create_error(what: String, errno: Errno) -> Error {
+    if errno == Errno::EINVAL {
+        let plain = MapCreateAttr {
+            map_type: MAP_TYPE_ARENA,
+            max_entries: 1,
+            map_flags: BPF_F_MMAPABLE,
+            ..Default::default()
+        };
+        if matches!(sys::map_create(&plain), Err(Errno::EINVAL)) {
+            return Error::NotSupported {
+                what: "BPF arenas (BPF_MAP_TYPE_ARENA)",
+                since: "6.9",
+                detail: Some(format!("creating {what}: BPF_MAP_CREATE answered EINVAL")),
+            };
+        }
+    }
+    Error::bpf(Cmd::MapCreate, what, errno)
 }
 
 /// How often [`with_free_slot`] picks a new slot when the one it reserved

@@ -68,10 +68,7 @@ impl Op {
     }
 
     fn since(self) -> &'static str {
-        match self {
-            Op::Reserve => "6.17",
-            _ => "6.9",
-        }
+        kfunc::arena_kfunc_since(self.kfunc()).unwrap_or("6.9")
     }
 
     fn prog_name(self) -> &'static str {

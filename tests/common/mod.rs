@@ -14,19 +14,233 @@ pub fn strict() -> bool {
     std::env::var("BPF_ARENA_STRICT").is_ok_and(|v| v == "1")
 }
 
-/// Whether `f` is supported; if not, prints one loud SKIP line (or panics in
-/// strict mode).
+/// The running kernel's release as `(major, minor, patch)`.
+///
+/// Debian's old-style releases (`6.1.0-56-cloud-amd64`) carry an ABI
+/// number instead of the stable patch level; the real one is in
+/// `/proc/version` (`Debian 6.1.192-2`), which is read then.
+pub fn kernel_version() -> (u32, u32, u32) {
+    let release = kernel_release();
+    let mut v = parse_version(&release).unwrap_or((0, 0, 0));
+    if v.2 == 0 {
+        let version = std::fs::read_to_string("/proc/version").unwrap_or_default();
+        if let Some(deb) = version.split("Debian ").nth(1)
+            && let Some(d) = parse_version(deb)
+            && (d.0, d.1) == (v.0, v.1)
+        {
+            v = d;
+        }
+    }
+    v
+}
+
+/// `uname -r`.
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// `"6.18.15+deb13-cloud-amd64"` → `(6, 18, 15)`; `"6.9"` → `(6, 9, 0)`.
+pub fn parse_version(s: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = s.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    Some((major, minor, patch))
+}
+
+/// Whether the running kernel is at least release `since` (`"6.14"`).
+pub fn kernel_at_least(since: &str) -> bool {
+    kernel_version() >= parse_version(since).expect("a release like 6.14")
+}
+
+/// The case a `harness = false` binary is running (see [`set_case`]).
+static CASE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Names the case a `harness = false` binary runs now, for [`test_name`].
+pub fn set_case(name: &str) {
+    *CASE.lock().unwrap_or_else(|e| e.into_inner()) = name.to_string();
+}
+
+/// The name of the running test: libtest names each test's thread after
+/// it; a `harness = false` binary names it with [`set_case`].
+pub fn test_name() -> String {
+    let case = CASE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if !case.is_empty() {
+        return case;
+    }
+    std::thread::current()
+        .name()
+        .map_or_else(|| "main".into(), str::to_string)
+}
+
+/// Records an outcome other than pass or fail for the kernel matrix: one
+/// line `KIND<TAB>test<TAB>text` appended to the file `BPF_ARENA_REPORT`
+/// names (when set), and one loud line on stderr.
+pub fn report(kind: &str, test: &str, text: &str) {
+    eprintln!("{kind} {test}: {text}");
+    if let Some(path) = std::env::var_os("BPF_ARENA_REPORT") {
+        use std::io::Write;
+        let line = format!("{kind}\t{test}\t{}\n", text.replace(['\t', '\n'], " "));
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// Whether `f` is supported. When it is not, the test is skipped — if the
+/// skip is justified:
+///
+/// - the probe said "no" and this kernel is older than the release that
+///   brought `f`: a justified skip, allowed in strict mode too. Where the
+///   crate has an API for `f`, it is first asserted to refuse with
+///   [`Error::NotSupported`] naming that release (on 6.1 every arena test
+///   ends in "arenas need Linux 6.9");
+/// - the probe said "no" on a kernel at or above that release: the test
+///   fails (the feature should be there: a broken probe or kernel build);
+/// - the probe could not tell (no privileges, JIT off): a loud skip, and
+///   a failure under `BPF_ARENA_STRICT=1`.
 pub fn supported(f: Feature, test: &str) -> bool {
-    match probe(f) {
-        Support::Yes => true,
-        s => {
-            let msg = format!("SKIP {test}: {} is {s}", f.name());
-            if strict() {
-                panic!("{msg} (BPF_ARENA_STRICT=1 forbids skipping)");
-            }
-            eprintln!("{msg}");
+    let test = if test.contains("::") || test.is_empty() {
+        test_name()
+    } else {
+        test.to_string()
+    };
+    match gate(f) {
+        Gate::Run => true,
+        Gate::Skip(why) => {
+            report("SKIP", &test, &why);
             false
         }
+        Gate::Fail(why) => panic!("{test}: {why}"),
+    }
+}
+
+/// What a test that needs a feature does on this kernel.
+pub enum Gate {
+    /// The feature is there.
+    Run,
+    /// A skip, with its reason (justified, or allowed without strict mode).
+    Skip(String),
+    /// A skip this kernel does not justify.
+    Fail(String),
+}
+
+/// The rule behind [`supported`], without panicking (for `harness = false`
+/// binaries).
+pub fn gate(f: Feature) -> Gate {
+    match probe(f) {
+        Support::Yes => Gate::Run,
+        Support::No { since } if !kernel_at_least(since) => {
+            assert_refused_cleanly(f, since);
+            Gate::Skip(format!(
+                "{} needs Linux {since} (this kernel: {})",
+                f.name(),
+                kernel_release()
+            ))
+        }
+        Support::No { since } => Gate::Fail(format!(
+            "the probe says this kernel ({}) lacks {}, which Linux {since} brought",
+            kernel_release(),
+            f.name()
+        )),
+        s if strict() => Gate::Fail(format!(
+            "{} is {s} (BPF_ARENA_STRICT=1 forbids a skip this kernel does not justify)",
+            f.name()
+        )),
+        s => Gate::Skip(format!("{} is {s}", f.name())),
+    }
+}
+
+/// For a feature the crate has an API for, asserts that the API refuses
+/// with [`Error::NotSupported`] naming release `since` (not an errno dump).
+fn assert_refused_cleanly(f: Feature, since: &str) {
+    let r: Result<()> = match f {
+        Feature::ArenaMap | Feature::SegvOnFault | Feature::NoUserConv => {
+            ArenaBuilder::new(1).create().map(drop)
+        }
+        Feature::KfuncReservePages if probe(Feature::ArenaMap).is_yes() => {
+            let a = arena(2);
+            a.reserve_pages(a.ptr_at::<u8>(0).expect("page 0"), 1)
+        }
+        _ => return,
+    };
+    match r {
+        Err(Error::NotSupported { since: s, .. }) if s == since => {}
+        other => panic!("{} is missing, but the crate answered {other:?}", f.name()),
+    }
+}
+
+/// A kernel bug the suite knows: the releases that have it, and where it
+/// was fixed.
+pub struct KernelBug {
+    /// What goes wrong, in a few words.
+    pub what: &'static str,
+    /// Affected ranges: `(first bad release, first fixed release)`, each
+    /// like `"6.18"` or `"6.18.16"`; the fixed one is in the same line.
+    pub broken: &'static [(&'static str, &'static str)],
+    /// The fix, for the report (`"a1b2c3d4e5f6 (\"bpf: ...\")"`).
+    pub fix: &'static str,
+}
+
+impl KernelBug {
+    /// Whether the running kernel is in one of the broken ranges.
+    pub fn present(&self) -> bool {
+        let v = kernel_version();
+        self.broken.iter().any(|(from, fixed)| {
+            v >= parse_version(from).expect("release") && v < parse_version(fixed).expect("release")
+        })
+    }
+
+    /// The releases that fixed it, for messages (`6.18.16, 6.19`).
+    pub fn fixed_in(&self) -> String {
+        let fixed: Vec<&str> = self.broken.iter().map(|r| r.1).collect();
+        fixed.join(", ")
+    }
+
+    /// For a bug that crashes the kernel: `true` (and a `KBUG` report)
+    /// when this kernel has it, so the caller returns without running
+    /// the case.
+    pub fn avoid(&self) -> bool {
+        if self.present() {
+            report(
+                "KBUG",
+                &test_name(),
+                &self.message("not run: it crashes this kernel"),
+            );
+            return true;
+        }
+        false
+    }
+
+    /// For a bug that only breaks a rule: checks `ok`; when it is false on a
+    /// kernel known to have the bug, reports `KBUG` and returns `false` (the
+    /// caller stops there); elsewhere a false `ok` fails with `msg`.
+    pub fn check(&self, ok: bool, msg: &str) -> bool {
+        if ok {
+            return true;
+        }
+        if self.present() {
+            report("KBUG", &test_name(), &self.message(msg));
+            return false;
+        }
+        panic!("{msg}");
+    }
+
+    fn message(&self, what: &str) -> String {
+        format!(
+            "kernel bug, fixed in {}: {} ({what}; this kernel: {}; fix {})",
+            self.fixed_in(),
+            self.what,
+            kernel_release(),
+            self.fix
+        )
     }
 }
 
