@@ -173,9 +173,70 @@ impl VerifierError {
         }
     }
 
-    /// The whole verifier log (level 1).
+    /// The whole verifier log (level 1), exactly as the kernel wrote it.
     pub fn log(&self) -> &str {
         &self.log
+    }
+
+    /// The verifier's trace of the program: the log up to and including
+    /// the line that says why it stopped. Left out are what follows that
+    /// line on every kernel (`processed N insns (limit …)` and other
+    /// statistics) and the report Linux 7.3 and later add after it (from a
+    /// line `Verification failed: CATEGORY: …` on, with its `Reason:`,
+    /// `At:`, `Causal path:` and `Suggestion:` sections).
+    pub fn trace(&self) -> &str {
+        let mut end = self.log.len();
+        let mut at = 0;
+        for line in self.log.split_inclusive('\n') {
+            if line.starts_with("Verification failed:")
+                || (line.starts_with("processed ") && line.contains(" insns (limit "))
+            {
+                end = at;
+                break;
+            }
+            at += line.len();
+        }
+        self.log[..end].trim_end()
+    }
+
+    /// The kernel's report on the rejection (Linux 7.3 and later): the
+    /// `Verification failed: …` line and its sections, without the
+    /// statistics after it; `None` on older kernels.
+    pub fn report(&self) -> Option<&str> {
+        let start = self.log.find("\nVerification failed:").map(|i| i + 1).or_else(|| {
+            self.log
+                .starts_with("Verification failed:")
+                .then_some(0)
+        })?;
+        let rest = &self.log[start..];
+        let end = rest
+            .find("\nprocessed ")
+            .map_or(rest.len(), |i| i + 1);
+        Some(rest[..end].trim_end())
+    }
+
+    /// The line that says why the verifier stopped (`R0 !read_ok`,
+    /// `R2 unbounded memory access, …`): the last line of [`trace`](Self::trace).
+    /// `None` for an empty log (the kernel wrote nothing, e.g. an `EPERM`
+    /// before verification).
+    pub fn error_line(&self) -> Option<&str> {
+        self.trace()
+            .lines()
+            .rev()
+            .map(str::trim_end)
+            .find(|l| !l.is_empty())
+    }
+
+    /// The C source line of the instruction the verifier stopped at, as the
+    /// log quotes it from the program's BTF line info
+    /// (`return table[i]; @ prog.bpf.c:12`, without the log's leading
+    /// `; `). `None` when the object carries no line info.
+    pub fn source_line(&self) -> Option<&str> {
+        self.trace()
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("; "))
+            .map(str::trim_end)
     }
 
     /// The last `n` non-empty lines of the log.
@@ -195,12 +256,17 @@ impl fmt::Debug for VerifierError {
         f.debug_struct("VerifierError")
             .field("program", &self.program)
             .field("errno", &self.errno)
-            .field("log_tail", &self.tail(TAIL_LINES))
+            .field("error_line", &self.error_line())
+            .field("source_line", &self.source_line())
             .finish()
     }
 }
 
 impl fmt::Display for VerifierError {
+    /// `the verifier rejected program 'p': ERRNO`, then the error line and
+    /// the source line when the log has them, then the last lines of the
+    /// trace (the same on every kernel: the 7.3+ report and the statistics
+    /// are left to [`VerifierError::log`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -209,14 +275,24 @@ impl fmt::Display for VerifierError {
             self.errno,
             hint(self.errno)
         )?;
-        let tail = self.tail(TAIL_LINES);
+        if let Some(e) = self.error_line() {
+            write!(f, "\n  error: {e}")?;
+        }
+        if let Some(s) = self.source_line() {
+            write!(f, "\n  source: {s}")?;
+        }
+        let trace: Vec<&str> = self
+            .trace()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let tail = &trace[trace.len().saturating_sub(TAIL_LINES)..];
         if !tail.is_empty() {
-            let total = self.log.lines().count();
-            if total > tail.len() {
+            let hidden = self.log.lines().count().saturating_sub(tail.len());
+            if hidden > 0 {
                 write!(
                     f,
-                    "\n  ... ({} earlier log lines; VerifierError::log has them all)",
-                    total - tail.len()
+                    "\n  ... ({hidden} more log lines; VerifierError::log has them all)"
                 )?;
             }
             for l in tail {
@@ -224,6 +300,72 @@ impl fmt::Display for VerifierError {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(log: &str) -> VerifierError {
+        VerifierError::new("p".into(), Errno::EACCES, log.into())
+    }
+
+    /// The shape of a Linux 7.3 log: the classic trace, then the report,
+    /// then the statistics.
+    const LOG_7_3: &str = "func#0 @0
+0: R1=ctx() R10=fp0
+; return *p; @ prog.bpf.c:12
+0: (61) r0 = *(u32 *)(r2 +0)
+R2 !read_ok
+
+Verification failed: Register Type Safety: Unreadable register
+
+Reason:
+  R2 has never been initialized on this path, so the verifier cannot use it as an input.
+
+At:
+  prog @ prog.bpf.c:12:9
+  Source context:
+  >>> 12 | return *p;
+  Instruction context:
+  >>> 0 | (61) r0 = *(u32 *)(r2 +0)
+
+Suggestion:
+  Initialize R2 on every path before it is read.
+
+processed 1 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0
+";
+
+    #[test]
+    fn error_and_source_line_on_the_7_3_format() {
+        let e = err(LOG_7_3);
+        assert_eq!(e.error_line(), Some("R2 !read_ok"));
+        assert_eq!(e.source_line(), Some("return *p; @ prog.bpf.c:12"));
+        assert!(e.report().unwrap().starts_with("Verification failed: Register"));
+        assert!(e.report().unwrap().ends_with("before it is read."));
+        let shown = e.to_string();
+        assert!(shown.contains("\n  error: R2 !read_ok\n  source: return *p; @ prog.bpf.c:12"));
+        assert!(!shown.contains("Suggestion"), "{shown}");
+        assert_eq!(e.log(), LOG_7_3);
+    }
+
+    #[test]
+    fn error_and_source_line_on_the_classic_format() {
+        let e = err("0: R1=ctx() R10=fp0\n; x = 1; @ a.c:3\n0: (b7) r0 = 1\n; return y; @ a.c:4\n1: (95) exit\nR0 leaks addr as return value\nprocessed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n");
+        assert_eq!(e.error_line(), Some("R0 leaks addr as return value"));
+        assert_eq!(e.source_line(), Some("return y; @ a.c:4"));
+        assert_eq!(e.report(), None);
+    }
+
+    #[test]
+    fn logs_without_statistics_or_anything() {
+        let e = err("BPF program is too large. Processed 1000001 insn\n");
+        assert_eq!(e.error_line(), Some("BPF program is too large. Processed 1000001 insn"));
+        assert_eq!(e.source_line(), None);
+        let e = err("");
+        assert_eq!((e.error_line(), e.source_line(), e.report()), (None, None, None));
+        assert_eq!(e.to_string(), "the verifier rejected program 'p': EACCES (Permission denied)");
     }
 }
 

@@ -67,7 +67,7 @@ pub enum Feature {
     KfuncFreePages,
     /// `bpf_arena_reserve_pages` in vmlinux BTF (6.17).
     KfuncReservePages,
-    /// The arena kfuncs can be called from non-sleepable programs (6.19);
+    /// The arena kfuncs can be called from non-sleepable programs (7.0, commit "bpf: arena: make arena kfuncs any context safe");
     /// "no" means they need a sleepable program (SYSCALL + `BPF_F_SLEEPABLE`).
     KfuncsNonSleepable,
     /// `fd_array_cnt` binds an arena to a program that never names it (6.14).
@@ -141,7 +141,7 @@ impl Feature {
             Feature::ArenaMap | Feature::SegvOnFault | Feature::NoUserConv => "6.9",
             Feature::KfuncAllocPages | Feature::KfuncFreePages => "6.9",
             Feature::KfuncReservePages => "6.17",
-            Feature::KfuncsNonSleepable => "6.19",
+            Feature::KfuncsNonSleepable => "7.0",
             Feature::FdArrayBinding => "6.14",
             Feature::FullRangeDirectValue => "7.0",
             Feature::ArenaAtomics => "6.10",

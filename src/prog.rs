@@ -64,7 +64,7 @@ bitflags::bitflags! {
         /// `BPF_F_TEST_STATE_FREQ`.
         const TEST_STATE_FREQ = 1 << 3;
         /// `BPF_F_SLEEPABLE`: may call sleepable helpers and kfuncs (the arena
-        /// page kfuncs up to 6.18).
+        /// page kfuncs before 7.0).
         const SLEEPABLE = 1 << 4;
         /// `BPF_F_XDP_HAS_FRAGS`.
         const XDP_HAS_FRAGS = 1 << 5;

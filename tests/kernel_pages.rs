@@ -118,7 +118,10 @@ fn alloc_pages_null_cases() {
     assert_eq!(p, pg(&a, 6));
     assert_eq!(a.alloc_pages(Some(pg(&a, 7)), 1).unwrap(), None, "occupied");
     assert_eq!(raw_alloc(&a, pg(&a, 9).addr(), 1, -1, 1), 0, "flags != 0");
-    assert_eq!(raw_alloc(&a, pg(&a, 9).addr(), 1, 77, 0), 0, "node_id 77");
+    // Known to oops the kernel where it is unfixed: not run there.
+    if !common::NODE_ID_OOPS.avoid() {
+        assert_eq!(raw_alloc(&a, pg(&a, 9).addr(), 1, 77, 0), 0, "node_id 77");
+    }
     assert_eq!(
         raw_alloc(&a, pg(&a, 9).addr(), 1, -1, 0),
         pg(&a, 9).addr(),

@@ -295,7 +295,25 @@ fn hand_written_assembly_object() {
 fn verifier_rejection_shows_the_source_line() {
     require_arena!();
     let e = loader("bad/verifier_reject.bpf.o").load().unwrap_err();
+    // On every kernel, the 7.3+ report included: the error and the source
+    // line are found, and Display shows both.
+    let bpf_arena::Error::Verifier(v) = &e else {
+        panic!("{e}")
+    };
+    assert!(
+        v.error_line().unwrap().starts_with("R2 unbounded memory access"),
+        "{:?}\n{}",
+        v.error_line(),
+        v.log()
+    );
+    assert_eq!(
+        v.source_line(),
+        Some("return table[index_from_user]; @ verifier_reject.bpf.c:12"),
+        "{}",
+        v.log()
+    );
     let text = e.to_string();
+    assert!(text.contains("\n  error: R2 unbounded memory access"), "{text}");
     assert!(
         text.contains("the verifier rejected program 'oob'"),
         "{text}"

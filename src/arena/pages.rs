@@ -5,7 +5,7 @@
 //!
 //! Each program reads its arguments from a 24-byte context
 //! `{ u64 addr; u32 count; u32 pad; u64 result }` and calls the kfunc on the
-//! arena it was loaded for. The kfuncs are sleepable up to Linux 6.18, which
+//! arena it was loaded for. The kfuncs are sleepable before Linux 7.0, which
 //! SYSCALL programs (always loaded `BPF_F_SLEEPABLE`) satisfy.
 
 use super::{Arena, ArenaPtr};

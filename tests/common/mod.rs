@@ -177,6 +177,28 @@ fn assert_refused_cleanly(f: Feature, since: &str) {
     }
 }
 
+/// `bpf_arena_alloc_pages` passed a NUMA node id on to the page allocator
+/// unchecked: an id past the last node oopses the kernel (seen on Debian's
+/// 6.18.15: "unable to handle page fault for address 0x1f48" in
+/// `__alloc_pages_noprof`, and the process then hangs in `arena_vm_close`).
+/// Broken since arenas came (6.9); CVE-2026-53031.
+pub const NODE_ID_OOPS: KernelBug = KernelBug {
+    what: "bpf_arena_alloc_pages with an invalid NUMA node id oopses the kernel",
+    broken: &[("6.9", "6.12.91"), ("6.13", "6.18.33"), ("6.19", "7.0.10")],
+    fix: "2845989f2eba \"bpf: Validate node_id in arena_alloc_pages()\", mainline 7.1",
+};
+
+/// The arena's mapping had no `may_split` and was copied on fork: a partial
+/// `munmap` (or `mremap`) splits it and succeeds, and a `fork()` child
+/// inherits it — both leave two VMAs sharing one arena record, freed twice
+/// in `arena_vm_close`. Broken since 6.9; CVE-2026-45837. Seen on Debian's
+/// 6.18.15.
+pub const ARENA_VMA_SHARED: KernelBug = KernelBug {
+    what: "the arena mapping can be split by a partial munmap/mremap and is inherited by fork children",
+    broken: &[("6.9", "6.12.88"), ("6.13", "6.18.30"), ("6.19", "7.0.7")],
+    fix: "4fddde2a732d \"bpf: Fix use-after-free in arena_vm_close on fork\", mainline 7.1",
+};
+
 /// A kernel bug the suite knows: the releases that have it, and where it
 /// was fixed.
 pub struct KernelBug {
@@ -198,7 +220,7 @@ impl KernelBug {
         })
     }
 
-    /// The releases that fixed it, for messages (`6.18.16, 6.19`).
+    /// The releases that fixed it, for messages (`6.12.91, 6.18.33`).
     pub fn fixed_in(&self) -> String {
         let fixed: Vec<&str> = self.broken.iter().map(|r| r.1).collect();
         fixed.join(", ")
@@ -223,14 +245,21 @@ impl KernelBug {
     /// kernel known to have the bug, reports `KBUG` and returns `false` (the
     /// caller stops there); elsewhere a false `ok` fails with `msg`.
     pub fn check(&self, ok: bool, msg: &str) -> bool {
-        if ok {
-            return true;
-        }
-        if self.present() {
-            report("KBUG", &test_name(), &self.message(msg));
-            return false;
+        if ok || self.explains(msg) {
+            return ok;
         }
         panic!("{msg}");
+    }
+
+    /// Whether this bug explains the broken rule `symptom` here: `true`
+    /// (and a `KBUG` report) on a kernel known to have it, else `false` —
+    /// then the symptom is a failure of its own.
+    pub fn explains(&self, symptom: &str) -> bool {
+        if self.present() {
+            report("KBUG", &test_name(), &self.message(symptom));
+            return true;
+        }
+        false
     }
 
     fn message(&self, what: &str) -> String {
