@@ -203,15 +203,13 @@ impl VerifierError {
     /// `Verification failed: …` line and its sections, without the
     /// statistics after it; `None` on older kernels.
     pub fn report(&self) -> Option<&str> {
-        let start = self.log.find("\nVerification failed:").map(|i| i + 1).or_else(|| {
-            self.log
-                .starts_with("Verification failed:")
-                .then_some(0)
-        })?;
+        let start = self
+            .log
+            .find("\nVerification failed:")
+            .map(|i| i + 1)
+            .or_else(|| self.log.starts_with("Verification failed:").then_some(0))?;
         let rest = &self.log[start..];
-        let end = rest
-            .find("\nprocessed ")
-            .map_or(rest.len(), |i| i + 1);
+        let end = rest.find("\nprocessed ").map_or(rest.len(), |i| i + 1);
         Some(rest[..end].trim_end())
     }
 
@@ -303,6 +301,11 @@ impl fmt::Display for VerifierError {
     }
 }
 
+impl std::error::Error for VerifierError {}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,7 +345,11 @@ processed 1 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
         let e = err(LOG_7_3);
         assert_eq!(e.error_line(), Some("R2 !read_ok"));
         assert_eq!(e.source_line(), Some("return *p; @ prog.bpf.c:12"));
-        assert!(e.report().unwrap().starts_with("Verification failed: Register"));
+        assert!(
+            e.report()
+                .unwrap()
+                .starts_with("Verification failed: Register")
+        );
         assert!(e.report().unwrap().ends_with("before it is read."));
         let shown = e.to_string();
         assert!(shown.contains("\n  error: R2 !read_ok\n  source: return *p; @ prog.bpf.c:12"));
@@ -352,7 +359,9 @@ processed 1 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
 
     #[test]
     fn error_and_source_line_on_the_classic_format() {
-        let e = err("0: R1=ctx() R10=fp0\n; x = 1; @ a.c:3\n0: (b7) r0 = 1\n; return y; @ a.c:4\n1: (95) exit\nR0 leaks addr as return value\nprocessed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n");
+        let e = err(
+            "0: R1=ctx() R10=fp0\n; x = 1; @ a.c:3\n0: (b7) r0 = 1\n; return y; @ a.c:4\n1: (95) exit\nR0 leaks addr as return value\nprocessed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n",
+        );
         assert_eq!(e.error_line(), Some("R0 leaks addr as return value"));
         assert_eq!(e.source_line(), Some("return y; @ a.c:4"));
         assert_eq!(e.report(), None);
@@ -361,15 +370,19 @@ processed 1 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
     #[test]
     fn logs_without_statistics_or_anything() {
         let e = err("BPF program is too large. Processed 1000001 insn\n");
-        assert_eq!(e.error_line(), Some("BPF program is too large. Processed 1000001 insn"));
+        assert_eq!(
+            e.error_line(),
+            Some("BPF program is too large. Processed 1000001 insn")
+        );
         assert_eq!(e.source_line(), None);
         let e = err("");
-        assert_eq!((e.error_line(), e.source_line(), e.report()), (None, None, None));
-        assert_eq!(e.to_string(), "the verifier rejected program 'p': EACCES (Permission denied)");
+        assert_eq!(
+            (e.error_line(), e.source_line(), e.report()),
+            (None, None, None)
+        );
+        assert_eq!(
+            e.to_string(),
+            "the verifier rejected program 'p': EACCES (Permission denied)"
+        );
     }
 }
-
-impl std::error::Error for VerifierError {}
-
-/// `Result` with [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -109,14 +109,26 @@ fn info_structs_match_the_running_kernel() {
         "bpf_prog_info",
         &[
             ("type", offset_of!(ProgInfo, prog_type), "4.13"),
-            ("jited_prog_len", offset_of!(ProgInfo, jited_prog_len), "4.13"),
-            ("xlated_prog_len", offset_of!(ProgInfo, xlated_prog_len), "4.13"),
+            (
+                "jited_prog_len",
+                offset_of!(ProgInfo, jited_prog_len),
+                "4.13",
+            ),
+            (
+                "xlated_prog_len",
+                offset_of!(ProgInfo, xlated_prog_len),
+                "4.13",
+            ),
             ("name", offset_of!(ProgInfo, name), "4.15"),
             ("btf_id", offset_of!(ProgInfo, btf_id), "5.0"),
             ("nr_line_info", offset_of!(ProgInfo, nr_line_info), "5.0"),
             ("run_time_ns", offset_of!(ProgInfo, run_time_ns), "5.1"),
             ("run_cnt", offset_of!(ProgInfo, run_cnt), "5.1"),
-            ("verified_insns", offset_of!(ProgInfo, verified_insns), "5.16"),
+            (
+                "verified_insns",
+                offset_of!(ProgInfo, verified_insns),
+                "5.16",
+            ),
             ("attach_btf_id", offset_of!(ProgInfo, attach_btf_id), "6.0"),
         ],
     );

@@ -102,7 +102,8 @@ fn fork_child_remaps_the_inherited_fd() -> Result<(), String> {
         0
     });
     if r == Exit::Code(11)
-        && common::ARENA_VMA_SHARED.explains("the fork child could not map the arena: it inherited it")
+        && common::ARENA_VMA_SHARED
+            .explains("the fork child could not map the arena: it inherited it")
     {
         return Ok(());
     }

@@ -103,8 +103,15 @@ fn exec_mapping_rule() -> (Result<(), Errno>, Result<(), Errno>) {
     })
     .expect("mmapable array");
     let len = page();
-    let exec = mmap(0, len, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_SHARED, &fd, 0)
-        .map(|a| munmap(a, len).unwrap());
+    let exec = mmap(
+        0,
+        len,
+        libc::PROT_READ | libc::PROT_EXEC,
+        libc::MAP_SHARED,
+        &fd,
+        0,
+    )
+    .map(|a| munmap(a, len).unwrap());
     let a = mmap(0, len, RW, libc::MAP_SHARED, &fd, 0).unwrap();
     let mprot = mprotect(a, len, libc::PROT_READ | libc::PROT_EXEC);
     munmap(a, len).unwrap();
@@ -129,7 +136,14 @@ fn generic_map_mmap_rules() {
         "an executable mapping of a BPF map is allowed on {}",
         kernel_release()
     );
-    let exec = mmap(0, len, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_SHARED, &fd, 0);
+    let exec = mmap(
+        0,
+        len,
+        libc::PROT_READ | libc::PROT_EXEC,
+        libc::MAP_SHARED,
+        &fd,
+        0,
+    );
     assert_eq!(
         exec.map(|_| ()),
         exec_rule,

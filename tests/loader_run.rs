@@ -301,7 +301,9 @@ fn verifier_rejection_shows_the_source_line() {
         panic!("{e}")
     };
     assert!(
-        v.error_line().unwrap().starts_with("R2 unbounded memory access"),
+        v.error_line()
+            .unwrap()
+            .starts_with("R2 unbounded memory access"),
         "{:?}\n{}",
         v.error_line(),
         v.log()
@@ -313,7 +315,10 @@ fn verifier_rejection_shows_the_source_line() {
         v.log()
     );
     let text = e.to_string();
-    assert!(text.contains("\n  error: R2 unbounded memory access"), "{text}");
+    assert!(
+        text.contains("\n  error: R2 unbounded memory access"),
+        "{text}"
+    );
     assert!(
         text.contains("the verifier rejected program 'oob'"),
         "{text}"
