@@ -86,7 +86,8 @@ function parse(k, file, line, label, sect, name, m, rest, f, n, st, words, i, kv
   oops[k] = 0
   file = kdir[k] "/console.log"
   while ((getline line < file) > 0)
-    if (line ~ /(Oops|BUG:|WARNING:|general protection fault|Kernel panic)/) { oops[k]++; if (oops[k] <= 3) oopsl[k] = oopsl[k] "\n    " clean(line) }
+    if (line ~ /(Oops|BUG:|WARNING:|general protection fault|Kernel panic)/) { oops[k]++; if (oops[k] <= 4) oopsl[k] = oopsl[k] "\n    " clean(line) }
+    else if (line ~ / Comm: / && oops[k] && ncomm[k]++ < 2) oopsl[k] = oopsl[k] "\n    " clean(line)
   close(file)
 }
 
@@ -158,7 +159,7 @@ END {
   }
   for (k = 1; k <= nk; k++) {
     if (stuck[k] != "") { out(""); out("- " kname[k] " stuck processes:" stuck[k]) }
-    if (oops[k]) { out(""); out("- " kname[k] " console (first lines matching Oops/BUG/WARNING):" oopsl[k]) }
+    if (oops[k]) { out(""); out("- " kname[k] " console (first Oops/BUG/WARNING lines; Comm is the test thread, its name cut to 15 characters):" oopsl[k]) }
   }
   exit bad
 }
