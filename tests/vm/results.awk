@@ -153,9 +153,10 @@ END {
     c = cell(k, rows[i])
     if (c != "FAIL" && c !~ /^(kernel bug|skip)/ && c != "hung" && c != "timeout") continue
     if (!nf++) { out(""); out("### Failures, kernel bugs, skips and hangs (first lines)"); out("") }
-    t = c == "FAIL" ? ftext[k, rows[i]] : c
+    out("- " kname[k] " " rows[i] ": " c)
+    t = c == "FAIL" ? ftext[k, rows[i]] : ""
     gsub(/\n/, "\n      ", t)
-    out("- " kname[k] " " rows[i] ": " (c == "FAIL" ? "FAIL" : "")); if (t != "") out("      " t)
+    if (t != "") out("      " t)
   }
   for (k = 1; k <= nk; k++) {
     if (stuck[k] != "") { out(""); out("- " kname[k] " stuck processes:" stuck[k]) }
