@@ -414,7 +414,8 @@ impl ObjectLoader {
             t.link = t
                 .link
                 .saturating_add(load_start.saturating_duration_since(link_start));
-            programs.push((p.name.clone(), b.load()?));
+            let prog = b.load().map_err(|e| missing_kfunc_called(e, &self.spec))?;
+            programs.push((p.name.clone(), prog));
             t.prog_load = t.prog_load.saturating_add(load_start.elapsed());
         }
         t.total = start.elapsed();
@@ -1010,6 +1011,36 @@ fn attach_target(t: ProgramType, attach: u32, section: &str) -> Result<u32> {
         })
 }
 
+/// A verifier rejection at a call the linker poisoned (a `__weak` kfunc
+/// extern this kernel lacks, called where no `bpf_ksym_exists` check
+/// removed the call) is, for the arena kfuncs, a missing kernel feature:
+/// [`Error::NotSupported`] naming the kfunc and the release that brought it.
+/// Any other error passes through.
+fn missing_kfunc_called(e: Error, spec: &ObjectSpec) -> Error {
+    let Error::Verifier(v) = &e else {
+        return e;
+    };
+    let called = v
+        .error_line()
+        .and_then(|l| l.split("invalid func unknown#").nth(1))
+        .and_then(|n| n.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<i64>().ok())
+        .and_then(|n| n.checked_sub(i64::from(link::POISON_KFUNC_CALL_BASE)))
+        .and_then(|x| usize::try_from(x).ok())
+        .and_then(|x| spec.externs.get(x));
+    match called.and_then(|ext| Some((ext, kfunc::arena_kfunc_since(&ext.name)?))) {
+        Some((ext, since)) => Error::NotSupported {
+            what: "an arena kfunc the object calls",
+            since,
+            detail: Some(format!(
+                "program '{}' calls {} (a __weak extern, not in /sys/kernel/btf/vmlinux) without checking bpf_ksym_exists",
+                v.program, ext.name
+            )),
+        },
+        None => e,
+    }
+}
+
 /// A loaded object: its maps, arena and programs. Dropping it releases them
 /// (programs first, then maps, then the arena unless another owner holds it).
 #[derive(Debug)]
@@ -1284,5 +1315,57 @@ impl LoadedObject {
 impl Drop for LoadedObject {
     fn drop(&mut self) {
         self.programs.clear();
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing
+)]
+mod tests {
+    use super::*;
+    use crate::error::VerifierError;
+
+    /// What 6.12 (no `bpf_arena_reserve_pages`) answers for `pages.bpf.o`'s
+    /// `page_rules`, which calls the kfunc unchecked.
+    #[test]
+    fn a_poisoned_arena_kfunc_call_names_the_release() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf-asm/pages.bpf.o");
+        let spec = ObjectSpec::parse("pages", &std::fs::read(path).unwrap()).unwrap();
+        let x = spec
+            .externs
+            .iter()
+            .position(|e| e.name == kfunc::ARENA_RESERVE_PAGES)
+            .unwrap();
+        let n = i64::from(link::POISON_KFUNC_CALL_BASE) + x as i64;
+        let rejected = |n: i64| {
+            let log = format!(
+                "0: R1=ctx() R10=fp0\n31: (85) call unknown#{n}\ninvalid func unknown#{n}\nprocessed 32 insns (limit 1000000) max_states_per_insn 0 total_states 2 peak_states 2 mark_read 1\n"
+            );
+            Error::Verifier(Box::new(VerifierError::new(
+                "page_rules".into(),
+                Errno::EINVAL,
+                log,
+            )))
+        };
+        match missing_kfunc_called(rejected(n), &spec) {
+            Error::NotSupported { since, detail, .. } => {
+                assert_eq!(since, "6.17");
+                assert!(detail.unwrap().contains("bpf_arena_reserve_pages"));
+            }
+            e => panic!("{e}"),
+        }
+        // A helper id that is no poisoned extern stays a verifier error.
+        assert!(matches!(
+            missing_kfunc_called(rejected(212), &spec),
+            Error::Verifier(_)
+        ));
+        assert!(matches!(
+            missing_kfunc_called(rejected(n + 1000), &spec),
+            Error::Verifier(_)
+        ));
     }
 }

@@ -94,10 +94,12 @@ fn verifier_logs_on_success_and_failure() {
 #[test]
 fn test_run_with_data_and_ctx() {
     require!(Feature::Jit);
-    // r0 = skb->len; skb->mark = 7
+    // r0 = skb->len; skb->mark = 7 (through a register: kernels before
+    // 6.2 refuse BPF_ST into the context, seen on 6.1.192)
     let tc = encode(&[
         asm::load(Size::W, Reg::R0, Reg::R1, 0),
-        asm::store_imm(Size::W, Reg::R1, 8, 7),
+        asm::mov64_imm(Reg::R2, 7),
+        asm::store(Size::W, Reg::R1, 8, Reg::R2),
         asm::exit(),
     ]);
     let p = ProgramBuilder::new(ProgramType::SCHED_CLS, &tc)

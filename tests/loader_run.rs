@@ -181,6 +181,7 @@ fn hash_table_built_by_bpf_read_by_user_space() {
 #[test]
 fn user_built_list_summed_by_bpf() {
     require_arena!();
+    require!(Feature::FdArrayBinding);
     let o = loader("user_list.bpf.o").load().unwrap();
     let a = o.arena().unwrap();
     let page = a.alloc_pages::<u8>(None, 2).unwrap().unwrap();
@@ -400,13 +401,24 @@ fn share_child() {
 #[test]
 fn arena_address_option() {
     require_arena!();
-    let r = bpf_arena::sys::reserve_address_space(8 << 30).unwrap() as u64;
-    let at = r.next_multiple_of(1 << 32);
-    // SAFETY: our own reservation, unused.
-    unsafe { bpf_arena::sys::munmap(r as usize, 8 << 30).unwrap() };
-    let mut l = loader("arena_list.bpf.o");
-    l.arena_address(at);
-    let o = l.load().unwrap();
+    // A free slot found here can be taken by a concurrent test (arenas in
+    // other threads) before the load maps it: that is AddressInUse, and
+    // another slot is tried.
+    let (o, at) = (0..8)
+        .find_map(|_| {
+            let r = bpf_arena::sys::reserve_address_space(8 << 30).unwrap() as u64;
+            let at = r.next_multiple_of(1 << 32);
+            // SAFETY: our own reservation, unused.
+            unsafe { bpf_arena::sys::munmap(r as usize, 8 << 30).unwrap() };
+            let mut l = loader("arena_list.bpf.o");
+            l.arena_address(at);
+            match l.load() {
+                Ok(o) => Some((o, at)),
+                Err(bpf_arena::Error::AddressInUse { .. }) => None,
+                Err(e) => panic!("{e}"),
+            }
+        })
+        .expect("a free 4 GiB-aligned slot in 8 tries");
     assert_eq!(o.arena().unwrap().base(), at);
     assert_eq!(o.arena().unwrap().map_extra(), at);
     assert_eq!(o.global::<i32>("test_val").unwrap(), 1);

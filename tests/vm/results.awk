@@ -5,7 +5,7 @@
 # Variables: strict, cli, cli_size, triple, md (markdown output), total.
 # Exit status 1 if a cell is FAIL, hung, timeout or not run, a binary ended
 # badly, or a kernel did not boot or did not finish.
-BEGIN { FS = "\t"; nrows = 0; nk = 0 }
+BEGIN { FS = "\t"; nrows = 0; nk = 0; nfeats = 0 }
 
 function addrow(r) { if (!(r in isrow)) { isrow[r] = 1; rows[++nrows] = r } }
 function clean(s) { gsub(/\r/, "", s); return s }
@@ -25,6 +25,11 @@ function parse(k, file, line, label, sect, name, m, rest, f, n, st, words, i, kv
       continue
     }
     if (line ~ /^@@DONE/) { done[k] = 1; continue }
+    if (line ~ /^@@PROBE /) {
+      m = substr(line, 9); i = index(m, ": ")
+      if (i) { f[1] = substr(m, 1, i - 1); if (!(f[1] in isfeat)) { isfeat[f[1]] = 1; feats[++nfeats] = f[1] }; probe[k, f[1]] = substr(m, i + 2) }
+      continue
+    }
     if (line ~ /^@@BIN .* START/) {
       split(line, words, " "); label = words[2]; sect = "run"; curfail = ""
       bins[k, label] = "started"; binlist[label] = 1
@@ -123,6 +128,13 @@ END {
       if (c == "FAIL" || c == "hung" || c == "timeout" || c == "not run") bad = 1
       line = line " " esc(short(c, 60)) " |"
     }
+    out(line)
+  }
+  out(""); out("### Features (bpf-arena probe, as root)"); out("")
+  out(head); out(sep)
+  for (i = 1; i <= nfeats; i++) {
+    line = "| " feats[i] " |"
+    for (k = 1; k <= nk; k++) line = line " " esc(probe[k, feats[i]] != "" ? probe[k, feats[i]] : "?") " |"
     out(line)
   }
   out(""); out("### Kernels"); out("")
