@@ -107,7 +107,7 @@ pub fn report(kind: &str, test: &str, text: &str) {
 /// - the probe could not tell (no privileges, JIT off): a loud skip, and
 ///   a failure under `BPF_ARENA_STRICT=1`.
 pub fn supported(f: Feature, test: &str) -> bool {
-    let test = if test.contains("::") || test.is_empty() {
+    let test = if test.is_empty() {
         test_name()
     } else {
         test.to_string()
@@ -277,7 +277,7 @@ impl KernelBug {
 #[macro_export]
 macro_rules! require {
     ($($f:expr),+) => {
-        $(if !common::supported($f, module_path!()) { return; })+
+        $(if !common::supported($f, "") { return; })+
     };
 }
 

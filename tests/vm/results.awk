@@ -131,7 +131,8 @@ END {
     out(line)
   }
   out(""); out("### Features (bpf-arena probe, as root)"); out("")
-  out(head); out(sep)
+  fhead = head; sub(/^\| test \|/, "| feature |", fhead)
+  out(fhead); out(sep)
   for (i = 1; i <= nfeats; i++) {
     line = "| " feats[i] " |"
     for (k = 1; k <= nk; k++) line = line " " esc(probe[k, feats[i]] != "" ? probe[k, feats[i]] : "?") " |"
