@@ -49,7 +49,7 @@ fn load() -> Result<KernelConfig> {
     let path = format!("/boot/config-{}", release.trim());
     match std::fs::read_to_string(&path) {
         Ok(text) => return Ok(parse(&path, &text)),
-        Err(e) => failed.push((path, e)),
+        Err(e) => failed.push((path.clone(), e)),
     }
     if let Some((path, e)) = failed
         .iter()
@@ -62,10 +62,10 @@ fn load() -> Result<KernelConfig> {
         });
     }
     why.extend(failed.iter().map(|(p, e)| format!("{p}: {e}")));
-    Err(Error::NotSupported {
-        what: "reading the kernel configuration (/proc/config.gz or /boot/config-*)",
-        since: "any, with CONFIG_IKCONFIG_PROC or a /boot config",
-        detail: Some(why.join("; ")),
+    Err(Error::Unresolved {
+        what: "kernel configuration",
+        name: format!("/proc/config.gz (CONFIG_IKCONFIG_PROC) or {path}"),
+        detail: why.join("; "),
     })
 }
 

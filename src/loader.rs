@@ -27,7 +27,7 @@ use crate::arena::{
 };
 use crate::btf::kind;
 use crate::error::{Error, Result};
-use crate::features::{Feature, probe};
+use crate::features::{Feature, Support, probe};
 use crate::kconfig;
 use crate::kfunc;
 use crate::map::Map;
@@ -310,6 +310,14 @@ impl ObjectLoader {
     /// thread while the kernel loads the BTF and creates the maps, and is
     /// joined before programs are linked. Later loads use the cache and start
     /// no thread.
+    ///
+    /// On a kernel that lacks what the object needs, the answer is
+    /// [`Error::NotSupported`] naming the release that brought it: the arena
+    /// map type (6.9); binding the arena to a program that uses arena
+    /// pointers but never names the map (`fd_array_cnt`, 6.14); an arena
+    /// kfunc (`bpf_arena_reserve_pages`, 6.17) declared as a strong extern,
+    /// or declared `__weak` and called without a `bpf_ksym_exists` check.
+    /// A program the verifier rejects is [`Error::Verifier`], with the log.
     pub fn load(mut self) -> Result<LoadedObject> {
         let start = Instant::now();
         let mut t = LoadTimings::default();
@@ -367,7 +375,9 @@ impl ObjectLoader {
             let linked = link::link(&self.spec, pi, &facts)?;
             let attach_btf_id = attach_target(p.prog_type, p.expected_attach_type, &p.section)?;
             let bind = linked.uses_arena_cast && !linked.names_arena && arena.is_some();
-            if bind && !probe(Feature::FdArrayBinding).is_yes() {
+            // Only a definite "no" is an error here: an inconclusive probe
+            // (no privileges, no fds left) lets the kernel answer the load.
+            if bind && matches!(probe(Feature::FdArrayBinding), Support::No { .. }) {
                 return Err(Error::NotSupported {
                     what: "binding an arena to a program through fd_array (the program uses arena pointers but never names the arena)",
                     since: "6.14",

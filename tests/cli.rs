@@ -48,18 +48,8 @@ fn ok_or_missing(args: &[&str]) -> Option<String> {
         assert!(err.is_empty(), "bpf-arena {args:?} wrote to stderr: {err}");
         return Some(out);
     }
-    let lines: Vec<&str> = err.lines().collect();
-    let since = lines
-        .first()
-        .and_then(|l| l.split("needs Linux ").nth(1))
-        .and_then(|t| t.split(' ').next())
-        .unwrap_or_else(|| panic!("bpf-arena {args:?} failed ({code}): {err}"));
-    assert_eq!((code, lines.len()), (1, 1), "bpf-arena {args:?}: {err}");
-    assert!(
-        !common::kernel_at_least(since),
-        "bpf-arena {args:?} says it needs Linux {since}, but this kernel is {}: {err}",
-        common::kernel_release()
-    );
+    assert_eq!(code, 1, "bpf-arena {args:?}: {err}");
+    common::assert_one_line_naming_a_newer_release("bpf-arena: ", &err);
     common::report("SKIP", &common::test_name(), &format!("{args:?}: {err}"));
     None
 }
@@ -67,7 +57,10 @@ fn ok_or_missing(args: &[&str]) -> Option<String> {
 /// Without arenas, `run` stops with one line that says so.
 #[test]
 fn run_without_arenas_says_which_release() {
-    if bpf_arena::features::probe(Feature::ArenaMap).is_yes() {
+    if !matches!(
+        bpf_arena::features::probe(Feature::ArenaMap),
+        bpf_arena::features::Support::No { .. }
+    ) {
         return;
     }
     let (code, out, err) = cli(&["run", &obj("arena_list.bpf.o")]);

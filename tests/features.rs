@@ -6,47 +6,61 @@ mod common;
 
 use bpf_arena::features::{Feature, Support, probe, probe_all};
 
-/// `(major, minor)` of the running kernel.
-fn kernel_version() -> (u32, u32) {
-    let s = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-    let mut it = s
-        .trim()
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|p| p.parse().ok());
-    (it.next().unwrap(), it.next().unwrap())
-}
-
-fn parse(v: &str) -> (u32, u32) {
-    let (a, b) = v.split_once('.').unwrap();
-    (a.parse().unwrap(), b.parse().unwrap())
-}
-
 #[test]
 fn probes_agree_with_the_kernel_version() {
     require!(Feature::CapSysAdmin);
-    let k = kernel_version();
+    let k = common::kernel_version();
     for (f, s) in probe_all() {
-        // Release of this one is not confirmed (bpf-next, Dec 2025); probe only.
-        if f == Feature::FullRangeDirectValue {
-            assert!(
-                !matches!(s, Support::Inconclusive { .. }),
-                "{}: {s}",
-                f.name()
-            );
-            continue;
-        }
-        let new_enough = k >= parse(f.since());
-        match (&s, new_enough) {
-            (Support::Yes, true) | (Support::No { .. }, false) => {}
+        let since = common::parse_version(f.since()).unwrap();
+        match &s {
+            Support::Yes if k >= since => {}
+            Support::No { since: named } if k < since => {
+                assert_eq!(*named, f.since(), "{}: the release a 'no' names", f.name())
+            }
             _ => panic!(
-                "{}: {s} on Linux {}.{} (added in {})",
+                "{}: {s} on Linux {} (added in {})",
                 f.name(),
-                k.0,
-                k.1,
+                common::kernel_release(),
                 f.since()
             ),
         }
     }
+}
+
+/// Release strings as kernels and distributions write them.
+#[test]
+fn kernel_releases_parse() {
+    use common::{parse_version, version_from};
+    assert_eq!(
+        parse_version("6.18.15+deb13-cloud-amd64"),
+        Some((6, 18, 15))
+    );
+    assert_eq!(parse_version("7.3.4+deb13-cloud-amd64"), Some((7, 3, 4)));
+    assert_eq!(parse_version("6.18.44-fc-v769"), Some((6, 18, 44)));
+    assert_eq!(parse_version("6.1.0-56-cloud-amd64"), Some((6, 1, 0)));
+    assert_eq!(parse_version("6.10-rc1"), Some((6, 10, 0)));
+    assert_eq!(parse_version("6.9"), Some((6, 9, 0)));
+    assert_eq!(parse_version("linux"), None);
+    // Debian 12's 6.1: the gcc and binutils versions come first.
+    let debian = "Linux version 6.1.0-56-cloud-amd64 (debian-kernel@lists.debian.org) \
+        (x86_64-linux-gnu-gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for \
+        Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-10-01)";
+    assert_eq!(
+        version_from("6.1.0-56-cloud-amd64", debian, ""),
+        Some((6, 1, 192))
+    );
+    // Ubuntu: the upstream version ends /proc/version_signature.
+    assert_eq!(
+        version_from(
+            "6.8.0-45-generic",
+            "Linux version 6.8.0-45-generic",
+            "Ubuntu 6.8.0-45.45-generic 6.8.12"
+        ),
+        Some((6, 8, 12))
+    );
+    // Nothing better known: the release as it is.
+    assert_eq!(version_from("6.12.0", "", ""), Some((6, 12, 0)));
+    assert_eq!(version_from("", "", ""), None);
 }
 
 #[test]

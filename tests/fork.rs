@@ -340,47 +340,51 @@ fn loader_leaks_nothing() -> Result<(), String> {
 type Check = fn() -> Result<(), String>;
 
 fn main() {
-    let checks: [(&str, Check, Feature); 9] = [
+    let checks: [(&str, Check, &[Feature]); 9] = [
         (
             "loader_leaks_nothing",
             loader_leaks_nothing,
-            Feature::KfuncReservePages,
+            &[Feature::ArenaMap, Feature::KfuncReservePages],
         ),
         (
             "no_leaked_fds_or_mappings",
             no_leaked_fds_or_mappings,
-            Feature::KfuncReservePages,
+            &[Feature::ArenaMap, Feature::KfuncReservePages],
         ),
-        ("never_fd_zero", never_fd_zero, Feature::ArenaMap),
+        ("never_fd_zero", never_fd_zero, &[Feature::ArenaMap]),
         (
             "fork_child_does_not_inherit_the_mapping",
             fork_child_does_not_inherit_the_mapping,
-            Feature::ArenaMap,
+            &[Feature::ArenaMap],
         ),
         (
             "fork_child_remaps_the_inherited_fd",
             fork_child_remaps_the_inherited_fd,
-            Feature::ArenaMap,
+            &[Feature::ArenaMap],
         ),
         (
             "fork_child_adopts_with_from_fd",
             fork_child_adopts_with_from_fd,
-            Feature::ArenaMap,
+            &[Feature::ArenaMap],
         ),
         (
             "segv_on_fault_gives_sigsegv",
             segv_on_fault_gives_sigsegv,
-            Feature::SegvOnFault,
+            &[Feature::ArenaMap, Feature::SegvOnFault],
         ),
         (
             "segv_on_fault_alloc_then_free_zaps",
             segv_on_fault_alloc_then_free_zaps,
-            Feature::KfuncAllocPages,
+            &[
+                Feature::SegvOnFault,
+                Feature::KfuncAllocPages,
+                Feature::KfuncFreePages,
+            ],
         ),
         (
             "user_fault_allocates_reserved_page",
             user_fault_allocates_reserved_page,
-            Feature::KfuncReservePages,
+            &[Feature::ArenaMap, Feature::KfuncReservePages],
         ),
     ];
     let filter: Vec<String> = std::env::args()
@@ -392,7 +396,12 @@ fn main() {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
-        match common::gate(needs) {
+        let gate = needs
+            .iter()
+            .map(|f| common::gate(*f))
+            .find(|g| !matches!(g, common::Gate::Run))
+            .unwrap_or(common::Gate::Run);
+        match gate {
             common::Gate::Run => {}
             common::Gate::Skip(why) => {
                 common::report("SKIP", name, &why);

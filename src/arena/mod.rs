@@ -218,10 +218,12 @@ impl ArenaBuilder {
     /// Creates the map (`BPF_MAP_CREATE`, needs `CAP_BPF`) and maps it.
     ///
     /// Errors: [`Error::Invalid`] for anything [`ArenaBuilder::validate`]
-    /// rejects; [`Error::Bpf`] with `EPERM` without privileges, `EINVAL` on
-    /// kernels before 6.9 (no arena map type), `EOPNOTSUPP` when the JIT has
-    /// no arena support; [`Error::AddressInUse`] when the given address range
-    /// is already mapped here (nothing is replaced).
+    /// rejects; [`Error::NotSupported`] naming Linux 6.9 on a kernel without
+    /// the arena map type (the kernel itself answers `EINVAL`, or `EPERM`
+    /// without privileges); [`Error::Bpf`] with `EPERM` without privileges,
+    /// `EOPNOTSUPP` when the JIT has no arena support, `EINVAL` for anything
+    /// else the kernel refuses; [`Error::AddressInUse`] when the given
+    /// address range is already mapped here (nothing is replaced).
     pub fn create(&self) -> Result<Arena> {
         self.validate()?;
         let page = sys::page_size() as u64;
@@ -299,28 +301,40 @@ fn with_free_slot<T>(
     Ok(last)
 }
 
-/// The error for a failed arena `BPF_MAP_CREATE`. A kernel without the
-/// arena map type answers `EINVAL`, as it does for a bad flag or address;
-/// the two are told apart by creating the plainest arena there is (one
-/// page, no flags, no address): when that is refused with `EINVAL` too, the
-/// map type itself is missing and the answer is [`Error::NotSupported`].
+/// The error for a failed arena `BPF_MAP_CREATE`: [`Error::NotSupported`]
+/// when the kernel has no arena map type (it answers `EINVAL` then, as for
+/// a bad flag or address, or `EPERM` first without privileges), else
+/// [`Error::Bpf`] with the kernel's errno.
 fn create_error(what: String, errno: Errno) -> Error {
-    if errno == Errno::EINVAL {
-        let plain = MapCreateAttr {
-            map_type: MAP_TYPE_ARENA,
-            max_entries: 1,
-            map_flags: BPF_F_MMAPABLE,
-            ..Default::default()
+    if matches!(errno, Errno::EINVAL | Errno::EPERM) && !kernel_has_arenas(errno) {
+        return Error::NotSupported {
+            what: "BPF arenas (BPF_MAP_TYPE_ARENA)",
+            since: "6.9",
+            detail: Some(format!("creating {what}: BPF_MAP_CREATE answered {errno}")),
         };
-        if matches!(sys::map_create(&plain), Err(Errno::EINVAL)) {
-            return Error::NotSupported {
-                what: "BPF arenas (BPF_MAP_TYPE_ARENA)",
-                since: "6.9",
-                detail: Some(format!("creating {what}: BPF_MAP_CREATE answered EINVAL")),
-            };
-        }
     }
     Error::bpf(Cmd::MapCreate, what, errno)
+}
+
+/// Whether the kernel has the arena map type. The map type and its kfuncs
+/// came in one commit (Linux 6.9), so vmlinux BTF, readable by anyone,
+/// answers: no `bpf_arena_alloc_pages`, no arenas. Without BTF, an `EINVAL`
+/// is told apart from a bad flag or address by creating the plainest arena
+/// there is (one page, no flags, no address).
+fn kernel_has_arenas(errno: Errno) -> bool {
+    match crate::kfunc::kfunc_id(crate::kfunc::ARENA_ALLOC_PAGES) {
+        Ok(found) => found.is_some(),
+        Err(_) if errno == Errno::EINVAL => {
+            let plain = MapCreateAttr {
+                map_type: MAP_TYPE_ARENA,
+                max_entries: 1,
+                map_flags: BPF_F_MMAPABLE,
+                ..Default::default()
+            };
+            !matches!(sys::map_create(&plain), Err(Errno::EINVAL))
+        }
+        Err(_) => true,
+    }
 }
 
 /// How often [`with_free_slot`] picks a new slot when the one it reserved

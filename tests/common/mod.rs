@@ -16,22 +16,41 @@ pub fn strict() -> bool {
 
 /// The running kernel's release as `(major, minor, patch)`.
 ///
-/// Debian's old-style releases (`6.1.0-56-cloud-amd64`) carry an ABI
-/// number instead of the stable patch level; the real one is in
-/// `/proc/version` (`Debian 6.1.192-2`), which is read then.
+/// Distribution releases do not always carry the stable patch level:
+/// Debian's old-style `6.1.0-56-cloud-amd64` has an ABI number there (the
+/// real one is in `/proc/version`: `… Debian 6.1.192-2 …`), Ubuntu's
+/// `6.8.0-45-generic` too (the real one ends `/proc/version_signature`).
+/// An unreadable or unparsable release fails the test: every skip would
+/// otherwise look justified.
 pub fn kernel_version() -> (u32, u32, u32) {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let release = kernel_release();
-    let mut v = parse_version(&release).unwrap_or((0, 0, 0));
-    if v.2 == 0 {
-        let version = std::fs::read_to_string("/proc/version").unwrap_or_default();
-        if let Some(deb) = version.split("Debian ").nth(1)
-            && let Some(d) = parse_version(deb)
-            && (d.0, d.1) == (v.0, v.1)
-        {
-            v = d;
-        }
+    version_from(
+        &release,
+        &read("/proc/version"),
+        &read("/proc/version_signature"),
+    )
+    .unwrap_or_else(|| panic!("cannot parse the kernel release {release:?}"))
+}
+
+/// [`kernel_version`] from the texts of `osrelease`, `/proc/version` and
+/// `/proc/version_signature` (empty when absent).
+pub fn version_from(release: &str, version: &str, signature: &str) -> Option<(u32, u32, u32)> {
+    let v = parse_version(release)?;
+    if v.2 != 0 {
+        return Some(v);
     }
-    v
+    let candidates = version
+        .split("Debian ")
+        .skip(1)
+        .chain(signature.split_whitespace().last())
+        .filter_map(parse_version);
+    Some(
+        candidates
+            .filter(|d| (d.0, d.1) == (v.0, v.1))
+            .max()
+            .unwrap_or(v),
+    )
 }
 
 /// `uname -r`.
@@ -42,12 +61,18 @@ pub fn kernel_release() -> String {
         .to_string()
 }
 
-/// `"6.18.15+deb13-cloud-amd64"` → `(6, 18, 15)`; `"6.9"` → `(6, 9, 0)`.
+/// `"6.18.15+deb13-cloud-amd64"` → `(6, 18, 15)`; `"6.9"` → `(6, 9, 0)`;
+/// `"6.1.192-2"` → `(6, 1, 192)`.
 pub fn parse_version(s: &str) -> Option<(u32, u32, u32)> {
     let mut parts = s.split(|c: char| !c.is_ascii_digit());
     let major = parts.next()?.parse().ok()?;
     let minor = parts.next()?.parse().ok()?;
-    let patch = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    // A patch level only where a '.' follows the minor number.
+    let rest = s.splitn(3, '.').nth(2);
+    let patch = rest
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     Some((major, minor, patch))
 }
 
@@ -138,7 +163,9 @@ pub fn gate(f: Feature) -> Gate {
     match probe(f) {
         Support::Yes => Gate::Run,
         Support::No { since } if !kernel_at_least(since) => {
-            assert_refused_cleanly(f, since);
+            if let Err(e) = refused_cleanly(f, since) {
+                return Gate::Fail(e);
+            }
             Gate::Skip(format!(
                 "{} needs Linux {since} (this kernel: {})",
                 f.name(),
@@ -158,22 +185,50 @@ pub fn gate(f: Feature) -> Gate {
     }
 }
 
-/// For a feature the crate has an API for, asserts that the API refuses
+/// Checks the error output of a program that failed on this kernel: one
+/// line, starting with `prefix`, naming a Linux release newer than this
+/// kernel (`… needs Linux 6.17 or later …`). Returns that line.
+pub fn assert_one_line_naming_a_newer_release(prefix: &str, stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "more than one line:\n{stderr}");
+    assert!(lines[0].starts_with(prefix), "{stderr}");
+    let since = lines[0]
+        .split("needs Linux ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .unwrap_or_else(|| panic!("failed without naming a release: {stderr}"));
+    assert!(
+        !kernel_at_least(since),
+        "says it needs Linux {since}, but this kernel is {}: {stderr}",
+        kernel_release()
+    );
+    lines[0].to_string()
+}
+
+/// For a feature the crate has an API for, checks that the API refuses
 /// with [`Error::NotSupported`] naming release `since` (not an errno dump).
-fn assert_refused_cleanly(f: Feature, since: &str) {
+fn refused_cleanly(f: Feature, since: &str) -> std::result::Result<(), String> {
+    let flags = match f {
+        Feature::SegvOnFault => ArenaFlags::SEGV_ON_FAULT,
+        Feature::NoUserConv => ArenaFlags::NO_USER_CONV,
+        _ => ArenaFlags::empty(),
+    };
     let r: Result<()> = match f {
         Feature::ArenaMap | Feature::SegvOnFault | Feature::NoUserConv => {
-            ArenaBuilder::new(1).create().map(drop)
+            ArenaBuilder::new(1).flags(flags).create().map(drop)
         }
         Feature::KfuncReservePages if probe(Feature::ArenaMap).is_yes() => {
             let a = arena(2);
             a.reserve_pages(a.ptr_at::<u8>(0).expect("page 0"), 1)
         }
-        _ => return,
+        _ => return Ok(()),
     };
     match r {
-        Err(Error::NotSupported { since: s, .. }) if s == since => {}
-        other => panic!("{} is missing, but the crate answered {other:?}", f.name()),
+        Err(Error::NotSupported { since: s, .. }) if s == since => Ok(()),
+        other => Err(format!(
+            "{} is missing, but the crate answered {other:?} instead of NotSupported (Linux {since})",
+            f.name()
+        )),
     }
 }
 
@@ -192,7 +247,9 @@ pub const NODE_ID_OOPS: KernelBug = KernelBug {
 /// `munmap` (or `mremap`) splits it and succeeds, and a `fork()` child
 /// inherits it — both leave two VMAs sharing one arena record, freed twice
 /// in `arena_vm_close`. Broken since 6.9; CVE-2026-45837. Seen on Debian's
-/// 6.18.15.
+/// 6.18.15. A case that observes it on such a kernel must close every piece
+/// of the mapping before anything else touches the arena: a
+/// `bpf_arena_free_pages` in between would walk the freed VMA.
 pub const ARENA_VMA_SHARED: KernelBug = KernelBug {
     what: "the arena mapping can be split by a partial munmap/mremap and is inherited by fork children",
     broken: &[("6.9", "6.12.88"), ("6.13", "6.18.30"), ("6.19", "7.0.7")],
