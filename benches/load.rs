@@ -8,7 +8,7 @@
 //! arena creation, mmap, page faults for the globals, the NULL-page guard's
 //! built-in program) and the bare PROG_LOAD time.
 //!
-//! Targets (DESIGN.md): loader's own work <= 20 % of the total; total < 1 ms;
+//! Targets: loader's own work <= 20 % of the total; total < 1 ms;
 //! first load in a fresh process <= 1/3 of libbpf's 4.4-5 ms.
 
 mod common;

@@ -3,7 +3,7 @@
  * Page alloc/free/reserve semantics, checked from BPF.
  *
  * page_rules: each check sets one bit of the return value when the kernel
- *   answers as documented (reference/kernel-abi.md §3.2):
+ *   answers as documented (bpf_arena::guide::kernel, "Pages"):
  *   0x01 alloc of 2 pages at page 4 returns that address
  *   0x02 alloc over an allocated page returns NULL
  *   0x04 alloc of more pages than the arena returns NULL

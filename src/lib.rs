@@ -40,6 +40,7 @@ mod error;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 pub mod features;
+pub mod guide;
 pub mod insn;
 pub mod kconfig;
 pub mod kfunc;

@@ -1,6 +1,6 @@
 //! Loading an object: the only module that sequences kernel work.
 //!
-//! [`ObjectLoader::load`] does, in order (DESIGN.md decision 2):
+//! [`ObjectLoader::load`] does, in order ([address first, programs after](crate::guide::design)):
 //! resolve externs (kfuncs, ksyms, kconfig) → fix up and load the BTF →
 //! create maps (global data maps written, `.rodata` frozen, mmapped) →
 //! create, place and map the arena, copy the arena globals → relocate and
@@ -69,7 +69,7 @@ pub struct LoadTimings {
 const MAX_DIRECT_OFFSET: u64 = 1 << 29;
 
 /// Where `.addr_space.1` globals of `globals_len` bytes go in an arena of
-/// `pages` pages (DESIGN.md decision 5): at the end (offset `pages * page -
+/// `pages` pages ([design decision 5](crate::guide::design)): at the end (offset `pages * page -
 /// round_up(len, page)`) when every reference stays below the 512 MiB
 /// direct-value limit or `full_range()` says the kernel accepts larger
 /// offsets; otherwise at offset 0. `None` when they do not fit.
@@ -1132,8 +1132,9 @@ impl LoadedObject {
         self.arena.clone()
     }
 
-    /// Where in the arena the `.addr_space.1` globals were placed (DESIGN.md
-    /// decision 5: at the end when the kernel accepts the offset, else 0).
+    /// Where in the arena the `.addr_space.1` globals were placed (at the
+    /// end when the kernel accepts the offset, else 0: see
+    /// [design decision 5](crate::guide::design)).
     pub fn arena_globals_offset(&self) -> Option<u64> {
         self.arena.as_ref().map(|_| self.arena_offset)
     }

@@ -1,5 +1,5 @@
-//! Every attr field offset in `sys` against `reference/kernel-abi.md`
-//! Appendix A (Linux 6.18), and the info structs against the running
+//! Every attr field offset in `sys` against the uapi `union bpf_attr` of
+//! Linux 6.18, and the info structs against the running
 //! kernel's own BTF.
 
 mod common;
@@ -134,7 +134,7 @@ fn info_structs_match_the_running_kernel() {
     );
 }
 
-/// §1.2 step 1: an attr larger than the kernel's union with a non-zero
+/// (Creation) step 1: an attr larger than the kernel's union with a non-zero
 /// tail is E2BIG (the kernel's union is 168 bytes on 6.18).
 #[test]
 fn oversized_attr_with_nonzero_tail_is_e2big() {

@@ -1,4 +1,4 @@
-//! The `bpf-arena` binary against the command-line contract in DESIGN.md:
+//! The `bpf-arena` binary against its command-line contract (the README):
 //! stdout compared byte for byte, exit statuses and stderr lines for errors.
 //!
 //! `inspect` output of every bpf-asm object is compared with

@@ -1,5 +1,5 @@
 //! Kernel rules that need `fork()` or a process killed by `SIGSEGV`
-//! (`reference/kernel-abi.md` §2.4 fork row, §3.1, §3.2 free zapping).
+//! (the fork rule, user faults and free zapping: `bpf_arena::guide::kernel`).
 //!
 //! `harness = false`: this binary is one single-threaded process, so
 //! `fork()` is safe here. Each check forks a child that only makes raw
@@ -50,7 +50,7 @@ fn read_u64(addr: u64) -> u64 {
     unsafe { std::ptr::read_volatile(addr as *const u64) }
 }
 
-/// §2.4: the child does not inherit the arena mapping (access → SIGSEGV).
+/// (Mapping) the child does not inherit the arena mapping (access → SIGSEGV).
 fn fork_child_does_not_inherit_the_mapping() -> Result<(), String> {
     let a = common::arena(4);
     let p = a.ptr_at::<u64>(4096).unwrap();
@@ -70,7 +70,7 @@ fn fork_child_does_not_inherit_the_mapping() -> Result<(), String> {
     }
 }
 
-/// §2.4: the child re-maps the inherited fd at the same address with
+/// (Mapping) the child re-maps the inherited fd at the same address with
 /// MAP_FIXED_NOREPLACE, sees the parent's data, and its writes are shared;
 /// mmap(NULL) in the child is EINVAL.
 fn fork_child_remaps_the_inherited_fd() -> Result<(), String> {
@@ -142,7 +142,7 @@ fn fork_child_adopts_with_from_fd() -> Result<(), String> {
     }
 }
 
-/// §3.1: with SEGV_ON_FAULT, a user fault on an unallocated page is SIGSEGV
+/// (Pages) with SEGV_ON_FAULT, a user fault on an unallocated page is SIGSEGV
 /// (reads and writes alike).
 fn segv_on_fault_gives_sigsegv() -> Result<(), String> {
     for write in [false, true] {
@@ -167,7 +167,7 @@ fn segv_on_fault_gives_sigsegv() -> Result<(), String> {
     Ok(())
 }
 
-/// §3.1/§3.2: on a SEGV_ON_FAULT arena, pages BPF allocated are usable from
+/// (Pages) on a SEGV_ON_FAULT arena, pages BPF allocated are usable from
 /// user space, and after a free the user mapping is zapped (SIGSEGV).
 fn segv_on_fault_alloc_then_free_zaps() -> Result<(), String> {
     match in_child(|| {
@@ -193,7 +193,7 @@ fn segv_on_fault_alloc_then_free_zaps() -> Result<(), String> {
     }
 }
 
-/// §3.1 quirk: a user fault allocates even a page reserved with
+/// (Pages) quirk: a user fault allocates even a page reserved with
 /// bpf_arena_reserve_pages (reservation only stops BPF allocation).
 fn user_fault_allocates_reserved_page() -> Result<(), String> {
     let a = common::arena(4);

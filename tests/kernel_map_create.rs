@@ -1,5 +1,5 @@
 //! Kernel rules for creating arenas and for the other syscalls on an arena fd
-//! (`reference/kernel-abi.md` §1), asserted against the live kernel, plus the
+//! (`bpf_arena::guide::kernel`, "Creation"), asserted against the live kernel, plus the
 //! user-space validation that catches the same mistakes (and the ones the
 //! kernel lets through) before any syscall.
 
@@ -28,7 +28,7 @@ fn arena_attr() -> MapCreateAttr {
     }
 }
 
-/// §1.2: the arena's creation checks and their errno values, in order.
+/// (Creation) the arena's creation checks and their errno values, in order.
 #[test]
 fn map_create_validation_table() {
     require!(Feature::ArenaMap, Feature::SegvOnFault, Feature::NoUserConv);
@@ -195,7 +195,7 @@ fn map_create_validation_table() {
     );
 }
 
-/// §1.2 (syscall layer): map_extra is only for arenas and bloom filters.
+/// (Creation) (syscall layer): map_extra is only for arenas and bloom filters.
 #[test]
 fn map_extra_rejected_for_other_map_types() {
     require!(Feature::ArenaMap);
@@ -217,7 +217,7 @@ fn map_extra_rejected_for_other_map_types() {
     );
 }
 
-/// §1.2: the kernel accepts a kernel-half map_extra (and would WARN at mmap);
+/// (Creation) the kernel accepts a kernel-half map_extra (and would WARN at mmap);
 /// the crate refuses it before any syscall.
 #[test]
 fn kernel_half_map_extra_is_accepted_by_the_kernel_but_not_by_the_crate() {
@@ -282,7 +282,7 @@ fn builder_validates_in_user_space() {
     assert!(ArenaBuilder::new(2).address(G4 - 8192).validate().is_ok());
 }
 
-/// §1.3: element operations on an arena fd.
+/// (Creation) element operations on an arena fd.
 #[test]
 fn element_syscalls_on_an_arena() {
     require!(Feature::ArenaMap);
@@ -298,7 +298,7 @@ fn element_syscalls_on_an_arena() {
     );
 }
 
-/// §1.3: map_info reports the arena's shape and its creation-time map_extra.
+/// (Creation) map_info reports the arena's shape and its creation-time map_extra.
 #[test]
 fn map_info_of_an_arena() {
     require!(Feature::ArenaMap, Feature::NoUserConv);
@@ -343,7 +343,7 @@ fn map_info_of_an_arena() {
     unsafe { sys::munmap(addr, 2 * page() as usize).unwrap() };
 }
 
-/// §1.3: MAP_FREEZE succeeds on an arena; afterwards writable mappings are
+/// (Creation) MAP_FREEZE succeeds on an arena; afterwards writable mappings are
 /// refused (EPERM) and read-only ones allowed.
 #[test]
 fn freeze_blocks_writable_mappings() {
@@ -361,7 +361,7 @@ fn freeze_blocks_writable_mappings() {
     unsafe { sys::munmap(addr, len).unwrap() };
 }
 
-/// §1.2: creating an arena without privileges is EPERM (checked in a child
+/// (Creation) creating an arena without privileges is EPERM (checked in a child
 /// that drops every capability).
 #[test]
 fn unprivileged_create_is_eperm() {

@@ -1,5 +1,5 @@
-//! Kernel rules for mapping arenas (`reference/kernel-abi.md` §2.1–2.4), and
-//! the crate's placement decisions (DESIGN.md decisions 3 and 4).
+//! Kernel rules for mapping arenas (`bpf_arena::guide::kernel`, "Mapping"),
+//! and the crate's placement decisions (`bpf_arena::guide::design` 3 and 4).
 //!
 //! Raw `mmap`/`munmap`/`mprotect`/`mremap` calls are made directly with libc
 //! here, on mappings each test creates itself. Fork-based rules are in
@@ -118,7 +118,7 @@ fn exec_mapping_rule() -> (Result<(), Errno>, Result<(), Errno>) {
     (exec, mprot)
 }
 
-/// §2.1: MAP_SHARED only; PROT_EXEC as for any BPF map; read-only mappings
+/// (Mapping) MAP_SHARED only; PROT_EXEC as for any BPF map; read-only mappings
 /// stay read-only.
 #[test]
 fn generic_map_mmap_rules() {
@@ -172,7 +172,7 @@ fn generic_map_mmap_rules() {
     munmap(rw, len).unwrap();
 }
 
-/// §2.2: offset, length and address checks of the arena's get_unmapped_area.
+/// (Mapping) offset, length and address checks of the arena's get_unmapped_area.
 #[test]
 fn unmapped_area_checks() {
     require!(Feature::ArenaMap);
@@ -239,7 +239,7 @@ fn unmapped_area_checks() {
     munmap(first, len).unwrap();
 }
 
-/// §2.2: a 4 GiB arena mapped by the kernel is always 4 GiB-aligned.
+/// (Mapping) a 4 GiB arena mapped by the kernel is always 4 GiB-aligned.
 #[test]
 fn four_gib_arena_is_placed_aligned() {
     require!(Feature::ArenaMap);
@@ -249,7 +249,7 @@ fn four_gib_arena_is_placed_aligned() {
     munmap(base, G4).unwrap();
 }
 
-/// §2.2 quirk: with map_extra 0, MAP_FIXED at a range crossing 4 GiB is
+/// (Mapping) quirk: with map_extra 0, MAP_FIXED at a range crossing 4 GiB is
 /// silently moved up to the boundary (never pass MAP_FIXED unchecked).
 #[test]
 fn map_fixed_across_4gib_is_moved_to_the_boundary() {
@@ -264,7 +264,7 @@ fn map_fixed_across_4gib_is_moved_to_the_boundary() {
     munmap(start, rlen).unwrap();
 }
 
-/// §2.3: user_vm_start never changes once fixed, even after munmap; the old
+/// (Mapping) user_vm_start never changes once fixed, even after munmap; the old
 /// address works again with the data intact.
 #[test]
 fn user_vm_start_is_sticky() {
@@ -293,7 +293,7 @@ fn user_vm_start_is_sticky() {
     munmap(base, len).unwrap();
 }
 
-/// §2.3: without map_extra, the size is not checked against max_entries: a
+/// (Mapping) without map_extra, the size is not checked against max_entries: a
 /// larger mapping works and user faults beyond max_entries allocate pages.
 #[test]
 fn oversized_mapping_without_map_extra_is_accepted() {
@@ -312,7 +312,7 @@ fn oversized_mapping_without_map_extra_is_accepted() {
     munmap(small, 8 * page()).unwrap();
 }
 
-/// §2.1/§2.3: the mapping holds the map: closing the fd keeps data alive.
+/// (Mapping) the mapping holds the map: closing the fd keeps data alive.
 #[test]
 fn mapping_outlives_the_fd() {
     require!(Feature::ArenaMap);
@@ -331,7 +331,7 @@ fn mapping_outlives_the_fd() {
     munmap(base, len).unwrap();
 }
 
-/// §2.3: MAP_FIXED over the live arena VMA replaces it (one VMA per process).
+/// (Mapping) MAP_FIXED over the live arena VMA replaces it (one VMA per process).
 #[test]
 fn map_fixed_over_the_arena_replaces_it() {
     require!(Feature::ArenaMap);
@@ -359,7 +359,7 @@ fn map_fixed_over_the_arena_replaces_it() {
     munmap(base, len).unwrap();
 }
 
-/// §2.4: the arena VMA cannot be split, grown or moved; protecting the
+/// (Mapping) the arena VMA cannot be split, grown or moved; protecting the
 /// whole range works. Kernels without the fork/split fix (6.12.88, 6.18.30,
 /// 7.0.7, 7.1) let a partial munmap through: a known kernel bug there.
 #[test]

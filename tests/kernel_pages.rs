@@ -1,4 +1,4 @@
-//! Page population (`reference/kernel-abi.md` §3): user faults, and the
+//! Page population (`bpf_arena::guide::kernel`, "Pages"): user faults, and the
 //! semantics of bpf_arena_alloc_pages / free_pages / reserve_pages, through
 //! the crate's page API and through hand-assembled programs where the API
 //! deliberately offers less (flags, node ids, the NULL page).
@@ -64,7 +64,7 @@ fn pg(a: &Arena, n: u64) -> ArenaPtr<u8> {
     a.ptr_at(n * page()).unwrap()
 }
 
-/// §3.1: user faults allocate zeroed pages, reads included: a page read
+/// (Pages) user faults allocate zeroed pages, reads included: a page read
 /// from user space is no longer free for BPF.
 #[test]
 fn user_faults_allocate_zeroed_pages() {
@@ -90,7 +90,7 @@ fn user_faults_allocate_zeroed_pages() {
     );
 }
 
-/// §3.2: what bpf_arena_alloc_pages returns NULL for.
+/// (Pages) what bpf_arena_alloc_pages returns NULL for.
 #[test]
 fn alloc_pages_null_cases() {
     require_arena!();
@@ -129,7 +129,7 @@ fn alloc_pages_null_cases() {
     );
 }
 
-/// §3.2: allocations return full user addresses of zeroed pages; first fit
+/// (Pages) allocations return full user addresses of zeroed pages; first fit
 /// reuses gaps.
 #[test]
 fn alloc_pages_first_fit_and_zeroed() {
@@ -154,7 +154,7 @@ fn alloc_pages_first_fit_and_zeroed() {
     );
 }
 
-/// §3.2: free zaps the user mapping; the next access faults in a new zero
+/// (Pages) free zaps the user mapping; the next access faults in a new zero
 /// page. Free ignores NULL and a count of 0.
 #[test]
 fn free_pages_zaps_user_mapping() {
@@ -179,7 +179,7 @@ fn free_pages_zaps_user_mapping() {
     );
 }
 
-/// §3.2: BPF reads of a freed page return 0 (use after free reads 0).
+/// (Pages) BPF reads of a freed page return 0 (use after free reads 0).
 #[test]
 fn bpf_sees_zero_after_free() {
     require_arena!();
@@ -198,7 +198,7 @@ fn bpf_sees_zero_after_free() {
     );
 }
 
-/// §3.2: bpf_arena_reserve_pages answers 0, -EBUSY, -EINVAL; reserved pages
+/// (Pages) bpf_arena_reserve_pages answers 0, -EBUSY, -EINVAL; reserved pages
 /// are skipped by allocation, fault for BPF, and are un-reserved by free.
 #[test]
 fn reserve_pages_semantics() {
@@ -291,7 +291,7 @@ fn null_page_is_never_handed_out() {
     );
 }
 
-/// §3.2: page management works on SEGV_ON_FAULT arenas (fault behaviour
+/// (Pages) page management works on SEGV_ON_FAULT arenas (fault behaviour
 /// itself is in tests/fork.rs).
 #[test]
 fn page_api_on_segv_on_fault_arena() {

@@ -1,4 +1,5 @@
-//! How programs use arenas (`reference/kernel-abi.md` §4, §5): association,
+//! How programs use arenas (`bpf_arena::guide::kernel`, "Programs" and
+//! "Instructions in arena memory"): association,
 //! `ld_imm64` direct values, both casts, kfunc requirements, atomics,
 //! `fd_array` binding — each outcome, errno and verifier message asserted
 //! against the live kernel. All programs are hand-assembled with `insn`.
@@ -41,7 +42,7 @@ fn run_ctx2(prog: &[Instruction], a: u64) -> [u64; 2] {
     ]
 }
 
-/// §4.2: direct-value offset checks.
+/// (Programs) direct-value offset checks.
 #[test]
 fn direct_value_offsets() {
     require_arena!();
@@ -77,7 +78,7 @@ fn direct_value_offsets() {
     }
 }
 
-/// §4.2: the kernel substitutes `user_vm_start + off`, typed as a scalar.
+/// (Programs) the kernel substitutes `user_vm_start + off`, typed as a scalar.
 #[test]
 fn map_value_is_the_user_address_as_a_scalar() {
     require_arena!();
@@ -97,7 +98,7 @@ fn map_value_is_the_user_address_as_a_scalar() {
     );
 }
 
-/// §4.3: cast_kern makes PTR_TO_ARENA; stores and loads reach the page user
+/// (Programs) cast_kern makes PTR_TO_ARENA; stores and loads reach the page user
 /// space sees; on an unallocated page a load gives 0 and a store is dropped.
 #[test]
 fn cast_kern_accesses_and_fault_handling() {
@@ -161,7 +162,7 @@ fn cast_user_prog(a: &Arena) -> Vec<Instruction> {
     ]
 }
 
-/// §4.3: cast_user rebuilds the user address, maps low32 == 0 to NULL; with
+/// (Programs) cast_user rebuilds the user address, maps low32 == 0 to NULL; with
 /// NO_USER_CONV it is a 32-bit move.
 #[test]
 fn cast_user_null_and_no_user_conv() {
@@ -187,7 +188,7 @@ fn cast_user_null_and_no_user_conv() {
     );
 }
 
-/// §4.3/§5: malformed casts and casts without an arena.
+/// (Programs, Instructions in arena memory) malformed casts and casts without an arena.
 #[test]
 fn cast_encoding_errors() {
     require_arena!();
@@ -219,7 +220,7 @@ fn cast_encoding_errors() {
     );
 }
 
-/// §4.1: one arena per program, by ld_imm64 and by fd_array.
+/// (Programs) one arena per program, by ld_imm64 and by fd_array.
 #[test]
 fn only_one_arena_per_program() {
     require_arena!();
@@ -242,7 +243,7 @@ fn only_one_arena_per_program() {
     assert_rejected(r, Errno::EBUSY, "Only one arena per program");
 }
 
-/// §4.1: an arena that is neither mapped nor given map_extra cannot be used.
+/// (Programs) an arena that is neither mapped nor given map_extra cannot be used.
 #[test]
 fn arena_needs_an_address_before_load() {
     require_arena!();
@@ -259,7 +260,7 @@ fn arena_needs_an_address_before_load() {
     );
 }
 
-/// §4.1: any program type may reference an arena.
+/// (Programs) any program type may reference an arena.
 #[test]
 fn any_program_type_can_use_an_arena() {
     require_arena!();
@@ -285,7 +286,7 @@ fn any_program_type_can_use_an_arena() {
     }
 }
 
-/// §4.4/§5: the arena kfuncs need a sleepable program up to 6.18; SYSCALL
+/// (Programs, Instructions in arena memory) the arena kfuncs need a sleepable program up to 6.18; SYSCALL
 /// programs must be sleepable.
 #[test]
 fn kfunc_sleepable_requirement() {
@@ -322,7 +323,7 @@ fn kfunc_sleepable_requirement() {
     );
 }
 
-/// §4.4: a kfunc call with an fd_array index but no fd_array.
+/// (Programs) a kfunc call with an fd_array index but no fd_array.
 #[test]
 fn kfunc_module_index_without_fd_array() {
     require_arena!();
@@ -358,7 +359,7 @@ fn atomic_prog(a: &Arena, size: Size, op: AtomicOp) -> Vec<Instruction> {
     ]
 }
 
-/// §5: atomics in arena memory: what the x86-64 JIT accepts, and results.
+/// (Instructions in arena memory) atomics in arena memory: what the x86-64 JIT accepts, and results.
 #[test]
 fn atomics_in_arena() {
     require_arena!();
@@ -400,7 +401,7 @@ fn atomics_in_arena() {
     }
 }
 
-/// §5: 8-bit atomics in arena memory. A read-modify-write of 8 bits is
+/// (Instructions in arena memory) 8-bit atomics in arena memory. A read-modify-write of 8 bits is
 /// refused everywhere, but how depends on the kernel: before 6.15 the
 /// verifier does not know 8- and 16-bit `BPF_ATOMIC` at all (seen on
 /// 6.12.117: "unknown opcode d3"); from 6.15, which brought load-acquire
@@ -439,7 +440,7 @@ fn byte_atomics_in_arena() {
     assert_eq!(run_syscall(&acq, &mut []), 0x23, "8-bit load-acquire");
 }
 
-/// §5: sign-extending loads from arena memory (6.18 on x86-64/arm64).
+/// (Instructions in arena memory) sign-extending loads from arena memory (6.18 on x86-64/arm64).
 #[test]
 fn sign_extending_arena_loads() {
     require_arena!();
@@ -473,7 +474,7 @@ fn sign_extending_arena_loads() {
     }
 }
 
-/// §4.1: fd_array + fd_array_cnt binds an arena to a program that never
+/// (Programs) fd_array + fd_array_cnt binds an arena to a program that never
 /// names it — enough for a program that receives arena pointers.
 #[test]
 fn fd_array_binds_the_arena() {
@@ -503,7 +504,7 @@ fn fd_array_binds_the_arena() {
     assert_eq!(a.read(p).unwrap(), 0x77);
 }
 
-/// §4.1: an arena program needs CAP_BPF and CAP_PERFMON (checked in a child
+/// (Programs) an arena program needs CAP_BPF and CAP_PERFMON (checked in a child
 /// that keeps CAP_BPF only).
 #[test]
 fn arena_programs_need_cap_perfmon() {

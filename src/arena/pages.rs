@@ -200,7 +200,7 @@ impl Arena {
     /// Reserves `count` pages at `ptr` with `bpf_arena_reserve_pages`
     /// (6.17): BPF allocations will not return them and BPF accesses fault
     /// (reading 0) until they are freed. User-space faults still allocate
-    /// reserved pages (kernel quirk, see `kernel-abi.md` §3.1).
+    /// reserved pages (a kernel quirk: see [the kernel's page rules](crate::guide::kernel)).
     ///
     /// The kernel's answer: `Ok(())` for 0 (also for a misaligned `ptr` or a
     /// `count` of 0, where it silently does nothing), [`Error::Kfunc`] with

@@ -4,7 +4,7 @@
 //! same file gives the same spec on every machine. Kernel facts (map fds, the
 //! arena's placement, kfunc ids) come in later, in [`crate::loader`].
 //!
-//! What is recognised (see `reference/object-inventory.md`):
+//! What is recognised (what clang 19 puts in libbpf-style objects):
 //! - programs: every `FUNC` symbol in an executable section other than
 //!   `.text`, typed by libbpf's section names (`syscall`, `socket`, `xdp`,
 //!   `tc`, `tracepoint/…`, `raw_tp/…`, `kprobe/…`, `iter.s/…`, …); `.text`

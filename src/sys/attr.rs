@@ -2,8 +2,8 @@
 //!
 //! Each struct is sized to the fields the crate uses, with padding written out
 //! so every byte is initialised (the kernel rejects non-zero bytes past the
-//! fields it knows). Offsets are those of Linux 6.18 (`reference/kernel-abi.md`
-//! Appendix A) and are checked by a test. Pointer fields are `u64` user
+//! fields it knows). Offsets are those of Linux 6.18's `union bpf_attr`
+//! and are checked by a test against the uapi layout and the live BTF. Pointer fields are `u64` user
 //! addresses, exactly as in the uapi header.
 
 /// The `bpf(2)` command numbers (`enum bpf_cmd`) this crate issues.

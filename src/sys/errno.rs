@@ -5,7 +5,7 @@ use std::fmt;
 /// An error number returned by a system call (`errno`).
 ///
 /// A plain `Copy` wrapper around the positive error code, with named constants
-/// for every value the arena ABI produces (see `reference/kernel-abi.md` §0).
+/// for every value the arena ABI produces (see [the kernel's arena rules](crate::guide::kernel)).
 /// `Display` prints the symbolic name and the C library's description, e.g.
 /// `EINVAL (Invalid argument)`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -156,8 +156,8 @@ pub fn object_name(name: &str) -> Option<[u8; 16]> {
 /// `BPF_MAP_CREATE`: creates a map and returns its fd.
 ///
 /// Needs `CAP_BPF` (or `CAP_SYS_ADMIN`) for most map types, arenas included
-/// (`EPERM` otherwise). See `reference/kernel-abi.md` §1.2 for the arena's
-/// validation order and errno values.
+/// (`EPERM` otherwise). See [the kernel's arena rules](crate::guide::kernel)
+/// for what an arena's creation checks and answers.
 pub fn map_create(attr: &MapCreateAttr) -> Result<OwnedFd, Errno> {
     let mut a = *attr;
     owned_fd(bpf(Cmd::MapCreate, &mut a)?)
