@@ -60,7 +60,7 @@ fn build(n: u64) -> LoadedObject {
 fn head(o: &LoadedObject) -> ArenaPtr<Node> {
     o.arena()
         .unwrap()
-        .read(o.arena_global::<ArenaPtr<Node>>("list").unwrap())
+        .read(o.arena_global_at::<ArenaPtr<Node>>("list", 0).unwrap())
         .unwrap()
 }
 

@@ -21,6 +21,17 @@ struct Node {
 // SAFETY: two 8-byte fields, no padding, every bit pattern valid.
 unsafe impl Plain for Node {}
 
+/// `struct list_head { struct node __arena *first; __u64 len; }`, the
+/// `__arena` global `list`.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct ListHead {
+    first: ArenaPtr<Node>,
+    len: u64,
+}
+// SAFETY: two 8-byte fields, no padding, every bit pattern valid.
+unsafe impl Plain for ListHead {}
+
 /// Nodes per page: the BPF allocator keeps 16 bytes of each page to chain it.
 const NODES_PER_PAGE: u64 = (4096 - 16) / std::mem::size_of::<Node>() as u64;
 
@@ -53,7 +64,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let pages = n.div_ceil(NODES_PER_PAGE) + 3;
     let declared = loader.spec().map("arena").map_or(0, |m| m.max_entries) as u64;
     if pages > declared {
-        loader.set_max_entries("arena", pages as u32)?;
+        loader.set_arena_pages(pages as u32)?;
     }
     loader.set_global_value("cnt", n as u32)?;
     let obj = loader.load()?;
@@ -80,7 +91,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // Walk the list BPF built: list.first is an __arena global.
     let walk = || -> Result<(u64, u64), bpf_arena::Error> {
-        let mut p: ArenaPtr<Node> = arena.read(obj.arena_global::<ArenaPtr<Node>>("list")?)?;
+        let head: ListHead = arena.read(obj.arena_global::<ListHead>("list")?)?;
+        let mut p = head.first;
         let (mut count, mut sum) = (0, 0);
         while !p.is_null() {
             let node = arena.read(p)?;
@@ -94,6 +106,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "sum of the list walked from user space: {user_sum} ({count} nodes; expected {expected})"
     );
+    let head: ListHead = arena.read(obj.arena_global::<ListHead>("list")?)?;
+    check(head.len == n, "list.len counts the nodes")?;
     check(user_sum == expected && count == n, "user-space walk")?;
 
     run("arena_list_sum")?;

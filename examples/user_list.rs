@@ -43,7 +43,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         env!("CARGO_MANIFEST_DIR"),
         "/bpf-asm/user_list.bpf.o"
     ))?;
-    loader.set_max_entries("arena", (pages + 3) as u32)?;
+    loader.set_arena_pages((pages + 3) as u32)?;
     let obj = loader.load()?;
     let arena = obj.arena().ok_or("no arena")?;
     let first = arena

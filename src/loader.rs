@@ -214,6 +214,26 @@ impl ObjectLoader {
         Ok(self)
     }
 
+    /// Sets the page count of the object's arena map (its `max_entries`),
+    /// whatever the map is called. The pages must hold the `__arena`
+    /// globals, and an arena has at most 2²⁰ pages and 4 GiB: both are
+    /// checked at load ([`Error::Invalid`]; the kernel would answer
+    /// `EINVAL`/`E2BIG`). Errors: [`Error::Invalid`] when the object has no
+    /// arena map.
+    pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+        let i = self
+            .spec
+            .arena_map()
+            .ok_or_else(|| Error::invalid("arena size", "the object has no arena map"))?;
+        let m = self
+            .spec
+            .maps
+            .get_mut(i)
+            .ok_or_else(|| Error::invalid("arena size", "the object has no arena map"))?;
+        m.max_entries = pages;
+        Ok(self)
+    }
+
     /// Loads only these programs (the others are skipped).
     pub fn load_only<S: AsRef<str>>(&mut self, names: &[S]) -> Result<&mut Self> {
         for n in names {
@@ -429,6 +449,9 @@ impl ObjectLoader {
             t.prog_load = t.prog_load.saturating_add(load_start.elapsed());
         }
         t.total = start.elapsed();
+        if let (Some(a), Some(_)) = (&arena, &self.spec.arena_data) {
+            a.claim_globals(&self.globals_claim(arena_offset), true)?;
+        }
         // Loaded: the pins stay.
         self.new_pins.0.clear();
         Ok(LoadedObject {
@@ -705,6 +728,9 @@ impl ObjectLoader {
                     ),
                 )
             })?;
+            // Another object's globals in this arena must not overlap these
+            // (checked now, recorded once the load succeeded).
+            a.claim_globals(&self.globals_claim(offset), false)?;
             if fresh_arena {
                 if a.flags().contains(ArenaFlags::SEGV_ON_FAULT) {
                     let n = g
@@ -736,6 +762,23 @@ impl ObjectLoader {
             && arena.as_ref().is_some_and(|a| a.has_null_page())
             && !(offset == 0 && self.spec.arena_data.is_some());
         Ok((maps, arena, offset, guard))
+    }
+
+    /// The `__arena` globals of this object, placed at arena offset `base`.
+    fn globals_claim(&self, base: u64) -> crate::arena::GlobalsClaim {
+        crate::arena::GlobalsClaim {
+            object: self.spec.name.clone(),
+            vars: self
+                .spec
+                .variables()
+                .filter(|v| v.section == ARENA_SECTION)
+                .map(|v| crate::arena::PlacedVar {
+                    name: v.name.clone(),
+                    at: base.saturating_add(v.offset),
+                    size: v.size,
+                })
+                .collect(),
+        }
     }
 
     /// Where a by-name map is pinned: `None` without by-name pinning or
@@ -832,8 +875,15 @@ impl ObjectLoader {
         let pin = self.pin_path(spec)?;
         match self.reuse.remove(&spec.name) {
             Some(Reuse::Arena(a)) => return Ok((a, false)),
-            Some(Reuse::Fd(fd)) => return Ok((Arc::new(Arena::from_fd(fd)?), false)),
-            Some(Reuse::Pinned(p)) => return Ok((Arc::new(Arena::open_pinned(&p)?), false)),
+            Some(Reuse::Fd(fd)) => {
+                return Ok((Arc::new(Arena::from_fd(fd).map_err(mapped_here)?), false));
+            }
+            Some(Reuse::Pinned(p)) => {
+                return Ok((
+                    Arc::new(Arena::open_pinned(&p).map_err(mapped_here)?),
+                    false,
+                ));
+            }
             None => {}
         }
         if let Some(p) = pin.as_ref() {
@@ -948,6 +998,18 @@ fn check_pinned(
         });
     }
     Ok(())
+}
+
+/// An arena this process maps already cannot be mapped a second time (one
+/// mapping per process, at its one address): say how to share it instead.
+fn mapped_here(e: Error) -> Error {
+    match e {
+        Error::AddressInUse { addr, len } => Error::WrongObject {
+            what: format!("arena at {addr:#x}..{:#x}", addr.saturating_add(len)),
+            reason: "its address range is already mapped in this process (left untouched), most likely by this same arena: an arena has one mapping per process, so to share one this process has, pass the LoadedObject::arena_handle of the object that has it to ObjectLoader::reuse_arena".into(),
+        },
+        e => e,
+    }
 }
 
 fn no_such_global(name: &str) -> Error {
@@ -1291,14 +1353,62 @@ impl LoadedObject {
         self.set_global_bytes(name, &plain_to_bytes(&value))
     }
 
-    /// An arena pointer to arena global `name`.
+    /// An arena pointer to arena global `name` (an `__arena` variable, in
+    /// `.addr_space.1`), typed as the whole variable: `size_of::<T>()` must
+    /// be its size. For a part of it (an array element, a field), use
+    /// [`LoadedObject::arena_global_at`].
+    ///
+    /// Errors ([`Error::Invalid`]): no such variable; a variable of another
+    /// section (read those with [`LoadedObject::global`]); a size mismatch.
     pub fn arena_global<T>(&self, name: &str) -> Result<ArenaPtr<T>> {
+        let size = std::mem::size_of::<T>() as u64;
+        let (v, at) = self.arena_var(name)?;
+        if size != v.size {
+            return Err(Error::invalid(
+                "global type",
+                format!(
+                    "arena global '{name}' is {} bytes, the type {size} (for a part of it, use arena_global_at)",
+                    v.size
+                ),
+            ));
+        }
+        self.arena_of(name)?.ptr_at(at)
+    }
+
+    /// An arena pointer to a `T` at byte `offset` inside arena global `name`
+    /// (`buckets[3]` of a `u64 __arena buckets[8]` is offset 24), checked to
+    /// lie inside the variable. Errors as for [`LoadedObject::arena_global`],
+    /// and [`Error::Invalid`] when the `T` would reach past the variable.
+    pub fn arena_global_at<T>(&self, name: &str, offset: u64) -> Result<ArenaPtr<T>> {
+        let size = std::mem::size_of::<T>() as u64;
+        let (v, at) = self.arena_var(name)?;
+        let inside = offset.checked_add(size).is_some_and(|end| end <= v.size);
+        if !inside {
+            return Err(Error::invalid(
+                "global offset",
+                format!(
+                    "{size} bytes at offset {offset} reach past arena global '{name}' ({} bytes)",
+                    v.size
+                ),
+            ));
+        }
+        let at = at.checked_add(offset).ok_or_else(|| no_such_global(name))?;
+        self.arena_of(name)?.ptr_at(at)
+    }
+
+    /// Arena global `name` and its offset in the arena.
+    fn arena_var(&self, name: &str) -> Result<(&VarSpec, u64)> {
         let (v, _, _) = self.checked_var(name)?;
         if v.section != ARENA_SECTION {
-            return Err(no_such_global(name));
+            return Err(Error::invalid(
+                "global",
+                format!(
+                    "'{name}' is in section '{}', not an __arena global ({ARENA_SECTION}): read it with LoadedObject::global",
+                    v.section
+                ),
+            ));
         }
-        let a = self.arena_of(name)?;
-        a.ptr_at(self.arena_offset_of(v)?)
+        Ok((v, self.arena_offset_of(v)?))
     }
 
     fn data_map(&self, section: &str) -> Result<&Map> {

@@ -339,16 +339,18 @@ impl Program {
     /// Runs the program once (or `repeat` times) with `BPF_PROG_TEST_RUN`.
     ///
     /// SYSCALL programs take only `ctx_in` (≤ 65535 bytes) and write it back;
-    /// anything else answers `EINVAL`.
+    /// anything else answers `EINVAL`, as does a context shorter than the
+    /// highest byte the program reads from it (the error says so).
     pub fn test_run(&self, mut opts: TestRun<'_>) -> Result<TestRunResult> {
-        sys::prog_test_run(self.fd.as_fd(), &mut opts)
-            .map_err(|e| Error::bpf(Cmd::ProgTestRun, format!("program '{}'", self.name), e))
+        let ctx_len = opts.ctx_in.as_ref().map_or(0, |c| c.len());
+        sys::prog_test_run(self.fd.as_fd(), &mut opts).map_err(|e| self.run_error(e, ctx_len))
     }
 
     /// Runs a SYSCALL program with `ctx` as its context and returns R0's low
     /// 32 bits. The program's writes to the context land in `ctx`.
     #[inline]
     pub fn run_syscall(&self, ctx: &mut [u8]) -> Result<u32> {
+        let ctx_len = ctx.len();
         let ctx_in = if ctx.is_empty() { None } else { Some(ctx) };
         let mut req = sys::TestRunRequest {
             ctx_in,
@@ -356,14 +358,22 @@ impl Program {
         };
         match sys::prog_test_run(self.fd.as_fd(), &mut req) {
             Ok(r) => Ok(r.retval),
-            Err(e) => Err(self.run_error(e)),
+            Err(e) => Err(self.run_error(e, ctx_len)),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn run_error(&self, e: Errno) -> Error {
-        Error::bpf(Cmd::ProgTestRun, format!("program '{}'", self.name), e)
+    fn run_error(&self, e: Errno, ctx_len: usize) -> Error {
+        let what = if e == Errno::EINVAL {
+            format!(
+                "program '{}' with a context of {ctx_len} bytes (EINVAL here often means the context is shorter than the highest byte the program reads from it, or a buffer this program type does not take)",
+                self.name
+            )
+        } else {
+            format!("program '{}'", self.name)
+        };
+        Error::bpf(Cmd::ProgTestRun, what, e)
     }
 
     /// `BPF_OBJ_GET_INFO_BY_FD`: the kernel's view (JIT size, run counts, …).

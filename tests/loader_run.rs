@@ -61,7 +61,7 @@ fn arena_list_add_walk_sum_delete() {
     assert_eq!(o.global::<u64>("list_len").unwrap(), 1000);
     // list_head { node *first; u64 len; } is an arena global: walk it from user space.
     let first: ArenaPtr<Node> = a
-        .read(o.arena_global::<ArenaPtr<Node>>("list").unwrap())
+        .read(o.arena_global_at::<ArenaPtr<Node>>("list", 0).unwrap())
         .unwrap();
     assert_eq!(walk(&o, first), (1000, 999 * 1000 / 2));
     assert_eq!(run(&o, "arena_list_sum", &mut []), 0);
@@ -71,7 +71,7 @@ fn arena_list_add_walk_sum_delete() {
     assert_eq!(run(&o, "arena_list_sum", &mut []), 0);
     assert_eq!(o.global::<u64>("list_sum").unwrap(), 0);
     assert_eq!(
-        a.read(o.arena_global::<ArenaPtr<Node>>("list").unwrap())
+        a.read(o.arena_global_at::<ArenaPtr<Node>>("list", 0).unwrap())
             .unwrap(),
         ArenaPtr::null()
     );
@@ -163,7 +163,7 @@ fn hash_table_built_by_bpf_read_by_user_space() {
     assert_eq!(run(&o, "htab_lookup", &mut 700u32.to_le_bytes()), -1);
     // Walk every bucket from user space: struct entry { entry *next; u32 key; u32 value; }.
     let a = o.arena().unwrap();
-    let buckets = o.arena_global::<ArenaPtr<u64>>("buckets").unwrap();
+    let buckets = o.arena_global_at::<ArenaPtr<u64>>("buckets", 0).unwrap();
     let mut seen = 0;
     for b in 0..64 {
         let mut e: ArenaPtr<u64> = a.read(buckets.add(b)).unwrap();

@@ -132,7 +132,9 @@ bitflags::bitflags! {
         /// allocated raises `SIGSEGV` instead of allocating a zeroed page.
         const SEGV_ON_FAULT = 1 << 17;
         /// `BPF_F_NO_USER_CONV` (6.9): `addr_space_cast(.., 1, 0)` becomes a
-        /// plain 32-bit move (the result keeps only the low 32 bits).
+        /// plain 32-bit move (the result keeps only the low 32 bits), so
+        /// pointers BPF stores in such an arena are in their 32-bit kernel
+        /// form: follow them from user space with [`Arena::stored`].
         const NO_USER_CONV = 1 << 18;
     }
 }
@@ -534,6 +536,43 @@ pub struct Arena {
     /// `len`, or 0 for a `SEGV_ON_FAULT` arena: the bound of the direct
     /// (in-process) access path, so the hot path needs no flag test.
     direct_len: u64,
+    /// The `__arena` globals objects loaded on this arena placed in it.
+    globals: Mutex<Vec<GlobalsClaim>>,
+}
+
+/// The `__arena` globals one object placed in an arena.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GlobalsClaim {
+    pub(crate) object: String,
+    pub(crate) vars: Vec<PlacedVar>,
+}
+
+/// One `__arena` variable: its name, arena offset and size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PlacedVar {
+    pub(crate) name: String,
+    pub(crate) at: u64,
+    pub(crate) size: u64,
+}
+
+impl PlacedVar {
+    fn end(&self) -> u64 {
+        self.at.saturating_add(self.size)
+    }
+}
+
+impl GlobalsClaim {
+    /// The first variable of `self` whose bytes overlap a variable of
+    /// `other` that is not the same variable (same name, place and size).
+    fn clash<'a>(&'a self, other: &'a GlobalsClaim) -> Option<(&'a PlacedVar, &'a PlacedVar)> {
+        self.vars.iter().find_map(|a| {
+            other
+                .vars
+                .iter()
+                .find(|b| a != *b && a.at < b.end() && b.at < a.end())
+                .map(|b| (a, b))
+        })
+    }
 }
 
 impl Arena {
@@ -555,6 +594,7 @@ impl Arena {
             name,
             map_extra,
             progs: Mutex::new(pages::PageProgs::default()),
+            globals: Mutex::new(Vec::new()),
             null_guarded: AtomicBool::new(false),
             direct_len: if flags.contains(ArenaFlags::SEGV_ON_FAULT) {
                 0
@@ -562,6 +602,36 @@ impl Arena {
                 len
             },
         }
+    }
+
+    /// Checks the `__arena` globals an object places in this arena against
+    /// those other objects placed here (and records them when `record`):
+    /// one that overlaps a different variable is an error naming both.
+    /// Objects that declare the same variables at the same places share
+    /// them, as intended.
+    pub(crate) fn claim_globals(&self, claim: &GlobalsClaim, record: bool) -> Result<()> {
+        let mut claims = self.globals.lock().unwrap_or_else(|e| e.into_inner());
+        for other in claims.iter() {
+            if let Some((a, b)) = claim.clash(other) {
+                return Err(Error::WrongObject {
+                    what: format!("__arena globals of object '{}'", claim.object),
+                    reason: format!(
+                        "'{}' (arena bytes {:#x}..{:#x}) would overlap '{}' of object '{}' ({:#x}..{:#x}) in the same arena: the two objects would read and write each other's variables. Declare the same __arena variables in both, or give them separate arenas",
+                        a.name,
+                        a.at,
+                        a.end(),
+                        b.name,
+                        other.object,
+                        b.at,
+                        b.end()
+                    ),
+                });
+            }
+        }
+        if record && !claims.contains(claim) {
+            claims.push(claim.clone());
+        }
+        Ok(())
     }
 
     /// Adopts an existing arena fd (from another process, a pin, or a
@@ -719,6 +789,22 @@ impl Arena {
         }
     }
 
+    /// A pointer as BPF stored it in arena memory, in user form: on an arena
+    /// with [`ArenaFlags::NO_USER_CONV`] the kernel never converts pointers,
+    /// so BPF stores their 32-bit kernel form (a value below 2³²), which
+    /// this turns into the user form ([`Arena::ptr_from_kernel32`]); on any
+    /// other arena stored pointers are already in user form and come back
+    /// unchanged. Walking a structure BPF built is then the same code for
+    /// both kinds of arena: `p = arena.stored(node.next)`.
+    #[inline]
+    pub fn stored<T>(&self, ptr: ArenaPtr<T>) -> ArenaPtr<T> {
+        if self.flags.contains(ArenaFlags::NO_USER_CONV) && ptr.addr() <= u64::from(u32::MAX) {
+            self.ptr_from_kernel32(ptr.addr() as u32)
+        } else {
+            ptr
+        }
+    }
+
     /// The address as a `usize` if `[addr, addr + size)` lies inside the
     /// arena and `addr` is `align`-aligned. On the hot path of every access:
     /// one subtraction and two comparisons, the error built out of line.
@@ -740,6 +826,8 @@ impl Arena {
             .is_some_and(|end| end <= self.len);
         let reason = if inside && addr % align as u64 != 0 {
             "misaligned"
+        } else if self.flags.contains(ArenaFlags::NO_USER_CONV) && addr <= u64::from(u32::MAX) {
+            "outside the arena: this NO_USER_CONV arena stores pointers in their 32-bit kernel form, convert them with Arena::stored"
         } else {
             "outside the arena"
         };

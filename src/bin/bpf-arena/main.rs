@@ -612,12 +612,10 @@ fn run(a: RunArgs) -> Result<(), Fail> {
         }
     }
     if let Some(p) = pages {
-        let arena = loader
-            .spec()
-            .arena_map()
-            .ok_or_else(|| object("--pages: the object has no arena map"))?;
-        let name = loader.spec().maps[arena].name.clone();
-        loader.set_max_entries(&name, p).map_err(object)?;
+        if loader.spec().arena_map().is_none() {
+            return Err(object("--pages: the object has no arena map"));
+        }
+        loader.set_arena_pages(p).map_err(object)?;
     }
     if !programs.is_empty() {
         loader.load_only(&programs).map_err(object)?;

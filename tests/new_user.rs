@@ -1,0 +1,153 @@
+//! What a new user meets, written from the docs alone: each case is a
+//! mistake or a need someone had, and the answer the crate gives.
+
+mod common;
+
+use bpf_arena::arena::{ArenaFlags, ArenaPtr};
+use bpf_arena::features::Feature;
+use bpf_arena::insn::{Reg, Size, asm, encode};
+use bpf_arena::loader::ObjectLoader;
+use bpf_arena::prog::{ProgramBuilder, ProgramFlags, ProgramType};
+use common::*;
+
+fn loader(file: &str) -> ObjectLoader {
+    ObjectLoader::from_file(asm_object(file)).unwrap()
+}
+
+/// `arena_global::<T>` checks the size like `global::<T>` does, points a
+/// `.bss` variable to `global`, and `arena_global_at` reaches inside.
+#[test]
+fn arena_globals_are_typed_and_bounded() {
+    require_arena!();
+    let o = loader("arena_list.bpf.o").load().unwrap();
+    // list is struct list_head { node *first; u64 len; }: 16 bytes.
+    let e = o.arena_global::<u64>("list").unwrap_err().to_string();
+    assert!(e.contains("'list' is 16 bytes, the type 8"), "{e}");
+    assert!(o.arena_global::<[u64; 2]>("list").is_ok());
+    let first = o.arena_global_at::<ArenaPtr<u64>>("list", 0).unwrap();
+    let len = o.arena_global_at::<u64>("list", 8).unwrap();
+    assert_eq!(len.addr(), first.addr() + 8);
+    let e = o.arena_global_at::<u64>("list", 9).unwrap_err().to_string();
+    assert!(e.contains("reach past arena global 'list'"), "{e}");
+    assert!(o.arena_global_at::<u64>("list", u64::MAX).is_err());
+    // cnt is a .bss variable.
+    let e = o.arena_global::<u32>("cnt").unwrap_err().to_string();
+    assert!(
+        e.contains("'cnt' is in section '.bss'") && e.contains("LoadedObject::global"),
+        "{e}"
+    );
+}
+
+/// Two objects with different `__arena` globals on one arena would read
+/// and write each other's variables: the second load is refused, naming
+/// both. The same object twice shares its globals, as intended.
+#[test]
+fn overlapping_arena_globals_of_two_objects_are_refused() {
+    require_arena!();
+    let first = loader("arena_list.bpf.o").load().unwrap();
+    let handle = first.arena_handle().unwrap();
+    let mut second = loader("user_list.bpf.o");
+    second.reuse_arena(handle.clone());
+    let e = match second.load() {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("user_list's globals were placed over arena_list's"),
+    };
+    assert!(
+        e.contains("object 'user_list'") && e.contains("of object 'arena_list'"),
+        "{e}"
+    );
+    let mut again = loader("arena_list.bpf.o");
+    again.reuse_arena(handle);
+    let again = again.load().unwrap();
+    assert_eq!(
+        again.arena_global::<[u64; 2]>("list").unwrap(),
+        first.arena_global::<[u64; 2]>("list").unwrap(),
+        "the same variables, shared"
+    );
+}
+
+/// An arena exactly as large as its globals holds them at offset 0, on
+/// the NULL page (documented; the loader then leaves that page unguarded).
+#[test]
+fn globals_filling_the_arena_sit_at_offset_zero() {
+    require_arena!();
+    let mut l = loader("user_list.bpf.o");
+    l.set_arena_pages(1).unwrap();
+    let o = l.load().unwrap();
+    assert_eq!(o.arena_globals_offset(), Some(0));
+    let head = o.arena_global::<ArenaPtr<u64>>("head").unwrap();
+    assert_eq!(head.addr(), o.arena().unwrap().base());
+}
+
+/// The arena's page count without knowing its map's name.
+#[test]
+fn set_arena_pages_sizes_the_arena() {
+    require_arena!();
+    let mut l = loader("arena_list.bpf.o");
+    l.set_arena_pages(128).unwrap();
+    assert_eq!(l.load().unwrap().arena().unwrap().pages(), 128);
+    let mut l = loader("counter_reader.bpf.o");
+    let e = l.set_arena_pages(8).unwrap_err().to_string();
+    assert!(e.contains("no arena map"), "{e}");
+}
+
+/// Handing the loader the fd of an arena this process maps already points
+/// to `reuse_arena`.
+#[test]
+fn reusing_an_arena_mapped_here_by_fd_says_how_to_share_it() {
+    require_arena!();
+    let first = loader("arena_list.bpf.o").load().unwrap();
+    let fd = first.arena().unwrap().fd().try_clone_to_owned().unwrap();
+    let mut l = loader("arena_list.bpf.o");
+    l.reuse_map("arena", fd).unwrap();
+    let e = match l.load() {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("mapped twice"),
+    };
+    assert!(
+        e.contains("reuse_arena") && e.contains("arena_handle"),
+        "{e}"
+    );
+}
+
+/// A SYSCALL program reading past a short context: the kernel's bare
+/// `EINVAL` comes with the context length and the likely reason.
+#[test]
+fn short_context_einval_says_why() {
+    require!(Feature::Jit);
+    let insns = encode(&[asm::load(Size::DW, Reg::R0, Reg::R1, 8), asm::exit()]);
+    let p = ProgramBuilder::new(ProgramType::SYSCALL, &insns)
+        .flags(ProgramFlags::SLEEPABLE)
+        .name("reads_ctx")
+        .load()
+        .unwrap();
+    let e = p.run_syscall(&mut [0u8; 4]).unwrap_err();
+    assert_eq!(e.errno(), Some(bpf_arena::sys::Errno::EINVAL));
+    let text = e.to_string();
+    assert!(
+        text.contains("context of 4 bytes") && text.contains("shorter than the highest byte"),
+        "{text}"
+    );
+    assert_eq!(p.run_syscall(&mut [0u8; 16]).unwrap(), 0);
+}
+
+/// A `NO_USER_CONV` arena stores kernel-form pointers: `Arena::stored`
+/// follows them, and reading one unconverted says so.
+#[test]
+fn no_user_conv_pointers_are_followed_with_stored() {
+    require_arena!();
+    require!(Feature::NoUserConv);
+    let a = arena_flags(4, ArenaFlags::NO_USER_CONV);
+    let target = a.ptr_at::<u64>(2 * 4096 + 8).unwrap();
+    a.write(target, 77).unwrap();
+    // What BPF would store: the low 32 bits.
+    let stored = ArenaPtr::<u64>::from_addr(target.addr() & 0xffff_ffff);
+    let e = a.read(stored).unwrap_err().to_string();
+    assert!(e.contains("Arena::stored"), "{e}");
+    assert_eq!(a.read(a.stored(stored)).unwrap(), 77);
+    assert!(a.stored(ArenaPtr::<u64>::null()).is_null());
+    // Elsewhere stored pointers are user pointers already.
+    let plain = arena(2);
+    let p = plain.ptr_at::<u64>(8).unwrap();
+    assert_eq!(plain.stored(p), p);
+}
