@@ -77,10 +77,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let run = |name: &str| -> Result<(), Box<dyn std::error::Error>> {
-        let ret = obj
-            .program(name)
-            .ok_or(format!("no program {name}"))?
-            .run_syscall(&mut [])?;
+        let ret = obj.program(name)?.run_syscall(&mut [])?;
         if ret != 0 {
             return Err(format!("{name} returned {ret}").into());
         }

@@ -26,7 +26,7 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf-asm");
     let owner = ObjectLoader::from_file(format!("{dir}/counter.bpf.o"))?.load()?;
-    let count = owner.program("count").ok_or("no program count")?;
+    let count = owner.program("count")?;
     for _ in 0..3 {
         println!("counter.bpf.o count -> {}", count.run_syscall(&mut [])?);
     }
@@ -41,7 +41,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut loader = ObjectLoader::from_file(format!("{dir}/counter_reader.bpf.o"))?;
     loader.reuse_arena(owner.arena_handle().ok_or("no arena")?);
     let reader = loader.load()?;
-    let bump = reader.program("bump").ok_or("no program bump")?;
+    let bump = reader.program("bump")?;
     let mut ctx = [0u8; 16];
     ctx[..8].copy_from_slice(&ptr.to_le_bytes());
     ctx[8..].copy_from_slice(&100u64.to_le_bytes());

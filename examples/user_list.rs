@@ -66,10 +66,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "user space built {n} nodes in {pages} pages from {:#x}",
         first.addr()
     );
-    let count = obj
-        .program("sum_list")
-        .ok_or("no program sum_list")?
-        .run_syscall(&mut [])?;
+    let count = obj.program("sum_list")?.run_syscall(&mut [])?;
     let sum: u64 = obj.global("sum")?;
     let expected = n * n.saturating_sub(1) / 2;
     println!("BPF walked {count} nodes, sum {sum} (expected {n} nodes, sum {expected})");

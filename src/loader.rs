@@ -1165,11 +1165,29 @@ impl LoadedObject {
     }
 
     /// A loaded program by name.
-    pub fn program(&self, name: &str) -> Option<&Program> {
-        self.programs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| p)
+    ///
+    /// Errors ([`Error::Invalid`]): the object has no such program (the
+    /// error lists the ones it has), or [`ObjectLoader::load_only`] left it
+    /// out.
+    pub fn program(&self, name: &str) -> Result<&Program> {
+        if let Some((_, p)) = self.programs.iter().find(|(n, _)| n == name) {
+            return Ok(p);
+        }
+        let reason = if self.spec.program(name).is_some() {
+            format!("'{name}' was not loaded (ObjectLoader::load_only left it out)")
+        } else {
+            let all: Vec<&str> = self.spec.programs.iter().map(|p| p.name.as_str()).collect();
+            format!(
+                "object '{}' has no program '{name}' (its programs: {})",
+                self.spec.name,
+                if all.is_empty() {
+                    "none".to_string()
+                } else {
+                    all.join(", ")
+                }
+            )
+        };
+        Err(Error::invalid("program", reason))
     }
 
     /// The loaded programs, in object order.

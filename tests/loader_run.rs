@@ -15,7 +15,7 @@ fn loader(file: &str) -> ObjectLoader {
 
 fn run(o: &LoadedObject, prog: &str, ctx: &mut [u8]) -> i32 {
     o.program(prog)
-        .unwrap_or_else(|| panic!("program {prog}"))
+        .unwrap_or_else(|e| panic!("program {prog}: {e}"))
         .run_syscall(ctx)
         .unwrap() as i32
 }
@@ -143,7 +143,7 @@ fn core_read_follows_a_changed_page_count() {
     l.load_only(&["core_max_entries"]).unwrap();
     let o = l.load().unwrap();
     assert!(
-        o.program("count").is_none(),
+        o.program("count").is_err(),
         "only named programs are loaded"
     );
     assert_eq!(run(&o, "core_max_entries", &mut []), 32);
@@ -249,7 +249,7 @@ fn page_rules_from_bpf_and_iterator_loads() {
     let o = loader("pages.bpf.o").load().unwrap();
     assert_eq!(run(&o, "page_rules", &mut []), 0xff);
     assert!(
-        o.program("map_iter").is_some(),
+        o.program("map_iter").is_ok(),
         "iter.s/bpf_map loads with its attach target"
     );
 }

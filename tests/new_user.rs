@@ -151,3 +151,21 @@ fn no_user_conv_pointers_are_followed_with_stored() {
     let p = plain.ptr_at::<u64>(8).unwrap();
     assert_eq!(plain.stored(p), p);
 }
+
+/// A misspelt program name is an error that lists the object's programs;
+/// one `load_only` left out says so.
+#[test]
+fn program_lookup_says_what_exists() {
+    require_arena!();
+    let mut l = loader("arena_list.bpf.o");
+    l.load_only(&["arena_list_add"]).unwrap();
+    let o = l.load().unwrap();
+    assert!(o.program("arena_list_add").is_ok());
+    let e = o.program("arena_list_ad").unwrap_err().to_string();
+    assert!(
+        e.contains("no program 'arena_list_ad'") && e.contains("arena_list_sum"),
+        "{e}"
+    );
+    let e = o.program("arena_list_sum").unwrap_err().to_string();
+    assert!(e.contains("load_only left it out"), "{e}");
+}

@@ -246,7 +246,7 @@ fn arena_under_an_address_space_limit() {
         let o = l.load().map_err(|e| format!("load under the limit: {e}"))?;
         let r = o
             .program("arena_list_add")
-            .ok_or("program")?
+            .map_err(|e| e.to_string())?
             .run_syscall(&mut [])
             .map_err(|e| e.to_string())?;
         if r != 0 {

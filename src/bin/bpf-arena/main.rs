@@ -638,7 +638,7 @@ fn run(a: RunArgs) -> Result<(), Fail> {
     for name in &programs {
         let prog = obj
             .program(name)
-            .ok_or_else(|| object(format!("{shown}: program '{name}' was not loaded")))?;
+            .map_err(|_| object(format!("{shown}: program '{name}' was not loaded")))?;
         let packet = [0u8; 64];
         let mut last = 0;
         for _ in 0..times {
