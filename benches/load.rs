@@ -169,4 +169,10 @@ fn main() {
         100.0 * med(9) / total,
         f(us(first_total))
     );
+    println!(
+        "  first load / warm load: {} µs / {} µs = {:.2}x (target <= 2.5x)",
+        f(us(first_total)),
+        f(total),
+        us(first_total) / total
+    );
 }

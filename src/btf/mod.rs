@@ -372,6 +372,26 @@ impl<'a> Btf<'a> {
     }
 }
 
+/// Size of a type record by kind: `(header + fixed part, bytes per vlen
+/// entry)`; `(0, 0)` marks a kind this reader does not know. The same sizes
+/// as [`extra_size`], as data for the streaming scan.
+#[allow(clippy::indexing_slicing)] // a const block: an index out of range fails the build
+const RECORD_SIZE: [(u8, u8); 32] = {
+    let mut t = [(0u8, 0u8); 32];
+    let mut k = 1;
+    while k <= 19 {
+        t[k] = match k as u32 {
+            kind::INT | kind::VAR | kind::DECL_TAG => (16, 0),
+            kind::ARRAY => (24, 0),
+            kind::STRUCT | kind::UNION | kind::DATASEC | kind::ENUM64 => (12, 12),
+            kind::ENUM | kind::FUNC_PROTO => (12, 8),
+            _ => (12, 0),
+        };
+        k += 1;
+    }
+    t
+};
+
 /// Finds types of `kind` named `names[i]` in a (non-split) BTF blob in one
 /// streaming pass, without building the type index [`Btf::parse`] builds:
 /// record sizes are computed on the fly and names are compared only at
@@ -383,12 +403,16 @@ pub fn scan_by_names(data: &[u8], kind: u32, names: &[&str]) -> Result<Vec<Optio
     let mut left = names.iter().filter(|n| !n.is_empty()).count();
     let (mut pos, mut id) = (0usize, 0u32);
     while left > 0 {
-        let Some(h) = header_at(types, pos) else {
+        let Some(rec) = types.get(pos..).and_then(|t| t.first_chunk::<12>()) else {
             break;
         };
+        let [n0, n1, n2, n3, i0, i1, i2, i3, ..] = *rec;
+        let name_off = u32::from_le_bytes([n0, n1, n2, n3]);
+        let info = u32::from_le_bytes([i0, i1, i2, i3]);
         id = id.saturating_add(1);
-        if h.kind() == kind && h.name_off != 0 {
-            if let Some(rest) = strings.get(h.name_off as usize..) {
+        let k = (info >> 24) & 0x1f;
+        if k == kind && name_off != 0 {
+            if let Some(rest) = strings.get(name_off as usize..) {
                 for (slot, n) in out.iter_mut().zip(names) {
                     let nb = n.as_bytes();
                     if slot.is_none() && rest.get(nb.len()) == Some(&0) && rest.starts_with(nb) {
@@ -398,7 +422,19 @@ pub fn scan_by_names(data: &[u8], kind: u32, names: &[&str]) -> Result<Vec<Optio
                 }
             }
         }
-        pos = pos.saturating_add(12).saturating_add(extra_size(id, &h)?);
+        // Record size from two small tables (no branch per kind): 12 bytes
+        // of header, a fixed part and a part per vlen entry.
+        let (fixed, per) = RECORD_SIZE.get(k as usize).copied().unwrap_or((0, 0));
+        if fixed == 0 {
+            return Err(BtfError::BadType {
+                id,
+                reason: format!("unknown kind {k}"),
+            });
+        }
+        let vlen = (info & 0xffff) as usize;
+        pos = pos
+            .saturating_add(fixed as usize)
+            .saturating_add(vlen.saturating_mul(per as usize));
     }
     if left > 0 && pos != types.len() {
         return Err(BtfError::BadType {
