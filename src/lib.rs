@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod abi;
 pub mod arena;
 pub mod btf;
 mod error;

@@ -102,10 +102,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-/// `BPF_MAP_TYPE_ARENA`.
-pub const MAP_TYPE_ARENA: u32 = 33;
-/// `BPF_F_MMAPABLE`, which an arena must have.
-pub use crate::sys::BPF_F_MMAPABLE;
+/// `BPF_F_MMAPABLE`, which an arena must have, and `BPF_MAP_TYPE_ARENA`
+/// (both defined in [`abi`](crate::abi)).
+pub use crate::abi::{BPF_F_MMAPABLE, MAP_TYPE_ARENA};
 /// Arenas are at most 4 GiB and never cross a 4 GiB boundary.
 pub const FOUR_GIB: u64 = 1 << 32;
 

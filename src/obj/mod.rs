@@ -38,9 +38,9 @@ pub use image::Image;
 pub(crate) use image::zeroed_vec;
 pub use progtype::{SectionDef, section_def};
 
+use crate::abi::{self, ProgramFlags, ProgramType};
 use crate::btf::{self, Btf, kind};
 use crate::insn::{self, Insn};
-use crate::prog::{ProgramFlags, ProgramType};
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget, SectionKind, SymbolSection};
 use std::collections::HashMap;
 
@@ -158,7 +158,7 @@ pub struct MapSpec {
 impl MapSpec {
     /// Whether this is an arena (`BPF_MAP_TYPE_ARENA`).
     pub fn is_arena(&self) -> bool {
-        self.map_type == crate::arena::MAP_TYPE_ARENA
+        self.map_type == abi::MAP_TYPE_ARENA
     }
 }
 
@@ -1016,10 +1016,10 @@ impl<'a> Parser<'a> {
         for (i, d) in spec.data.iter().enumerate() {
             let mut flags = 0;
             if d.kind == DataKind::Rodata || d.kind == DataKind::Kconfig {
-                flags |= 1 << 7; // BPF_F_RDONLY_PROG
+                flags |= abi::BPF_F_RDONLY_PROG;
             }
             if d.has_btf || d.kind == DataKind::Kconfig {
-                flags |= 1 << 10; // BPF_F_MMAPABLE
+                flags |= abi::BPF_F_MMAPABLE;
             }
             let value_size = u32::try_from(d.bytes.len())
                 .ok()
@@ -1035,7 +1035,7 @@ impl<'a> Parser<'a> {
                 })?;
             spec.maps.push(MapSpec {
                 name: data_map_name(&spec.name, &d.section),
-                map_type: 2,
+                map_type: abi::BPF_MAP_TYPE_ARRAY,
                 key_size: 4,
                 value_size,
                 max_entries: 1,
