@@ -183,6 +183,11 @@ impl Error {
             reason: reason.into(),
         }
     }
+
+    /// A path argument with a NUL byte, which no system call can take.
+    pub(crate) fn nul_in_path(path: &std::path::Path) -> Error {
+        Error::invalid("path", format!("{} contains a NUL byte", path.display()))
+    }
 }
 
 /// A program the verifier rejected, with the full log.

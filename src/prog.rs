@@ -314,7 +314,7 @@ impl Program {
 
     /// Pins the program at `path` (in a bpffs mount).
     pub fn pin(&self, path: &std::path::Path) -> Result<()> {
-        let c = path_cstring(path)?;
+        let c = sys::path_cstring(path).ok_or_else(|| Error::nul_in_path(path))?;
         sys::obj_pin(self.fd.as_fd(), &c).map_err(|e| {
             Error::bpf(
                 Cmd::ObjPin,
@@ -368,10 +368,4 @@ impl AsRawFd for Program {
 /// could be allocated for it.
 fn no_fd_left(e: Errno) -> bool {
     matches!(e, Errno::EMFILE | Errno::ENFILE)
-}
-
-pub(crate) fn path_cstring(path: &std::path::Path) -> Result<CString> {
-    use std::os::unix::ffi::OsStrExt;
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| Error::invalid("path", format!("{} contains a NUL byte", path.display())))
 }
