@@ -1,5 +1,6 @@
 //! The crate's error type.
 
+use crate::obj::{MAX_OBJECT_FILE, ObjError};
 use crate::sys::{Cmd, Errno};
 use std::fmt;
 
@@ -98,7 +99,7 @@ pub enum Error {
     },
     /// An ELF object that cannot be parsed or relocated.
     #[error("object: {0}")]
-    Object(crate::obj::ObjError),
+    Object(ObjError),
     /// A map that is not what the caller said it is.
     #[error("{what}: {reason}")]
     WrongObject {
@@ -107,6 +108,39 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
+
+/// An object that cannot be used is [`Error::Object`]; an object file that
+/// cannot be read is [`Error::Syscall`] with the errno (`EIO` when the I/O
+/// error carries none), or [`Error::Invalid`] when it is not a regular file
+/// or too large.
+impl From<ObjError> for Error {
+    fn from(e: ObjError) -> Self {
+        match e {
+            ObjError::Io {
+                call,
+                path,
+                os_error,
+                ..
+            } => Error::Syscall {
+                call,
+                what: path.display().to_string(),
+                errno: os_error.map_or(Errno::EIO, Errno::from_raw),
+            },
+            ObjError::NotRegular { path, kind } => Error::Invalid {
+                what: "object file",
+                reason: format!("{} is {kind}, not a regular file", path.display()),
+            },
+            ObjError::TooLarge { path, size } => Error::Invalid {
+                what: "object file",
+                reason: format!(
+                    "{} is {size} bytes; objects larger than {MAX_OBJECT_FILE} bytes are refused",
+                    path.display()
+                ),
+            },
+            e => Error::Object(e),
+        }
+    }
 }
 
 fn hint(e: Errno) -> &'static str {
@@ -148,6 +182,11 @@ impl Error {
             what,
             reason: reason.into(),
         }
+    }
+
+    /// A path argument with a NUL byte, which no system call can take.
+    pub(crate) fn nul_in_path(path: &std::path::Path) -> Error {
+        Error::invalid("path", format!("{} contains a NUL byte", path.display()))
     }
 }
 

@@ -6,11 +6,12 @@
 //! that mean "the kernel does not know this" (`EINVAL`, `E2BIG`, a specific
 //! verifier message) count as "no"; anything else is inconclusive.
 
-use crate::arena::{ArenaBuilder, ArenaFlags, BPF_F_MMAPABLE, MAP_TYPE_ARENA};
+use crate::abi::{BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, MAP_TYPE_ARENA, ProgramType};
+use crate::arena::{ArenaBuilder, ArenaFlags};
 use crate::error::Error;
 use crate::insn::{AtomicOp, Reg, Size, asm, encode};
 use crate::kfunc;
-use crate::prog::{ProgramBuilder, ProgramType};
+use crate::prog::ProgramBuilder;
 use crate::sys::{self, Errno, MapCreateAttr};
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd};
@@ -391,7 +392,7 @@ fn full_range_direct_value() -> Support {
     // libbpf's probe: a direct value 1 GiB into a 4-byte array must fail;
     // the message says whether the offset limit or the value bounds did it.
     let attr = MapCreateAttr {
-        map_type: crate::sys::BPF_MAP_TYPE_ARRAY,
+        map_type: BPF_MAP_TYPE_ARRAY,
         key_size: 4,
         value_size: 4,
         max_entries: 1,

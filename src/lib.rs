@@ -2,17 +2,60 @@
 //! written directly against the kernel ABI — hand-written `bpf(2)` wrappers,
 //! no libbpf, no C at run time.
 //!
-//! Layers, bottom to top (each only uses the ones below it):
+//! Layers, bottom to top; arrows point at what a module uses
+//! (`tests/layering.rs` checks the sources against this, kept there as a
+//! table, and that `unsafe` stays in `sys` and `arena` and `libc` out of the
+//! pure layer):
 //!
-//! - [`sys`]: the only code that calls `bpf(2)` (and the arena's `mmap`):
-//!   one `#[repr(C)]` attr struct per command, [`sys::Errno`], `OwnedFd`.
-//! - [`insn`], [`btf`]: pure data — BPF instructions (encode, decode,
-//!   LLVM-style text) and BTF reading. No system calls.
-//! - [`kfunc`], [`features`]: kernel facts — kfunc BTF ids from
-//!   `/sys/kernel/btf/vmlinux`, cached feature probes.
-//! - [`arena`], [`prog`]: live kernel objects that own fds and mappings —
-//!   arenas (create, place, map, typed access, page management) and programs
-//!   (load, test-run).
+//! ```text
+//!   live layer (kernel objects, system calls)      pure layer (data, parsing)
+//!
+//!   loader
+//!     v
+//!   features
+//!     v
+//!   arena
+//!     v
+//!   map   prog
+//!     v
+//!   kfunc   kconfig
+//!     v
+//!   error  ------------------------------------->  obj
+//!     v                                            v   v
+//!   sys                                         insn   btf
+//!     |                                            v   v
+//!     +------------------------------------------>  abi
+//! ```
+//!
+//! Each row uses only rows below it in its own column, and every live
+//! module may use every pure one. Of the live modules, [`sys`] uses only
+//! [`abi`], and `arena` uses [`prog`] only in its page management (the
+//! page kfuncs run in SYSCALL programs it loads).
+//!
+//! - Pure layer — plain data and parsing, its own error types, usable
+//!   without a kernel:
+//!   - [`abi`]: the kernel ABI's numbers both layers speak — program
+//!     types and flags, map types and flags, attach types.
+//!   - [`insn`], [`btf`]: BPF instructions (encode, decode, LLVM-style
+//!     text) and BTF (read, edit).
+//!   - [`obj`]: ELF objects — parse, relocate, link against
+//!     [`obj::link::KernelFacts`] handed in as plain data.
+//! - Live layer — talks to the running kernel:
+//!   - [`sys`]: the only code that calls `bpf(2)` (and the arena's
+//!     `mmap`): one `#[repr(C)]` attr struct per command,
+//!     [`sys::Errno`], `OwnedFd`. Uses only [`abi`].
+//!   - [`Error`]: the crate's error, and the conversions from the pure
+//!     layer's error types ([`obj::ObjError`], [`btf::BtfError`]).
+//!   - [`kfunc`], [`kconfig`]: kernel facts read from files — kfunc BTF
+//!     ids from `/sys/kernel/btf/vmlinux`, the kernel configuration.
+//!   - [`map`], [`prog`], [`arena`]: live kernel objects that own fds and
+//!     mappings — maps, programs (load, test-run) and arenas (create,
+//!     place, map, typed access, page management).
+//!   - [`features`]: cached feature probes, which create arenas and maps
+//!     and load programs to ask the kernel.
+//!   - [`loader`]: loads a parsed object — maps, arenas, programs — using
+//!     everything below.
+//! - [`guide`]: documentation only.
 //!
 //! No safe function of the crate can cause undefined behaviour or a fatal
 //! signal, and no input (object bytes, arguments) can make it panic: see
@@ -32,6 +75,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod abi;
 pub mod arena;
 pub mod btf;
 mod error;

@@ -21,6 +21,7 @@
     clippy::unreachable
 )]
 
+use crate::abi;
 use crate::arena::{
     Arena, ArenaBuilder, ArenaFlags, ArenaPtr, BPF_F_MMAPABLE, Plain, plain_from_bytes,
     plain_to_bytes,
@@ -1069,8 +1070,10 @@ fn attach_target(t: ProgramType, attach: u32, section: &str) -> Result<u32> {
     }
     let target = section.split_once('/').map(|(_, r)| r).unwrap_or("");
     let (name, k) = match (t, attach) {
-        (ProgramType::TRACING, 28) => (format!("bpf_iter_{target}"), kind::FUNC),
-        (ProgramType::TRACING, 23) => (format!("btf_trace_{target}"), kind::TYPEDEF),
+        (ProgramType::TRACING, abi::BPF_TRACE_ITER) => (format!("bpf_iter_{target}"), kind::FUNC),
+        (ProgramType::TRACING, abi::BPF_TRACE_RAW_TP) => {
+            (format!("btf_trace_{target}"), kind::TYPEDEF)
+        }
         (ProgramType::LSM, _) => (format!("bpf_lsm_{target}"), kind::FUNC),
         _ => (target.to_string(), kind::FUNC),
     };

@@ -2,7 +2,6 @@
 
 use crate::error::{Error, Result};
 use crate::obj::MapSpec;
-use crate::prog::path_cstring;
 use crate::sys::{self, Cmd, MapCreateAttr, OwnedMap, SharedMapping};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
@@ -84,7 +83,7 @@ impl Map {
 
     /// Opens a pinned map.
     pub fn open_pinned(path: &std::path::Path) -> Result<Map> {
-        let c = path_cstring(path)?;
+        let c = sys::path_cstring(path).ok_or_else(|| Error::nul_in_path(path))?;
         let fd = sys::obj_get(&c, 0)
             .map_err(|e| Error::bpf(Cmd::ObjGet, path.display().to_string(), e))?;
         Map::from_fd(fd)
@@ -92,7 +91,7 @@ impl Map {
 
     /// Pins the map at `path` (bpffs).
     pub fn pin(&self, path: &std::path::Path) -> Result<()> {
-        let c = path_cstring(path)?;
+        let c = sys::path_cstring(path).ok_or_else(|| Error::nul_in_path(path))?;
         sys::obj_pin(self.map.fd(), &c).map_err(|e| {
             Error::bpf(
                 Cmd::ObjPin,

@@ -1,81 +1,11 @@
 //! Loading and running raw programs (`BPF_PROG_LOAD`, `BPF_PROG_TEST_RUN`).
 
+pub use crate::abi::{ProgramFlags, ProgramType};
 use crate::error::{Error, Result, VerifierError};
 use crate::insn::{self, Insn};
 use crate::sys::{self, Cmd, Errno};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-
-/// A program type (`enum bpf_prog_type`).
-///
-/// A newtype rather than an enum so that types newer than this crate can
-/// still be named (`ProgramType(42)`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ProgramType(pub u32);
-
-#[allow(missing_docs)]
-impl ProgramType {
-    pub const SOCKET_FILTER: ProgramType = ProgramType(1);
-    pub const KPROBE: ProgramType = ProgramType(2);
-    pub const SCHED_CLS: ProgramType = ProgramType(3);
-    pub const SCHED_ACT: ProgramType = ProgramType(4);
-    pub const TRACEPOINT: ProgramType = ProgramType(5);
-    pub const XDP: ProgramType = ProgramType(6);
-    pub const PERF_EVENT: ProgramType = ProgramType(7);
-    pub const CGROUP_SKB: ProgramType = ProgramType(8);
-    pub const CGROUP_SOCK: ProgramType = ProgramType(9);
-    pub const LWT_IN: ProgramType = ProgramType(10);
-    pub const LWT_OUT: ProgramType = ProgramType(11);
-    pub const LWT_XMIT: ProgramType = ProgramType(12);
-    pub const SOCK_OPS: ProgramType = ProgramType(13);
-    pub const SK_SKB: ProgramType = ProgramType(14);
-    pub const CGROUP_DEVICE: ProgramType = ProgramType(15);
-    pub const SK_MSG: ProgramType = ProgramType(16);
-    pub const RAW_TRACEPOINT: ProgramType = ProgramType(17);
-    pub const CGROUP_SOCK_ADDR: ProgramType = ProgramType(18);
-    pub const LWT_SEG6LOCAL: ProgramType = ProgramType(19);
-    pub const LIRC_MODE2: ProgramType = ProgramType(20);
-    pub const SK_REUSEPORT: ProgramType = ProgramType(21);
-    pub const FLOW_DISSECTOR: ProgramType = ProgramType(22);
-    pub const CGROUP_SYSCTL: ProgramType = ProgramType(23);
-    pub const RAW_TRACEPOINT_WRITABLE: ProgramType = ProgramType(24);
-    pub const CGROUP_SOCKOPT: ProgramType = ProgramType(25);
-    pub const TRACING: ProgramType = ProgramType(26);
-    pub const STRUCT_OPS: ProgramType = ProgramType(27);
-    pub const EXT: ProgramType = ProgramType(28);
-    pub const LSM: ProgramType = ProgramType(29);
-    pub const SK_LOOKUP: ProgramType = ProgramType(30);
-    /// Run only through `BPF_PROG_TEST_RUN`; must be loaded sleepable (6.18:
-    /// "Syscall programs can only be sleepable", `EINVAL`).
-    pub const SYSCALL: ProgramType = ProgramType(31);
-    pub const NETFILTER: ProgramType = ProgramType(32);
-}
-
-bitflags::bitflags! {
-    /// `BPF_PROG_LOAD` flags (`prog_flags`).
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-    pub struct ProgramFlags: u32 {
-        /// `BPF_F_STRICT_ALIGNMENT`.
-        const STRICT_ALIGNMENT = 1 << 0;
-        /// `BPF_F_ANY_ALIGNMENT`.
-        const ANY_ALIGNMENT = 1 << 1;
-        /// `BPF_F_TEST_RND_HI32`.
-        const TEST_RND_HI32 = 1 << 2;
-        /// `BPF_F_TEST_STATE_FREQ`.
-        const TEST_STATE_FREQ = 1 << 3;
-        /// `BPF_F_SLEEPABLE`: may call sleepable helpers and kfuncs (the arena
-        /// page kfuncs before 7.0).
-        const SLEEPABLE = 1 << 4;
-        /// `BPF_F_XDP_HAS_FRAGS`.
-        const XDP_HAS_FRAGS = 1 << 5;
-        /// `BPF_F_XDP_DEV_BOUND_ONLY`.
-        const XDP_DEV_BOUND_ONLY = 1 << 6;
-        /// `BPF_F_TEST_REG_INVARIANTS`.
-        const TEST_REG_INVARIANTS = 1 << 7;
-        /// Bits this crate does not know are passed through.
-        const _ = !0;
-    }
-}
 
 /// BTF-related load attributes: the program's BTF and its records.
 #[derive(Clone, Copy, Debug)]
@@ -384,7 +314,7 @@ impl Program {
 
     /// Pins the program at `path` (in a bpffs mount).
     pub fn pin(&self, path: &std::path::Path) -> Result<()> {
-        let c = path_cstring(path)?;
+        let c = sys::path_cstring(path).ok_or_else(|| Error::nul_in_path(path))?;
         sys::obj_pin(self.fd.as_fd(), &c).map_err(|e| {
             Error::bpf(
                 Cmd::ObjPin,
@@ -438,10 +368,4 @@ impl AsRawFd for Program {
 /// could be allocated for it.
 fn no_fd_left(e: Errno) -> bool {
     matches!(e, Errno::EMFILE | Errno::ENFILE)
-}
-
-pub(crate) fn path_cstring(path: &std::path::Path) -> Result<CString> {
-    use std::os::unix::ffi::OsStrExt;
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| Error::invalid("path", format!("{} contains a NUL byte", path.display())))
 }

@@ -96,16 +96,14 @@ mod ptr;
 pub use ptr::{ArenaPtr, Plain, plain_from_bytes, plain_to_bytes};
 
 use crate::error::{Error, Result};
-use crate::prog::path_cstring;
 use crate::sys::{self, Cmd, Errno, MapCreateAttr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-/// `BPF_MAP_TYPE_ARENA`.
-pub const MAP_TYPE_ARENA: u32 = 33;
-/// `BPF_F_MMAPABLE`, which an arena must have.
-pub use crate::sys::BPF_F_MMAPABLE;
+/// `BPF_F_MMAPABLE`, which an arena must have, and `BPF_MAP_TYPE_ARENA`
+/// (both defined in [`abi`](crate::abi)).
+pub use crate::abi::{BPF_F_MMAPABLE, MAP_TYPE_ARENA};
 /// Arenas are at most 4 GiB and never cross a 4 GiB boundary.
 pub const FOUR_GIB: u64 = 1 << 32;
 
@@ -690,7 +688,7 @@ impl Arena {
 
     /// Opens a pinned arena (`BPF_OBJ_GET`) and adopts it ([`Arena::from_fd`]).
     pub fn open_pinned(path: &std::path::Path) -> Result<Arena> {
-        let c = path_cstring(path)?;
+        let c = sys::path_cstring(path).ok_or_else(|| Error::nul_in_path(path))?;
         let fd = sys::obj_get(&c, 0)
             .map_err(|e| Error::bpf(Cmd::ObjGet, path.display().to_string(), e))?;
         Arena::from_fd(fd)
@@ -698,7 +696,7 @@ impl Arena {
 
     /// Pins the arena at `path` in a bpffs mount (`BPF_OBJ_PIN`).
     pub fn pin(&self, path: &std::path::Path) -> Result<()> {
-        let c = path_cstring(path)?;
+        let c = sys::path_cstring(path).ok_or_else(|| Error::nul_in_path(path))?;
         sys::obj_pin(self.fd.as_fd(), &c).map_err(|e| {
             Error::bpf(
                 Cmd::ObjPin,

@@ -38,9 +38,9 @@ pub use image::Image;
 pub(crate) use image::zeroed_vec;
 pub use progtype::{SectionDef, section_def};
 
+use crate::abi::{self, ProgramFlags, ProgramType};
 use crate::btf::{self, Btf, kind};
 use crate::insn::{self, Insn};
-use crate::prog::{ProgramFlags, ProgramType};
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget, SectionKind, SymbolSection};
 use std::collections::HashMap;
 
@@ -51,6 +51,39 @@ pub const ARENA_SECTION: &str = ".addr_space.1";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ObjError {
+    /// The object file could not be opened or read (`call` is `"open"`,
+    /// `"fstat"` or `"read"`).
+    #[error("{call} failed for {}: {message}", path.display())]
+    Io {
+        /// The call that failed.
+        call: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error's kind.
+        kind: std::io::ErrorKind,
+        /// The OS error number behind it, if any.
+        os_error: Option<i32>,
+        /// The I/O error's message.
+        message: String,
+    },
+    /// The object file is not a regular file (a FIFO, a device, a
+    /// directory, a socket); nothing was read.
+    #[error("invalid object file: {} is {kind}, not a regular file", path.display())]
+    NotRegular {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What it is (`"a FIFO"`, `"a directory"`, …).
+        kind: &'static str,
+    },
+    /// The object file is larger than [`MAX_OBJECT_FILE`] (declared, or
+    /// while being read).
+    #[error("invalid object file: {} is {size} bytes; objects larger than {MAX_OBJECT_FILE} bytes are refused", path.display())]
+    TooLarge {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its size, or as much as was read.
+        size: u64,
+    },
     /// Not a little-endian 64-bit BPF ELF file, or truncated.
     #[error("not a BPF ELF object: {0}")]
     Elf(String),
@@ -158,7 +191,7 @@ pub struct MapSpec {
 impl MapSpec {
     /// Whether this is an arena (`BPF_MAP_TYPE_ARENA`).
     pub fn is_arena(&self) -> bool {
-        self.map_type == crate::arena::MAP_TYPE_ARENA
+        self.map_type == abi::MAP_TYPE_ARENA
     }
 }
 
@@ -511,32 +544,16 @@ impl ObjectSpec {
     ///
     /// Only a regular file of at most [`MAX_OBJECT_FILE`] bytes is read:
     /// a FIFO, a device such as `/dev/zero`, a directory or a larger file is
-    /// [`crate::Error::Invalid`] before anything is read (a FIFO is opened
-    /// without blocking). Open and read failures are
-    /// [`crate::Error::Syscall`] with the errno.
-    pub fn from_file(path: &std::path::Path) -> Result<ObjectSpec, crate::Error> {
-        use crate::sys::FileReadError;
-        let bytes = crate::sys::read_regular_file(path, MAX_OBJECT_FILE).map_err(|e| match e {
-            FileReadError::Io(call, errno) => crate::Error::Syscall {
-                call,
-                what: path.display().to_string(),
-                errno,
-            },
-            FileReadError::NotRegular(kind) => crate::Error::Invalid {
-                what: "object file",
-                reason: format!("{} is {kind}, not a regular file", path.display()),
-            },
-            FileReadError::TooLarge(size) => crate::Error::Invalid {
-                what: "object file",
-                reason: format!(
-                    "{} is {size} bytes; objects larger than {MAX_OBJECT_FILE} bytes are refused",
-                    path.display()
-                ),
-            },
-        })?;
+    /// [`ObjError::NotRegular`] or [`ObjError::TooLarge`] before anything is
+    /// read (the path is looked up before it is opened, so a FIFO is not
+    /// opened, and checked again on the open file). Open and read failures
+    /// are [`ObjError::Io`]. The crate's error type turns these into
+    /// `Error::Invalid` and `Error::Syscall` (with the errno).
+    pub fn from_file(path: &std::path::Path) -> Result<ObjectSpec, ObjError> {
+        let bytes = read_object_file(path)?;
         let stem = path.file_name().and_then(|n| n.to_str()).unwrap_or("obj");
         let stem = stem.split('.').next().unwrap_or("obj");
-        ObjectSpec::parse(stem, &bytes).map_err(crate::Error::from)
+        ObjectSpec::parse(stem, &bytes)
     }
 
     /// The program named `name`.
@@ -1016,10 +1033,10 @@ impl<'a> Parser<'a> {
         for (i, d) in spec.data.iter().enumerate() {
             let mut flags = 0;
             if d.kind == DataKind::Rodata || d.kind == DataKind::Kconfig {
-                flags |= 1 << 7; // BPF_F_RDONLY_PROG
+                flags |= abi::BPF_F_RDONLY_PROG;
             }
             if d.has_btf || d.kind == DataKind::Kconfig {
-                flags |= 1 << 10; // BPF_F_MMAPABLE
+                flags |= abi::BPF_F_MMAPABLE;
             }
             let value_size = u32::try_from(d.bytes.len())
                 .ok()
@@ -1035,7 +1052,7 @@ impl<'a> Parser<'a> {
                 })?;
             spec.maps.push(MapSpec {
                 name: data_map_name(&spec.name, &d.section),
-                map_type: 2,
+                map_type: abi::BPF_MAP_TYPE_ARRAY,
                 key_size: 4,
                 value_size,
                 max_entries: 1,
@@ -1373,9 +1390,74 @@ pub fn data_map_name(object: &str, section: &str) -> String {
         .collect()
 }
 
-impl From<ObjError> for crate::Error {
-    fn from(e: ObjError) -> Self {
-        crate::Error::Object(e)
+/// Reads the whole regular file at `path`, of at most [`MAX_OBJECT_FILE`]
+/// bytes (declared or while reading), with `std::fs` alone.
+///
+/// The path's metadata is checked before it is opened, so a FIFO (which
+/// would block the open) or a device (`/dev/zero` would be read until
+/// memory runs out) is refused without being opened; the open file is
+/// checked again, so a path swapped for a device after the first look is
+/// refused too. A lookup that fails is left to the open to report.
+fn read_object_file(path: &std::path::Path) -> Result<Vec<u8>, ObjError> {
+    use std::io::Read;
+    let check = |meta: &std::fs::Metadata| -> Result<(), ObjError> {
+        let t = meta.file_type();
+        if !t.is_file() {
+            return Err(ObjError::NotRegular {
+                path: path.to_path_buf(),
+                kind: file_kind(t),
+            });
+        }
+        if meta.len() > MAX_OBJECT_FILE {
+            return Err(ObjError::TooLarge {
+                path: path.to_path_buf(),
+                size: meta.len(),
+            });
+        }
+        Ok(())
+    };
+    let io = |call: &'static str, e: std::io::Error| ObjError::Io {
+        call,
+        path: path.to_path_buf(),
+        kind: e.kind(),
+        os_error: e.raw_os_error(),
+        message: e.to_string(),
+    };
+    if let Ok(meta) = std::fs::metadata(path) {
+        check(&meta)?;
+    }
+    let file = std::fs::File::open(path).map_err(|e| io("open", e))?;
+    let meta = file.metadata().map_err(|e| io("fstat", e))?;
+    check(&meta)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(MAX_OBJECT_FILE.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| io("read", e))?;
+    let size = bytes.len() as u64;
+    if size > MAX_OBJECT_FILE {
+        return Err(ObjError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+        });
+    }
+    Ok(bytes)
+}
+
+/// What a file that is not a regular file is, for messages.
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
     }
 }
 
@@ -1405,5 +1487,36 @@ mod tests {
             ".data.a_very_lo"
         );
         assert_eq!(data_map_name("a-b", ".bss"), "a_b.bss");
+    }
+
+    #[test]
+    fn from_file_refuses_what_it_cannot_read() {
+        let missing = std::path::Path::new("/nonexistent/x.bpf.o");
+        match ObjectSpec::from_file(missing).unwrap_err() {
+            ObjError::Io {
+                call, kind, path, ..
+            } => {
+                assert_eq!(call, "open");
+                assert_eq!(kind, std::io::ErrorKind::NotFound);
+                assert_eq!(path, missing);
+            }
+            e => panic!("{e:?}"),
+        }
+        let e = ObjectSpec::from_file(std::path::Path::new("/")).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ObjError::NotRegular {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = ObjectSpec::from_file(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid object file: /dev/zero is a character device, not a regular file"
+        );
     }
 }

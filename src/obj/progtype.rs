@@ -1,7 +1,7 @@
 //! Section name → program type, expected attach type and flags, following
 //! libbpf's conventions (`SEC("...")` names).
 
-use crate::prog::{ProgramFlags, ProgramType};
+use crate::abi::{ProgramFlags, ProgramType};
 
 /// What a section name says about its programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

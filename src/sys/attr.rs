@@ -75,11 +75,7 @@ impl std::fmt::Display for Cmd {
     }
 }
 
-/// `BPF_MAP_TYPE_ARRAY`: global data sections are one-element arrays.
-pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
-/// `BPF_F_MMAPABLE` (Linux 5.5): array values (and arenas, which must have
-/// it) can be mapped into user space.
-pub const BPF_F_MMAPABLE: u32 = 1 << 10;
+pub use crate::abi::{BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY};
 
 /// Marker for the attr structs below: `#[repr(C)]`, every byte initialised.
 ///

@@ -382,6 +382,13 @@ fn parse_cpu_list(text: &str) -> Option<usize> {
     (n > 0).then_some(n)
 }
 
+/// `path` as the C string `BPF_OBJ_PIN` and `BPF_OBJ_GET` take, or `None`
+/// when it contains a NUL byte.
+pub(crate) fn path_cstring(path: &std::path::Path) -> Option<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes()).ok()
+}
+
 /// `BPF_OBJ_PIN`: pins `fd` at `path` inside a bpffs mount.
 /// `ENOENT`/`EPERM`/`EINVAL` outside bpffs, `EEXIST` if the path is taken.
 pub fn obj_pin(fd: BorrowedFd<'_>, path: &CStr) -> Result<(), Errno> {

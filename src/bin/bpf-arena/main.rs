@@ -154,7 +154,9 @@ fn probe() -> String {
 }
 
 fn load_spec(path: &std::path::Path) -> Result<ObjectSpec, Fail> {
-    ObjectSpec::from_file(path).map_err(|e| object(format!("{}: {e}", path.display())))
+    // Through the crate's error, which words I/O failures with the errno.
+    ObjectSpec::from_file(path)
+        .map_err(|e| object(format!("{}: {}", path.display(), bpf_arena::Error::from(e))))
 }
 
 fn map_type_name(t: u32) -> &'static str {

@@ -1,0 +1,108 @@
+//! The kernel ABI's vocabulary: numbers from `include/uapi/linux/bpf.h`
+//! that both the pure layer ([`insn`](crate::insn), [`btf`](crate::btf),
+//! [`obj`](crate::obj)) and the live layer ([`sys`](crate::sys),
+//! [`arena`](crate::arena), [`map`](crate::map), [`prog`](crate::prog), …)
+//! speak: program types, program load flags, map types, map flags and
+//! attach types.
+//!
+//! Plain data only: no system calls, no `unsafe`, no `libc`, and no other
+//! module of this crate. The live modules re-export what they use under
+//! their old paths ([`prog::ProgramType`](crate::prog::ProgramType),
+//! [`arena::MAP_TYPE_ARENA`](crate::arena::MAP_TYPE_ARENA),
+//! [`sys::BPF_F_MMAPABLE`](crate::sys::BPF_F_MMAPABLE), …).
+
+/// A program type (`enum bpf_prog_type`).
+///
+/// A newtype rather than an enum so that types newer than this crate can
+/// still be named (`ProgramType(42)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProgramType(pub u32);
+
+#[allow(missing_docs)]
+impl ProgramType {
+    pub const SOCKET_FILTER: ProgramType = ProgramType(1);
+    pub const KPROBE: ProgramType = ProgramType(2);
+    pub const SCHED_CLS: ProgramType = ProgramType(3);
+    pub const SCHED_ACT: ProgramType = ProgramType(4);
+    pub const TRACEPOINT: ProgramType = ProgramType(5);
+    pub const XDP: ProgramType = ProgramType(6);
+    pub const PERF_EVENT: ProgramType = ProgramType(7);
+    pub const CGROUP_SKB: ProgramType = ProgramType(8);
+    pub const CGROUP_SOCK: ProgramType = ProgramType(9);
+    pub const LWT_IN: ProgramType = ProgramType(10);
+    pub const LWT_OUT: ProgramType = ProgramType(11);
+    pub const LWT_XMIT: ProgramType = ProgramType(12);
+    pub const SOCK_OPS: ProgramType = ProgramType(13);
+    pub const SK_SKB: ProgramType = ProgramType(14);
+    pub const CGROUP_DEVICE: ProgramType = ProgramType(15);
+    pub const SK_MSG: ProgramType = ProgramType(16);
+    pub const RAW_TRACEPOINT: ProgramType = ProgramType(17);
+    pub const CGROUP_SOCK_ADDR: ProgramType = ProgramType(18);
+    pub const LWT_SEG6LOCAL: ProgramType = ProgramType(19);
+    pub const LIRC_MODE2: ProgramType = ProgramType(20);
+    pub const SK_REUSEPORT: ProgramType = ProgramType(21);
+    pub const FLOW_DISSECTOR: ProgramType = ProgramType(22);
+    pub const CGROUP_SYSCTL: ProgramType = ProgramType(23);
+    pub const RAW_TRACEPOINT_WRITABLE: ProgramType = ProgramType(24);
+    pub const CGROUP_SOCKOPT: ProgramType = ProgramType(25);
+    pub const TRACING: ProgramType = ProgramType(26);
+    pub const STRUCT_OPS: ProgramType = ProgramType(27);
+    pub const EXT: ProgramType = ProgramType(28);
+    pub const LSM: ProgramType = ProgramType(29);
+    pub const SK_LOOKUP: ProgramType = ProgramType(30);
+    /// Run only through `BPF_PROG_TEST_RUN`; must be loaded sleepable (6.18:
+    /// "Syscall programs can only be sleepable", `EINVAL`).
+    pub const SYSCALL: ProgramType = ProgramType(31);
+    pub const NETFILTER: ProgramType = ProgramType(32);
+}
+
+bitflags::bitflags! {
+    /// `BPF_PROG_LOAD` flags (`prog_flags`).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct ProgramFlags: u32 {
+        /// `BPF_F_STRICT_ALIGNMENT`.
+        const STRICT_ALIGNMENT = 1 << 0;
+        /// `BPF_F_ANY_ALIGNMENT`.
+        const ANY_ALIGNMENT = 1 << 1;
+        /// `BPF_F_TEST_RND_HI32`.
+        const TEST_RND_HI32 = 1 << 2;
+        /// `BPF_F_TEST_STATE_FREQ`.
+        const TEST_STATE_FREQ = 1 << 3;
+        /// `BPF_F_SLEEPABLE`: may call sleepable helpers and kfuncs (the arena
+        /// page kfuncs before 7.0).
+        const SLEEPABLE = 1 << 4;
+        /// `BPF_F_XDP_HAS_FRAGS`.
+        const XDP_HAS_FRAGS = 1 << 5;
+        /// `BPF_F_XDP_DEV_BOUND_ONLY`.
+        const XDP_DEV_BOUND_ONLY = 1 << 6;
+        /// `BPF_F_TEST_REG_INVARIANTS`.
+        const TEST_REG_INVARIANTS = 1 << 7;
+        /// Bits this crate does not know are passed through.
+        const _ = !0;
+    }
+}
+
+/// `BPF_MAP_TYPE_ARRAY`: global data sections are one-element arrays.
+pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
+/// `BPF_MAP_TYPE_ARENA` (Linux 6.9).
+pub const MAP_TYPE_ARENA: u32 = 33;
+
+/// `BPF_F_RDONLY_PROG` (map flag): programs may only read the map
+/// (`.rodata`, `.kconfig`).
+pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+/// `BPF_F_MMAPABLE` (Linux 5.5): array values (and arenas, which must have
+/// it) can be mapped into user space.
+pub const BPF_F_MMAPABLE: u32 = 1 << 10;
+
+/// `BPF_TRACE_RAW_TP` (`enum bpf_attach_type`): `tp_btf/` programs.
+pub const BPF_TRACE_RAW_TP: u32 = 23;
+/// `BPF_TRACE_FENTRY`: `fentry/` programs.
+pub const BPF_TRACE_FENTRY: u32 = 24;
+/// `BPF_TRACE_FEXIT`: `fexit/` programs.
+pub const BPF_TRACE_FEXIT: u32 = 25;
+/// `BPF_MODIFY_RETURN`: `fmod_ret/` programs.
+pub const BPF_MODIFY_RETURN: u32 = 26;
+/// `BPF_LSM_MAC`: `lsm/` programs.
+pub const BPF_LSM_MAC: u32 = 27;
+/// `BPF_TRACE_ITER`: `iter/` programs.
+pub const BPF_TRACE_ITER: u32 = 28;
