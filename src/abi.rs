@@ -106,3 +106,35 @@ pub const BPF_MODIFY_RETURN: u32 = 26;
 pub const BPF_LSM_MAC: u32 = 27;
 /// `BPF_TRACE_ITER`: `iter/` programs.
 pub const BPF_TRACE_ITER: u32 = 28;
+
+/// `O_NONBLOCK` (`open(2)`), on the architectures where it has the generic
+/// value: opening a FIFO or device then never blocks. Object files are
+/// opened with it, so a path swapped for a FIFO after its check cannot hang
+/// the reader. 0 (not used) elsewhere, where only the check guards.
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "riscv32",
+    target_arch = "powerpc64",
+    target_arch = "powerpc",
+    target_arch = "s390x",
+    target_arch = "loongarch64"
+))]
+pub const O_NONBLOCK: i32 = 0o4000;
+/// `O_NONBLOCK`: not named on this architecture (see above).
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "riscv32",
+    target_arch = "powerpc64",
+    target_arch = "powerpc",
+    target_arch = "s390x",
+    target_arch = "loongarch64"
+)))]
+pub const O_NONBLOCK: i32 = 0;

@@ -15,6 +15,13 @@ macro_rules! offsets {
     }};
 }
 
+/// The `open(2)` flag the object reader names itself (the pure layer has no
+/// `libc`) is the C library's.
+#[test]
+fn open_flags_match_libc() {
+    assert_eq!(bpf_arena::abi::O_NONBLOCK, libc::O_NONBLOCK);
+}
+
 #[test]
 fn attr_offsets_match_appendix_a() {
     offsets!(MapCreateAttr {

@@ -1426,7 +1426,16 @@ fn read_object_file(path: &std::path::Path) -> Result<Vec<u8>, ObjError> {
     if let Ok(meta) = std::fs::metadata(path) {
         check(&meta)?;
     }
-    let file = std::fs::File::open(path).map_err(|e| io("open", e))?;
+    // O_NONBLOCK: a path swapped for a FIFO after the check above opens
+    // without waiting for a writer, and is then refused as not regular.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(crate::abi::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| io("open", e))?
+    };
     let meta = file.metadata().map_err(|e| io("fstat", e))?;
     check(&meta)?;
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
