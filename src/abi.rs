@@ -15,8 +15,72 @@
 ///
 /// A newtype rather than an enum so that types newer than this crate can
 /// still be named (`ProgramType(42)`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProgramType(pub u32);
+
+/// `enum bpf_prog_type` names, lower case without the prefix, by number.
+const PROGRAM_TYPE_NAMES: [&str; 33] = [
+    "unspec",
+    "socket_filter",
+    "kprobe",
+    "sched_cls",
+    "sched_act",
+    "tracepoint",
+    "xdp",
+    "perf_event",
+    "cgroup_skb",
+    "cgroup_sock",
+    "lwt_in",
+    "lwt_out",
+    "lwt_xmit",
+    "sock_ops",
+    "sk_skb",
+    "cgroup_device",
+    "sk_msg",
+    "raw_tracepoint",
+    "cgroup_sock_addr",
+    "lwt_seg6local",
+    "lirc_mode2",
+    "sk_reuseport",
+    "flow_dissector",
+    "cgroup_sysctl",
+    "raw_tracepoint_writable",
+    "cgroup_sockopt",
+    "tracing",
+    "struct_ops",
+    "ext",
+    "lsm",
+    "sk_lookup",
+    "syscall",
+    "netfilter",
+];
+
+impl ProgramType {
+    /// The kernel's name for the type, lower case without the
+    /// `BPF_PROG_TYPE_` prefix (`"syscall"`); `None` for a number this crate
+    /// does not know.
+    pub fn name(self) -> Option<&'static str> {
+        usize::try_from(self.0)
+            .ok()
+            .and_then(|i| PROGRAM_TYPE_NAMES.get(i))
+            .copied()
+    }
+}
+
+impl core::fmt::Display for ProgramType {
+    /// The name (`syscall`), or `unknown` for a number this crate does not
+    /// know.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name().unwrap_or("unknown"))
+    }
+}
+
+impl core::fmt::Debug for ProgramType {
+    /// `ProgramType(syscall = 31)`, `ProgramType(unknown = 99)`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "ProgramType({self} = {})", self.0)
+    }
+}
 
 #[allow(missing_docs)]
 impl ProgramType {
@@ -79,6 +143,108 @@ bitflags::bitflags! {
         const TEST_REG_INVARIANTS = 1 << 7;
         /// Bits this crate does not know are passed through.
         const _ = !0;
+    }
+}
+
+/// `enum bpf_map_type` names, lower case without the prefix, by number.
+const MAP_TYPE_NAMES: [&str; 34] = [
+    "unspec",
+    "hash",
+    "array",
+    "prog_array",
+    "perf_event_array",
+    "percpu_hash",
+    "percpu_array",
+    "stack_trace",
+    "cgroup_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+    "array_of_maps",
+    "hash_of_maps",
+    "devmap",
+    "sockmap",
+    "cpumap",
+    "xskmap",
+    "sockhash",
+    "cgroup_storage",
+    "reuseport_sockarray",
+    "percpu_cgroup_storage",
+    "queue",
+    "stack",
+    "sk_storage",
+    "devmap_hash",
+    "struct_ops",
+    "ringbuf",
+    "inode_storage",
+    "task_storage",
+    "bloom_filter",
+    "user_ringbuf",
+    "cgrp_storage",
+    "arena",
+];
+
+/// The kernel's name for map type `t`, lower case without the
+/// `BPF_MAP_TYPE_` prefix (`"arena"` for 33); `None` for a number this
+/// crate does not know.
+pub fn map_type_name(t: u32) -> Option<&'static str> {
+    usize::try_from(t)
+        .ok()
+        .and_then(|i| MAP_TYPE_NAMES.get(i))
+        .copied()
+}
+
+/// Map flag names (`BPF_F_*`, lower case without the prefix) by bit.
+const MAP_FLAG_NAMES: [(u32, &str); 19] = [
+    (1 << 0, "no_prealloc"),
+    (1 << 1, "no_common_lru"),
+    (1 << 2, "numa_node"),
+    (1 << 3, "rdonly"),
+    (1 << 4, "wronly"),
+    (1 << 5, "stack_build_id"),
+    (1 << 6, "zero_seed"),
+    (1 << 7, "rdonly_prog"),
+    (1 << 8, "wronly_prog"),
+    (1 << 9, "clone"),
+    (1 << 10, "mmapable"),
+    (1 << 11, "preserve_elems"),
+    (1 << 12, "inner_map"),
+    (1 << 13, "link"),
+    (1 << 14, "path_fd"),
+    (1 << 15, "vtype_btf_obj_fd"),
+    (1 << 16, "token_fd"),
+    (1 << 17, "segv_on_fault"),
+    (1 << 18, "no_user_conv"),
+];
+
+/// Map flags, shown as the number and the names of the bits this crate
+/// knows: `0x400 (mmapable)`, `0x60400 (mmapable|segv_on_fault|no_user_conv)`,
+/// `0x0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapFlags(pub u32);
+
+impl MapFlags {
+    /// The names of the set bits this crate knows, lowest bit first.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        MAP_FLAG_NAMES
+            .iter()
+            .filter(move |(bit, _)| self.0 & bit != 0)
+            .map(|(_, n)| *n)
+    }
+}
+
+impl core::fmt::Display for MapFlags {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:#x}", self.0)?;
+        let mut names = self.names();
+        if let Some(first) = names.next() {
+            write!(f, " ({first}")?;
+            for n in names {
+                write!(f, "|{n}")?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
     }
 }
 

@@ -167,3 +167,23 @@ fn oversized_attr_with_nonzero_tail_is_e2big() {
     buf[4000] = 1;
     assert_eq!(call(&mut buf), Err(Errno::E2BIG));
 }
+
+/// The names the CLI prints come from the library (`abi`).
+#[test]
+fn abi_names_print_as_the_kernel_names_them() {
+    use bpf_arena::abi::{MapFlags, ProgramType, map_type_name};
+    assert_eq!(ProgramType::SYSCALL.to_string(), "syscall");
+    assert_eq!(
+        format!("{:?}", ProgramType::RAW_TRACEPOINT),
+        "ProgramType(raw_tracepoint = 17)"
+    );
+    assert_eq!(format!("{:?}", ProgramType(999)), "ProgramType(unknown = 999)");
+    assert_eq!(map_type_name(33), Some("arena"));
+    assert_eq!(map_type_name(2), Some("array"));
+    assert_eq!(map_type_name(99), None);
+    assert_eq!(MapFlags(0).to_string(), "0x0");
+    assert_eq!(
+        MapFlags((1 << 10) | (1 << 17) | (1 << 18)).to_string(),
+        "0x60400 (mmapable|segv_on_fault|no_user_conv)"
+    );
+}

@@ -2,6 +2,7 @@
 //! byte-exact. Exit status: 0 success, 1 object/kernel problem, 2 usage.
 //! The arguments are parsed by [`args`] (pure and total).
 
+use bpf_arena::abi::{MapFlags, map_type_name};
 use bpf_arena::features::probe_all;
 use bpf_arena::insn::Listing;
 use bpf_arena::loader::{ObjectLoader, globals_offset};
@@ -159,128 +160,15 @@ fn load_spec(path: &std::path::Path) -> Result<ObjectSpec, Fail> {
         .map_err(|e| object(format!("{}: {}", path.display(), bpf_arena::Error::from(e))))
 }
 
-fn map_type_name(t: u32) -> &'static str {
-    const NAMES: [&str; 34] = [
-        "unspec",
-        "hash",
-        "array",
-        "prog_array",
-        "perf_event_array",
-        "percpu_hash",
-        "percpu_array",
-        "stack_trace",
-        "cgroup_array",
-        "lru_hash",
-        "lru_percpu_hash",
-        "lpm_trie",
-        "array_of_maps",
-        "hash_of_maps",
-        "devmap",
-        "sockmap",
-        "cpumap",
-        "xskmap",
-        "sockhash",
-        "cgroup_storage",
-        "reuseport_sockarray",
-        "percpu_cgroup_storage",
-        "queue",
-        "stack",
-        "sk_storage",
-        "devmap_hash",
-        "struct_ops",
-        "ringbuf",
-        "inode_storage",
-        "task_storage",
-        "bloom_filter",
-        "user_ringbuf",
-        "cgrp_storage",
-        "arena",
-    ];
-    NAMES.get(t as usize).copied().unwrap_or("unknown")
-}
-
-fn prog_type_name(t: ProgramType) -> &'static str {
-    const NAMES: [&str; 33] = [
-        "unspec",
-        "socket_filter",
-        "kprobe",
-        "sched_cls",
-        "sched_act",
-        "tracepoint",
-        "xdp",
-        "perf_event",
-        "cgroup_skb",
-        "cgroup_sock",
-        "lwt_in",
-        "lwt_out",
-        "lwt_xmit",
-        "sock_ops",
-        "sk_skb",
-        "cgroup_device",
-        "sk_msg",
-        "raw_tracepoint",
-        "cgroup_sock_addr",
-        "lwt_seg6local",
-        "lirc_mode2",
-        "sk_reuseport",
-        "flow_dissector",
-        "cgroup_sysctl",
-        "raw_tracepoint_writable",
-        "cgroup_sockopt",
-        "tracing",
-        "struct_ops",
-        "ext",
-        "lsm",
-        "sk_lookup",
-        "syscall",
-        "netfilter",
-    ];
-    NAMES.get(t.0 as usize).copied().unwrap_or("unknown")
-}
-
-fn flag_names(flags: u32) -> String {
-    let known = [
-        (1 << 0, "no_prealloc"),
-        (1 << 1, "no_common_lru"),
-        (1 << 2, "numa_node"),
-        (1 << 3, "rdonly"),
-        (1 << 4, "wronly"),
-        (1 << 5, "stack_build_id"),
-        (1 << 6, "zero_seed"),
-        (1 << 7, "rdonly_prog"),
-        (1 << 8, "wronly_prog"),
-        (1 << 9, "clone"),
-        (1 << 10, "mmapable"),
-        (1 << 11, "preserve_elems"),
-        (1 << 12, "inner_map"),
-        (1 << 13, "link"),
-        (1 << 14, "path_fd"),
-        (1 << 15, "vtype_btf_obj_fd"),
-        (1 << 16, "token_fd"),
-        (1 << 17, "segv_on_fault"),
-        (1 << 18, "no_user_conv"),
-    ];
-    let names: Vec<&str> = known
-        .iter()
-        .filter(|(b, _)| flags & b != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    if names.is_empty() {
-        format!("{flags:#x}")
-    } else {
-        format!("{flags:#x} ({})", names.join("|"))
-    }
-}
-
 fn map_line(m: &MapSpec, spec: &ObjectSpec) -> String {
     let mut s = format!(
         "type {} ({}), key_size {}, value_size {}, max_entries {}, flags {}, map_extra {:#x}, numa_node {}, pinning {}",
-        map_type_name(m.map_type),
+        map_type_name(m.map_type).unwrap_or("unknown"),
         m.map_type,
         m.key_size,
         m.value_size,
         m.max_entries,
-        flag_names(m.map_flags),
+        MapFlags(m.map_flags),
         m.map_extra,
         m.numa_node,
         if m.pinning == Pinning::ByName {
@@ -300,12 +188,12 @@ fn map_line(m: &MapSpec, spec: &ObjectSpec) -> String {
         let _ = write!(
             s,
             ", inner: type {} ({}), key_size {}, value_size {}, max_entries {}, flags {}",
-            map_type_name(i.map_type),
+            map_type_name(i.map_type).unwrap_or("unknown"),
             i.map_type,
             i.key_size,
             i.value_size,
             i.max_entries,
-            flag_names(i.map_flags)
+            MapFlags(i.map_flags)
         );
     }
     s
@@ -372,7 +260,7 @@ fn inspect(a: InspectArgs) -> Result<(), Fail> {
             "  {}: section {}, type {} ({}), attach_type {}, flags {}, {} insns",
             p.name,
             p.section,
-            prog_type_name(p.prog_type),
+            p.prog_type,
             p.prog_type.0,
             p.expected_attach_type,
             if flags.is_empty() {
