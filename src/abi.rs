@@ -273,11 +273,9 @@ pub const BPF_LSM_MAC: u32 = 27;
 /// `BPF_TRACE_ITER`: `iter/` programs.
 pub const BPF_TRACE_ITER: u32 = 28;
 
-/// `O_NONBLOCK` (`open(2)`), on the architectures where it has the generic
-/// value: opening a FIFO or device then never blocks. Object files are
-/// opened with it, so a path swapped for a FIFO after its check cannot hang
-/// the reader. 0 (not used) elsewhere, where only the check guards.
-#[cfg(any(
+/// Whether this architecture uses the generic `open(2)` flag values (most
+/// do; alpha, mips, parisc and sparc have their own).
+const GENERIC_OPEN_FLAGS: bool = cfg!(any(
     target_arch = "x86_64",
     target_arch = "x86",
     target_arch = "aarch64",
@@ -288,19 +286,33 @@ pub const BPF_TRACE_ITER: u32 = 28;
     target_arch = "powerpc",
     target_arch = "s390x",
     target_arch = "loongarch64"
-))]
-pub const O_NONBLOCK: i32 = 0o4000;
-/// `O_NONBLOCK`: not named on this architecture (see above).
-#[cfg(not(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "riscv64",
-    target_arch = "riscv32",
-    target_arch = "powerpc64",
-    target_arch = "powerpc",
-    target_arch = "s390x",
-    target_arch = "loongarch64"
-)))]
-pub const O_NONBLOCK: i32 = 0;
+));
+
+/// `O_NONBLOCK` (`open(2)`) where it has the generic value (0, meaning not
+/// used, elsewhere): opening a FIFO or device then never blocks. Object
+/// files are opened with it, so a path swapped for a FIFO after its check
+/// cannot hang the reader; where it is 0, only the check guards.
+pub const O_NONBLOCK: i32 = if GENERIC_OPEN_FLAGS { 0o4000 } else { 0 };
+
+/// The file type of `stat(2)` (`S_IFMT`) in words, for messages about a
+/// path that should have been a regular file: "a directory", "a FIFO",
+/// "a character device", "a block device", "a socket", "a symbolic link",
+/// else "a special file".
+pub fn file_type_name(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a special file"
+    }
+}

@@ -177,7 +177,10 @@ fn abi_names_print_as_the_kernel_names_them() {
         format!("{:?}", ProgramType::RAW_TRACEPOINT),
         "ProgramType(raw_tracepoint = 17)"
     );
-    assert_eq!(format!("{:?}", ProgramType(999)), "ProgramType(unknown = 999)");
+    assert_eq!(
+        format!("{:?}", ProgramType(999)),
+        "ProgramType(unknown = 999)"
+    );
     assert_eq!(map_type_name(33), Some("arena"));
     assert_eq!(map_type_name(2), Some("array"));
     assert_eq!(map_type_name(99), None);

@@ -1405,7 +1405,7 @@ fn read_object_file(path: &std::path::Path) -> Result<Vec<u8>, ObjError> {
         if !t.is_file() {
             return Err(ObjError::NotRegular {
                 path: path.to_path_buf(),
-                kind: file_kind(t),
+                kind: crate::abi::file_type_name(t),
             });
         }
         if meta.len() > MAX_OBJECT_FILE {
@@ -1450,24 +1450,6 @@ fn read_object_file(path: &std::path::Path) -> Result<Vec<u8>, ObjError> {
         });
     }
     Ok(bytes)
-}
-
-/// What a file that is not a regular file is, for messages.
-fn file_kind(t: std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "a special file"
-    }
 }
 
 #[cfg(test)]

@@ -1007,7 +1007,7 @@ pub(crate) fn read_regular_file(
     max: u64,
 ) -> Result<Vec<u8>, FileReadError> {
     use std::io::Read;
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let io = |call: &'static str, e: std::io::Error| FileReadError::Io(call, Errno::from_io(&e));
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -1017,19 +1017,7 @@ pub(crate) fn read_regular_file(
     let meta = file.metadata().map_err(|e| io("fstat", e))?;
     let t = meta.file_type();
     if !t.is_file() {
-        return Err(FileReadError::NotRegular(if t.is_dir() {
-            "a directory"
-        } else if t.is_fifo() {
-            "a FIFO"
-        } else if t.is_char_device() {
-            "a character device"
-        } else if t.is_block_device() {
-            "a block device"
-        } else if t.is_socket() {
-            "a socket"
-        } else {
-            "a special file"
-        }));
+        return Err(FileReadError::NotRegular(crate::abi::file_type_name(t)));
     }
     if meta.len() > max {
         return Err(FileReadError::TooLarge(meta.len()));
