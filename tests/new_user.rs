@@ -72,7 +72,8 @@ fn overlapping_arena_globals_of_two_objects_are_refused() {
 fn globals_filling_the_arena_sit_at_offset_zero() {
     require_arena!();
     let mut l = loader("user_list.bpf.o");
-    l.set_arena_pages(1).unwrap();
+    // sum_list names the arena (it reads `head`): no fd_array binding needed.
+    l.set_arena_pages(1).unwrap().load_only(&["sum_list"]).unwrap();
     let o = l.load().unwrap();
     assert_eq!(o.arena_globals_offset(), Some(0));
     let head = o.arena_global::<ArenaPtr<u64>>("head").unwrap();
