@@ -73,7 +73,10 @@ fn globals_filling_the_arena_sit_at_offset_zero() {
     require_arena!();
     let mut l = loader("user_list.bpf.o");
     // sum_list names the arena (it reads `head`): no fd_array binding needed.
-    l.set_arena_pages(1).unwrap().load_only(&["sum_list"]).unwrap();
+    l.set_arena_pages(1)
+        .unwrap()
+        .load_only(&["sum_list"])
+        .unwrap();
     let o = l.load().unwrap();
     assert_eq!(o.arena_globals_offset(), Some(0));
     let head = o.arena_global::<ArenaPtr<u64>>("head").unwrap();
