@@ -82,41 +82,72 @@ impl core::fmt::Debug for ProgramType {
     }
 }
 
-#[allow(missing_docs)]
+/// The program types of `enum bpf_prog_type` (Linux 6.18 knows 0 to 32).
 impl ProgramType {
+    /// `BPF_PROG_TYPE_SOCKET_FILTER` (1).
     pub const SOCKET_FILTER: ProgramType = ProgramType(1);
+    /// `BPF_PROG_TYPE_KPROBE` (2).
     pub const KPROBE: ProgramType = ProgramType(2);
+    /// `BPF_PROG_TYPE_SCHED_CLS` (3).
     pub const SCHED_CLS: ProgramType = ProgramType(3);
+    /// `BPF_PROG_TYPE_SCHED_ACT` (4).
     pub const SCHED_ACT: ProgramType = ProgramType(4);
+    /// `BPF_PROG_TYPE_TRACEPOINT` (5).
     pub const TRACEPOINT: ProgramType = ProgramType(5);
+    /// `BPF_PROG_TYPE_XDP` (6).
     pub const XDP: ProgramType = ProgramType(6);
+    /// `BPF_PROG_TYPE_PERF_EVENT` (7).
     pub const PERF_EVENT: ProgramType = ProgramType(7);
+    /// `BPF_PROG_TYPE_CGROUP_SKB` (8).
     pub const CGROUP_SKB: ProgramType = ProgramType(8);
+    /// `BPF_PROG_TYPE_CGROUP_SOCK` (9).
     pub const CGROUP_SOCK: ProgramType = ProgramType(9);
+    /// `BPF_PROG_TYPE_LWT_IN` (10).
     pub const LWT_IN: ProgramType = ProgramType(10);
+    /// `BPF_PROG_TYPE_LWT_OUT` (11).
     pub const LWT_OUT: ProgramType = ProgramType(11);
+    /// `BPF_PROG_TYPE_LWT_XMIT` (12).
     pub const LWT_XMIT: ProgramType = ProgramType(12);
+    /// `BPF_PROG_TYPE_SOCK_OPS` (13).
     pub const SOCK_OPS: ProgramType = ProgramType(13);
+    /// `BPF_PROG_TYPE_SK_SKB` (14).
     pub const SK_SKB: ProgramType = ProgramType(14);
+    /// `BPF_PROG_TYPE_CGROUP_DEVICE` (15).
     pub const CGROUP_DEVICE: ProgramType = ProgramType(15);
+    /// `BPF_PROG_TYPE_SK_MSG` (16).
     pub const SK_MSG: ProgramType = ProgramType(16);
+    /// `BPF_PROG_TYPE_RAW_TRACEPOINT` (17).
     pub const RAW_TRACEPOINT: ProgramType = ProgramType(17);
+    /// `BPF_PROG_TYPE_CGROUP_SOCK_ADDR` (18).
     pub const CGROUP_SOCK_ADDR: ProgramType = ProgramType(18);
+    /// `BPF_PROG_TYPE_LWT_SEG6LOCAL` (19).
     pub const LWT_SEG6LOCAL: ProgramType = ProgramType(19);
+    /// `BPF_PROG_TYPE_LIRC_MODE2` (20).
     pub const LIRC_MODE2: ProgramType = ProgramType(20);
+    /// `BPF_PROG_TYPE_SK_REUSEPORT` (21).
     pub const SK_REUSEPORT: ProgramType = ProgramType(21);
+    /// `BPF_PROG_TYPE_FLOW_DISSECTOR` (22).
     pub const FLOW_DISSECTOR: ProgramType = ProgramType(22);
+    /// `BPF_PROG_TYPE_CGROUP_SYSCTL` (23).
     pub const CGROUP_SYSCTL: ProgramType = ProgramType(23);
+    /// `BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE` (24).
     pub const RAW_TRACEPOINT_WRITABLE: ProgramType = ProgramType(24);
+    /// `BPF_PROG_TYPE_CGROUP_SOCKOPT` (25).
     pub const CGROUP_SOCKOPT: ProgramType = ProgramType(25);
+    /// `BPF_PROG_TYPE_TRACING` (26).
     pub const TRACING: ProgramType = ProgramType(26);
+    /// `BPF_PROG_TYPE_STRUCT_OPS` (27).
     pub const STRUCT_OPS: ProgramType = ProgramType(27);
+    /// `BPF_PROG_TYPE_EXT` (28).
     pub const EXT: ProgramType = ProgramType(28);
+    /// `BPF_PROG_TYPE_LSM` (29).
     pub const LSM: ProgramType = ProgramType(29);
+    /// `BPF_PROG_TYPE_SK_LOOKUP` (30).
     pub const SK_LOOKUP: ProgramType = ProgramType(30);
     /// Run only through `BPF_PROG_TEST_RUN`; must be loaded sleepable (6.18:
     /// "Syscall programs can only be sleepable", `EINVAL`).
     pub const SYSCALL: ProgramType = ProgramType(31);
+    /// `BPF_PROG_TYPE_NETFILTER` (32).
     pub const NETFILTER: ProgramType = ProgramType(32);
 }
 

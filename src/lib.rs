@@ -62,8 +62,14 @@
 //! the soundness notes of [`sys`] and [`arena`], the only modules with
 //! `unsafe` code, and the README's "Security" section.
 //!
+//! The entry point of each job is re-exported here: create an arena
+//! ([`ArenaBuilder`]), walk it ([`Arena`], [`ArenaPtr`], [`Plain`]), load
+//! an object ([`ObjectLoader`] → [`LoadedObject`], whose globals, maps and
+//! programs it gives by name), build and run a program by hand
+//! ([`ProgramBuilder`] → [`Program`]), and [`Error`].
+//!
 //! ```no_run
-//! use bpf_arena::arena::ArenaBuilder;
+//! use bpf_arena::ArenaBuilder;
 //! # fn main() -> bpf_arena::Result<()> {
 //! let arena = ArenaBuilder::new(16).name("demo").create()?; // 16 pages, crate-chosen 4 GiB-aligned address
 //! let page = arena.alloc_pages::<u8>(None, 1)?.expect("a free page");
@@ -94,4 +100,8 @@ pub mod obj;
 pub mod prog;
 pub mod sys;
 
+pub use abi::ProgramType;
+pub use arena::{Arena, ArenaBuilder, ArenaFlags, ArenaPtr, Plain};
 pub use error::{Error, Result, VerifierError};
+pub use loader::{LoadedObject, ObjectLoader};
+pub use prog::{Program, ProgramBuilder};
