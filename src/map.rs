@@ -19,6 +19,12 @@ impl Map {
     /// loaded BTF) is passed with the key/value type ids when the spec has
     /// them; if the kernel refuses the BTF, the map is created without it, as
     /// libbpf does. `inner` is the template fd for map-in-map types.
+    ///
+    /// Needs `CAP_BPF` (or `CAP_SYS_ADMIN`) for most map types: the kernel
+    /// answers `EPERM` otherwise. A map type, flag or size the running kernel
+    /// does not know is `EINVAL` (`E2BIG` for sizes past its limits), a bad
+    /// name [`Error::Invalid`] before any call. For arenas use
+    /// [`ArenaBuilder`](crate::arena::ArenaBuilder), which also maps them.
     pub fn create(
         spec: &MapSpec,
         btf: Option<BorrowedFd<'_>>,
@@ -58,7 +64,9 @@ impl Map {
         Map::from_fd_named(fd, &spec.name)
     }
 
-    /// Adopts an existing map fd.
+    /// Adopts an existing map fd, asking the kernel what it is
+    /// (`BPF_OBJ_GET_INFO_BY_FD`, any kernel with BPF). An fd that is not a
+    /// BPF map is `EINVAL` from the kernel ([`Error::Bpf`]).
     pub fn from_fd(fd: OwnedFd) -> Result<Map> {
         Map::from_fd_named(fd, "")
     }
@@ -81,7 +89,9 @@ impl Map {
         })
     }
 
-    /// Opens a pinned map.
+    /// Opens a map pinned at `path` (`BPF_OBJ_GET`, on a bpffs mount). The
+    /// kernel answers `ENOENT` for no pin there, `EINVAL` for a pin that is
+    /// not a map, `EPERM`/`EACCES` without the rights to the pin.
     pub fn open_pinned(path: &std::path::Path) -> Result<Map> {
         let c = sys::path_cstring(path).ok_or_else(|| Error::nul_in_path(path))?;
         let fd = sys::obj_get(&c, 0)
@@ -89,7 +99,10 @@ impl Map {
         Map::from_fd(fd)
     }
 
-    /// Pins the map at `path` (bpffs).
+    /// Pins the map at `path` (`BPF_OBJ_PIN`). The path must be inside a
+    /// bpffs mount (else `EPERM`), its directory must exist (`ENOENT`) and
+    /// the name be free (`EEXIST`); a path with a NUL byte is
+    /// [`Error::Invalid`].
     pub fn pin(&self, path: &std::path::Path) -> Result<()> {
         let c = sys::path_cstring(path).ok_or_else(|| Error::nul_in_path(path))?;
         sys::obj_pin(self.map.fd(), &c).map_err(|e| {
@@ -140,7 +153,13 @@ impl Map {
         self.map.info()
     }
 
-    /// `BPF_MAP_LOOKUP_ELEM` into `value` (sized as the kernel writes it).
+    /// `BPF_MAP_LOOKUP_ELEM` into `value`. `key` must be the map's key size
+    /// and `value` at least its value size (per-CPU maps: the value size
+    /// rounded up to 8, times the possible CPUs); otherwise the answer is
+    /// `EINVAL` ([`Error::Bpf`]) without a system call, so the kernel never
+    /// writes past `value`. The kernel answers `ENOENT` for a missing key,
+    /// `EINVAL` on arenas (they have no elements) and `EPERM` on maps
+    /// created write-only for user space.
     pub fn lookup(&self, key: &[u8], value: &mut [u8]) -> Result<()> {
         self.map
             .shape()
@@ -148,7 +167,10 @@ impl Map {
             .map_err(|e| Error::bpf(Cmd::MapLookupElem, self.label(), e))
     }
 
-    /// `BPF_MAP_UPDATE_ELEM` with `flags` (`BPF_ANY` = 0).
+    /// `BPF_MAP_UPDATE_ELEM` with `flags` (`BPF_ANY` = 0, `BPF_NOEXIST` = 1,
+    /// `BPF_EXIST` = 2), sizes checked as for [`Map::lookup`]. The kernel
+    /// answers `EEXIST`/`ENOENT` for the flag's condition, `E2BIG` for a
+    /// full hash map, `EPERM` on a frozen map and `EOPNOTSUPP` on arenas.
     pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<()> {
         self.map
             .shape()
@@ -162,7 +184,10 @@ impl Map {
         self.map.shape()
     }
 
-    /// `BPF_MAP_FREEZE`.
+    /// `BPF_MAP_FREEZE` (Linux 5.2): from now on user space can no longer
+    /// write the map (updates and writable mappings are `EPERM`); BPF
+    /// programs still can. The kernel answers `EBUSY` while the map has a
+    /// writable mapping, and freezing twice is `EBUSY` too.
     pub fn freeze(&self) -> Result<()> {
         sys::map_freeze(self.map.fd()).map_err(|e| Error::bpf(Cmd::MapFreeze, self.label(), e))
     }
