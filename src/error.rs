@@ -224,30 +224,32 @@ impl VerifierError {
     /// line `Verification failed: CATEGORY: …` on, with its `Reason:`,
     /// `At:`, `Causal path:` and `Suggestion:` sections).
     pub fn trace(&self) -> &str {
-        let mut end = self.log.len();
+        self.log[..self.trace_end()].trim_end()
+    }
+
+    /// Where the trace ends: the first line that starts the 7.3+ report or
+    /// the statistics, else the end of the log.
+    fn trace_end(&self) -> usize {
         let mut at = 0;
         for line in self.log.split_inclusive('\n') {
             if line.starts_with("Verification failed:")
                 || (line.starts_with("processed ") && line.contains(" insns (limit "))
             {
-                end = at;
-                break;
+                return at;
             }
             at += line.len();
         }
-        self.log[..end].trim_end()
+        self.log.len()
     }
 
     /// The kernel's report on the rejection (Linux 7.3 and later): the
     /// `Verification failed: …` line and its sections, without the
     /// statistics after it; `None` on older kernels.
     pub fn report(&self) -> Option<&str> {
-        let start = self
-            .log
-            .find("\nVerification failed:")
-            .map(|i| i + 1)
-            .or_else(|| self.log.starts_with("Verification failed:").then_some(0))?;
-        let rest = &self.log[start..];
+        let rest = &self.log[self.trace_end()..];
+        if !rest.starts_with("Verification failed:") {
+            return None;
+        }
         let end = rest.find("\nprocessed ").map_or(rest.len(), |i| i + 1);
         Some(rest[..end].trim_end())
     }

@@ -68,8 +68,9 @@ pub enum Feature {
     KfuncFreePages,
     /// `bpf_arena_reserve_pages` in vmlinux BTF (6.17).
     KfuncReservePages,
-    /// The arena kfuncs can be called from non-sleepable programs (7.0, commit "bpf: arena: make arena kfuncs any context safe");
-    /// "no" means they need a sleepable program (SYSCALL + `BPF_F_SLEEPABLE`).
+    /// The arena kfuncs can be called from non-sleepable programs (7.0,
+    /// commit "bpf: arena: make arena kfuncs any context safe"); "no" means
+    /// they need a sleepable program (SYSCALL + `BPF_F_SLEEPABLE`).
     KfuncsNonSleepable,
     /// `fd_array_cnt` binds an arena to a program that never names it (6.14).
     FdArrayBinding,

@@ -155,23 +155,24 @@ pub(crate) fn u32_at(b: &[u8], off: usize) -> Option<u32> {
 
 /// Size of the kind-specific data that follows a type header.
 fn extra_size(id: u32, h: &TypeHeader) -> Result<usize, BtfError> {
-    let vlen = h.vlen() as usize;
-    Ok(match h.kind() {
-        kind::INT => 4,
-        kind::PTR | kind::FWD | kind::TYPEDEF | kind::VOLATILE | kind::CONST | kind::RESTRICT => 0,
-        kind::FUNC | kind::FLOAT | kind::TYPE_TAG => 0,
-        kind::ARRAY => 12,
-        // vlen < 2^16: these cannot overflow.
-        kind::STRUCT | kind::UNION | kind::DATASEC | kind::ENUM64 => vlen.saturating_mul(12),
-        kind::ENUM | kind::FUNC_PROTO => vlen.saturating_mul(8),
-        kind::VAR | kind::DECL_TAG => 4,
-        k => {
-            return Err(BtfError::BadType {
-                id,
-                reason: format!("unknown kind {k}"),
-            });
-        }
-    })
+    record_size(id, h.info).map(|n| n.saturating_sub(12))
+}
+
+/// Size of a whole type record (header included) from its `info` word,
+/// looked up in [`RECORD_SIZE`]: no branch per kind on the scan's hot path.
+#[inline(always)]
+fn record_size(id: u32, info: u32) -> Result<usize, BtfError> {
+    let k = (info >> 24) & 0x1f;
+    let (fixed, per) = RECORD_SIZE.get(k as usize).copied().unwrap_or((0, 0));
+    if fixed == 0 {
+        return Err(BtfError::BadType {
+            id,
+            reason: format!("unknown kind {k}"),
+        });
+    }
+    // vlen < 2^16: this cannot overflow.
+    let vlen = (info & 0xffff) as usize;
+    Ok(usize::from(fixed).saturating_add(vlen.saturating_mul(usize::from(per))))
 }
 
 impl<'a> Btf<'a> {
@@ -391,8 +392,8 @@ impl<'a> Btf<'a> {
 }
 
 /// Size of a type record by kind: `(header + fixed part, bytes per vlen
-/// entry)`; `(0, 0)` marks a kind this reader does not know. The same sizes
-/// as [`extra_size`], as data for the streaming scan.
+/// entry)`; `(0, 0)` marks a kind this reader does not know. The one table
+/// of record sizes, for the index and the streaming scan alike.
 #[allow(clippy::indexing_slicing)] // a const block: an index out of range fails the build
 const RECORD_SIZE: [(u8, u8); 32] = {
     let mut t = [(0u8, 0u8); 32];
@@ -440,19 +441,7 @@ pub fn scan_by_names(data: &[u8], kind: u32, names: &[&str]) -> Result<Vec<Optio
                 }
             }
         }
-        // Record size from two small tables (no branch per kind): 12 bytes
-        // of header, a fixed part and a part per vlen entry.
-        let (fixed, per) = RECORD_SIZE.get(k as usize).copied().unwrap_or((0, 0));
-        if fixed == 0 {
-            return Err(BtfError::BadType {
-                id,
-                reason: format!("unknown kind {k}"),
-            });
-        }
-        let vlen = (info & 0xffff) as usize;
-        pos = pos
-            .saturating_add(fixed as usize)
-            .saturating_add(vlen.saturating_mul(per as usize));
+        pos = pos.saturating_add(record_size(id, info)?);
     }
     if left > 0 && pos != types.len() {
         return Err(BtfError::BadType {

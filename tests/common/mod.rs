@@ -23,14 +23,17 @@ pub fn strict() -> bool {
 /// An unreadable or unparsable release fails the test: every skip would
 /// otherwise look justified.
 pub fn kernel_version() -> (u32, u32, u32) {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let release = kernel_release();
-    version_from(
-        &release,
-        &read("/proc/version"),
-        &read("/proc/version_signature"),
-    )
-    .unwrap_or_else(|| panic!("cannot parse the kernel release {release:?}"))
+    static VERSION: std::sync::OnceLock<(u32, u32, u32)> = std::sync::OnceLock::new();
+    *VERSION.get_or_init(|| {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let release = kernel_release();
+        version_from(
+            &release,
+            &read("/proc/version"),
+            &read("/proc/version_signature"),
+        )
+        .unwrap_or_else(|| panic!("cannot parse the kernel release {release:?}"))
+    })
 }
 
 /// [`kernel_version`] from the texts of `osrelease`, `/proc/version` and
