@@ -501,7 +501,7 @@ fn errors_exit_with_status_and_one_line() {
         (
             &["inspect", &o, "--disasm", "nope"],
             1,
-            "bpf-arena: the object has no program 'nope'\n",
+            "bpf-arena: --disasm nope: the object has no program 'nope' (its programs: arena_list_add, arena_list_sum, arena_list_del)\n",
         ),
     ];
     for (args, code, err) in cases {

@@ -46,6 +46,8 @@ fn two_arenas_in_one_object() {
 
 #[test]
 fn globals_larger_than_the_arena() {
+    // Decided where the page size is known: at load, once the arena exists.
+    require!(Feature::ArenaMap);
     let e = load_err("bad/globals_too_big.bpf.o");
     assert!(
         matches!(&e, Error::Object(ObjError::Map { map, .. }) if map == "arena"),

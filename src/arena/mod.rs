@@ -93,6 +93,7 @@
 mod pages;
 mod ptr;
 
+pub use pages::page_size;
 pub use ptr::{ArenaPtr, Plain, plain_from_bytes, plain_to_bytes};
 
 use crate::error::{Error, Result};

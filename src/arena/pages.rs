@@ -248,6 +248,13 @@ impl Arena {
     }
 }
 
+/// The size of an arena page: the kernel's page size
+/// (`sysconf(_SC_PAGESIZE)`, read once per process), 4096 on x86-64. An
+/// arena of `pages` pages spans `pages * page_size()` bytes.
+pub fn page_size() -> u64 {
+    crate::sys::page_size() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

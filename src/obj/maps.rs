@@ -1,7 +1,7 @@
 //! Map definitions: BTF-defined (`.maps`) and legacy (`maps`).
 
 use super::{MapSpec, ObjError, Pinning};
-use crate::btf::{Btf, kind};
+use crate::btf::{self, Btf, kind};
 
 fn err(map: &str, reason: impl Into<String>) -> ObjError {
     ObjError::Map {
@@ -55,6 +55,33 @@ fn type_field(btf: &Btf<'_>, map: &str, field: &str, ty: u32) -> Result<(u32, u3
         .resolve_size(t)
         .map_err(|e| err(map, format!("{field}: {e}")))?;
     Ok((t, size as u32))
+}
+
+/// The map `name` defined in `.maps`: its variable in the `.maps` DATASEC
+/// (global, not static) and the definition struct it points at.
+pub(super) fn parse_declared(btf: &Btf<'_>, name: &str) -> Result<MapSpec, ObjError> {
+    let btf_err = |source| ObjError::Btf {
+        section: ".BTF",
+        source,
+    };
+    let ds = btf.find_datasec(".maps").ok_or_else(|| ObjError::Section {
+        section: ".maps".into(),
+        reason: "no .maps DATASEC in BTF".into(),
+    })?;
+    let var = btf
+        .datasec(ds)
+        .map_err(btf_err)?
+        .iter()
+        .map(|i| i.type_id)
+        .find(|&id| btf.name(id).ok() == Some(name))
+        .ok_or_else(|| err(name, "no BTF variable in the .maps DATASEC"))?;
+    match btf.var_linkage(var) {
+        Ok(btf::VAR_GLOBAL_ALLOCATED) => {}
+        Ok(_) => return Err(err(name, "map definitions must be global (not static)")),
+        Err(e) => return Err(err(name, e.to_string())),
+    }
+    let def = btf.header(var).map(|h| h.size_or_type).unwrap_or(0);
+    parse_btf_def(btf, name, def, false)
 }
 
 /// Parses the struct of a BTF map definition (also used for inner maps).

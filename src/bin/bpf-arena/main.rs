@@ -5,10 +5,10 @@
 use bpf_arena::abi::{MapFlags, map_type_name};
 use bpf_arena::features::probe_all;
 use bpf_arena::insn::Listing;
-use bpf_arena::loader::{ObjectLoader, globals_offset};
-use bpf_arena::obj::link::{KernelFacts, Resolved, link};
+use bpf_arena::loader::ObjectLoader;
 use bpf_arena::obj::{
-    ARENA_SECTION, ExternKind, MapOrigin, MapSpec, ObjectSpec, Pinning, RelocKind,
+    ARENA_SECTION, ExternKind, MAX_DIRECT_OFFSET, MapOrigin, MapSpec, ObjectSpec, Pinning,
+    RelocKind, place_arena_globals,
 };
 use bpf_arena::prog::{ProgramType, TestRun};
 use std::fmt::Write as _;
@@ -219,9 +219,10 @@ fn inspect(a: InspectArgs) -> Result<(), Fail> {
         disasm,
     } = a;
     let spec = load_spec(&path)?;
-    let arena_pages = pages.or_else(|| spec.arena_map().map(|i| spec.maps[i].max_entries));
+    let arena = spec.arena_map().and_then(|i| spec.maps.get(i));
+    let arena_pages = pages.or(arena.map(|m| m.max_entries));
     if let Some(name) = disasm {
-        return print_disasm(&spec, &name, arena_pages);
+        return print_disasm(spec, &name, pages);
     }
     let mut o = String::new();
     let _ = writeln!(o, "object: {}", spec.name);
@@ -281,13 +282,14 @@ fn inspect(a: InspectArgs) -> Result<(), Fail> {
             );
         }
     }
-    match (&spec.arena_data, arena_pages) {
-        (Some(a), Some(pages)) => {
-            let placed = globals_offset(pages, a.bytes.len(), || false);
-            let page = bpf_arena::sys::page_size() as u64;
+    match (&spec.arena_data, arena.zip(arena_pages)) {
+        (Some(a), Some((m, pages))) => {
+            let page = bpf_arena::arena::page_size();
+            // As the loader places them on a kernel older than 7.0.
+            let placed = place_arena_globals(&m.name, pages, page, a.bytes.len(), || false);
             match placed {
-                Some(off) => {
-                    let big = pages as u64 * page > 1 << 29;
+                Ok(off) => {
+                    let big = u64::from(pages) * page > MAX_DIRECT_OFFSET;
                     let _ = writeln!(
                         o,
                         "arena globals: {} bytes in {ARENA_SECTION}, placed at offset {off:#x} of a {pages}-page arena{}",
@@ -309,7 +311,7 @@ fn inspect(a: InspectArgs) -> Result<(), Fail> {
                         );
                     }
                 }
-                None => {
+                Err(_) => {
                     let _ = writeln!(
                         o,
                         "arena globals: {} bytes in {ARENA_SECTION}, do not fit a {pages}-page arena",
@@ -379,54 +381,31 @@ fn inspect(a: InspectArgs) -> Result<(), Fail> {
     Ok(())
 }
 
-fn print_disasm(spec: &ObjectSpec, name: &str, arena_pages: Option<u32>) -> Result<(), Fail> {
-    let p = spec
-        .programs
-        .iter()
-        .position(|p| p.name == name)
-        .ok_or_else(|| object(format!("the object has no program '{name}'")))?;
-    let fds: Vec<i32> = (0..spec.maps.len() as i32).collect();
-    // Kfuncs get this kernel's ids (no privileges needed to read them);
-    // ksyms are shown unresolved.
-    let kfuncs: Vec<&str> = spec
-        .externs
-        .iter()
-        .filter(|e| e.kind == ExternKind::Kfunc)
-        .map(|e| e.essential_name())
-        .collect();
-    let mut ids = if kfuncs.is_empty() {
-        Vec::new()
-    } else {
-        bpf_arena::kfunc::kfunc_ids(&kfuncs).unwrap_or_else(|_| vec![None; kfuncs.len()])
+fn print_disasm(spec: ObjectSpec, name: &str, pages: Option<u32>) -> Result<(), Fail> {
+    if spec.program(name).is_none() {
+        let all: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
+        return Err(object(format!(
+            "--disasm {name}: the object has no program '{name}' (its programs: {})",
+            if all.is_empty() {
+                "none".to_string()
+            } else {
+                all.join(", ")
+            }
+        )));
     }
-    .into_iter();
-    let externs: Vec<Resolved> = spec
-        .externs
-        .iter()
-        .map(|e| match e.kind {
-            ExternKind::Kconfig { .. } => Resolved::Kconfig,
-            ExternKind::Kfunc => ids
-                .next()
-                .flatten()
-                .map_or(Resolved::Missing, |id| Resolved::BtfId { id, fd_index: 0 }),
-            ExternKind::Ksym => Resolved::Missing,
-        })
-        .collect();
-    let arena_offset = match (&spec.arena_data, arena_pages) {
-        (Some(a), Some(pages)) => globals_offset(pages, a.bytes.len(), || false).unwrap_or(0),
-        _ => 0,
-    };
-    let linked = link(
-        spec,
-        p,
-        &KernelFacts {
-            map_fds: &fds,
-            arena_offset,
-            externs: &externs,
-        },
-    )
-    .map_err(object)?;
-    emit(&Listing(&linked.insns).to_string());
+    let has_arena = spec.arena_map().is_some();
+    let mut loader = ObjectLoader::new(spec);
+    if let Some(n) = pages.filter(|_| has_arena) {
+        loader.set_arena_pages(n).map_err(object)?;
+    }
+    // The loader's own resolve step and placement: kfuncs get this
+    // kernel's ids (no privileges needed to read them), map fds show as
+    // map indexes.
+    let relocated = loader
+        .plan()
+        .and_then(|plan| plan.relocate(name))
+        .map_err(object)?;
+    emit(&Listing(&relocated.insns).to_string());
     Ok(())
 }
 

@@ -1,0 +1,343 @@
+//! A loaded object: its programs, maps and arena by name, and typed
+//! access to every global.
+
+use super::programs::LoadedProgram;
+use super::{LoadTimings, no_such_global, no_such_program, no_such_section, outside_section};
+use crate::arena::{Arena, ArenaPtr, Plain, plain_from_bytes, plain_to_bytes};
+use crate::error::{Error, Result};
+use crate::map::Map;
+use crate::obj::link::LinkedProgram;
+use crate::obj::{ARENA_SECTION, MapOrigin, ObjectSpec, VarSpec, zeroed_vec};
+use crate::prog::Program;
+use crate::sys::Errno;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+
+/// A loaded object: its maps, arena and programs. Dropping it releases them
+/// (programs first, then maps, then the arena unless another owner holds it).
+#[derive(Debug)]
+pub struct LoadedObject {
+    pub(super) timings: LoadTimings,
+    pub(super) spec: ObjectSpec,
+    pub(super) programs: Vec<LoadedProgram>,
+    pub(super) maps: Vec<Option<Map>>,
+    pub(super) arena: Option<Arc<Arena>>,
+    pub(super) arena_offset: u64,
+    pub(super) btf: Option<OwnedFd>,
+}
+
+impl LoadedObject {
+    /// Where the load spent its time.
+    pub fn timings(&self) -> LoadTimings {
+        self.timings
+    }
+
+    /// The final instructions and BTF records of program `name` as they
+    /// were handed to `BPF_PROG_LOAD`: relocated with this object's real map
+    /// fds, arena placement and extern ids (kept from the load, not
+    /// computed again).
+    ///
+    /// Errors ([`Error::Invalid`]): as for [`LoadedObject::program`].
+    pub fn linked(&self, name: &str) -> Result<&LinkedProgram> {
+        self.loaded(name).map(|p| &p.relocated)
+    }
+
+    /// Loaded program `name`, or why there is none.
+    fn loaded(&self, name: &str) -> Result<&LoadedProgram> {
+        if let Some(p) = self.programs.iter().find(|p| p.name == name) {
+            return Ok(p);
+        }
+        if self.spec.program(name).is_some() {
+            return Err(Error::invalid(
+                "program",
+                format!("'{name}' was not loaded (ObjectLoader::load_only left it out)"),
+            ));
+        }
+        Err(no_such_program(&self.spec, name))
+    }
+
+    /// The object's BTF as loaded into the kernel, if it has BTF.
+    pub fn btf_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.btf.as_ref().map(|f| f.as_fd())
+    }
+
+    /// The spec it was loaded from (with the loader's changes).
+    pub fn spec(&self) -> &ObjectSpec {
+        &self.spec
+    }
+
+    /// A loaded program by name.
+    ///
+    /// Errors ([`Error::Invalid`]): the object has no such program (the
+    /// error lists the ones it has), or [`ObjectLoader::load_only`](super::ObjectLoader::load_only) left it
+    /// out.
+    pub fn program(&self, name: &str) -> Result<&Program> {
+        self.loaded(name).map(|p| &p.program)
+    }
+
+    /// The loaded programs, in object order.
+    pub fn programs(&self) -> impl Iterator<Item = (&str, &Program)> {
+        self.programs.iter().map(|p| (p.name.as_str(), &p.program))
+    }
+
+    /// A map by name (the arena is [`LoadedObject::arena`]).
+    pub fn map(&self, name: &str) -> Option<&Map> {
+        let i = self.spec.maps.iter().position(|m| m.name == name)?;
+        self.maps.get(i)?.as_ref()
+    }
+
+    /// The arena, if the object has one.
+    pub fn arena(&self) -> Option<&Arena> {
+        self.arena.as_deref()
+    }
+
+    /// A shared handle to the arena, to load another object on it
+    /// ([`ObjectLoader::reuse_arena`](super::ObjectLoader::reuse_arena)).
+    pub fn arena_handle(&self) -> Option<Arc<Arena>> {
+        self.arena.clone()
+    }
+
+    /// Where in the arena the `.addr_space.1` globals were placed (at the
+    /// end when the kernel accepts the offset, else 0: see
+    /// [design decision 5](crate::guide::design)).
+    pub fn arena_globals_offset(&self) -> Option<u64> {
+        self.arena.as_ref().map(|_| self.arena_offset)
+    }
+
+    /// A global variable's description.
+    pub fn variable(&self, name: &str) -> Option<&VarSpec> {
+        self.spec.variables().find(|v| v.name == name)
+    }
+
+    /// Global `name`, checked to lie inside its section, as `(variable,
+    /// offset in the section as usize, size as usize)`.
+    fn checked_var(&self, name: &str) -> Result<(&VarSpec, usize, usize)> {
+        let v = self.variable(name).ok_or_else(|| no_such_global(name))?;
+        let len = if v.section == ARENA_SECTION {
+            self.spec.arena_data.as_ref().map(|a| a.bytes.len())
+        } else {
+            self.spec
+                .data
+                .iter()
+                .find(|d| d.section == v.section)
+                .map(|d| d.bytes.len())
+        }
+        .ok_or_else(|| no_such_section(name, &v.section))?;
+        match (
+            v.offset.checked_add(v.size),
+            usize::try_from(v.offset),
+            usize::try_from(v.size),
+        ) {
+            (Some(end), Ok(o), Ok(n)) if end <= len => Ok((v, o, n)),
+            _ => Err(outside_section(v, len)),
+        }
+    }
+
+    /// The arena, for arena global `name`.
+    fn arena_of(&self, name: &str) -> Result<&Arc<Arena>> {
+        self.arena.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "global",
+                format!("'{name}' is an arena global, but no arena was loaded"),
+            )
+        })
+    }
+
+    /// The arena offset of arena global `v`.
+    fn arena_offset_of(&self, v: &VarSpec) -> Result<u64> {
+        self.arena_offset.checked_add(v.offset).ok_or_else(|| {
+            Error::invalid(
+                "global",
+                format!(
+                    "'{}' (offset {:#x}) lies past any arena address (globals at {:#x})",
+                    v.name, v.offset, self.arena_offset
+                ),
+            )
+        })
+    }
+
+    /// The current bytes of global `name`, read from user-space memory (the
+    /// data map's mapping, or the arena mapping; a data map that is not
+    /// mmapable, as in an object without BTF, is read with a lookup).
+    pub fn global_bytes(&self, name: &str) -> Result<Vec<u8>> {
+        let (v, o, n) = self.checked_var(name)?;
+        let mut out = zeroed_vec(n).ok_or_else(|| {
+            Error::invalid(
+                "global",
+                format!("cannot allocate {n} bytes to read '{name}'"),
+            )
+        })?;
+        if v.section == ARENA_SECTION {
+            let a = self.arena_of(name)?;
+            a.read_bytes(self.arena_offset_of(v)?, &mut out)?;
+            return Ok(out);
+        }
+        let map = self.data_map(&v.section)?;
+        match map.memory() {
+            Some(mem) => mem.read(o, &mut out),
+            None => {
+                let value_size = usize::try_from(map.info().value_size).unwrap_or(usize::MAX);
+                let mut whole = zeroed_vec(value_size).ok_or_else(|| {
+                    Error::invalid(
+                        "global",
+                        format!(
+                            "cannot allocate {value_size} bytes to read map '{}'",
+                            map.name()
+                        ),
+                    )
+                })?;
+                map.lookup(&0u32.to_le_bytes(), &mut whole)?;
+                let src = o
+                    .checked_add(n)
+                    .and_then(|end| whole.get(o..end))
+                    .ok_or_else(|| outside_section(v, map.info().value_size.into()))?;
+                out.copy_from_slice(src);
+                Ok(())
+            }
+        }
+        .map_err(|e| Error::Syscall {
+            call: "read",
+            what: format!("global '{name}'"),
+            errno: e,
+        })?;
+        Ok(out)
+    }
+
+    /// Writes global `name` in user-space memory (not for `.rodata`, which is
+    /// frozen, or `.kconfig`).
+    pub fn set_global_bytes(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let (v, o, _) = self.checked_var(name)?;
+        if bytes.len() as u64 != v.size {
+            return Err(Error::invalid(
+                "global value",
+                format!("'{name}' is {} bytes, got {}", v.size, bytes.len()),
+            ));
+        }
+        if v.section == ARENA_SECTION {
+            let a = self.arena_of(name)?;
+            return a.write_bytes(self.arena_offset_of(v)?, bytes);
+        }
+        let map = self.data_map(&v.section)?;
+        let mem = map.memory().ok_or_else(|| {
+            Error::invalid(
+                "global",
+                format!("'{name}' is not in writable mapped memory"),
+            )
+        })?;
+        mem.write(o, bytes).map_err(|e| match e {
+            Errno::EACCES => {
+                Error::invalid("global", format!("'{name}' is read-only ({})", v.section))
+            }
+            e => Error::Syscall {
+                call: "write",
+                what: format!("global '{name}'"),
+                errno: e,
+            },
+        })
+    }
+
+    /// Reads global `name` as a `T` (its size must match).
+    pub fn global<T: Plain>(&self, name: &str) -> Result<T> {
+        let b = self.global_bytes(name)?;
+        plain_from_bytes(&b).ok_or_else(|| {
+            Error::invalid(
+                "global type",
+                format!(
+                    "'{name}' is {} bytes, the type {}",
+                    b.len(),
+                    std::mem::size_of::<T>()
+                ),
+            )
+        })
+    }
+
+    /// Writes global `name` from a `T` (its size must match).
+    pub fn set_global<T: Plain>(&self, name: &str, value: T) -> Result<()> {
+        self.set_global_bytes(name, &plain_to_bytes(&value))
+    }
+
+    /// An arena pointer to arena global `name` (an `__arena` variable, in
+    /// `.addr_space.1`), typed as the whole variable: `size_of::<T>()` must
+    /// be its size. For a part of it (an array element, a field), use
+    /// [`LoadedObject::arena_global_at`].
+    ///
+    /// Errors ([`Error::Invalid`]): no such variable; a variable of another
+    /// section (read those with [`LoadedObject::global`]); a size mismatch.
+    pub fn arena_global<T>(&self, name: &str) -> Result<ArenaPtr<T>> {
+        let size = std::mem::size_of::<T>() as u64;
+        let (v, at) = self.arena_var(name)?;
+        if size != v.size {
+            return Err(Error::invalid(
+                "global type",
+                format!(
+                    "arena global '{name}' is {} bytes, the type {size} (for a part of it, use arena_global_at)",
+                    v.size
+                ),
+            ));
+        }
+        self.arena_of(name)?.ptr_at(at)
+    }
+
+    /// An arena pointer to a `T` at byte `offset` inside arena global `name`
+    /// (`buckets[3]` of a `u64 __arena buckets[8]` is offset 24), checked to
+    /// lie inside the variable. Errors as for [`LoadedObject::arena_global`],
+    /// and [`Error::Invalid`] when the `T` would reach past the variable.
+    pub fn arena_global_at<T>(&self, name: &str, offset: u64) -> Result<ArenaPtr<T>> {
+        let size = std::mem::size_of::<T>() as u64;
+        let (v, at) = self.arena_var(name)?;
+        let inside = offset.checked_add(size).is_some_and(|end| end <= v.size);
+        if !inside {
+            return Err(Error::invalid(
+                "global offset",
+                format!(
+                    "{size} bytes at offset {offset} reach past arena global '{name}' ({} bytes)",
+                    v.size
+                ),
+            ));
+        }
+        let at = at.checked_add(offset).ok_or_else(|| no_such_global(name))?;
+        self.arena_of(name)?.ptr_at(at)
+    }
+
+    /// Arena global `name` and its offset in the arena.
+    fn arena_var(&self, name: &str) -> Result<(&VarSpec, u64)> {
+        let (v, _, _) = self.checked_var(name)?;
+        if v.section != ARENA_SECTION {
+            return Err(Error::invalid(
+                "global",
+                format!(
+                    "'{name}' is in section '{}', not an __arena global ({ARENA_SECTION}): read it with LoadedObject::global",
+                    v.section
+                ),
+            ));
+        }
+        Ok((v, self.arena_offset_of(v)?))
+    }
+
+    fn data_map(&self, section: &str) -> Result<&Map> {
+        let d = self
+            .spec
+            .data
+            .iter()
+            .position(|d| d.section == section)
+            .ok_or_else(|| no_such_global(section))?;
+        self.spec
+            .maps
+            .iter()
+            .position(|m| {
+                m.origin == MapOrigin::Data(d)
+                    || (m.origin == MapOrigin::Kconfig && section == ".kconfig")
+            })
+            .and_then(|i| self.maps.get(i))
+            .and_then(Option::as_ref)
+            .ok_or_else(|| {
+                Error::invalid("global", format!("section '{section}' has no loaded map"))
+            })
+    }
+}
+
+impl Drop for LoadedObject {
+    fn drop(&mut self) {
+        self.programs.clear();
+    }
+}

@@ -1,0 +1,395 @@
+//! Loading an object: the only module that sequences kernel work.
+//!
+//! [`ObjectLoader::load`] does, in order ([address first, programs after](crate::guide::design)):
+//! resolve externs (kfuncs, ksyms, kconfig) → fix up and load the BTF →
+//! create maps (global data maps written, `.rodata` frozen, mmapped) →
+//! create, place and map the arena, copy the arena globals → relocate and
+//! load the chosen programs.
+//!
+//! Before loading, a caller can set any global's initial value by name, change
+//! map sizes, choose which programs load, give the arena an address, and
+//! reuse an existing map or arena. After loading, [`LoadedObject`] gives
+//! programs and maps by name, typed access to every global by name, the arena
+//! handle, and where the arena globals were placed.
+
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+
+mod externs;
+mod loaded;
+mod plan;
+mod programs;
+mod stage;
+
+pub use externs::Resolution;
+pub use loaded::LoadedObject;
+pub use plan::LoadPlan;
+
+use crate::arena::{Arena, Plain, plain_to_bytes};
+use crate::error::{Error, Result};
+use crate::obj::{ARENA_SECTION, DataKind, ObjectSpec, VarSpec};
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where [`ObjectLoader::load`] spent its time (measured with
+/// `Instant::now()` around each phase; parsing happens before the loader).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadTimings {
+    /// Resolving kfunc/ksym/kconfig externs (first call in a process reads
+    /// vmlinux BTF and the kernel config; later calls hit the caches).
+    pub resolve_externs: Duration,
+    /// Fixing up the object's BTF (user space).
+    pub btf_fixup: Duration,
+    /// The `BPF_BTF_LOAD` system call.
+    pub btf_load: Duration,
+    /// Creating maps, placing and mapping the arena, writing global data,
+    /// guarding the NULL page (mostly system calls and page faults).
+    pub maps: Duration,
+    /// Linking and relocating programs (user space).
+    pub link: Duration,
+    /// The `BPF_PROG_LOAD` system calls (the verifier and JIT).
+    pub prog_load: Duration,
+    /// The whole of `load()`.
+    pub total: Duration,
+}
+
+/// An existing map to use instead of creating one.
+#[derive(Debug)]
+enum Reuse {
+    Fd(OwnedFd),
+    Pinned(PathBuf),
+    Arena(Arc<Arena>),
+}
+
+/// Pin paths a load created: unlinked on drop unless the load succeeded
+/// (then the list is emptied first), so a failed load leaves no pins.
+#[derive(Debug, Default)]
+struct NewPins(Vec<PathBuf>);
+
+impl Drop for NewPins {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Loads an [`ObjectSpec`] into the kernel. See the [module docs](self).
+#[derive(Debug)]
+pub struct ObjectLoader {
+    spec: ObjectSpec,
+    only: Option<Vec<String>>,
+    arena_address: Option<u64>,
+    reuse: HashMap<String, Reuse>,
+    /// `None`: pinning attributes ignored.
+    pin_root: Option<PathBuf>,
+    /// Pins this load created; removed if the load fails.
+    new_pins: NewPins,
+    guard_null_page: bool,
+    log_level: u32,
+    external_arena: Option<Arc<Arena>>,
+}
+
+impl ObjectLoader {
+    /// A loader for `spec`.
+    pub fn new(spec: ObjectSpec) -> ObjectLoader {
+        ObjectLoader {
+            spec,
+            only: None,
+            arena_address: None,
+            reuse: HashMap::new(),
+            pin_root: Some(PathBuf::from("/sys/fs/bpf")),
+            new_pins: NewPins::default(),
+            guard_null_page: true,
+            log_level: 0,
+            external_arena: None,
+        }
+    }
+
+    /// Parses the object at `path` and returns a loader for it.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<ObjectLoader> {
+        Ok(ObjectLoader::new(ObjectSpec::from_file(path.as_ref())?))
+    }
+
+    /// The spec as it will be loaded (with the changes made so far).
+    pub fn spec(&self) -> &ObjectSpec {
+        &self.spec
+    }
+
+    fn var(&self, name: &str) -> Result<VarSpec> {
+        self.spec
+            .variables()
+            .find(|v| v.name == name)
+            .cloned()
+            .ok_or_else(|| no_such_global(name))
+    }
+
+    /// Sets the initial value of global `name` (in `.bss`, `.data`,
+    /// `.rodata*`, `.data.*` or `.addr_space.1`); `bytes` must be exactly
+    /// the variable's size.
+    ///
+    /// Only the bytes written are stored: a large `.bss` is not built until
+    /// its map is created.
+    pub fn set_global(&mut self, name: &str, bytes: &[u8]) -> Result<&mut Self> {
+        let v = self.var(name)?;
+        if bytes.len() as u64 != v.size {
+            return Err(Error::invalid(
+                "global value",
+                format!("'{name}' is {} bytes, got {}", v.size, bytes.len()),
+            ));
+        }
+        let image = if v.section == ARENA_SECTION {
+            self.spec.arena_data.as_mut().map(|a| &mut a.bytes)
+        } else {
+            match self.spec.data.iter_mut().find(|d| d.section == v.section) {
+                Some(d) if d.kind == DataKind::Kconfig => {
+                    return Err(Error::invalid(
+                        "global value",
+                        format!("'{name}' is a kconfig extern, set by the kernel's configuration"),
+                    ));
+                }
+                d => d.map(|d| &mut d.bytes),
+            }
+        };
+        let image = image.ok_or_else(|| no_such_section(name, &v.section))?;
+        let len = image.len();
+        image
+            .write(v.offset, bytes)
+            .ok_or_else(|| outside_section(&v, len))?;
+        Ok(self)
+    }
+
+    /// [`ObjectLoader::set_global`] for a [`Plain`] value.
+    pub fn set_global_value<T: Plain>(&mut self, name: &str, value: T) -> Result<&mut Self> {
+        self.set_global(name, &plain_to_bytes(&value))
+    }
+
+    /// Changes `max_entries` of map `name` (for the arena: its page count).
+    pub fn set_max_entries(&mut self, name: &str, n: u32) -> Result<&mut Self> {
+        let m = self
+            .spec
+            .maps
+            .iter_mut()
+            .find(|m| m.name == name)
+            .ok_or_else(|| no_such_map(name))?;
+        m.max_entries = n;
+        Ok(self)
+    }
+
+    /// Sets the page count of the object's arena map (its `max_entries`),
+    /// whatever the map is called. The pages must hold the `__arena`
+    /// globals, and an arena has at most 2²⁰ pages and 4 GiB: both are
+    /// checked at load ([`Error::Invalid`]; the kernel would answer
+    /// `EINVAL`/`E2BIG`). Errors: [`Error::Invalid`] when the object has no
+    /// arena map.
+    pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+        let i = self
+            .spec
+            .arena_map()
+            .ok_or_else(|| Error::invalid("arena size", "the object has no arena map"))?;
+        let m = self
+            .spec
+            .maps
+            .get_mut(i)
+            .ok_or_else(|| Error::invalid("arena size", "the object has no arena map"))?;
+        m.max_entries = pages;
+        Ok(self)
+    }
+
+    /// Loads only these programs (the others are skipped).
+    pub fn load_only<S: AsRef<str>>(&mut self, names: &[S]) -> Result<&mut Self> {
+        for n in names {
+            if self.spec.program(n.as_ref()).is_none() {
+                return Err(Error::invalid(
+                    "program",
+                    format!("the object has no program '{}'", n.as_ref()),
+                ));
+            }
+        }
+        self.only = Some(names.iter().map(|n| n.as_ref().to_string()).collect());
+        Ok(self)
+    }
+
+    /// Maps the arena at `addr` (overrides the object's `map_extra`).
+    pub fn arena_address(&mut self, addr: u64) -> &mut Self {
+        self.arena_address = Some(addr);
+        self
+    }
+
+    /// Uses `fd` for map `name` instead of creating it (for the arena: it is
+    /// adopted and mapped at its agreed address; its globals are not copied).
+    pub fn reuse_map(&mut self, name: &str, fd: OwnedFd) -> Result<&mut Self> {
+        self.spec.map(name).ok_or_else(|| no_such_map(name))?;
+        self.reuse.insert(name.to_string(), Reuse::Fd(fd));
+        Ok(self)
+    }
+
+    /// Uses the map pinned at `path` for map `name`.
+    pub fn reuse_pinned(&mut self, name: &str, path: impl Into<PathBuf>) -> Result<&mut Self> {
+        self.spec.map(name).ok_or_else(|| no_such_map(name))?;
+        self.reuse
+            .insert(name.to_string(), Reuse::Pinned(path.into()));
+        Ok(self)
+    }
+
+    /// Uses an arena already mapped in this process (another object's) for
+    /// this object's arena map; its globals are not copied. An object that
+    /// declares no arena map gets it too: programs that use arena pointers
+    /// without naming an arena are then bound to it through `fd_array`
+    /// (Linux 6.14+).
+    pub fn reuse_arena(&mut self, arena: Arc<Arena>) -> &mut Self {
+        match self.spec.arena_map() {
+            Some(i) => {
+                if let Some(m) = self.spec.maps.get(i) {
+                    self.reuse.insert(m.name.clone(), Reuse::Arena(arena));
+                }
+            }
+            None => self.external_arena = Some(arena),
+        }
+        self
+    }
+
+    /// Directory for `LIBBPF_PIN_BY_NAME` maps (default `/sys/fs/bpf`, as
+    /// libbpf). A map pinned there under the map's name is reused if its
+    /// definition matches (else [`Error::WrongObject`]); otherwise the new
+    /// map is pinned there. The name is used as one path component only
+    /// (a name that is not `[A-Za-z0-9_.]+`, or is `.`/`..`, is
+    /// [`Error::Invalid`]), and a symbolic link at the pin path is refused,
+    /// never followed. Pins this load created are removed if it fails.
+    pub fn pin_root(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.pin_root = Some(dir.into());
+        self
+    }
+
+    /// Ignores the object's `pinning` attributes: every map is created
+    /// fresh and nothing is pinned (what `bpf-arena run` does unless given
+    /// `--pin-root`). Use it for objects you did not write: a by-name pin
+    /// would otherwise reuse, and let the object modify, whatever map with
+    /// that name and shape is pinned under the pin root.
+    pub fn ignore_pinning(&mut self) -> &mut Self {
+        self.pin_root = None;
+        self
+    }
+
+    /// Whether to guard the arena's NULL page before programs run (default
+    /// true; see [`Arena::guard_null_page`]).
+    pub fn guard_null_page(&mut self, guard: bool) -> &mut Self {
+        self.guard_null_page = guard;
+        self
+    }
+
+    /// Verifier log level for successful loads (failed loads always carry a log).
+    pub fn log_level(&mut self, level: u32) -> &mut Self {
+        self.log_level = level;
+        self
+    }
+
+    /// Loads everything. On error nothing stays behind: every fd, mapping
+    /// and program created so far is released.
+    ///
+    /// In order: the kconfig externs are filled in, the object's BTF is
+    /// loaded (`BPF_BTF_LOAD`), the maps are created (global data written,
+    /// `.rodata` frozen, mmapped), the arena is created or reused, placed
+    /// and mapped and its globals copied, then every extern is resolved
+    /// ([`ObjectLoader::plan`] shows the same step) and each chosen program
+    /// is relocated and loaded (`BPF_PROG_LOAD`). The first load in a
+    /// process that needs kfuncs scans vmlinux BTF for their ids; that scan
+    /// runs on a short-lived helper thread while the kernel does the work
+    /// before it. Later loads use the cache and start no thread.
+    ///
+    /// Needs what the object needs: `CAP_BPF` (and `CAP_PERFMON` for
+    /// arenas and most tracing programs, or root), and on a kernel that
+    /// lacks a feature the answer is [`Error::NotSupported`] naming the
+    /// release that brought it: the arena map type (6.9); binding the arena
+    /// to a program that uses arena pointers but never names the map
+    /// (`fd_array_cnt`, 6.14); an arena kfunc (`bpf_arena_reserve_pages`,
+    /// 6.17) declared as a strong extern, or declared `__weak` and called
+    /// without a `bpf_ksym_exists` check. A program the verifier rejects is
+    /// [`Error::Verifier`], with the log; other kernel refusals are
+    /// [`Error::Bpf`] naming the command and the map or program.
+    pub fn load(mut self) -> Result<LoadedObject> {
+        let start = Instant::now();
+        let mut t = LoadTimings::default();
+        let lookup = externs::start_kfunc_lookup(&self.spec);
+        let staged = self.stage(&mut t, start);
+        // Joined on every path, errors included.
+        let vmlinux = externs::finish_kfunc_lookup(lookup);
+        let staged = staged?;
+        let resolve_start = Instant::now();
+        let resolution = externs::resolve(&self.spec, &vmlinux?)?;
+        resolution.require_strong(&self.spec)?;
+        let modules = resolution.open_modules()?;
+        t.resolve_externs = t.resolve_externs.saturating_add(resolve_start.elapsed());
+        let programs = self.load_programs(&staged, &resolution, &modules, &mut t)?;
+        t.total = start.elapsed();
+        if let (Some(a), Some(_)) = (&staged.arena, &self.spec.arena_data) {
+            a.claim_globals(&self.globals_claim(staged.arena_offset), true)?;
+        }
+        // Loaded: the pins stay.
+        self.new_pins.0.clear();
+        Ok(LoadedObject {
+            timings: t,
+            spec: self.spec,
+            programs,
+            maps: staged.maps,
+            arena: staged.arena,
+            arena_offset: staged.arena_offset,
+            btf: staged.btf,
+        })
+    }
+}
+
+fn no_such_global(name: &str) -> Error {
+    Error::invalid(
+        "global",
+        format!("the object has no global variable '{name}'"),
+    )
+}
+
+fn no_such_section(name: &str, section: &str) -> Error {
+    Error::invalid(
+        "global",
+        format!("'{name}' is in section '{section}', which the object does not have"),
+    )
+}
+
+fn outside_section(v: &VarSpec, len: u64) -> Error {
+    Error::invalid(
+        "global",
+        format!(
+            "'{}' (offset {:#x}, {} bytes) lies outside section '{}' ({len} bytes)",
+            v.name, v.offset, v.size, v.section
+        ),
+    )
+}
+
+fn no_such_map(name: &str) -> Error {
+    Error::invalid("map", format!("the object has no map '{name}'"))
+}
+
+/// The error for a program the object does not have, listing the ones it
+/// has.
+fn no_such_program(spec: &ObjectSpec, name: &str) -> Error {
+    let all: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
+    Error::invalid(
+        "program",
+        format!(
+            "object '{}' has no program '{name}' (its programs: {})",
+            spec.name,
+            if all.is_empty() {
+                "none".to_string()
+            } else {
+                all.join(", ")
+            }
+        ),
+    )
+}

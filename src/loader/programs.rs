@@ -1,0 +1,148 @@
+//! Relocating and loading the programs of an object, once its maps and
+//! arena exist.
+
+use super::externs::{Resolution, fd_array, missing_kfunc_called};
+use super::stage::Staged;
+use super::{LoadTimings, ObjectLoader};
+use crate::abi;
+use crate::btf::kind;
+use crate::error::{Error, Result};
+use crate::features::{Feature, Support, probe};
+use crate::kfunc;
+use crate::obj::link::{self, KernelFacts, LinkedProgram};
+use crate::obj::{ObjectSpec, ProgramSpec};
+use crate::prog::{Program, ProgramBtf, ProgramBuilder, ProgramType};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::Instant;
+
+/// A program the load loaded, with the instructions it handed the kernel.
+#[derive(Debug)]
+pub(super) struct LoadedProgram {
+    pub name: String,
+    pub program: Program,
+    pub relocated: LinkedProgram,
+}
+
+/// The fd of every map of `spec` by index, the arena's included (`-1` for
+/// a map that was not created).
+pub(super) fn map_fds(spec: &ObjectSpec, staged: &Staged) -> Vec<i32> {
+    let mut fds: Vec<i32> = staged
+        .maps
+        .iter()
+        .map(|m| m.as_ref().map_or(-1, |m| m.fd().as_raw_fd()))
+        .collect();
+    if let (Some(slot), Some(a)) = (spec.arena_map().and_then(|i| fds.get_mut(i)), &staged.arena) {
+        *slot = a.as_raw_fd();
+    }
+    fds
+}
+
+impl ObjectLoader {
+    /// Relocates and loads every chosen program, in object order.
+    pub(super) fn load_programs(
+        &self,
+        staged: &Staged,
+        resolution: &Resolution,
+        modules: &[OwnedFd],
+        t: &mut LoadTimings,
+    ) -> Result<Vec<LoadedProgram>> {
+        let fds = map_fds(&self.spec, staged);
+        let facts = KernelFacts {
+            map_fds: &fds,
+            arena_offset: staged.arena_offset,
+            externs: &resolution.externs,
+        };
+        let mut out = Vec::new();
+        for (pi, p) in self.spec.programs.iter().enumerate() {
+            if self.only.as_ref().is_some_and(|o| !o.contains(&p.name)) {
+                continue;
+            }
+            let link_start = Instant::now();
+            let relocated = link::link(&self.spec, pi, &facts)?;
+            let load_start = Instant::now();
+            t.link = t
+                .link
+                .saturating_add(load_start.saturating_duration_since(link_start));
+            let program = self.load_program(p, &relocated, staged, modules)?;
+            t.prog_load = t.prog_load.saturating_add(load_start.elapsed());
+            out.push(LoadedProgram {
+                name: p.name.clone(),
+                program,
+                relocated,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `BPF_PROG_LOAD` of program `p`, relocated as `relocated`.
+    fn load_program(
+        &self,
+        p: &ProgramSpec,
+        relocated: &LinkedProgram,
+        staged: &Staged,
+        modules: &[OwnedFd],
+    ) -> Result<Program> {
+        let attach_btf_id = attach_target(p.prog_type, p.expected_attach_type, &p.section)?;
+        // A program that uses arena pointers but never names the arena map
+        // gets the arena bound through fd_array.
+        let bind = relocated.uses_arena_cast && !relocated.names_arena && staged.arena.is_some();
+        // Only a definite "no" is an error here: an inconclusive probe
+        // (no privileges, no fds left) lets the kernel answer the load.
+        if bind && matches!(probe(Feature::FdArrayBinding), Support::No { .. }) {
+            return Err(Error::NotSupported {
+                what: "binding an arena to a program through fd_array (the program uses arena pointers but never names the arena)",
+                since: "6.14",
+                detail: Some(format!("program '{}'", p.name)),
+            });
+        }
+        let bound = staged.arena.as_ref().filter(|_| bind).map(|a| a.fd());
+        let fds = fd_array(bound, modules);
+        let mut b = ProgramBuilder::new(p.prog_type, &relocated.insns)
+            .name(&p.name)
+            .license(&self.spec.license)
+            .flags(p.flags)
+            .expected_attach_type(p.expected_attach_type)
+            .attach_btf_id(attach_btf_id)
+            .kern_version(self.spec.kern_version.unwrap_or(0))
+            .fd_array(&fds)
+            .bind_fd_array(bind)
+            .log_level(self.log_level);
+        if let Some(bf) = staged
+            .btf
+            .as_ref()
+            .filter(|_| !relocated.func_info.is_empty())
+        {
+            b = b.btf(ProgramBtf {
+                btf: bf.as_fd(),
+                func_info: &relocated.func_info,
+                line_info: &relocated.line_info,
+                core_relos: &relocated.core_relos,
+            });
+        }
+        b.load().map_err(|e| missing_kfunc_called(e, &self.spec))
+    }
+}
+
+/// `attach_btf_id` for tracing-style programs (iterators, fentry/fexit,
+/// tp_btf, LSM): the vmlinux BTF id of the target the section names.
+fn attach_target(t: ProgramType, attach: u32, section: &str) -> Result<u32> {
+    if t != ProgramType::TRACING && t != ProgramType::LSM {
+        return Ok(0);
+    }
+    let target = section.split_once('/').map(|(_, r)| r).unwrap_or("");
+    let (name, k) = match (t, attach) {
+        (ProgramType::TRACING, abi::BPF_TRACE_ITER) => (format!("bpf_iter_{target}"), kind::FUNC),
+        (ProgramType::TRACING, abi::BPF_TRACE_RAW_TP) => {
+            (format!("btf_trace_{target}"), kind::TYPEDEF)
+        }
+        (ProgramType::LSM, _) => (format!("bpf_lsm_{target}"), kind::FUNC),
+        _ => (target.to_string(), kind::FUNC),
+    };
+    kfunc::vmlinux_btf()?
+        .find_by_name(k, &name)
+        .ok_or_else(|| Error::Unresolved {
+            what: "attach target",
+            name: name.clone(),
+            detail: format!("named by section '{section}'; not in /sys/kernel/btf/vmlinux"),
+        })
+}
