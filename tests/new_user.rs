@@ -173,3 +173,38 @@ fn program_lookup_says_what_exists() {
     let e = o.program("arena_list_sum").unwrap_err().to_string();
     assert!(e.contains("load_only left it out"), "{e}");
 }
+
+/// Hand-written assembly without `.type`/`.size`: each global label of a
+/// program section is a program up to the next global label (local labels
+/// such as loop targets are not), and `inspect` says its extent was
+/// inferred.
+#[test]
+fn untyped_global_labels_are_programs() {
+    let spec = loader("asm_untyped.o").spec().clone();
+    let progs: Vec<(&str, usize, bool)> = spec
+        .programs
+        .iter()
+        .map(|p| (p.name.as_str(), p.len, p.untyped))
+        .collect();
+    assert_eq!(
+        progs,
+        [("first", 2, true), ("second", 6, true), ("third", 2, true)]
+    );
+    // Typed functions (clang's) are not marked.
+    let typed = loader("arena_list.bpf.o");
+    assert!(typed.spec().programs.iter().all(|p| !p.untyped));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bpf-arena"))
+        .arg("inspect")
+        .arg(asm_object("asm_untyped.o"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("  second: section syscall, type syscall (31), attach_type 0, flags sleepable, 6 insns (untyped symbol: runs to the next symbol or the section's end)\n"),
+        "{text}"
+    );
+    // SYSCALL programs need no arena support (Linux 5.14).
+    let o = loader("asm_untyped.o").load().unwrap();
+    let ret = |name: &str| o.program(name).unwrap().run_syscall(&mut []).unwrap();
+    assert_eq!((ret("first"), ret("second"), ret("third")), (1, 3, 42));
+}

@@ -8,7 +8,10 @@
 //! - programs: every `FUNC` symbol in an executable section other than
 //!   `.text`, typed by libbpf's section names (`syscall`, `socket`, `xdp`,
 //!   `tc`, `tracepoint/…`, `raw_tp/…`, `kprobe/…`, `iter.s/…`, …); `.text`
-//!   holds subprograms;
+//!   holds subprograms. A global `NOTYPE` symbol of size 0 there (hand-written
+//!   assembly without `.type NAME,@function` and `.size`) is a function too,
+//!   running to the next function symbol or the section's end
+//!   ([`ProgramSpec::untyped`]); local labels are not;
 //! - maps: BTF-defined in `.maps` (`__uint`, `__type`, `__ulong` incl.
 //!   ENUM64 `map_extra`, `__array` inner maps, pinning), legacy `maps`
 //!   records for BTF-less objects;

@@ -258,7 +258,7 @@ fn inspect(a: InspectArgs) -> Result<(), Fail> {
         .collect();
         let _ = writeln!(
             o,
-            "  {}: section {}, type {} ({}), attach_type {}, flags {}, {} insns",
+            "  {}: section {}, type {} ({}), attach_type {}, flags {}, {} insns{}",
             p.name,
             p.section,
             p.prog_type,
@@ -269,7 +269,12 @@ fn inspect(a: InspectArgs) -> Result<(), Fail> {
             } else {
                 flags.join("|")
             },
-            p.len
+            p.len,
+            if p.untyped {
+                " (untyped symbol: runs to the next symbol or the section's end)"
+            } else {
+                ""
+            }
         );
     }
     let _ = writeln!(o, "variables:");
