@@ -75,9 +75,10 @@ fn run_without_arenas_says_which_release() {
     );
 }
 
-const OBJECTS: [&str; 10] = [
+const OBJECTS: [&str; 11] = [
     "arena_list.bpf.o",
     "asm_legacy.o",
+    "asm_untyped.o",
     "atomics.bpf.o",
     "counter.bpf.o",
     "counter_reader.bpf.o",
@@ -269,6 +270,11 @@ fn run_every_object() {
             "asm_legacy.o",
             &["bump", "--get", "asm_val"],
             "bump retval=1008\nasm_val=8\n",
+        ),
+        (
+            "asm_untyped.o",
+            &["first", "second", "third"],
+            "first retval=1\nsecond retval=3\nthird retval=42\n",
         ),
         (
             "atomics.bpf.o",

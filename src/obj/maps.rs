@@ -1,6 +1,10 @@
 //! Map definitions: BTF-defined (`.maps`) and legacy (`maps`).
 
-use super::{MapSpec, ObjError, Pinning};
+use super::parse::sec_err;
+use super::{
+    DataKind, MAX_DATA_SECTION, MapOrigin, MapSpec, ObjError, ObjectSpec, Pinning, data_map_name,
+};
+use crate::abi;
 use crate::btf::{self, Btf, kind};
 
 fn err(map: &str, reason: impl Into<String>) -> ObjError {
@@ -242,4 +246,45 @@ pub(super) fn parse_legacy(
         });
     }
     Ok(out)
+}
+
+/// Data maps phase: one `BPF_MAP_TYPE_ARRAY` of one element per global
+/// data section (`.kconfig` included), named as libbpf names them.
+pub(super) fn data_maps(spec: &mut ObjectSpec) -> Result<(), ObjError> {
+    for (i, d) in spec.data.iter().enumerate() {
+        let mut flags = 0;
+        if d.kind == DataKind::Rodata || d.kind == DataKind::Kconfig {
+            flags |= abi::BPF_F_RDONLY_PROG;
+        }
+        if d.has_btf || d.kind == DataKind::Kconfig {
+            flags |= abi::BPF_F_MMAPABLE;
+        }
+        let value_size = u32::try_from(d.bytes.len())
+            .ok()
+            .filter(|&v| u64::from(v) <= MAX_DATA_SECTION)
+            .ok_or_else(|| {
+                sec_err(
+                    &d.section,
+                    format!(
+                        "size {:#x} is larger than the kernel accepts for a global data map's value ({MAX_DATA_SECTION:#x} bytes)",
+                        d.bytes.len()
+                    ),
+                )
+            })?;
+        spec.maps.push(MapSpec {
+            name: data_map_name(&spec.name, &d.section),
+            map_type: abi::BPF_MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size,
+            max_entries: 1,
+            map_flags: flags,
+            origin: if d.kind == DataKind::Kconfig {
+                MapOrigin::Kconfig
+            } else {
+                MapOrigin::Data(i)
+            },
+            ..Default::default()
+        });
+    }
+    Ok(())
 }

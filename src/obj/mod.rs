@@ -31,6 +31,7 @@
 )]
 
 mod btf_fixup;
+mod externs;
 mod file;
 mod image;
 pub mod link;
