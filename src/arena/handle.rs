@@ -193,13 +193,12 @@ impl Arena {
 
     /// The size in bytes (`pages() * page size`; never 0).
     #[inline]
+    #[allow(
+        clippy::len_without_is_empty,
+        reason = "an arena always has at least one page"
+    )]
     pub fn len(&self) -> u64 {
         self.len
-    }
-
-    /// Always false: an arena has at least one page.
-    pub fn is_empty(&self) -> bool {
-        false
     }
 
     /// The page count (`max_entries`).
