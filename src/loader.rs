@@ -918,16 +918,16 @@ impl ObjectLoader {
         spec: &crate::obj::MapSpec,
         pin: Option<&Path>,
     ) -> Result<(Arc<Arena>, bool)> {
-        let mut b = ArenaBuilder::new(spec.max_entries)
-            .flags(ArenaFlags::from_bits_retain(
-                spec.map_flags & !BPF_F_MMAPABLE,
-            ))
-            .name(&spec.name);
+        let mut b = ArenaBuilder::new(spec.max_entries);
+        b.flags(ArenaFlags::from_bits_retain(
+            spec.map_flags & !BPF_F_MMAPABLE,
+        ))
+        .name(&spec.name);
         if let Some(addr) = self
             .arena_address
             .or((spec.map_extra != 0).then_some(spec.map_extra))
         {
-            b = b.address(addr);
+            b.address(addr);
         }
         if spec.map_flags & BPF_F_MMAPABLE == 0 {
             return Err(Error::invalid(

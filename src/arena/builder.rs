@@ -10,6 +10,24 @@ use crate::error::{Error, Result};
 use crate::sys::{self, Cmd, Errno, MapCreateAttr};
 
 /// Describes an arena to create. See the [module docs](super).
+///
+/// The setters take and return `&mut Self`, so a description can be built
+/// in one chain or step by step; [`ArenaBuilder::create`] takes `&self` and
+/// can be called again to create another arena like the first.
+///
+/// ```no_run
+/// use bpf_arena::arena::{ArenaBuilder, ArenaFlags};
+/// # fn main() -> bpf_arena::Result<()> {
+/// # let agreed: Option<u64> = None;
+/// let mut b = ArenaBuilder::new(64);
+/// b.name("shared").flags(ArenaFlags::SEGV_ON_FAULT);
+/// if let Some(addr) = agreed {
+///     b.address(addr);
+/// }
+/// let arena = b.create()?;
+/// # drop(arena);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct ArenaBuilder {
     pages: u32,
@@ -33,21 +51,21 @@ impl ArenaBuilder {
     }
 
     /// Creation flags (replacing any set before).
-    pub fn flags(mut self, flags: ArenaFlags) -> Self {
+    pub fn flags(&mut self, flags: ArenaFlags) -> &mut Self {
         self.flags = flags;
         self
     }
 
     /// The user address to map the arena at (becomes `map_extra`). Without
     /// one, the crate picks a free 4 GiB-aligned address.
-    pub fn address(mut self, addr: u64) -> Self {
+    pub fn address(&mut self, addr: u64) -> &mut Self {
         self.address = Some(addr);
         self
     }
 
     /// The map name (15 bytes at most: ASCII alphanumerics, `_`, `.`;
     /// checked by [`validate`](ArenaBuilder::validate)).
-    pub fn name(mut self, name: &str) -> Self {
+    pub fn name(&mut self, name: &str) -> &mut Self {
         self.name = name.to_string();
         self
     }
