@@ -134,11 +134,14 @@ impl Arena {
         })?;
         match placed {
             Ok(base) => Ok(Arena::new(fd, base, pages, flags, name, 0)),
-            Err(e) => Err(Error::WrongObject {
+            Err(sys::Errno::EINVAL) => Err(Error::WrongObject {
                 what,
-                reason: format!(
-                    "created without an address (map_extra 0) and already mapped elsewhere at an address the kernel does not report (mmap: {e}); create shared arenas with an address"
-                ),
+                reason: "created without an address (map_extra 0) and already mapped elsewhere at an address the kernel does not report (mmap: EINVAL); create shared arenas with an address".to_string(),
+            }),
+            Err(e) => Err(Error::Syscall {
+                call: "mmap",
+                what,
+                errno: e,
             }),
         }
     }
