@@ -201,19 +201,21 @@ impl Arena {
     /// Allocates `count` zeroed pages with `bpf_arena_alloc_pages`.
     ///
     /// `at` = `None` takes the lowest free range (after
-    /// [`Arena::guard_null_page`], so never the NULL page); `Some(ptr)` asks
-    /// for exactly that page-aligned address. Returns the kernel's answer:
-    /// the user address of the first page, or `None` (the kernel's NULL)
-    /// when `count` is 0 or exceeds the arena, `at` is misaligned or outside,
-    /// any page in the range is allocated or reserved, or memory is short.
-    /// Works on [`SEGV_ON_FAULT`](super::ArenaFlags::SEGV_ON_FAULT) arenas.
+    /// [`Arena::guard_null_page`], so never the NULL page; `Some` of a NULL
+    /// pointer means the same); `Some(ptr)` asks for exactly that
+    /// page-aligned address. Returns the kernel's answer: the user address
+    /// of the first page, or `None` (the kernel's NULL) when `count` is 0 or
+    /// exceeds the arena, `at` is misaligned or outside, any page in the
+    /// range is allocated or reserved, or memory is short. Works on
+    /// [`SEGV_ON_FAULT`](super::ArenaFlags::SEGV_ON_FAULT) arenas.
     ///
     /// Needs Linux 6.9 and, for the first page operation on this arena,
     /// `CAP_BPF` + `CAP_PERFMON` (or `CAP_SYS_ADMIN`) to load the built-in
     /// SYSCALL program (`BPF_PROG_LOAD`); every call runs it once
     /// (`BPF_PROG_TEST_RUN`).
     ///
-    /// Errors: [`Error::Invalid`] for `at` = the NULL page;
+    /// Errors: [`Error::Invalid`] for an `at` the kernel would resolve to
+    /// the NULL page (the kernel uses only the low 32 bits of `at`);
     /// [`Error::NotSupported`] naming 6.9 when the kernel has no
     /// `bpf_arena_alloc_pages` or its verifier refuses kfunc calls in
     /// SYSCALL programs; [`Error::Bpf`] with `EPERM` (`BPF_PROG_LOAD`)
@@ -224,23 +226,21 @@ impl Arena {
         at: Option<ArenaPtr<T>>,
         count: u32,
     ) -> Result<Option<ArenaPtr<u8>>> {
-        let addr = match at {
-            Some(p) => {
-                if self.has_null_page() && p.addr() == self.base {
-                    return Err(Error::invalid(
-                        "allocation address",
-                        format!(
-                            "{:#x} is the arena's NULL page (low 32 bits 0: BPF's cast turns pointers to it into NULL)",
-                            p.addr()
-                        ),
-                    ));
-                }
-                p.addr()
-            }
-            None => {
+        let addr = match at.map(ArenaPtr::addr) {
+            None | Some(0) => {
                 self.guard_null_page()?;
                 0
             }
+            // The kernel finds the page from the low 32 bits alone.
+            Some(addr) if self.has_null_page() && addr as u32 == 0 => {
+                return Err(Error::invalid(
+                    "allocation address",
+                    format!(
+                        "{addr:#x} is the arena's NULL page to the kernel (low 32 bits 0: BPF's cast turns pointers to it into NULL)"
+                    ),
+                ));
+            }
+            Some(addr) => addr,
         };
         let (_, got) = self.run_page_op(Op::Alloc, addr, count)?;
         Ok((got != 0).then(|| ArenaPtr::from_addr(got)))
@@ -298,26 +298,29 @@ impl Arena {
     /// already allocated it.
     ///
     /// System calls, capabilities and errors as for [`Arena::alloc_pages`]
-    /// (none when there is nothing to do).
+    /// (none when there is nothing to do); after an error the next call
+    /// tries again.
     pub fn guard_null_page(&self) -> Result<bool> {
         if !self.has_null_page() || self.set_null_guarded() {
             return Ok(false);
         }
-        let reserve_known = kfunc::kfunc_id(kfunc::ARENA_RESERVE_PAGES)?.is_some();
-        let r = if reserve_known {
-            match self.run_page_op(Op::Reserve, self.base, 1) {
-                Ok((0, _)) => Ok(true),
-                Ok(_) => Ok(false),
-                Err(e) => Err(e),
-            }
-        } else {
-            self.run_page_op(Op::Alloc, self.base, 1)
-                .map(|(_, a)| a != 0)
-        };
+        let r = self.take_null_page();
         if r.is_err() {
             self.null_guarded.store(false, Ordering::Release);
         }
         r
+    }
+
+    /// Reserves the NULL page, or allocates it where reserving is unknown:
+    /// whether this call took it.
+    fn take_null_page(&self) -> Result<bool> {
+        if kfunc::kfunc_id(kfunc::ARENA_RESERVE_PAGES)?.is_some() {
+            let (ret, _) = self.run_page_op(Op::Reserve, self.base, 1)?;
+            Ok(ret == 0)
+        } else {
+            let (_, got) = self.run_page_op(Op::Alloc, self.base, 1)?;
+            Ok(got != 0)
+        }
     }
 }
 
