@@ -248,15 +248,15 @@ fn kernel_half_map_extra_is_accepted_by_the_kernel_but_not_by_the_crate() {
 /// The builder's own checks mirror the kernel's, without a syscall.
 #[test]
 fn builder_validates_in_user_space() {
-    let invalid = |b: ArenaBuilder, needle: &str| {
+    let invalid = |b: &ArenaBuilder, needle: &str| {
         let e = b.validate().unwrap_err();
         assert!(
             matches!(e, Error::Invalid { .. }) && e.to_string().contains(needle),
             "{e}"
         );
     };
-    invalid(ArenaBuilder::new(0), "EINVAL");
-    invalid(ArenaBuilder::new(max_pages() + 1), "E2BIG");
+    invalid(&ArenaBuilder::new(0), "EINVAL");
+    invalid(&ArenaBuilder::new(max_pages() + 1), "E2BIG");
     invalid(
         ArenaBuilder::new(1).address((1 << 44) + 8),
         "not page-aligned",

@@ -544,3 +544,31 @@ fn adopt_fd_and_pin() {
     let e = bpf_arena::arena::Arena::from_fd(array).unwrap_err();
     assert!(e.to_string().contains("not an arena"), "{e}");
 }
+
+/// Adopting an arena created without an address: a read-only fd is the
+/// kernel's EACCES (not "mapped elsewhere"); once one handle has mapped it,
+/// the kernel refuses every other address (EINVAL) and the crate says why.
+#[test]
+fn adopt_arena_without_address() {
+    require!(Feature::ArenaMap);
+    let dir = Bpffs::new("mmap_noaddr");
+    let fd = raw_arena(2, 0, 0).unwrap();
+    let path = dir.join("noaddr_arena");
+    let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    sys::obj_pin(std::os::fd::AsFd::as_fd(&fd), &c_path).unwrap();
+    let ro = sys::obj_get(&c_path, 1 << 3).unwrap();
+    let e = bpf_arena::arena::Arena::from_fd(ro).unwrap_err();
+    assert!(
+        matches!(e, Error::Syscall { .. }) && e.errno() == Some(Errno::EACCES),
+        "{e}"
+    );
+    let again = sys::obj_get(&c_path, 0).unwrap();
+    let a = bpf_arena::arena::Arena::from_fd(fd).unwrap();
+    assert_eq!(a.base() % G4, 0, "a crate-chosen slot");
+    // The kernel keeps the first address and does not report it: any other
+    // is refused (and `a` occupies that one).
+    let e = bpf_arena::arena::Arena::from_fd(again).unwrap_err();
+    assert!(matches!(e, Error::WrongObject { .. }), "{e}");
+    drop(a);
+    std::fs::remove_file(&path).unwrap();
+}

@@ -270,6 +270,15 @@ fn null_page_is_never_handed_out() {
         matches!(e, Error::Invalid { .. }) && e.to_string().contains("NULL page"),
         "{e}"
     );
+    // The kernel finds the page from the low 32 bits alone: 4 GiB further
+    // up is the NULL page to it too.
+    let e = a
+        .alloc_pages(Some(pg(&a, 0).byte_add(1 << 32)), 1)
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Invalid { .. }) && e.to_string().contains("NULL page"),
+        "{e}"
+    );
     assert_eq!(
         raw_alloc(&a, 0, 1, -1, 0),
         a.base(),
@@ -288,6 +297,13 @@ fn null_page_is_never_handed_out() {
         b.alloc_pages::<u8>(None, 1).unwrap(),
         Some(pg(&b, 1)),
         "the API guards before allocating"
+    );
+    // A NULL `at` is "anywhere" to the kernel: guarded the same way.
+    let c = arena(4);
+    assert_eq!(
+        c.alloc_pages(Some(ArenaPtr::<u8>::null()), 1).unwrap(),
+        Some(pg(&c, 1)),
+        "Some(NULL) guards before allocating"
     );
 }
 

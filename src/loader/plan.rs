@@ -6,7 +6,6 @@ use super::externs::{KfuncLookup, Resolution, finish_kfunc_lookup, resolve};
 use crate::error::{Error, Result};
 use crate::obj::link::{self, KernelFacts, LinkedProgram};
 use crate::obj::{ObjError, ObjectSpec, place_arena_globals};
-use crate::sys;
 
 /// The decisions [`ObjectLoader::load`] takes before it creates anything,
 /// taken without a kernel object: what each extern resolves to (read from
@@ -41,7 +40,7 @@ impl ObjectLoader {
             (Some(m), Some(data)) => Some(place_arena_globals(
                 &m.name,
                 m.max_entries,
-                sys::page_size() as u64,
+                crate::arena::page_size(),
                 data.bytes.len(),
                 || false,
             )),

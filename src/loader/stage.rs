@@ -4,7 +4,9 @@
 //! here too.
 
 use super::{ObjectLoader, Reuse};
-use crate::arena::{Arena, ArenaBuilder, ArenaFlags, BPF_F_MMAPABLE, GlobalsClaim, PlacedVar};
+use crate::arena::{
+    Arena, ArenaBuilder, ArenaFlags, BPF_F_MMAPABLE, GlobalsClaim, PlacedVar, page_size,
+};
 use crate::error::{Error, Result};
 use crate::features::{Feature, probe};
 use crate::map::Map;
@@ -77,7 +79,7 @@ impl Shape {
             key_size: 0,
             value_size: 0,
             max_entries: a.pages(),
-            map_flags: a.flags().bits() | BPF_F_MMAPABLE,
+            map_flags: a.flags().map_flags(),
             map_extra: a.map_extra(),
         }
     }
@@ -164,7 +166,7 @@ impl ObjectLoader {
             return Ok(0);
         };
         let arena = &a.arena;
-        let page = sys::page_size() as u64;
+        let page = page_size();
         let offset =
             place_arena_globals(arena.name(), arena.pages(), page, data.bytes.len(), || {
                 probe(Feature::FullRangeDirectValue).is_yes()
@@ -354,22 +356,19 @@ impl ObjectLoader {
 
     /// Creates and maps the arena for `spec`, pinning it at `pin`.
     fn new_arena(&mut self, spec: &MapSpec, pin: Option<&Path>) -> Result<ObtainedArena> {
-        if spec.map_flags & BPF_F_MMAPABLE == 0 {
-            return Err(Error::invalid(
+        let flags = ArenaFlags::from_map_flags(spec.map_flags).ok_or_else(|| {
+            Error::invalid(
                 "arena map",
                 format!(
                     "'{}' lacks BPF_F_MMAPABLE (the kernel answers EINVAL)",
                     spec.name
                 ),
-            ));
-        }
-        let mut b = ArenaBuilder::new(spec.max_entries)
-            .flags(ArenaFlags::from_bits_retain(
-                spec.map_flags & !BPF_F_MMAPABLE,
-            ))
-            .name(&spec.name);
+            )
+        })?;
+        let mut b = ArenaBuilder::new(spec.max_entries);
+        b.flags(flags).name(&spec.name);
         if let Some(addr) = self.wanted_arena_address(spec) {
-            b = b.address(addr);
+            b.address(addr);
         }
         let a = b.create()?;
         if let Some(p) = pin {
