@@ -28,7 +28,7 @@ fn load(bytes: &[u8]) -> (Duration, Duration, LoadTimings, LoadedObject) {
     let spec = ObjectSpec::parse("arena_list", bytes).unwrap();
     let parse = t.elapsed();
     let mut l = ObjectLoader::new(spec);
-    l.set_global_value("cnt", 10u32).unwrap();
+    l.set_global("cnt", 10u32).unwrap();
     let o = l.load().unwrap();
     let total = t.elapsed();
     let timings = o.timings();

@@ -45,7 +45,7 @@ fn build(n: u64) -> LoadedObject {
     .unwrap();
     l.set_max_entries("arena", (n.div_ceil(255) + 3) as u32)
         .unwrap();
-    l.set_global_value("cnt", n as u32).unwrap();
+    l.set_global("cnt", n as u32).unwrap();
     let o = l.load().unwrap();
     assert_eq!(
         o.program("arena_list_add")

@@ -66,7 +66,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if pages > declared {
         loader.set_arena_pages(pages as u32)?;
     }
-    loader.set_global_value("cnt", n as u32)?;
+    loader.set_global("cnt", n as u32)?;
     let obj = loader.load()?;
     let arena = obj.arena().ok_or("the object has no arena")?;
     println!(

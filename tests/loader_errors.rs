@@ -164,7 +164,7 @@ fn exercise(bytes: &[u8]) -> bool {
     let mut l = ObjectLoader::new(s);
     for (name, size) in vars {
         let value = vec![0x5a; usize::try_from(size.min(1 << 16)).unwrap()];
-        let _ = l.set_global(&name, &value);
+        let _ = l.set_global_bytes(&name, &value);
     }
     true
 }
@@ -198,13 +198,13 @@ fn fuzz_regressions_stay_fixed() {
 fn bad_requests_name_what_is_wrong() {
     let mut l = ObjectLoader::from_file(path("arena_list.bpf.o")).unwrap();
     assert!(
-        l.set_global("no_such", &[0; 4])
+        l.set_global_bytes("no_such", &[0; 4])
             .unwrap_err()
             .to_string()
             .contains("no global variable 'no_such'")
     );
     assert!(
-        l.set_global("cnt", &[0; 8])
+        l.set_global_bytes("cnt", &[0; 8])
             .unwrap_err()
             .to_string()
             .contains("'cnt' is 4 bytes, got 8")
@@ -668,7 +668,7 @@ fn declared_sizes_are_checked_not_allocated() {
     );
     assert_eq!(spec.data[0].bytes.len(), top);
     let mut l = ObjectLoader::new(spec);
-    let (r, peak) = alloc_meter::peak_during(|| l.set_global("last", &[7; 8]).map(drop));
+    let (r, peak) = alloc_meter::peak_during(|| l.set_global_bytes("last", &[7; 8]).map(drop));
     r.unwrap();
     assert!(peak < 64 * 1024, "set_global allocated {peak}");
     assert_eq!(
@@ -710,7 +710,7 @@ fn declared_sizes_are_checked_not_allocated() {
     assert_eq!(a.bytes.len(), 1 << 32);
     assert_eq!(a.bytes.chunks().count(), 0, "nothing stored");
     let mut l = ObjectLoader::new(spec);
-    l.set_global("far", &[1; 8]).unwrap();
+    l.set_global_bytes("far", &[1; 8]).unwrap();
     let chunks: Vec<(u64, Vec<u8>)> = l
         .spec()
         .arena_data
@@ -765,7 +765,7 @@ fn variables_outside_their_section_are_errors() {
         assert_eq!(v.section, section);
         v.offset = u64::MAX - 2;
         let mut l = ObjectLoader::new(s);
-        let e = l.set_global(name, &[0; 4]).map(drop).unwrap_err();
+        let e = l.set_global_bytes(name, &[0; 4]).map(drop).unwrap_err();
         assert!(
             e.to_string().contains("lies outside section"),
             "{section}: {e}"
@@ -773,7 +773,7 @@ fn variables_outside_their_section_are_errors() {
     }
     spec.arena_data = None;
     let mut l = ObjectLoader::new(spec);
-    assert!(l.set_global("test_val", &[0; 4]).is_err());
+    assert!(l.set_global_bytes("test_val", &[0; 4]).is_err());
 }
 
 fn spec_of(file: &str) -> ObjectSpec {
@@ -901,7 +901,7 @@ fn global_bytes_of_a_btf_less_data_map() {
     let spec = ObjectSpec::parse("btfless", &obj).unwrap();
     assert!(spec.btf.is_none());
     let mut l = ObjectLoader::new(spec.clone());
-    l.set_global_value("b", 0x1122u64).unwrap();
+    l.set_global("b", 0x1122u64).unwrap();
     let o = l.load().unwrap();
     assert_eq!(o.global::<u64>("d").unwrap(), 42);
     assert_eq!(o.global::<u64>("b").unwrap(), 0x1122, "set before load");

@@ -46,7 +46,7 @@ fn walk(o: &LoadedObject, mut p: ArenaPtr<Node>) -> (u64, u64) {
 fn arena_list_add_walk_sum_delete() {
     require_arena!();
     let mut l = loader("arena_list.bpf.o");
-    l.set_global_value("cnt", 1000u32).unwrap();
+    l.set_global("cnt", 1000u32).unwrap();
     let o = l.load().unwrap();
     let a = o.arena().unwrap();
     // Globals at the end of the 64-page arena (decision 5), initial value copied.
@@ -81,7 +81,7 @@ fn arena_list_add_walk_sum_delete() {
 fn arena_list_grows_with_max_entries() {
     require_arena!();
     let mut l = loader("arena_list.bpf.o");
-    l.set_global_value("cnt", 20_000u32).unwrap();
+    l.set_global("cnt", 20_000u32).unwrap();
     l.set_max_entries("arena", 128).unwrap();
     let o = l.load().unwrap();
     assert_eq!(o.arena().unwrap().pages(), 128);
@@ -153,7 +153,7 @@ fn core_read_follows_a_changed_page_count() {
 fn hash_table_built_by_bpf_read_by_user_space() {
     require_arena!();
     let mut l = loader("htab.bpf.o");
-    l.set_global_value("n", 700u32).unwrap();
+    l.set_global("n", 700u32).unwrap();
     let o = l.load().unwrap();
     assert_eq!(run(&o, "htab_fill", &mut []), 0);
     assert_eq!(o.global::<u32>("entries").unwrap(), 700);
@@ -236,7 +236,7 @@ fn atomics_on_arena_globals() {
     assert!(o.set_global("delta", 9u64).is_err());
     // ... but can before load.
     let mut l = loader("atomics.bpf.o");
-    l.set_global_value("delta", 100u64).unwrap();
+    l.set_global("delta", 100u64).unwrap();
     let o = l.load().unwrap();
     run(&o, "fetch_add", &mut []);
     assert_eq!(o.global::<u64>("a64").unwrap(), 110);

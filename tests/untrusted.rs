@@ -241,8 +241,7 @@ fn arena_under_an_address_space_limit() {
         }
         let mut l =
             ObjectLoader::from_file(object("arena_list.bpf.o")).map_err(|e| e.to_string())?;
-        l.set_global_value("cnt", 100u32)
-            .map_err(|e| e.to_string())?;
+        l.set_global("cnt", 100u32).map_err(|e| e.to_string())?;
         let o = l.load().map_err(|e| format!("load under the limit: {e}"))?;
         let r = o
             .program("arena_list_add")

@@ -139,7 +139,7 @@ impl ObjectLoader {
     ///
     /// Only the bytes written are stored: a large `.bss` is not built until
     /// its map is created.
-    pub fn set_global(&mut self, name: &str, bytes: &[u8]) -> Result<&mut Self> {
+    pub fn set_global_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<&mut Self> {
         let v = self.var(name)?;
         if bytes.len() as u64 != v.size {
             return Err(Error::invalid(
@@ -168,9 +168,12 @@ impl ObjectLoader {
         Ok(self)
     }
 
-    /// [`ObjectLoader::set_global`] for a [`Plain`] value.
-    pub fn set_global_value<T: Plain>(&mut self, name: &str, value: T) -> Result<&mut Self> {
-        self.set_global(name, &plain_to_bytes(&value))
+    /// Sets the initial value of global `name` to `value`, whose size must
+    /// be the variable's ([`ObjectLoader::set_global_bytes`] with the bytes
+    /// of a [`Plain`] value; [`LoadedObject::set_global`] is the same call
+    /// after the load).
+    pub fn set_global<T: Plain>(&mut self, name: &str, value: T) -> Result<&mut Self> {
+        self.set_global_bytes(name, &plain_to_bytes(&value))
     }
 
     /// Changes `max_entries` of map `name` (for the arena: its page count).

@@ -12,7 +12,7 @@ pub(crate) fn zeroed_vec(n: usize) -> Option<Vec<u8>> {
 /// The initial image of a global data section (or of the arena globals):
 /// its declared length, the bytes the file really holds (a prefix, empty for
 /// a NOBITS section or `.kconfig`), and the values written since
-/// ([`Image::write`], e.g. by `ObjectLoader::set_global`). Every other byte
+/// ([`Image::write`], e.g. by `ObjectLoader::set_global_bytes`). Every other byte
 /// is zero.
 ///
 /// Parsing allocates nothing for a declared size, so memory stays

@@ -476,7 +476,7 @@ fn run(a: RunArgs) -> Result<(), Fail> {
                     v.size
                 ))
             })?;
-        loader.set_global(name, &bytes).map_err(object)?;
+        loader.set_global_bytes(name, &bytes).map_err(object)?;
     }
     for g in &gets {
         if loader.spec().variables().all(|v| v.name != *g) {
