@@ -99,32 +99,56 @@ pub const fn cast_user(dst: Reg, src: Reg) -> Instruction {
         src_as: 0,
     }
 }
-/// `dst = map_fd ll` (`BPF_PSEUDO_MAP_FD`).
+/// `dst = value ll`: a plain 64-bit constant (two slots).
+pub const fn ld_imm64(dst: Reg, value: i64) -> Instruction {
+    Instruction::ld_imm64(dst, value)
+}
+/// `dst = map_fd ll` ([`Imm64::MapFd`]).
 pub const fn ld_map_fd(dst: Reg, fd: i32) -> Instruction {
     Instruction::LdImm64 {
         dst,
-        pseudo: pseudo::MAP_FD,
-        imm: fd,
-        next_imm: 0,
+        value: Imm64::MapFd(fd),
     }
 }
-/// `dst = &map_value[off] ll` (`BPF_PSEUDO_MAP_VALUE`). For an arena the
+/// `dst = &map_value[off] ll` ([`Imm64::MapValue`]). For an arena the
 /// register receives the user address `user_vm_start + off` as a scalar.
 pub const fn ld_map_value(dst: Reg, fd: i32, off: i32) -> Instruction {
     Instruction::LdImm64 {
         dst,
-        pseudo: pseudo::MAP_VALUE,
-        imm: fd,
-        next_imm: off,
+        value: Imm64::MapValue { fd, off },
     }
 }
-/// `dst = fd_array[idx] ll` (`BPF_PSEUDO_MAP_IDX`).
+/// `dst = fd_array[idx] ll` ([`Imm64::MapIdx`]).
 pub const fn ld_map_idx(dst: Reg, idx: i32) -> Instruction {
     Instruction::LdImm64 {
         dst,
-        pseudo: pseudo::MAP_IDX,
-        imm: idx,
-        next_imm: 0,
+        value: Imm64::MapIdx(idx),
+    }
+}
+/// `dst = &fd_array[idx] value[off] ll` ([`Imm64::MapIdxValue`]).
+pub const fn ld_map_idx_value(dst: Reg, idx: i32, off: i32) -> Instruction {
+    Instruction::LdImm64 {
+        dst,
+        value: Imm64::MapIdxValue { idx, off },
+    }
+}
+/// `dst = &ksym ll` ([`Imm64::BtfId`]): the kernel variable with BTF id
+/// `id` in the BTF named by `module` (0: vmlinux).
+pub const fn ld_btf_id(dst: Reg, id: u32, module: i32) -> Instruction {
+    Instruction::LdImm64 {
+        dst,
+        value: Imm64::BtfId {
+            id: id as i32,
+            module,
+        },
+    }
+}
+/// `dst = func ll` ([`Imm64::Func`]): the address of the subprogram `rel`
+/// instructions after the second slot.
+pub const fn ld_func(dst: Reg, rel: i32) -> Instruction {
+    Instruction::LdImm64 {
+        dst,
+        value: Imm64::Func(rel),
     }
 }
 /// `if dst cond imm goto +off` (64-bit).
@@ -155,11 +179,21 @@ pub const fn ja(off: i16) -> Instruction {
 pub const fn call_helper(id: i32) -> Instruction {
     Instruction::Call(Call::Helper(id))
 }
+/// `call` of the bpf-to-bpf function `rel` instructions after this one
+/// ([`Call::Local`]).
+pub const fn call_local(rel: i32) -> Instruction {
+    Instruction::Call(Call::Local(rel))
+}
 /// `call kfunc` by vmlinux BTF id.
 pub const fn call_kfunc(btf_id: u32) -> Instruction {
+    call_kfunc_in(btf_id, 0)
+}
+/// `call kfunc` by BTF id in the module whose BTF fd is `fd_array[module]`
+/// (0: vmlinux).
+pub const fn call_kfunc_in(btf_id: u32, module: i16) -> Instruction {
     Instruction::Call(Call::Kfunc {
         btf_id: btf_id as i32,
-        module: 0,
+        module,
     })
 }
 /// An atomic on `*(dst + off)` with operand `src`.

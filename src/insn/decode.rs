@@ -281,15 +281,11 @@ impl Slot {
                 "ld_imm64 second slot uses reserved fields",
             ));
         }
-        if i.off != 0 || i.src() > pseudo::MAP_IDX_VALUE {
+        if i.off != 0 {
             return Err(self.err("ld_imm64 uses reserved fields"));
         }
-        Ok(Instruction::LdImm64 {
-            dst,
-            pseudo: i.src(),
-            imm: i.imm,
-            next_imm: next.imm,
-        })
+        let value = Imm64::from_parts(i.src(), i.imm, next.imm).map_err(|r| self.err(r))?;
+        Ok(Instruction::LdImm64 { dst, value })
     }
 
     /// `BPF_LDX`: loads, plain or sign-extending.

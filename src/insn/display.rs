@@ -116,24 +116,20 @@ fn alu(f: &mut fmt::Formatter<'_>, width: Width, op: AluOp, dst: Reg, src: Sourc
 }
 
 /// `r1 = 0x5 ll`, `r1 = map_fd(3) ll`, ….
-fn ld_imm64(f: &mut fmt::Formatter<'_>, dst: Reg, src: u8, imm: i32, next_imm: i32) -> fmt::Result {
+fn ld_imm64(f: &mut fmt::Formatter<'_>, dst: Reg, value: Imm64) -> fmt::Result {
     let d = dst.0;
-    match src {
-        pseudo::NONE => {
-            write!(f, "r{d} = {} ll", Hex(Instruction::imm64(imm, next_imm)))
+    match value {
+        Imm64::Const(v) => write!(f, "r{d} = {} ll", Hex(v)),
+        Imm64::MapFd(fd) => write!(f, "r{d} = map_fd({fd}) ll"),
+        Imm64::MapValue { fd, off } => {
+            write!(f, "r{d} = map_value({fd}, {}) ll", Hex(off as i64))
         }
-        pseudo::MAP_FD => write!(f, "r{d} = map_fd({imm}) ll"),
-        pseudo::MAP_VALUE => {
-            write!(f, "r{d} = map_value({imm}, {}) ll", Hex(next_imm as i64))
+        Imm64::BtfId { id, module } => write!(f, "r{d} = btf_id({id}, {module}) ll"),
+        Imm64::Func(rel) => write!(f, "r{d} = func({}) ll", Rel(rel as i64)),
+        Imm64::MapIdx(idx) => write!(f, "r{d} = map_idx({idx}) ll"),
+        Imm64::MapIdxValue { idx, off } => {
+            write!(f, "r{d} = map_idx_value({idx}, {}) ll", Hex(off as i64))
         }
-        pseudo::BTF_ID => write!(f, "r{d} = btf_id({imm}, {next_imm}) ll"),
-        pseudo::FUNC => write!(f, "r{d} = func({}) ll", Rel(imm as i64)),
-        pseudo::MAP_IDX => write!(f, "r{d} = map_idx({imm}) ll"),
-        _ => write!(
-            f,
-            "r{d} = map_idx_value({imm}, {}) ll",
-            Hex(next_imm as i64)
-        ),
     }
 }
 
@@ -280,12 +276,7 @@ impl fmt::Display for Instruction {
                 Hex(dst_as as i64),
                 Hex(src_as as i64)
             ),
-            Instruction::LdImm64 {
-                dst,
-                pseudo,
-                imm,
-                next_imm,
-            } => ld_imm64(f, dst, pseudo, imm, next_imm),
+            Instruction::LdImm64 { dst, value } => ld_imm64(f, dst, value),
             Instruction::LdAbs { size, imm } => ld_packet(f, size, None, imm),
             Instruction::LdInd { size, src, imm } => ld_packet(f, size, Some(src), imm),
             Instruction::Load {

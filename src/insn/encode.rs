@@ -56,9 +56,8 @@ fn jump(width: Width, cond: Cond, dst: Reg, src: Source, off: i16) -> Insn {
 /// The call instruction for each [`Call`].
 fn call(c: Call) -> Insn {
     match c {
-        Call::Helper(id) => Insn::new(0x85, 0, 0, 0, id),
-        Call::Local(rel) => Insn::new(0x85, 0, pseudo::CALL, 0, rel),
-        Call::Kfunc { btf_id, module } => Insn::new(0x85, 0, pseudo::KFUNC_CALL, module, btf_id),
+        Call::Helper(id) | Call::Local(id) => Insn::new(0x85, 0, c.src(), 0, id),
+        Call::Kfunc { btf_id, module } => Insn::new(0x85, 0, c.src(), module, btf_id),
     }
 }
 
@@ -67,7 +66,7 @@ impl Instruction {
     /// second is all zero for one-slot instructions.
     pub fn encode(&self) -> [Insn; 2] {
         let second = match *self {
-            Instruction::LdImm64 { next_imm, .. } => Insn::new(0, 0, 0, 0, next_imm),
+            Instruction::LdImm64 { value, .. } => Insn::new(0, 0, 0, 0, value.imms().1),
             _ => Insn::default(),
         };
         [self.first_slot(), second]
@@ -103,9 +102,9 @@ impl Instruction {
                 1,
                 ((dst_as as i32) << 16) | src_as as i32,
             ),
-            Instruction::LdImm64 {
-                dst, pseudo, imm, ..
-            } => Insn::new(0x18, dst.0, pseudo, 0, imm),
+            Instruction::LdImm64 { dst, value } => {
+                Insn::new(0x18, dst.0, value.src(), 0, value.imms().0)
+            }
             Instruction::LdAbs { size, imm } => Insn::new(0x20 | size.bits(), 0, 0, 0, imm),
             Instruction::LdInd { size, src, imm } => {
                 Insn::new(0x40 | size.bits(), 0, src.0, 0, imm)

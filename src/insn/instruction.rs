@@ -1,6 +1,6 @@
 //! The typed view of one instruction.
 
-use super::{AluOp, AtomicOp, Call, Cond, Endian, Reg, Size, Source, Width, pseudo};
+use super::{AluOp, AtomicOp, Call, Cond, Endian, Imm64, Reg, Size, Source, Width};
 
 /// One decoded instruction (one slot, or two for `ld_imm64`).
 ///
@@ -48,16 +48,13 @@ pub enum Instruction {
         /// Source address space.
         src_as: u16,
     },
-    /// `dst = imm64 ll`, with a `BPF_PSEUDO_*` kind in `pseudo`.
+    /// `dst = imm64 ll`: a constant, or a map, map value, ksym or function
+    /// reference the kernel resolves (two slots).
     LdImm64 {
         /// Destination.
         dst: Reg,
-        /// `src_reg` of the first slot (see [`pseudo`]).
-        pseudo: u8,
-        /// First slot's `imm` (low half, or fd / index / BTF id).
-        imm: i32,
-        /// Second slot's `imm` (high half, or value offset).
-        next_imm: i32,
+        /// What is loaded.
+        value: Imm64,
     },
     /// Legacy packet load `r0 = *(uN *)skb[imm]` (`BPF_ABS`).
     LdAbs {
@@ -176,9 +173,7 @@ impl Instruction {
     pub const fn ld_imm64(dst: Reg, value: i64) -> Instruction {
         Instruction::LdImm64 {
             dst,
-            pseudo: pseudo::NONE,
-            imm: value as i32,
-            next_imm: (value >> 32) as i32,
+            value: Imm64::Const(value),
         }
     }
 

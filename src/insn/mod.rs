@@ -41,7 +41,7 @@ pub use decode::decode;
 pub use display::Listing;
 pub use encode::encode;
 pub use instruction::Instruction;
-pub use operand::{AluOp, AtomicOp, Call, Cond, Endian, Reg, Size, Source, Width};
+pub use operand::{AluOp, AtomicOp, Call, Cond, Endian, Imm64, Reg, Size, Source, Width};
 pub use slot::{DecodeError, Insn, from_bytes, to_bytes};
 
 /// Instruction classes (`code & 0x07`).
@@ -64,7 +64,9 @@ pub mod class {
     pub const ALU64: u8 = 0x07;
 }
 
-/// `src_reg` values of `ld_imm64` (`BPF_PSEUDO_*`).
+/// `src_reg` values of `ld_imm64` and of calls (`BPF_PSEUDO_*`), as the
+/// kernel numbers them. [`Imm64`] and [`Call`] are the typed forms: build
+/// and match instructions with those.
 pub mod pseudo {
     /// A plain 64-bit constant.
     pub const NONE: u8 = 0;

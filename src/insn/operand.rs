@@ -1,5 +1,7 @@
 //! The operands of a decoded [`Instruction`](super::Instruction): registers,
-//! widths, sizes, operations, conditions and call targets.
+//! widths, sizes, operations, conditions, call targets and `ld_imm64` sources.
+
+use super::{Instruction, pseudo};
 
 /// A register, `r0`..`r10` (`r10` is the read-only frame pointer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -306,4 +308,117 @@ pub enum Call {
         /// Index into `fd_array` of the module BTF fd; 0 for vmlinux.
         module: i16,
     },
+}
+
+impl Call {
+    /// The `src_reg` of the call instruction ([`pseudo::CALL`],
+    /// [`pseudo::KFUNC_CALL`], or 0 for a helper).
+    pub const fn src(self) -> u8 {
+        match self {
+            Call::Helper(_) => 0,
+            Call::Local(_) => pseudo::CALL,
+            Call::Kfunc { .. } => pseudo::KFUNC_CALL,
+        }
+    }
+}
+
+/// What an `ld_imm64` loads: a 64-bit constant, or one of the kernel's
+/// `BPF_PSEUDO_*` references, which the verifier resolves at load time
+/// (the `src_reg` of the first slot says which).
+///
+/// Each variant holds exactly the two `imm` fields the kernel reads, so a
+/// decoded value encodes back to the same slots. Decoding rejects a
+/// non-zero second `imm` for [`Imm64::MapFd`] and [`Imm64::MapIdx`] (the
+/// verifier does too: "unrecognized bpf_ld_imm64 insn") and for
+/// [`Imm64::Func`] (the verifier ignores and then overwrites it; LLVM and
+/// libbpf write 0), and `src_reg` values above 6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Imm64 {
+    /// A plain constant (`src_reg` 0): the low half in the first slot, the
+    /// high half in the second.
+    Const(i64),
+    /// `BPF_PSEUDO_MAP_FD`: the map with this fd; the register becomes
+    /// `CONST_PTR_TO_MAP` (the kernel answers EBADF if the fd is not a map).
+    MapFd(i32),
+    /// `BPF_PSEUDO_MAP_VALUE`: the address of byte `off` of the value of
+    /// map `fd` (array maps with one entry, and arenas). For an arena the
+    /// register receives the user address `user_vm_start + off` as a scalar.
+    MapValue {
+        /// Map fd (first slot).
+        fd: i32,
+        /// Offset into the value (second slot).
+        off: i32,
+    },
+    /// `BPF_PSEUDO_BTF_ID`: the kernel variable (ksym) whose BTF `VAR` has
+    /// id `id`, in the BTF named by `module` (0: vmlinux).
+    BtfId {
+        /// BTF id of the `VAR` (first slot).
+        id: i32,
+        /// The module's BTF, 0 for vmlinux (second slot).
+        module: i32,
+    },
+    /// `BPF_PSEUDO_FUNC`: the address of the subprogram starting this many
+    /// instructions after the second slot (a callback, e.g. for
+    /// `bpf_loop`); needs `func_info` and a static function.
+    Func(i32),
+    /// `BPF_PSEUDO_MAP_IDX`: like [`Imm64::MapFd`], with an index into the
+    /// `fd_array` passed to `BPF_PROG_LOAD`.
+    MapIdx(i32),
+    /// `BPF_PSEUDO_MAP_IDX_VALUE`: like [`Imm64::MapValue`], with an index
+    /// into `fd_array`.
+    MapIdxValue {
+        /// `fd_array` index (first slot).
+        idx: i32,
+        /// Offset into the value (second slot).
+        off: i32,
+    },
+}
+
+impl Imm64 {
+    /// The `src_reg` of the first slot ([`pseudo::NONE`], [`pseudo::MAP_FD`], …).
+    pub const fn src(self) -> u8 {
+        match self {
+            Imm64::Const(_) => pseudo::NONE,
+            Imm64::MapFd(_) => pseudo::MAP_FD,
+            Imm64::MapValue { .. } => pseudo::MAP_VALUE,
+            Imm64::BtfId { .. } => pseudo::BTF_ID,
+            Imm64::Func(_) => pseudo::FUNC,
+            Imm64::MapIdx(_) => pseudo::MAP_IDX,
+            Imm64::MapIdxValue { .. } => pseudo::MAP_IDX_VALUE,
+        }
+    }
+
+    /// The `imm` of the first and of the second slot.
+    pub const fn imms(self) -> (i32, i32) {
+        match self {
+            Imm64::Const(v) => (v as i32, (v >> 32) as i32),
+            Imm64::MapFd(x) | Imm64::Func(x) | Imm64::MapIdx(x) => (x, 0),
+            Imm64::MapValue { fd: a, off: b }
+            | Imm64::BtfId { id: a, module: b }
+            | Imm64::MapIdxValue { idx: a, off: b } => (a, b),
+        }
+    }
+
+    /// The value for `src_reg` `src` and the two slots' `imm`s, or why the
+    /// combination is not one the kernel accepts.
+    pub(super) const fn from_parts(
+        src: u8,
+        imm: i32,
+        next_imm: i32,
+    ) -> Result<Imm64, &'static str> {
+        Ok(match (src, next_imm) {
+            (pseudo::NONE, _) => Imm64::Const(Instruction::imm64(imm, next_imm)),
+            (pseudo::MAP_FD, 0) => Imm64::MapFd(imm),
+            (pseudo::MAP_VALUE, off) => Imm64::MapValue { fd: imm, off },
+            (pseudo::BTF_ID, module) => Imm64::BtfId { id: imm, module },
+            (pseudo::FUNC, 0) => Imm64::Func(imm),
+            (pseudo::MAP_IDX, 0) => Imm64::MapIdx(imm),
+            (pseudo::MAP_IDX_VALUE, off) => Imm64::MapIdxValue { idx: imm, off },
+            (pseudo::MAP_FD | pseudo::MAP_IDX, _) => {
+                return Err("ld_imm64 of a map with a non-zero second imm");
+            }
+            (pseudo::FUNC, _) => return Err("ld_imm64 of a function with a non-zero second imm"),
+            _ => return Err("ld_imm64 uses reserved fields"),
+        })
+    }
 }

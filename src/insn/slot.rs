@@ -37,7 +37,9 @@ impl Insn {
         self.regs >> 4
     }
 
-    /// Replaces the source register field (used to set `BPF_PSEUDO_*`).
+    /// Replaces the source register field of the raw slot (to build an
+    /// [`Instruction`](super::Instruction) with a `BPF_PSEUDO_*` source, use
+    /// [`Imm64`](super::Imm64) or [`Call`](super::Call)).
     pub fn set_src(&mut self, src: u8) {
         self.regs = (self.regs & 0xf) | ((src & 0xf) << 4);
     }
