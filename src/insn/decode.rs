@@ -395,3 +395,32 @@ pub fn decode(insns: &[Insn]) -> Result<Vec<(usize, Instruction)>, DecodeError> 
     }
     Ok(out)
 }
+
+/// Walks a program the way the verifier reads it: each instruction with its
+/// slot index, or the error for a slot that does not decode (the walk then
+/// goes on at the next slot). Never fails and never panics, so it suits
+/// listings and scans of untrusted code.
+pub fn instructions(insns: &[Insn]) -> Instructions<'_> {
+    Instructions { insns, next: 0 }
+}
+
+/// The iterator of [`instructions`].
+#[derive(Clone, Debug)]
+pub struct Instructions<'a> {
+    insns: &'a [Insn],
+    next: usize,
+}
+
+impl Iterator for Instructions<'_> {
+    type Item = (usize, Result<Instruction, DecodeError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let i = self.next;
+        if i >= self.insns.len() {
+            return None;
+        }
+        let r = Instruction::decode_at(self.insns, i);
+        self.next = i.saturating_add(r.as_ref().map_or(1, Instruction::slots));
+        Some((i, r))
+    }
+}

@@ -342,17 +342,10 @@ pub struct Listing<'a>(pub &'a [Insn]);
 
 impl fmt::Display for Listing<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut i = 0;
-        while i < self.0.len() {
-            match Instruction::decode_at(self.0, i) {
-                Ok(ins) => {
-                    writeln!(f, "{i:>6}: {ins}")?;
-                    i = i.saturating_add(ins.slots());
-                }
-                Err(e) => {
-                    writeln!(f, "{i:>6}: <invalid: {}>", e.reason)?;
-                    i = i.saturating_add(1);
-                }
+        for (i, r) in instructions(self.0) {
+            match r {
+                Ok(ins) => writeln!(f, "{i:>6}: {ins}")?,
+                Err(e) => writeln!(f, "{i:>6}: <invalid: {}>", e.reason)?,
             }
         }
         Ok(())

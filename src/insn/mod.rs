@@ -37,7 +37,7 @@ mod instruction;
 mod operand;
 mod slot;
 
-pub use decode::decode;
+pub use decode::{Instructions, decode, instructions};
 pub use display::Listing;
 pub use encode::encode;
 pub use instruction::Instruction;
