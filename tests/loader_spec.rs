@@ -555,6 +555,31 @@ fn missing_weak_kfunc_call_is_poisoned_like_libbpf() {
     );
 }
 
+/// A relocation on an instruction that does not decode (here an
+/// `ld_imm64` whose second slot uses a reserved field) is an error naming
+/// the relocation, not a patched instruction for the kernel to reject.
+#[test]
+fn relocating_a_malformed_instruction_is_an_error() {
+    use bpf_arena::obj::link::{KernelFacts, Resolved, link};
+    let mut s = spec("counter.bpf.o");
+    let code = s.programs[0].code;
+    let r = s.code[code].relocs[0].clone();
+    s.code[code].insns[r.insn + 1].off = 1;
+    let fds: Vec<i32> = (0..s.maps.len() as i32).map(|i| 30 + i).collect();
+    let ext = vec![Resolved::BtfId { id: 1, fd_index: 0 }; s.externs.len()];
+    let facts = KernelFacts {
+        map_fds: &fds,
+        arena_offset: 0,
+        externs: &ext,
+    };
+    let e = link(&s, 0, &facts).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("relocation against '{}'", r.symbol))
+            && e.ends_with("relocated instruction: ld_imm64 second slot uses reserved fields"),
+        "{e}"
+    );
+}
+
 /// A section-symbol relocation keeps the addend clang left in the
 /// instruction (REL, not RELA): `static` arena variables.
 #[test]

@@ -10,8 +10,8 @@
 //! appended copies, and func_info / line_info / CO-RE records travel with the
 //! code (func/line info in instruction indexes, CO-RE in bytes).
 
-use super::{ExternKind, MapOrigin, ObjError, ObjectSpec, RelocTarget};
-use crate::insn::{Insn, pseudo};
+use super::{CodeSection, ExternKind, MapOrigin, ObjError, ObjectSpec, Reloc, RelocTarget};
+use crate::insn::{self, Call, Imm64, Insn, Instruction, Reg};
 
 /// `imm` of the helper call that replaces a call to a missing weak kfunc
 /// (libbpf's convention: base + extern index). The verifier rejects it only
@@ -98,26 +98,49 @@ fn push_u32s(v: &mut Vec<u8>, ws: &[u32]) {
     }
 }
 
-/// The two slots of the `ld_imm64` at output index `at`, or why not.
-/// Both must lie inside function `f` (else the second slot would be the
-/// next function's first instruction).
-fn ld_slots<'i>(
-    insns: &'i mut [Insn],
-    at: usize,
-    f: &Placed<'_>,
-) -> Result<(&'i mut Insn, &'i mut Insn), String> {
-    let end = at.checked_add(2).ok_or("instruction index overflows")?;
-    let f_end = f
+/// The instruction at output index `at`, decoded from the slots of
+/// function `f` alone (else an `ld_imm64` at its end would take the next
+/// function's first instruction as its second slot).
+fn site(insns: &[Insn], at: usize, f: &Placed<'_>) -> Result<Instruction, String> {
+    let end = f
         .out
         .checked_add(f.len)
         .ok_or("instruction index overflows")?;
-    match insns.get_mut(at..end) {
-        Some([first, second]) if end <= f_end => Ok((first, second)),
-        _ => Err(format!(
+    let (Some(body), Some(k)) = (insns.get(f.out..end), at.checked_sub(f.out)) else {
+        return Err("instruction index out of range".into());
+    };
+    let first = body.get(k).ok_or("instruction index out of range")?;
+    if first.is_ld_imm64() && k.checked_add(2).is_none_or(|e| e > body.len()) {
+        return Err(format!(
             "ld_imm64 is cut off by the end of function '{}'",
             f.name
-        )),
+        ));
     }
+    Instruction::decode_at(body, k).map_err(|e| format!("relocated instruction: {}", e.reason))
+}
+
+/// The destination register of `ins`, which must be an `ld_imm64`, and
+/// the value it loads.
+fn ld_imm64(ins: Instruction) -> Result<(Reg, Imm64), String> {
+    match ins {
+        Instruction::LdImm64 { dst, value } => Ok((dst, value)),
+        other => Err(format!("relocation on '{other}', which is not an ld_imm64")),
+    }
+}
+
+/// Writes `ins` over the slots at output index `at` (as many as it takes;
+/// [`site`] checked that they lie inside the function).
+fn put(insns: &mut [Insn], at: usize, ins: Instruction) -> Result<(), String> {
+    let n = ins.slots();
+    let slots = ins.encode();
+    let dst = at
+        .checked_add(n)
+        .and_then(|end| insns.get_mut(at..end))
+        .ok_or("instruction index out of range")?;
+    for (d, s) in dst.iter_mut().zip(&slots) {
+        *d = *s;
+    }
+    Ok(())
 }
 
 /// The call's `imm` for a jump from output index `at` to `dest`.
@@ -132,9 +155,10 @@ fn call_offset(dest: usize, at: usize) -> Result<i32, String> {
 }
 
 /// Turns the `ld_imm64` at output index `at` into a map-value load
-/// (`BPF_PSEUDO_MAP_VALUE`) of map `fd` at `base + imm + offset`, where
-/// `imm` is the addend the instruction already holds. `what` names the
-/// kind of value in an offset that does not fit ("arena ", or "").
+/// ([`Imm64::MapValue`]) of map `fd` at `base + imm + offset`, where `imm`
+/// is the addend the instruction already holds (its first slot's `imm`).
+/// `what` names the kind of value in an offset that does not fit ("arena ",
+/// or "").
 fn set_map_value(
     insns: &mut [Insn],
     at: usize,
@@ -143,9 +167,9 @@ fn set_map_value(
     (base, offset): (u64, u64),
     what: &str,
 ) -> Result<(), String> {
-    let (ins, next) = ld_slots(insns, at, f)?;
-    let imm = ins.imm;
-    let value_off = i64::try_from(base)
+    let (dst, value) = ld_imm64(site(insns, at, f)?)?;
+    let imm = value.imms().0;
+    let off = i64::try_from(base)
         .ok()
         .zip(i64::try_from(offset).ok())
         .and_then(|(b, o)| b.checked_add(i64::from(imm))?.checked_add(o))
@@ -154,10 +178,8 @@ fn set_map_value(
         .ok_or_else(|| {
             format!("{what}offset {base:#x} + {imm:#x} + {offset:#x} does not fit an ld_imm64")
         })?;
-    ins.set_src(pseudo::MAP_VALUE);
-    ins.imm = fd;
-    next.imm = value_off;
-    Ok(())
+    let value = Imm64::MapValue { fd, off };
+    put(insns, at, Instruction::LdImm64 { dst, value })
 }
 
 /// The fd given for map `m`.
@@ -167,6 +189,21 @@ fn map_fd(facts: &KernelFacts<'_>, m: usize) -> Result<i32, String> {
         .get(m)
         .copied()
         .ok_or_else(|| format!("no fd given for map #{m}"))
+}
+
+/// The map made for the data section, arena or `.kconfig` `origin`.
+fn map_of(spec: &ObjectSpec, origin: MapOrigin, what: &str) -> Result<usize, String> {
+    spec.maps
+        .iter()
+        .position(|m| m.origin == origin)
+        .ok_or_else(|| format!("no {what}"))
+}
+
+/// The program being linked: the functions placed so far and the output.
+struct Linking<'a> {
+    spec: &'a ObjectSpec,
+    placed: Vec<Placed<'a>>,
+    out: LinkedProgram,
 }
 
 /// Links program `prog` of `spec` and applies its relocations.
@@ -187,18 +224,20 @@ pub fn link(
             symbol: p.name.clone(),
             reason: format!("runs past the end of section '{}'", p.section),
         })?;
-    let mut out = LinkedProgram::default();
-    let mut placed: Vec<Placed<'_>> = vec![Placed {
-        name: &p.name,
-        code: p.code,
-        start: p.start,
-        len: p.len,
-        out: 0,
-    }];
-    out.insns.extend_from_slice(first);
-    let arena_map = spec.arena_map();
+    let mut l = Linking {
+        spec,
+        placed: vec![Placed {
+            name: &p.name,
+            code: p.code,
+            start: p.start,
+            len: p.len,
+            out: 0,
+        }],
+        out: LinkedProgram::default(),
+    };
+    l.out.insns.extend_from_slice(first);
     let mut i = 0;
-    while let Some(&f) = placed.get(i) {
+    while let Some(&f) = l.placed.get(i) {
         i = i.saturating_add(1);
         let Some(code) = spec.code.get(f.code) else {
             continue;
@@ -211,10 +250,6 @@ pub fn link(
         };
         let mut relocated = vec![false; f.len];
         for r in code.relocs.iter().filter(|r| f.contains(r.insn)) {
-            let e = |reason: String| err(r.insn, &r.symbol, reason);
-            let at = f
-                .out_index(r.insn)
-                .ok_or_else(|| e("instruction index overflows".into()))?;
             if let Some(d) = r
                 .insn
                 .checked_sub(f.start)
@@ -222,230 +257,244 @@ pub fn link(
             {
                 *d = true;
             }
-            match r.target {
-                RelocTarget::Call { code: tc, insn } | RelocTarget::FuncAddr { code: tc, insn } => {
-                    let dest = place(spec, &mut placed, &mut out, tc, insn).map_err(e)?;
-                    let imm = call_offset(dest, at).map_err(e)?;
-                    let ins = out
-                        .insns
-                        .get_mut(at)
-                        .ok_or_else(|| e("instruction index out of range".into()))?;
-                    if ins.is_call() {
-                        ins.imm = imm;
-                        ins.set_src(pseudo::CALL);
-                    } else {
-                        let (ins, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
-                        ins.imm = imm;
-                        ins.set_src(pseudo::FUNC);
-                        next.imm = 0;
-                    }
-                }
-                RelocTarget::Map(m) => {
-                    let fd = map_fd(facts, m).map_err(e)?;
-                    let (ins, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
-                    ins.set_src(pseudo::MAP_FD);
-                    ins.imm = fd;
-                    next.imm = 0;
-                    out.names_arena |= Some(m) == arena_map;
-                }
-                RelocTarget::Data { data, offset } => {
-                    let m = spec
-                        .maps
-                        .iter()
-                        .position(|m| m.origin == MapOrigin::Data(data))
-                        .ok_or_else(|| e("no map for its data section".into()))?;
-                    let fd = map_fd(facts, m).map_err(e)?;
-                    set_map_value(&mut out.insns, at, &f, fd, (0, offset), "").map_err(e)?;
-                }
-                RelocTarget::Arena { offset } => {
-                    let m =
-                        arena_map.ok_or_else(|| e("__arena global without an arena map".into()))?;
-                    let fd = map_fd(facts, m).map_err(e)?;
-                    let at_arena = (facts.arena_offset, offset);
-                    set_map_value(&mut out.insns, at, &f, fd, at_arena, "arena ").map_err(e)?;
-                    out.names_arena = true;
-                }
-                RelocTarget::Extern(x) => {
-                    let (Some(ext), Some(&res)) = (spec.externs.get(x), facts.externs.get(x))
-                    else {
-                        return Err(e(format!("no extern #{x} resolved")));
-                    };
-                    let is_call = out.insns.get(at).is_some_and(Insn::is_call);
-                    match (ext.kind, res, is_call) {
-                        (ExternKind::Kfunc, Resolved::BtfId { id, fd_index }, true) => {
-                            let c = out
-                                .insns
-                                .get_mut(at)
-                                .ok_or_else(|| e("instruction index out of range".into()))?;
-                            c.set_src(pseudo::KFUNC_CALL);
-                            c.imm = id as i32;
-                            c.off = fd_index;
-                        }
-                        (_, Resolved::Missing, true) if ext.weak => {
-                            let poison = i32::try_from(x)
-                                .ok()
-                                .and_then(|x| POISON_KFUNC_CALL_BASE.checked_add(x))
-                                .ok_or_else(|| e("too many externs".into()))?;
-                            let c = out
-                                .insns
-                                .get_mut(at)
-                                .ok_or_else(|| e("instruction index out of range".into()))?;
-                            *c = Insn::new(0x85, 0, 0, 0, poison);
-                        }
-                        (_, _, true) if ext.kind != ExternKind::Kfunc => {
-                            return Err(e("call to an extern that is not a function".into()));
-                        }
-                        (
-                            ExternKind::Kfunc | ExternKind::Ksym,
-                            Resolved::BtfId { id, fd_index },
-                            false,
-                        ) => {
-                            let (c, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
-                            c.set_src(pseudo::BTF_ID);
-                            c.imm = id as i32;
-                            next.imm = i32::from(fd_index);
-                        }
-                        (ExternKind::Kfunc | ExternKind::Ksym, Resolved::Missing, false)
-                            if ext.weak =>
-                        {
-                            let (c, next) = ld_slots(&mut out.insns, at, &f).map_err(e)?;
-                            c.set_src(0);
-                            c.imm = 0;
-                            next.imm = 0;
-                        }
-                        (ExternKind::Kconfig { offset, .. }, _, false) => {
-                            let m = spec
-                                .maps
-                                .iter()
-                                .position(|m| m.origin == MapOrigin::Kconfig)
-                                .ok_or_else(|| e("no .kconfig map".into()))?;
-                            let fd = map_fd(facts, m).map_err(e)?;
-                            set_map_value(&mut out.insns, at, &f, fd, (0, offset), "")
-                                .map_err(e)?;
-                        }
-                        (_, Resolved::Missing, _) => {
-                            return Err(e("strong extern not found in the running kernel".into()));
-                        }
-                        _ => {
-                            return Err(e("extern resolved to the wrong kind".into()));
-                        }
-                    }
-                }
-            }
+            l.relocate(facts, &f, r)
+                .map_err(|reason| err(r.insn, &r.symbol, reason))?;
         }
         // Calls inside a section without a relocation (static functions).
-        for (k, done) in relocated.iter().enumerate() {
+        for (k, _) in relocated.iter().enumerate().filter(|(_, done)| !**done) {
             let Some(idx) = f.start.checked_add(k) else {
                 break;
             };
-            let Some(&ins) = code.insns.get(idx) else {
-                break;
-            };
-            if !ins.is_call() || ins.src() != pseudo::CALL || *done {
-                continue;
-            }
-            let e = |reason: String| err(idx, "?", reason);
-            let target = i64::try_from(idx)
-                .ok()
-                .and_then(|i| i.checked_add(i64::from(ins.imm))?.checked_add(1))
-                .and_then(|t| usize::try_from(t).ok())
-                .filter(|&t| t < code.insns.len())
-                .ok_or_else(|| e("call target outside its section".into()))?;
-            let dest = place(spec, &mut placed, &mut out, f.code, target).map_err(e)?;
-            let at = f
-                .out_index(idx)
-                .ok_or_else(|| e("instruction index overflows".into()))?;
-            let imm = call_offset(dest, at).map_err(e)?;
-            out.insns
-                .get_mut(at)
-                .ok_or_else(|| e("instruction index out of range".into()))?
-                .imm = imm;
+            l.static_call(code, &f, idx)
+                .map_err(|reason| err(idx, "?", reason))?;
         }
     }
-    out.uses_arena_cast = out.insns.iter().any(|i| i.code == 0xbf && i.off == 1);
-    // BTF records travel with their code.
-    if let Some(ext) = &spec.btf_ext {
-        for f in &placed {
-            let Some(sec) = spec.code.get(f.code).and_then(|c| ext.section(&c.name)) else {
-                continue;
-            };
-            let within = |off: u32| {
-                let idx = usize::try_from(off / 8).ok()?;
-                if off % 8 != 0 || !f.contains(idx) {
-                    return None;
-                }
-                u32::try_from(f.out_index(idx)?).ok()
-            };
-            for fi in &sec.func_info {
-                if let Some(idx) = within(fi.insn_off) {
-                    push_u32s(&mut out.func_info, &[idx, fi.type_id]);
-                }
-            }
-            for li in &sec.line_info {
-                if let Some(idx) = within(li.insn_off) {
-                    push_u32s(
-                        &mut out.line_info,
-                        &[idx, li.file_name_off, li.line_off, li.line_col],
-                    );
-                }
-            }
-            for cr in &sec.core_relos {
-                if let Some(off) = within(cr.insn_off).and_then(|idx| idx.checked_mul(8)) {
-                    push_u32s(
-                        &mut out.core_relos,
-                        &[off, cr.type_id, cr.access_str_off, cr.kind],
-                    );
-                }
-            }
-        }
-    }
+    let mut out = l.out;
+    out.uses_arena_cast = insn::instructions(&out.insns)
+        .any(|(_, i)| matches!(i, Ok(Instruction::AddrSpaceCast { .. })));
+    copy_btf_records(spec, &l.placed, &mut out);
     Ok(out)
 }
 
-/// Ensures the function containing `insn` of code section `code` is placed;
-/// returns the output index of `insn`.
-fn place<'a>(
-    spec: &'a ObjectSpec,
-    placed: &mut Vec<Placed<'a>>,
-    out: &mut LinkedProgram,
-    code: usize,
-    insn: usize,
-) -> Result<usize, String> {
-    if let Some(p) = placed.iter().find(|p| p.code == code && p.contains(insn)) {
-        return p
-            .out_index(insn)
-            .ok_or_else(|| "instruction index overflows".into());
+impl<'a> Linking<'a> {
+    /// Applies relocation `r` of function `f`.
+    fn relocate(
+        &mut self,
+        facts: &KernelFacts<'_>,
+        f: &Placed<'_>,
+        r: &Reloc,
+    ) -> Result<(), String> {
+        let at = f.out_index(r.insn).ok_or("instruction index overflows")?;
+        let insns = &mut self.out.insns;
+        match r.target {
+            RelocTarget::Call { code: tc, insn } | RelocTarget::FuncAddr { code: tc, insn } => {
+                let dest = self.place(tc, insn)?;
+                let rel = call_offset(dest, at)?;
+                let insns = &mut self.out.insns;
+                match site(insns, at, f)? {
+                    Instruction::Call(_) => put(insns, at, Instruction::Call(Call::Local(rel))),
+                    ins => {
+                        let (dst, _) = ld_imm64(ins)?;
+                        let value = Imm64::Func(rel);
+                        put(insns, at, Instruction::LdImm64 { dst, value })
+                    }
+                }
+            }
+            RelocTarget::Map(m) => {
+                let fd = map_fd(facts, m)?;
+                let (dst, _) = ld_imm64(site(insns, at, f)?)?;
+                let value = Imm64::MapFd(fd);
+                put(insns, at, Instruction::LdImm64 { dst, value })?;
+                self.out.names_arena |= Some(m) == self.spec.arena_map();
+                Ok(())
+            }
+            RelocTarget::Data { data, offset } => {
+                let m = map_of(self.spec, MapOrigin::Data(data), "map for its data section")?;
+                let fd = map_fd(facts, m)?;
+                set_map_value(insns, at, f, fd, (0, offset), "")
+            }
+            RelocTarget::Arena { offset } => {
+                let m = self
+                    .spec
+                    .arena_map()
+                    .ok_or("__arena global without an arena map")?;
+                let fd = map_fd(facts, m)?;
+                set_map_value(insns, at, f, fd, (facts.arena_offset, offset), "arena ")?;
+                self.out.names_arena = true;
+                Ok(())
+            }
+            RelocTarget::Extern(x) => self.relocate_extern(facts, f, at, x),
+        }
     }
-    let c = spec
-        .code
-        .get(code)
-        .ok_or_else(|| format!("call target in code section #{code}, which does not exist"))?;
-    let f = c
-        .funcs
-        .iter()
-        .find(|f| insn >= f.start && f.start.checked_add(f.len).is_some_and(|end| insn < end))
-        .ok_or_else(|| {
-            format!(
-                "call target {insn} in '{}' is not inside a function",
-                c.name
-            )
-        })?;
-    let body = f
-        .start
-        .checked_add(f.len)
-        .and_then(|end| c.insns.get(f.start..end))
-        .ok_or_else(|| format!("function '{}' runs past the end of '{}'", f.name, c.name))?;
-    let start = out.insns.len();
-    out.insns.extend_from_slice(body);
-    out.subprograms.push(f.name.clone());
-    let p = Placed {
-        name: &f.name,
-        code,
-        start: f.start,
-        len: f.len,
-        out: start,
+
+    /// Applies a relocation against extern `x` to the instruction at
+    /// output index `at` of function `f`: a kfunc call, a ksym address, a
+    /// `.kconfig` value, or the stand-ins for missing weak externs.
+    fn relocate_extern(
+        &mut self,
+        facts: &KernelFacts<'_>,
+        f: &Placed<'_>,
+        at: usize,
+        x: usize,
+    ) -> Result<(), String> {
+        let (Some(ext), Some(&res)) = (self.spec.externs.get(x), facts.externs.get(x)) else {
+            return Err(format!("no extern #{x} resolved"));
+        };
+        let insns = &mut self.out.insns;
+        let ins = site(insns, at, f)?;
+        let is_call = matches!(ins, Instruction::Call(_));
+        match (ext.kind, res, is_call) {
+            (ExternKind::Kfunc, Resolved::BtfId { id, fd_index }, true) => {
+                let call = Call::Kfunc {
+                    btf_id: id as i32,
+                    module: fd_index,
+                };
+                put(insns, at, Instruction::Call(call))
+            }
+            (_, Resolved::Missing, true) if ext.weak => {
+                let poison = i32::try_from(x)
+                    .ok()
+                    .and_then(|x| POISON_KFUNC_CALL_BASE.checked_add(x))
+                    .ok_or("too many externs")?;
+                put(insns, at, Instruction::Call(Call::Helper(poison)))
+            }
+            (_, _, true) if ext.kind != ExternKind::Kfunc => {
+                Err("call to an extern that is not a function".into())
+            }
+            (ExternKind::Kfunc | ExternKind::Ksym, Resolved::BtfId { id, fd_index }, false) => {
+                let (dst, _) = ld_imm64(ins)?;
+                let value = Imm64::BtfId {
+                    id: id as i32,
+                    module: i32::from(fd_index),
+                };
+                put(insns, at, Instruction::LdImm64 { dst, value })
+            }
+            (ExternKind::Kfunc | ExternKind::Ksym, Resolved::Missing, false) if ext.weak => {
+                let (dst, _) = ld_imm64(ins)?;
+                put(insns, at, Instruction::ld_imm64(dst, 0))
+            }
+            (ExternKind::Kconfig { offset, .. }, _, false) => {
+                let m = map_of(self.spec, MapOrigin::Kconfig, ".kconfig map")?;
+                let fd = map_fd(facts, m)?;
+                set_map_value(insns, at, f, fd, (0, offset), "")
+            }
+            (_, Resolved::Missing, _) => {
+                Err("strong extern not found in the running kernel".into())
+            }
+            _ => Err("extern resolved to the wrong kind".into()),
+        }
+    }
+
+    /// Patches a bpf-to-bpf call without a relocation at section
+    /// instruction `idx` of `code` (a call to a static function in the same
+    /// section), placing its target. Anything else is left alone.
+    fn static_call(
+        &mut self,
+        code: &'a CodeSection,
+        f: &Placed<'_>,
+        idx: usize,
+    ) -> Result<(), String> {
+        let Ok(Instruction::Call(Call::Local(rel))) = Instruction::decode_at(&code.insns, idx)
+        else {
+            return Ok(());
+        };
+        let target = i64::try_from(idx)
+            .ok()
+            .and_then(|i| i.checked_add(i64::from(rel))?.checked_add(1))
+            .and_then(|t| usize::try_from(t).ok())
+            .filter(|&t| t < code.insns.len())
+            .ok_or("call target outside its section")?;
+        let dest = self.place(f.code, target)?;
+        let at = f.out_index(idx).ok_or("instruction index overflows")?;
+        let rel = call_offset(dest, at)?;
+        put(&mut self.out.insns, at, Instruction::Call(Call::Local(rel)))
+    }
+
+    /// Ensures the function containing `insn` of code section `code` is
+    /// placed; returns the output index of `insn`.
+    fn place(&mut self, code: usize, insn: usize) -> Result<usize, String> {
+        if let Some(p) = self
+            .placed
+            .iter()
+            .find(|p| p.code == code && p.contains(insn))
+        {
+            return p
+                .out_index(insn)
+                .ok_or_else(|| "instruction index overflows".into());
+        }
+        let spec = self.spec;
+        let c = spec
+            .code
+            .get(code)
+            .ok_or_else(|| format!("call target in code section #{code}, which does not exist"))?;
+        let f = c
+            .funcs
+            .iter()
+            .find(|f| insn >= f.start && f.start.checked_add(f.len).is_some_and(|end| insn < end))
+            .ok_or_else(|| {
+                format!(
+                    "call target {insn} in '{}' is not inside a function",
+                    c.name
+                )
+            })?;
+        let body = f
+            .start
+            .checked_add(f.len)
+            .and_then(|end| c.insns.get(f.start..end))
+            .ok_or_else(|| format!("function '{}' runs past the end of '{}'", f.name, c.name))?;
+        let start = self.out.insns.len();
+        self.out.insns.extend_from_slice(body);
+        self.out.subprograms.push(f.name.clone());
+        let p = Placed {
+            name: &f.name,
+            code,
+            start: f.start,
+            len: f.len,
+            out: start,
+        };
+        self.placed.push(p);
+        p.out_index(insn)
+            .ok_or_else(|| "instruction index overflows".into())
+    }
+}
+
+/// Copies the func_info, line_info and CO-RE records of every placed
+/// function to the output, at the functions' output indexes.
+fn copy_btf_records(spec: &ObjectSpec, placed: &[Placed<'_>], out: &mut LinkedProgram) {
+    let Some(ext) = &spec.btf_ext else {
+        return;
     };
-    placed.push(p);
-    p.out_index(insn)
-        .ok_or_else(|| "instruction index overflows".into())
+    for f in placed {
+        let Some(sec) = spec.code.get(f.code).and_then(|c| ext.section(&c.name)) else {
+            continue;
+        };
+        let within = |off: u32| {
+            let idx = usize::try_from(off / 8).ok()?;
+            if off % 8 != 0 || !f.contains(idx) {
+                return None;
+            }
+            u32::try_from(f.out_index(idx)?).ok()
+        };
+        for fi in &sec.func_info {
+            if let Some(idx) = within(fi.insn_off) {
+                push_u32s(&mut out.func_info, &[idx, fi.type_id]);
+            }
+        }
+        for li in &sec.line_info {
+            if let Some(idx) = within(li.insn_off) {
+                push_u32s(
+                    &mut out.line_info,
+                    &[idx, li.file_name_off, li.line_off, li.line_col],
+                );
+            }
+        }
+        for cr in &sec.core_relos {
+            if let Some(off) = within(cr.insn_off).and_then(|idx| idx.checked_mul(8)) {
+                push_u32s(
+                    &mut out.core_relos,
+                    &[off, cr.type_id, cr.access_str_off, cr.kind],
+                );
+            }
+        }
+    }
 }

@@ -1139,7 +1139,7 @@ impl<'a> Parser<'a> {
                         ));
                     }
                 };
-                let is_call = ins.code == 0x85;
+                let is_call = ins.is_call();
                 let is_ld = ins.is_ld_imm64();
                 if is_ld && insn_idx.checked_add(1).is_none_or(|n| n >= code_len) {
                     return Err(rel_err(
