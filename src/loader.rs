@@ -32,7 +32,7 @@ use crate::features::{Feature, Support, probe};
 use crate::kconfig;
 use crate::kfunc;
 use crate::map::Map;
-use crate::obj::link::{self, KernelFacts, Resolved};
+use crate::obj::relocate::{self, KernelFacts, Resolved};
 use crate::obj::{
     ARENA_SECTION, DataKind, ExternKind, MapOrigin, ObjectSpec, Pinning, VarSpec, zeroed_vec,
 };
@@ -393,7 +393,7 @@ impl ObjectLoader {
                 continue;
             }
             let link_start = Instant::now();
-            let linked = link::link(&self.spec, pi, &facts)?;
+            let linked = relocate::relocate(&self.spec, pi, &facts)?;
             let attach_btf_id = attach_target(p.prog_type, p.expected_attach_type, &p.section)?;
             let bind = linked.uses_arena_cast && !linked.names_arena && arena.is_some();
             // Only a definite "no" is an error here: an inconclusive probe
@@ -1100,7 +1100,7 @@ fn missing_kfunc_called(e: Error, spec: &ObjectSpec) -> Error {
         .and_then(|l| l.split("invalid func unknown#").nth(1))
         .and_then(|n| n.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|n| n.parse::<i64>().ok())
-        .and_then(|n| n.checked_sub(i64::from(link::POISON_KFUNC_CALL_BASE)))
+        .and_then(|n| n.checked_sub(i64::from(relocate::POISON_KFUNC_CALL_BASE)))
         .and_then(|x| usize::try_from(x).ok())
         .and_then(|x| spec.externs.get(x));
     match called.and_then(|ext| Some((ext, kfunc::arena_kfunc_since(&ext.name)?))) {
@@ -1140,7 +1140,7 @@ impl LoadedObject {
     /// The final instructions and BTF records of program `name`, relocated
     /// with this object's real map fds, arena placement and extern ids —
     /// what was handed to `BPF_PROG_LOAD`.
-    pub fn linked(&self, name: &str) -> Result<link::LinkedProgram> {
+    pub fn linked(&self, name: &str) -> Result<relocate::RelocatedProgram> {
         let pi = self
             .spec
             .programs
@@ -1154,7 +1154,7 @@ impl LoadedObject {
             arena_offset: self.arena_offset,
             externs: &self.resolved,
         };
-        Ok(link::link(&self.spec, pi, &facts)?)
+        Ok(relocate::relocate(&self.spec, pi, &facts)?)
     }
 
     /// The object's BTF as loaded into the kernel, if it has BTF.
@@ -1482,7 +1482,7 @@ mod tests {
             .iter()
             .position(|e| e.name == kfunc::ARENA_RESERVE_PAGES)
             .unwrap();
-        let n = i64::from(link::POISON_KFUNC_CALL_BASE) + x as i64;
+        let n = i64::from(relocate::POISON_KFUNC_CALL_BASE) + x as i64;
         let rejected = |n: i64| {
             let log = format!(
                 "0: R1=ctx() R10=fp0\n31: (85) call unknown#{n}\ninvalid func unknown#{n}\nprocessed 32 insns (limit 1000000) max_states_per_insn 0 total_states 2 peak_states 2 mark_read 1\n"

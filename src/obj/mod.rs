@@ -29,9 +29,9 @@
 
 mod btf_fixup;
 mod image;
-pub mod link;
 mod maps;
 mod progtype;
+pub mod relocate;
 
 pub use btf_fixup::fixup_btf;
 pub use image::Image;

@@ -6,7 +6,7 @@ use bpf_arena::abi::{MapFlags, map_type_name};
 use bpf_arena::features::probe_all;
 use bpf_arena::insn::Listing;
 use bpf_arena::loader::{ObjectLoader, globals_offset};
-use bpf_arena::obj::link::{KernelFacts, Resolved, link};
+use bpf_arena::obj::relocate::{KernelFacts, Resolved, relocate};
 use bpf_arena::obj::{
     ARENA_SECTION, ExternKind, MapOrigin, MapSpec, ObjectSpec, Pinning, RelocKind,
 };
@@ -416,7 +416,7 @@ fn print_disasm(spec: &ObjectSpec, name: &str, arena_pages: Option<u32>) -> Resu
         (Some(a), Some(pages)) => globals_offset(pages, a.bytes.len(), || false).unwrap_or(0),
         _ => 0,
     };
-    let linked = link(
+    let linked = relocate(
         spec,
         p,
         &KernelFacts {

@@ -1,14 +1,18 @@
-//! Linking and relocation: turns one program of an [`ObjectSpec`] into the
-//! final instructions and BTF records for `BPF_PROG_LOAD`.
+//! Relocation: turns one program of an [`ObjectSpec`] into the final
+//! instructions and BTF records for `BPF_PROG_LOAD`.
 //!
 //! Pure. Kernel facts come in as [`KernelFacts`]: map fds, where the arena
 //! globals are placed, and what each extern resolved to.
 //!
-//! Linking follows libbpf: the program's own instructions first, then every
-//! subprogram it reaches (directly or through other subprograms), each
-//! appended once, in the order first reached; call offsets are patched to the
-//! appended copies, and func_info / line_info / CO-RE records travel with the
-//! code (func/line info in instruction indexes, CO-RE in bytes).
+//! Subprograms are gathered as libbpf does: the program's own instructions
+//! first, then every subprogram it reaches (directly or through other
+//! subprograms), each appended once, in the order first reached; call
+//! offsets are patched to the appended copies, and func_info / line_info /
+//! CO-RE records travel with the code (func/line info in instruction
+//! indexes, CO-RE in bytes).
+//!
+//! Every relocated instruction is decoded and rewritten as a typed
+//! [`Instruction`]; one that does not decode is an [`ObjError::Relocation`].
 
 use super::{CodeSection, ExternKind, MapOrigin, ObjError, ObjectSpec, Reloc, RelocTarget};
 use crate::insn::{self, Call, Imm64, Insn, Instruction, Reg};
@@ -48,7 +52,7 @@ pub struct KernelFacts<'a> {
 
 /// A program ready for `BPF_PROG_LOAD`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LinkedProgram {
+pub struct RelocatedProgram {
     /// Final instructions.
     pub insns: Vec<Insn>,
     /// `bpf_func_info` records (8 bytes each, instruction indexes).
@@ -199,19 +203,20 @@ fn map_of(spec: &ObjectSpec, origin: MapOrigin, what: &str) -> Result<usize, Str
         .ok_or_else(|| format!("no {what}"))
 }
 
-/// The program being linked: the functions placed so far and the output.
-struct Linking<'a> {
+/// The program being relocated: the functions placed so far and the output.
+struct Relocator<'a> {
     spec: &'a ObjectSpec,
     placed: Vec<Placed<'a>>,
-    out: LinkedProgram,
+    out: RelocatedProgram,
 }
 
-/// Links program `prog` of `spec` and applies its relocations.
-pub fn link(
+/// Relocates program `prog` of `spec`: appends the subprograms it calls
+/// and applies every relocation of its code.
+pub fn relocate(
     spec: &ObjectSpec,
     prog: usize,
     facts: &KernelFacts<'_>,
-) -> Result<LinkedProgram, ObjError> {
+) -> Result<RelocatedProgram, ObjError> {
     let p = spec.programs.get(prog).ok_or_else(|| ObjError::Symbol {
         symbol: format!("program #{prog}"),
         reason: "no such program".into(),
@@ -224,7 +229,7 @@ pub fn link(
             symbol: p.name.clone(),
             reason: format!("runs past the end of section '{}'", p.section),
         })?;
-    let mut l = Linking {
+    let mut l = Relocator {
         spec,
         placed: vec![Placed {
             name: &p.name,
@@ -233,7 +238,7 @@ pub fn link(
             len: p.len,
             out: 0,
         }],
-        out: LinkedProgram::default(),
+        out: RelocatedProgram::default(),
     };
     l.out.insns.extend_from_slice(first);
     let mut i = 0;
@@ -257,7 +262,7 @@ pub fn link(
             {
                 *d = true;
             }
-            l.relocate(facts, &f, r)
+            l.apply(facts, &f, r)
                 .map_err(|reason| err(r.insn, &r.symbol, reason))?;
         }
         // Calls inside a section without a relocation (static functions).
@@ -276,14 +281,9 @@ pub fn link(
     Ok(out)
 }
 
-impl<'a> Linking<'a> {
+impl<'a> Relocator<'a> {
     /// Applies relocation `r` of function `f`.
-    fn relocate(
-        &mut self,
-        facts: &KernelFacts<'_>,
-        f: &Placed<'_>,
-        r: &Reloc,
-    ) -> Result<(), String> {
+    fn apply(&mut self, facts: &KernelFacts<'_>, f: &Placed<'_>, r: &Reloc) -> Result<(), String> {
         let at = f.out_index(r.insn).ok_or("instruction index overflows")?;
         let insns = &mut self.out.insns;
         match r.target {
@@ -323,14 +323,14 @@ impl<'a> Linking<'a> {
                 self.out.names_arena = true;
                 Ok(())
             }
-            RelocTarget::Extern(x) => self.relocate_extern(facts, f, at, x),
+            RelocTarget::Extern(x) => self.apply_extern(facts, f, at, x),
         }
     }
 
     /// Applies a relocation against extern `x` to the instruction at
     /// output index `at` of function `f`: a kfunc call, a ksym address, a
     /// `.kconfig` value, or the stand-ins for missing weak externs.
-    fn relocate_extern(
+    fn apply_extern(
         &mut self,
         facts: &KernelFacts<'_>,
         f: &Placed<'_>,
@@ -460,7 +460,7 @@ impl<'a> Linking<'a> {
 
 /// Copies the func_info, line_info and CO-RE records of every placed
 /// function to the output, at the functions' output indexes.
-fn copy_btf_records(spec: &ObjectSpec, placed: &[Placed<'_>], out: &mut LinkedProgram) {
+fn copy_btf_records(spec: &ObjectSpec, placed: &[Placed<'_>], out: &mut RelocatedProgram) {
     let Some(ext) = &spec.btf_ext else {
         return;
     };
