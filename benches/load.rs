@@ -3,7 +3,7 @@
 //!
 //! The kernel's own time in BPF_PROG_LOAD is measured by issuing the bare
 //! system call (libc::syscall) with the exact final instructions and BTF
-//! records the loader used (`LoadedObject::linked`). "Loader's own work" is
+//! records the loader used (`LoadedObject::relocated`). "Loader's own work" is
 //! the total minus the kernel's work: BTF_LOAD, the maps phase (map and
 //! arena creation, mmap, page faults for the globals, the NULL-page guard's
 //! built-in program) and the bare PROG_LOAD time.
@@ -42,7 +42,7 @@ fn bare_prog_load(o: &LoadedObject) -> Duration {
     let btf = o.btf_fd().unwrap().as_raw_fd() as u32;
     let mut total = Duration::ZERO;
     for (name, _) in o.programs() {
-        let l = o.linked(name).unwrap();
+        let l = o.relocated(name).unwrap();
         let insns = bpf_arena::insn::to_bytes(&l.insns);
         let mut attr = ProgLoadAttr {
             prog_type: 31,
@@ -110,7 +110,7 @@ fn main() {
             us(t.btf_fixup),
             us(t.btf_load),
             us(t.maps),
-            us(t.link),
+            us(t.relocate),
             us(t.prog_load),
             us(bare),
             us(own),
@@ -138,7 +138,7 @@ fn main() {
             r("  BTF fix-up", 3),
             r("  BPF_BTF_LOAD (kernel)", 4),
             r("  maps + arena placement + mmap + globals (kernel)", 5),
-            r("  link + relocate", 6),
+            r("  relocate", 6),
             r("  PROG_LOAD through the crate", 7),
             r("  PROG_LOAD bare syscall, same insns (kernel)", 8),
             r("loader's own work (total - kernel)", 9),

@@ -38,8 +38,8 @@
 //!     types and flags, map types and flags, attach types.
 //!   - [`insn`], [`btf`]: BPF instructions (encode, decode, LLVM-style
 //!     text) and BTF (read, edit).
-//!   - [`obj`]: ELF objects — parse, relocate, link against
-//!     [`obj::link::KernelFacts`] handed in as plain data.
+//!   - [`obj`]: ELF objects — parse, then relocate against
+//!     [`obj::relocate::KernelFacts`] handed in as plain data.
 //! - Live layer — talks to the running kernel:
 //!   - [`sys`]: the only code that calls `bpf(2)` (and the arena's
 //!     `mmap`): one `#[repr(C)]` attr struct per command,

@@ -220,6 +220,31 @@ fn cast_encoding_errors() {
     );
 }
 
+/// (Programs) an `ld_imm64` of a map fd with a non-zero second `imm` is
+/// not an instruction (`insn::Imm64` decoding rejects it the same way).
+#[test]
+fn map_fd_load_with_a_second_imm() {
+    require_arena!();
+    let a = arena(1);
+    let mut v = bpf_arena::insn::encode(&[
+        asm::ld_map_fd(R1, a.as_raw_fd()),
+        asm::mov64_imm(R0, 0),
+        asm::exit(),
+    ]);
+    assert!(
+        ProgramBuilder::new(ProgramType::SOCKET_FILTER, &v)
+            .load()
+            .is_ok()
+    );
+    v[1].imm = 5;
+    assert!(bpf_arena::insn::decode(&v).is_err());
+    assert_rejected(
+        ProgramBuilder::new(ProgramType::SOCKET_FILTER, &v).load(),
+        Errno::EINVAL,
+        "unrecognized bpf_ld_imm64 insn",
+    );
+}
+
 /// (Programs) one arena per program, by ld_imm64 and by fd_array.
 #[test]
 fn only_one_arena_per_program() {

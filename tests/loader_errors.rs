@@ -141,7 +141,7 @@ fn truncated_and_corrupted_objects_are_errors_not_panics() {
 }
 
 /// Everything the pure layer does with an untrusted object: parse, BTF
-/// fix-up, link every program (made-up kernel facts, then every extern
+/// fix-up, relocate every program (made-up kernel facts, then every extern
 /// missing), `set_global` every variable. Returns whether it parsed.
 fn exercise(bytes: &[u8]) -> bool {
     let Ok(s) = ObjectSpec::parse("t", bytes) else {
@@ -149,15 +149,15 @@ fn exercise(bytes: &[u8]) -> bool {
     };
     let _ = bpf_arena::obj::fixup_btf(&s);
     let (fds, resolved) = fake_facts(&s);
-    let missing = vec![bpf_arena::obj::link::Resolved::Missing; s.externs.len()];
+    let missing = vec![bpf_arena::obj::relocate::Resolved::Missing; s.externs.len()];
     for externs in [&resolved, &missing] {
-        let facts = bpf_arena::obj::link::KernelFacts {
+        let facts = bpf_arena::obj::relocate::KernelFacts {
             map_fds: &fds,
             arena_offset: 0,
             externs,
         };
         for k in 0..s.programs.len() {
-            let _ = bpf_arena::obj::link::link(&s, k, &facts);
+            let _ = bpf_arena::obj::relocate::relocate(&s, k, &facts);
         }
     }
     let vars: Vec<(String, u64)> = s.variables().map(|v| (v.name.clone(), v.size)).collect();
@@ -825,24 +825,24 @@ fn cut_off_ld_imm64(obj: &[u8]) -> Option<(usize, u8, String)> {
 }
 
 /// Made-up kernel facts, as `inspect --disasm` uses them.
-fn fake_facts(s: &ObjectSpec) -> (Vec<i32>, Vec<bpf_arena::obj::link::Resolved>) {
+fn fake_facts(s: &ObjectSpec) -> (Vec<i32>, Vec<bpf_arena::obj::relocate::Resolved>) {
     (
         vec![3; s.maps.len()],
         s.externs
             .iter()
             .map(|e| match e.kind {
                 bpf_arena::obj::ExternKind::Kconfig { .. } => {
-                    bpf_arena::obj::link::Resolved::Kconfig
+                    bpf_arena::obj::relocate::Resolved::Kconfig
                 }
-                _ => bpf_arena::obj::link::Resolved::BtfId { id: 1, fd_index: 0 },
+                _ => bpf_arena::obj::relocate::Resolved::BtfId { id: 1, fd_index: 0 },
             })
             .collect(),
     )
 }
 
 /// One byte of a function symbol's `st_size` in a clang-built object cuts
-/// a relocated `ld_imm64` in two: link (as `inspect --disasm` and `run` use
-/// it) and `ObjectLoader::load` give an error naming the function.
+/// a relocated `ld_imm64` in two: relocation (as `inspect --disasm` and
+/// `run` use it) and `ObjectLoader::load` give an error naming the function.
 #[test]
 fn ld_imm64_cut_off_by_its_function_is_an_error() {
     let mut found = None;
@@ -862,13 +862,13 @@ fn ld_imm64_cut_off_by_its_function_is_an_error() {
     obj[at] = byte;
     let spec = ObjectSpec::parse("t", &obj).unwrap();
     let (fds, ext) = fake_facts(&spec);
-    let facts = bpf_arena::obj::link::KernelFacts {
+    let facts = bpf_arena::obj::relocate::KernelFacts {
         map_fds: &fds,
         arena_offset: 0,
         externs: &ext,
     };
     let errs: Vec<String> = (0..spec.programs.len())
-        .filter_map(|k| bpf_arena::obj::link::link(&spec, k, &facts).err())
+        .filter_map(|k| bpf_arena::obj::relocate::relocate(&spec, k, &facts).err())
         .map(|e| e.to_string())
         .collect();
     let want = format!("ld_imm64 is cut off by the end of function '{func}'");

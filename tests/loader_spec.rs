@@ -383,8 +383,8 @@ fn asm_object_without_btf() {
 }
 
 #[test]
-fn every_object_parses_and_every_program_links() {
-    use bpf_arena::obj::link::{KernelFacts, Resolved, link};
+fn every_object_parses_and_every_program_relocates() {
+    use bpf_arena::obj::relocate::{KernelFacts, Resolved, relocate};
     let dir = format!("{}/bpf-asm", env!("CARGO_MANIFEST_DIR"));
     let mut n = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
@@ -410,11 +410,11 @@ fn every_object_parses_and_every_program_links() {
             externs: &ext,
         };
         for i in 0..s.programs.len() {
-            let l = link(&s, i, &facts).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let l = relocate(&s, i, &facts).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             assert!(l.insns.len() >= s.programs[i].len);
             assert!(
                 bpf_arena::insn::decode(&l.insns).is_ok(),
-                "{}: linked code decodes",
+                "{}: relocated code decodes",
                 p.display()
             );
         }
@@ -424,8 +424,8 @@ fn every_object_parses_and_every_program_links() {
 }
 
 #[test]
-fn linking_appends_subprograms_and_moves_their_records() {
-    use bpf_arena::obj::link::{KernelFacts, Resolved, link};
+fn relocation_appends_subprograms_and_moves_their_records() {
+    use bpf_arena::obj::relocate::{KernelFacts, Resolved, relocate};
     let s = spec("htab.bpf.o");
     let fds: Vec<i32> = (0..s.maps.len() as i32).map(|i| 10 + i).collect();
     let ext = vec![
@@ -445,7 +445,7 @@ fn linking_appends_subprograms_and_moves_their_records() {
         .iter()
         .position(|p| p.name == "htab_lookup")
         .unwrap();
-    let l = link(&s, p, &facts).unwrap();
+    let l = relocate(&s, p, &facts).unwrap();
     assert_eq!(
         l.subprograms,
         ["htab_find", "htab_bucket"],
@@ -484,7 +484,7 @@ fn linking_appends_subprograms_and_moves_their_records() {
 
 #[test]
 fn missing_weak_kfunc_call_is_poisoned_like_libbpf() {
-    use bpf_arena::obj::link::{KernelFacts, POISON_KFUNC_CALL_BASE, Resolved, link};
+    use bpf_arena::obj::relocate::{KernelFacts, POISON_KFUNC_CALL_BASE, Resolved, relocate};
     let s = spec("externs.bpf.o");
     let e = s
         .externs
@@ -513,7 +513,7 @@ fn missing_weak_kfunc_call_is_poisoned_like_libbpf() {
         .iter()
         .position(|p| p.name == "maybe_kfunc")
         .unwrap();
-    let l = link(&s, p, &facts).unwrap();
+    let l = relocate(&s, p, &facts).unwrap();
     let call = l.insns.iter().find(|i| i.is_call()).unwrap();
     assert_eq!(
         (call.src(), call.imm),
@@ -540,7 +540,7 @@ fn missing_weak_kfunc_call_is_poisoned_like_libbpf() {
         arena_offset: 0,
         externs: &ext,
     };
-    let l = link(&s, p, &facts).unwrap();
+    let l = relocate(&s, p, &facts).unwrap();
     let call = l.insns.iter().find(|i| i.is_call()).unwrap();
     assert_eq!(
         (call.src(), call.imm, call.off),
@@ -555,11 +555,36 @@ fn missing_weak_kfunc_call_is_poisoned_like_libbpf() {
     );
 }
 
+/// A relocation on an instruction that does not decode (here an
+/// `ld_imm64` whose second slot uses a reserved field) is an error naming
+/// the relocation, not a patched instruction for the kernel to reject.
+#[test]
+fn relocating_a_malformed_instruction_is_an_error() {
+    use bpf_arena::obj::relocate::{KernelFacts, Resolved, relocate};
+    let mut s = spec("counter.bpf.o");
+    let code = s.programs[0].code;
+    let r = s.code[code].relocs[0].clone();
+    s.code[code].insns[r.insn + 1].off = 1;
+    let fds: Vec<i32> = (0..s.maps.len() as i32).map(|i| 30 + i).collect();
+    let ext = vec![Resolved::BtfId { id: 1, fd_index: 0 }; s.externs.len()];
+    let facts = KernelFacts {
+        map_fds: &fds,
+        arena_offset: 0,
+        externs: &ext,
+    };
+    let e = relocate(&s, 0, &facts).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("relocation against '{}'", r.symbol))
+            && e.ends_with("relocated instruction: ld_imm64 second slot uses reserved fields"),
+        "{e}"
+    );
+}
+
 /// A section-symbol relocation keeps the addend clang left in the
 /// instruction (REL, not RELA): `static` arena variables.
 #[test]
 fn section_symbol_addends_are_kept() {
-    use bpf_arena::obj::link::{KernelFacts, Resolved, link};
+    use bpf_arena::obj::relocate::{KernelFacts, Resolved, relocate};
     let s = spec("arena_list.bpf.o");
     let code = &s.code[s.programs[0].code];
     let r = code
@@ -579,7 +604,7 @@ fn section_symbol_addends_are_kept() {
     assert!(!static_var.global, "{} is static", static_var.name);
     let fds: Vec<i32> = (0..s.maps.len() as i32).map(|i| 30 + i).collect();
     let ext = vec![Resolved::BtfId { id: 1, fd_index: 0 }; s.externs.len()];
-    let l = link(
+    let l = relocate(
         &s,
         0,
         &KernelFacts {

@@ -1,13 +1,13 @@
-//! Parse, fix up the BTF, then link every program with made-up kernel facts
+//! Parse, fix up the BTF, then relocate every program with made-up kernel facts
 //! (as `bpf-arena inspect --disasm` does, without reading the kernel):
 //! map fds are the map indexes, kfuncs/ksyms resolve to invented BTF ids or
 //! go missing, the arena globals sit where `globals_offset` puts them.
-//! Every linked program is listed (`Listing`), which must not panic.
+//! Every relocated program is listed (`Listing`), which must not panic.
 #![no_main]
 
 use bpf_arena::insn::Listing;
 use bpf_arena::loader::globals_offset;
-use bpf_arena::obj::link::{KernelFacts, Resolved, link};
+use bpf_arena::obj::relocate::{KernelFacts, Resolved, relocate};
 use bpf_arena::obj::{ExternKind, ObjectSpec, fixup_btf};
 use libfuzzer_sys::fuzz_target;
 
@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
             externs,
         };
         for p in 0..spec.programs.len() {
-            if let Ok(linked) = link(&spec, p, &facts) {
+            if let Ok(linked) = relocate(&spec, p, &facts) {
                 assert_eq!(linked.func_info.len() % 8, 0);
                 assert_eq!(linked.line_info.len() % 16, 0);
                 assert_eq!(linked.core_relos.len() % 16, 0);

@@ -115,3 +115,94 @@ fn text_forms() {
     let l = Listing(&encode(&[mov64_imm(Reg::R0, 0), exit()])).to_string();
     assert_eq!(l, "     0: r0 = 0x0\n     1: exit\n");
 }
+
+/// Every `src_reg` of `ld_imm64`, with zero and non-zero second `imm`:
+/// what decodes encodes back to the same two slots, and what the kernel
+/// rejects is an error.
+#[test]
+fn ld_imm64_sources() {
+    for src in 0..16u8 {
+        for (imm, next_imm) in [(0, 0), (7, 0), (7, 5), (-1, -1)] {
+            let slots = [
+                Insn::new(0x18, 3, src, 0, imm),
+                Insn::new(0, 0, 0, 0, next_imm),
+            ];
+            match Instruction::decode_at(&slots, 0) {
+                Ok(ins) => {
+                    assert!(src <= pseudo::MAP_IDX_VALUE, "src {src}");
+                    assert_eq!(ins.encode(), slots, "{ins:?}");
+                    let Instruction::LdImm64 { dst, value } = ins else {
+                        panic!("{ins:?}");
+                    };
+                    assert_eq!(
+                        (dst, value.src(), value.imms()),
+                        (Reg::R3, src, (imm, next_imm))
+                    );
+                }
+                Err(e) => {
+                    let zero_second =
+                        matches!(src, pseudo::MAP_FD | pseudo::FUNC | pseudo::MAP_IDX);
+                    assert!(
+                        src > pseudo::MAP_IDX_VALUE || (zero_second && next_imm != 0),
+                        "src {src}: {e}"
+                    );
+                    assert_eq!(e.index, 0);
+                    if src > pseudo::MAP_IDX_VALUE {
+                        assert_eq!(e.reason, "ld_imm64 uses reserved fields");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The constructors for each `ld_imm64` source and call target.
+#[test]
+fn pseudo_constructors() {
+    use asm::*;
+    let t = |i: Instruction| i.to_string();
+    assert_eq!(t(ld_imm64(Reg::R2, 1 << 40)), "r2 = 0x10000000000 ll");
+    assert_eq!(t(ld_map_fd(Reg::R1, 5)), "r1 = map_fd(5) ll");
+    assert_eq!(t(ld_map_idx(Reg::R1, 2)), "r1 = map_idx(2) ll");
+    assert_eq!(
+        t(ld_map_idx_value(Reg::R1, 2, -8)),
+        "r1 = map_idx_value(2, -0x8) ll"
+    );
+    assert_eq!(t(ld_btf_id(Reg::R1, 77, 4)), "r1 = btf_id(77, 4) ll");
+    assert_eq!(t(ld_func(Reg::R1, 3)), "r1 = func(+0x3) ll");
+    assert_eq!(t(call_local(-4)), "call -0x4");
+    assert_eq!(t(call_kfunc_in(9, 2)), "call kfunc(0x9, fd_array[2])");
+    let slots = encode(&[
+        ld_btf_id(Reg::R1, 77, 4),
+        call_kfunc_in(9, 2),
+        call_local(1),
+    ]);
+    assert_eq!(
+        slots,
+        [
+            Insn::new(0x18, 1, pseudo::BTF_ID, 0, 77),
+            Insn::new(0, 0, 0, 0, 4),
+            Insn::new(0x85, 0, pseudo::KFUNC_CALL, 2, 9),
+            Insn::new(0x85, 0, pseudo::CALL, 0, 1),
+        ]
+    );
+    let back: Vec<Instruction> = decode(&slots)
+        .unwrap()
+        .into_iter()
+        .map(|(_, i)| i)
+        .collect();
+    assert_eq!(
+        back,
+        [
+            Instruction::LdImm64 {
+                dst: Reg::R1,
+                value: Imm64::BtfId { id: 77, module: 4 }
+            },
+            Instruction::Call(Call::Kfunc {
+                btf_id: 9,
+                module: 2
+            }),
+            Instruction::Call(Call::Local(1)),
+        ]
+    );
+}

@@ -8,7 +8,7 @@ use crate::btf::kind;
 use crate::error::{Error, Result};
 use crate::kconfig;
 use crate::kfunc;
-use crate::obj::link::{POISON_KFUNC_CALL_BASE, Resolved};
+use crate::obj::relocate::{POISON_KFUNC_CALL_BASE, Resolved};
 use crate::obj::{DataKind, ExternKind, ObjectSpec};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

@@ -6,7 +6,7 @@ use super::{LoadTimings, no_such_global, no_such_program, no_such_section, outsi
 use crate::arena::{Arena, ArenaPtr, Plain, plain_from_bytes, plain_to_bytes};
 use crate::error::{Error, Result};
 use crate::map::Map;
-use crate::obj::link::LinkedProgram;
+use crate::obj::relocate::RelocatedProgram;
 use crate::obj::{ARENA_SECTION, MapOrigin, ObjectSpec, VarSpec, zeroed_vec};
 use crate::prog::Program;
 use crate::sys::Errno;
@@ -38,7 +38,7 @@ impl LoadedObject {
     /// computed again).
     ///
     /// Errors ([`Error::Invalid`]): as for [`LoadedObject::program`].
-    pub fn linked(&self, name: &str) -> Result<&LinkedProgram> {
+    pub fn relocated(&self, name: &str) -> Result<&RelocatedProgram> {
         self.loaded(name).map(|p| &p.relocated)
     }
 

@@ -54,8 +54,9 @@ pub struct LoadTimings {
     /// Creating maps, placing and mapping the arena, writing global data,
     /// guarding the NULL page (mostly system calls and page faults).
     pub maps: Duration,
-    /// Linking and relocating programs (user space).
-    pub link: Duration,
+    /// Relocating programs: subprograms appended, relocations applied
+    /// (user space).
+    pub relocate: Duration,
     /// The `BPF_PROG_LOAD` system calls (the verifier and JIT).
     pub prog_load: Duration,
     /// The whole of `load()`.

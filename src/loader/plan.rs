@@ -4,7 +4,7 @@
 use super::ObjectLoader;
 use super::externs::{KfuncLookup, Resolution, finish_kfunc_lookup, resolve};
 use crate::error::{Error, Result};
-use crate::obj::link::{self, KernelFacts, LinkedProgram};
+use crate::obj::relocate::{KernelFacts, RelocatedProgram, relocate};
 use crate::obj::{ObjError, ObjectSpec, place_arena_globals};
 
 /// The decisions [`ObjectLoader::load`] takes before it creates anything,
@@ -28,7 +28,7 @@ impl ObjectLoader {
     /// 512 MiB or more (older than 7.0), which only matters for arenas
     /// larger than 512 MiB (the load asks the kernel instead).
     ///
-    /// Externs the kernel lacks are [`crate::obj::link::Resolved::Missing`]
+    /// Externs the kernel lacks are [`crate::obj::relocate::Resolved::Missing`]
     /// here, strong or weak; the load refuses the strong ones
     /// ([`Resolution::require_strong`]). Errors: reading kernel BTF fails.
     pub fn plan(&self) -> Result<LoadPlan<'_>> {
@@ -74,7 +74,7 @@ impl LoadPlan<'_> {
     /// Errors: [`Error::Invalid`] naming the programs when the object has
     /// no program `name`; [`Error::Object`] when a relocation cannot be
     /// applied.
-    pub fn relocate(&self, name: &str) -> Result<LinkedProgram> {
+    pub fn relocate(&self, name: &str) -> Result<RelocatedProgram> {
         let pi = self
             .spec
             .programs
@@ -93,6 +93,6 @@ impl LoadPlan<'_> {
                 .unwrap_or(0),
             externs: &self.resolution.externs,
         };
-        link::link(self.spec, pi, &facts).map_err(Error::from)
+        relocate(self.spec, pi, &facts).map_err(Error::from)
     }
 }

@@ -9,7 +9,7 @@ use crate::btf::kind;
 use crate::error::{Error, Result};
 use crate::features::{Feature, Support, probe};
 use crate::kfunc;
-use crate::obj::link::{self, KernelFacts, LinkedProgram};
+use crate::obj::relocate::{KernelFacts, RelocatedProgram, relocate};
 use crate::obj::{ObjectSpec, ProgramSpec};
 use crate::prog::{Program, ProgramBtf, ProgramBuilder, ProgramType};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -20,7 +20,7 @@ use std::time::Instant;
 pub(super) struct LoadedProgram {
     pub name: String,
     pub program: Program,
-    pub relocated: LinkedProgram,
+    pub relocated: RelocatedProgram,
 }
 
 /// The fd of every map of `spec` by index, the arena's included (`-1` for
@@ -57,12 +57,12 @@ impl ObjectLoader {
             if self.only.as_ref().is_some_and(|o| !o.contains(&p.name)) {
                 continue;
             }
-            let link_start = Instant::now();
-            let relocated = link::link(&self.spec, pi, &facts)?;
+            let relocate_start = Instant::now();
+            let relocated = relocate(&self.spec, pi, &facts)?;
             let load_start = Instant::now();
-            t.link = t
-                .link
-                .saturating_add(load_start.saturating_duration_since(link_start));
+            t.relocate = t
+                .relocate
+                .saturating_add(load_start.saturating_duration_since(relocate_start));
             let program = self.load_program(p, &relocated, staged, modules)?;
             t.prog_load = t.prog_load.saturating_add(load_start.elapsed());
             out.push(LoadedProgram {
@@ -78,7 +78,7 @@ impl ObjectLoader {
     fn load_program(
         &self,
         p: &ProgramSpec,
-        relocated: &LinkedProgram,
+        relocated: &RelocatedProgram,
         staged: &Staged,
         modules: &[OwnedFd],
     ) -> Result<Program> {

@@ -34,10 +34,10 @@ mod btf_fixup;
 mod externs;
 mod file;
 mod image;
-pub mod link;
 mod maps;
 mod parse;
 mod progtype;
+pub mod relocate;
 mod relocs;
 mod spec;
 
