@@ -1,14 +1,13 @@
 //! Parse, fix up the BTF, then relocate every program with made-up kernel facts
 //! (as `bpf-arena inspect --disasm` does, without reading the kernel):
 //! map fds are the map indexes, kfuncs/ksyms resolve to invented BTF ids or
-//! go missing, the arena globals sit where `globals_offset` puts them.
+//! go missing, the arena globals sit where `place_arena_globals` puts them.
 //! Every relocated program is listed (`Listing`), which must not panic.
 #![no_main]
 
 use bpf_arena::insn::Listing;
-use bpf_arena::loader::globals_offset;
 use bpf_arena::obj::relocate::{KernelFacts, Resolved, relocate};
-use bpf_arena::obj::{ExternKind, ObjectSpec, fixup_btf};
+use bpf_arena::obj::{ExternKind, ObjectSpec, fixup_btf, place_arena_globals};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,7 +18,9 @@ fuzz_target!(|data: &[u8]| {
     let fds: Vec<i32> = (0..spec.maps.len() as i32).map(|i| i + 3).collect();
     let pages = spec.arena_map().map(|i| spec.maps[i].max_entries);
     let arena_len = spec.arena_data.as_ref().map_or(0, |a| a.bytes.len() as u64);
-    let placed = pages.and_then(|p| globals_offset(p, arena_len, || data.len() % 2 == 0));
+    let placed = pages.and_then(|p| {
+        place_arena_globals("arena", p, 4096, arena_len, || data.len() % 2 == 0).ok()
+    });
     // Two sets of facts: everything resolved (ids from the extern index,
     // odd externs from "module" BTF), and everything missing.
     let resolved: Vec<Resolved> = spec
