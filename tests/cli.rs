@@ -795,3 +795,26 @@ fn run_works_under_an_address_space_limit() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `--get` prints a pointer global (by BTF) in hex: `counter` is a
+/// `__u64 __arena *` in `.bss`, set by `count` to an arena address.
+#[test]
+fn get_prints_pointers_in_hex() {
+    require_arena!();
+    let out = ok(&[
+        "run",
+        &obj("counter.bpf.o"),
+        "count",
+        "--get",
+        "counter",
+        "--get",
+        "step",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    let counter = lines[1].strip_prefix("counter=0x").expect(&out);
+    let addr = u64::from_str_radix(counter, 16).unwrap();
+    // One page into a 4 GiB-aligned arena (page 0 is never handed out).
+    assert_eq!(addr & 0xffff_ffff, bpf_arena::arena::page_size(), "{out}");
+    assert_eq!(lines[2], "step=1");
+}

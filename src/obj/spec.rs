@@ -428,6 +428,30 @@ impl ObjectSpec {
         }
     }
 
+    /// Whether global variable `name` is a pointer by the object's BTF (its
+    /// type, through typedefs and modifiers, is a `PTR`); false without BTF
+    /// or without such a variable. `bpf-arena run --get` prints these in
+    /// hex.
+    pub fn is_pointer(&self, name: &str) -> bool {
+        let (Some(var), Some(btf)) = (self.variables().find(|v| v.name == name), self.parsed_btf())
+        else {
+            return false;
+        };
+        let Some(infos) = btf
+            .find_datasec(&var.section)
+            .and_then(|ds| btf.datasec(ds).ok())
+        else {
+            return false;
+        };
+        infos
+            .iter()
+            .find(|i| btf.name(i.type_id).ok() == Some(name))
+            .and_then(|i| btf.header(i.type_id))
+            .and_then(|h| btf.skip_mods(h.size_or_type).ok())
+            .and_then(|t| btf.header(t))
+            .is_some_and(|h| h.kind() == crate::btf::kind::PTR)
+    }
+
     /// The object's BTF, parsed.
     pub fn parsed_btf(&self) -> Option<Btf<'_>> {
         self.btf.as_deref().and_then(|b| Btf::parse(b).ok())
