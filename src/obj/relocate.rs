@@ -20,7 +20,7 @@ use crate::insn::{self, Call, Imm64, Insn, Instruction, Reg};
 /// `imm` of the helper call that replaces a call to a missing weak kfunc
 /// (libbpf's convention: base + extern index). The verifier rejects it only
 /// if the call is reachable.
-pub const POISON_KFUNC_CALL_BASE: i32 = 2_002_000_000;
+pub(crate) const POISON_KFUNC_CALL_BASE: i32 = 2_002_000_000;
 
 /// What an extern resolved to in the running kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
