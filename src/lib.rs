@@ -53,8 +53,15 @@
 //!     place, map, typed access, page management).
 //!   - [`features`]: cached feature probes, which create arenas and maps
 //!     and load programs to ask the kernel.
-//!   - [`loader`]: loads a parsed object — maps, arenas, programs — using
-//!     everything below.
+//!   - [`loader`]: loads a parsed object, using everything below, as one
+//!     pipeline in which each decision is taken in one function: stage the
+//!     kernel objects (kconfig values, BTF, maps, the arena — created or
+//!     reused, placed by [`obj::place_arena_globals`], mapped), resolve
+//!     every extern (kfunc and ksym ids, the `fd_array` slots of module
+//!     BTFs), then relocate ([`obj::relocate`]) and load each program.
+//!     [`loader::ObjectLoader::plan`] runs the same resolve step and
+//!     placement without creating anything (the CLI's `inspect --disasm`
+//!     uses it).
 //! - [`guide`]: documentation only.
 //!
 //! No safe function of the crate can cause undefined behaviour or a fatal
