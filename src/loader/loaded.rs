@@ -159,6 +159,12 @@ impl LoadedObject {
     /// The current bytes of global `name`, read from user-space memory (the
     /// data map's mapping, or the arena mapping; a data map that is not
     /// mmapable, as in an object without BTF, is read with a lookup).
+    ///
+    /// Only that lookup is a system call (`BPF_MAP_LOOKUP_ELEM`, any kernel
+    /// with BPF). Errors: [`Error::Invalid`] for a name the object does not
+    /// have (or that lies outside its section), [`Error::Syscall`] when the
+    /// lookup fails; reading an arena global on a `SEGV_ON_FAULT` arena
+    /// whose page nobody allocated is an error, not a signal.
     pub fn global_bytes(&self, name: &str) -> Result<Vec<u8>> {
         let (v, o, n) = self.checked_var(name)?;
         let mut out = zeroed_vec(n).ok_or_else(|| {
@@ -204,7 +210,12 @@ impl LoadedObject {
     }
 
     /// Writes global `name` in user-space memory (not for `.rodata`, which is
-    /// frozen, or `.kconfig`).
+    /// frozen, or `.kconfig`). No system call: the data map's writable
+    /// mapping (mmapable array maps, Linux 5.5) or the arena mapping.
+    ///
+    /// Errors ([`Error::Invalid`]): no such global; `bytes` not its size; a
+    /// read-only section; a data map without a mapping (an object without
+    /// BTF, whose data maps are not mmapable).
     pub fn set_global_bytes(&self, name: &str, bytes: &[u8]) -> Result<()> {
         let (v, o, _) = self.checked_var(name)?;
         if bytes.len() as u64 != v.size {

@@ -116,7 +116,13 @@ impl ObjectLoader {
         }
     }
 
-    /// Parses the object at `path` and returns a loader for it.
+    /// Parses the object at `path` and returns a loader for it. Reads the
+    /// file (`open`, `fstat`, `read`; no `bpf(2)` call).
+    ///
+    /// Errors: [`Error::Syscall`] with the errno when the file cannot be
+    /// opened or read; [`Error::Invalid`] for a file that is not regular or
+    /// is larger than [`crate::obj::MAX_OBJECT_FILE`]; [`Error::Object`]
+    /// naming the section, symbol or relocation the parser refused.
     pub fn from_file(path: impl AsRef<Path>) -> Result<ObjectLoader> {
         Ok(ObjectLoader::new(ObjectSpec::from_file(path.as_ref())?))
     }
@@ -231,13 +237,22 @@ impl ObjectLoader {
 
     /// Uses `fd` for map `name` instead of creating it (for the arena: it is
     /// adopted and mapped at its agreed address; its globals are not copied).
+    /// No system call now; at [`ObjectLoader::load`] the fd's map info is
+    /// read (`BPF_OBJ_GET_INFO_BY_FD`: `EINVAL`/`EBADF` for an fd that is
+    /// not a BPF map), and an arena that this process maps already is
+    /// [`Error::WrongObject`] pointing to [`ObjectLoader::reuse_arena`].
+    /// Errors now: [`Error::Invalid`] when the object has no map `name`.
     pub fn reuse_map(&mut self, name: &str, fd: OwnedFd) -> Result<&mut Self> {
         self.spec.map(name).ok_or_else(|| no_such_map(name))?;
         self.reuse.insert(name.to_string(), Reuse::Fd(fd));
         Ok(self)
     }
 
-    /// Uses the map pinned at `path` for map `name`.
+    /// Uses the map pinned at `path` for map `name`. No system call now; at
+    /// [`ObjectLoader::load`] the pin is opened (`BPF_OBJ_GET`, Linux 4.4:
+    /// `ENOENT` when nothing is pinned there, `EACCES` without permission
+    /// on the bpffs file). Errors now: [`Error::Invalid`] when the object
+    /// has no map `name`.
     pub fn reuse_pinned(&mut self, name: &str, path: impl Into<PathBuf>) -> Result<&mut Self> {
         self.spec.map(name).ok_or_else(|| no_such_map(name))?;
         self.reuse
