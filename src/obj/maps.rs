@@ -1,8 +1,8 @@
 //! Map definitions: BTF-defined (`.maps`) and legacy (`maps`).
 
-use super::parse::sec_err;
 use super::{
     DataKind, MAX_DATA_SECTION, MapOrigin, MapSpec, ObjError, ObjectSpec, Pinning, data_map_name,
+    sec_err,
 };
 use crate::abi;
 use crate::btf::{self, Btf, kind};

@@ -163,6 +163,14 @@ pub fn data_map_name(object: &str, section: &str) -> String {
         .collect()
 }
 
+/// A section error.
+fn sec_err(section: &str, reason: impl Into<String>) -> ObjError {
+    ObjError::Section {
+        section: section.to_string(),
+        reason: reason.into(),
+    }
+}
+
 #[cfg(test)]
 #[allow(
     clippy::indexing_slicing,

@@ -1,6 +1,6 @@
 //! The parser: ELF bytes to an [`ObjectSpec`], in phases.
 
-use super::externs::PendingExtern;
+use super::externs::{self, PendingExtern};
 use super::*;
 use crate::btf::{self, Btf};
 use crate::insn;
@@ -36,13 +36,6 @@ fn check_var(
         });
     }
     Ok(())
-}
-
-pub(super) fn sec_err(section: &str, reason: impl Into<String>) -> ObjError {
-    ObjError::Section {
-        section: section.to_string(),
-        reason: reason.into(),
-    }
 }
 
 fn data_kind(name: &str, nobits: bool) -> Option<DataKind> {
@@ -170,8 +163,8 @@ impl<'f, 'a> Parser<'f, 'a> {
         self.maps(&mut spec)?;
         self.programs(&mut spec)?;
         self.relocations(&mut spec)?;
-        self.externs(&mut spec)?;
-        self.layout_kconfig(&mut spec)?;
+        externs::decide(std::mem::take(&mut self.externs), &mut spec);
+        externs::layout_kconfig(self.btf.as_ref(), &mut spec)?;
         maps::data_maps(&mut spec)?;
         Ok(spec)
     }
@@ -327,7 +320,7 @@ impl<'f, 'a> Parser<'f, 'a> {
                 SymbolSection::Undefined
                     if !name.is_empty() && (sym.is_global() || sym.is_weak()) =>
                 {
-                    let declared = self.declared(&name)?;
+                    let declared = externs::declared(self.btf.as_ref(), &name)?;
                     self.extern_index.insert(sym.index(), self.externs.len());
                     self.externs.push(PendingExtern {
                         name,
@@ -478,6 +471,13 @@ impl<'f, 'a> Parser<'f, 'a> {
             ));
         }
         Ok(())
+    }
+
+    /// Records that an `ld_imm64` refers to extern `e` (relocation phase).
+    pub(super) fn extern_loaded(&mut self, e: usize) {
+        if let Some(p) = self.externs.get_mut(e) {
+            p.loaded = true;
+        }
     }
 
     /// Programs phase: every function of a program section, typed by the
