@@ -417,8 +417,8 @@ impl ObjectLoader {
                 }
                 fd_array.extend(self.module_btfs.iter().map(|(_, fd)| fd.as_fd()));
             }
-            let mut b = ProgramBuilder::new(p.prog_type, &linked.insns)
-                .name(&p.name)
+            let mut b = ProgramBuilder::new(p.prog_type, &linked.insns);
+            b.name(&p.name)
                 .license(if self.spec.license.is_empty() {
                     ""
                 } else {
@@ -433,7 +433,7 @@ impl ObjectLoader {
                 .log_level(self.log_level);
             if let Some(bf) = &btf_fd {
                 if !linked.func_info.is_empty() {
-                    b = b.btf(ProgramBtf {
+                    b.btf(ProgramBtf {
                         btf: bf.as_fd(),
                         func_info: &linked.func_info,
                         line_info: &linked.line_info,

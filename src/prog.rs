@@ -22,6 +22,31 @@ pub struct ProgramBtf<'a> {
 
 /// Describes a program to load. Build with [`ProgramBuilder::new`], load with
 /// [`ProgramBuilder::load`].
+///
+/// Setters take `&mut self` and return it, so they chain on a temporary
+/// and also work one at a time on a variable; `load` takes `&self`, so one
+/// description can load several programs.
+///
+/// ```no_run
+/// use bpf_arena::insn::{asm, encode, Reg};
+/// use bpf_arena::prog::{ProgramBuilder, ProgramFlags, ProgramType};
+/// # fn main() -> bpf_arena::Result<()> {
+/// let insns = encode(&[asm::mov64_imm(Reg::R0, 7), asm::exit()]);
+/// // Chained, in one expression:
+/// let p = ProgramBuilder::new(ProgramType::SYSCALL, &insns)
+///     .name("seven")
+///     .flags(ProgramFlags::SLEEPABLE)
+///     .load()?;
+/// // Step by step:
+/// let mut b = ProgramBuilder::new(ProgramType::SYSCALL, &insns);
+/// b.flags(ProgramFlags::SLEEPABLE);
+/// if p.name() == "seven" {
+///     b.name("again");
+/// }
+/// let q = b.load()?;
+/// assert_eq!(q.run_syscall(&mut [])?, 7);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct ProgramBuilder<'a> {
     prog_type: ProgramType,
@@ -61,44 +86,44 @@ impl<'a> ProgramBuilder<'a> {
     /// Program name. The kernel keeps 15 bytes; longer names are cut (as
     /// libbpf does). Characters other than alphanumerics, `_` and `.` make
     /// the kernel answer `EINVAL`.
-    pub fn name(mut self, name: &str) -> Self {
+    pub fn name(&mut self, name: &str) -> &mut Self {
         self.name = name.to_string();
         self
     }
 
     /// License string (default `"GPL"`).
-    pub fn license(mut self, license: &str) -> Self {
+    pub fn license(&mut self, license: &str) -> &mut Self {
         self.license = license.to_string();
         self
     }
 
     /// Load flags, e.g. [`ProgramFlags::SLEEPABLE`].
-    pub fn flags(mut self, flags: ProgramFlags) -> Self {
+    pub fn flags(&mut self, flags: ProgramFlags) -> &mut Self {
         self.flags = flags;
         self
     }
 
     /// `expected_attach_type` (`enum bpf_attach_type`).
-    pub fn expected_attach_type(mut self, t: u32) -> Self {
+    pub fn expected_attach_type(&mut self, t: u32) -> &mut Self {
         self.expected_attach_type = t;
         self
     }
 
     /// `attach_btf_id` (tracing programs).
-    pub fn attach_btf_id(mut self, id: u32) -> Self {
+    pub fn attach_btf_id(&mut self, id: u32) -> &mut Self {
         self.attach_btf_id = id;
         self
     }
 
     /// `kern_version` (only very old kprobe kernels check it).
-    pub fn kern_version(mut self, v: u32) -> Self {
+    pub fn kern_version(&mut self, v: u32) -> &mut Self {
         self.kern_version = v;
         self
     }
 
     /// The `fd_array` that `BPF_PSEUDO_MAP_IDX*` loads and module kfunc
     /// calls index into.
-    pub fn fd_array(mut self, fds: &[BorrowedFd<'a>]) -> Self {
+    pub fn fd_array(&mut self, fds: &[BorrowedFd<'a>]) -> &mut Self {
         self.fd_array = fds.to_vec();
         self
     }
@@ -107,13 +132,13 @@ impl<'a> ProgramBuilder<'a> {
     /// program even if no instruction names it (Linux 6.14+). This is how a
     /// program that only receives arena pointers gets its arena; older
     /// kernels answer `EINVAL`.
-    pub fn bind_fd_array(mut self, bind: bool) -> Self {
+    pub fn bind_fd_array(&mut self, bind: bool) -> &mut Self {
         self.bind_fd_array = bind;
         self
     }
 
     /// The program's BTF with func_info, line_info and CO-RE records.
-    pub fn btf(mut self, btf: ProgramBtf<'a>) -> Self {
+    pub fn btf(&mut self, btf: ProgramBtf<'a>) -> &mut Self {
         self.btf = Some(btf);
         self
     }
@@ -121,7 +146,7 @@ impl<'a> ProgramBuilder<'a> {
     /// Verifier log level for a successful load (0: none, the default; 1;
     /// 2: every instruction; `| 4`: statistics). A failed load is always
     /// retried with level 1 (if 0) so the error carries the log.
-    pub fn log_level(mut self, level: u32) -> Self {
+    pub fn log_level(&mut self, level: u32) -> &mut Self {
         self.log_level = level;
         self
     }
