@@ -80,8 +80,8 @@ pub use mmap::{
     reserve_address_space, reserve_address_space_at,
 };
 pub use prog::{
-    ProgLoadFailure, ProgLoadRequest, TestRunRequest, TestRunResult, prog_info, prog_load,
-    prog_stream_read, prog_test_run,
+    ProgInfoBuffers, ProgInfoFilled, ProgLoadFailure, ProgLoadRequest, TestRunRequest,
+    TestRunResult, prog_info, prog_info_into, prog_load, prog_stream_read, prog_test_run,
 };
 
 use std::ffi::CStr;

@@ -1,8 +1,8 @@
 //! Programs: load (with the verifier log), test-run, describe, read streams.
 
 use super::{
-    Cmd, Errno, ProgInfo, ProgLoadAttr, StreamReadAttr, TestRunAttr, bpf, fd_u32, obj_info,
-    owned_fd, ptr_u64, slice_ptr, trim_log, u32_len,
+    Cmd, Errno, InfoAttr, ProgInfo, ProgLoadAttr, StreamReadAttr, TestRunAttr, bpf, fd_u32,
+    obj_info, owned_fd, ptr_u64, slice_ptr, trim_log, u32_len,
 };
 use std::ffi::CStr;
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -10,9 +10,108 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 /// `BPF_PROG_LOAD` is retried this many times when the kernel answers `EAGAIN`.
 const EAGAIN_RETRIES: usize = 5;
 
-/// `BPF_OBJ_GET_INFO_BY_FD` on a program (counts and lengths only).
+/// `BPF_OBJ_GET_INFO_BY_FD` on a program (Linux 4.13): its
+/// [`ProgInfo`], counts and lengths only (no buffers are passed).
+///
+/// Which fields a kernel fills depends on its release (the struct grew
+/// from 4.13 to 6.0; fields a kernel does not know stay 0), and the
+/// lengths of its code (`xlated_prog_len`, `jited_prog_len`) are reported
+/// as 0 to a caller without `CAP_BPF` or `CAP_SYS_ADMIN`. An fd that is not
+/// a BPF object answers `EINVAL`, a closed one `EBADF`.
 pub fn prog_info(fd: BorrowedFd<'_>) -> Result<ProgInfo, Errno> {
     obj_info(fd)
+}
+
+/// Buffers for [`prog_info_into`] to have the kernel fill. An empty buffer
+/// is not asked for.
+#[derive(Debug, Default)]
+pub struct ProgInfoBuffers<'a> {
+    /// The translated instructions (`xlated_prog_insns`), 8 bytes each.
+    pub xlated: &'a mut [u8],
+    /// The JIT-compiled code (`jited_prog_insns`).
+    pub jited: &'a mut [u8],
+    /// The ids of the maps the program uses (`map_ids`, Linux 4.15).
+    pub map_ids: &'a mut [u32],
+    /// The kernel addresses of the program's JIT-compiled functions
+    /// (`jited_ksyms`, Linux 4.18), one per function.
+    pub jited_ksyms: &'a mut [u64],
+}
+
+/// Which of the [`ProgInfoBuffers`] the kernel filled: a buffer it
+/// withheld (it answers by setting the buffer's pointer field to 0) or an
+/// empty buffer is `false`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProgInfoFilled {
+    /// `xlated_prog_insns` was written (up to the buffer's length).
+    pub xlated: bool,
+    /// `jited_prog_insns` was written.
+    pub jited: bool,
+    /// `jited_ksyms` was written.
+    pub jited_ksyms: bool,
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` on a program (Linux 4.13), with buffers for
+/// the kernel to copy the program's code, map ids and function addresses
+/// into. Each buffer's length is what the kernel is told it may write (a
+/// length past `u32::MAX` is described as `u32::MAX`), and the kernel
+/// writes at most that much; the counts and lengths it reports are the
+/// program's real ones, which can be larger than the buffers.
+///
+/// The returned [`ProgInfo`] has its pointer fields cleared;
+/// [`ProgInfoFilled`] says what was written. What the kernel withholds:
+///
+/// - Without `CAP_BPF` or `CAP_SYS_ADMIN` it reports code lengths of 0 and
+///   copies no code and no addresses.
+/// - When raw dumps are not allowed for the credentials that opened `fd`
+///   (`kernel.kptr_restrict` = 2, or 1 without `CAP_SYSLOG`, or 0 without
+///   `CAP_SYSLOG` and with `kernel.perf_event_paranoid` > 1), it copies no
+///   JIT code and no function addresses, and zeroes the call targets in
+///   the translated instructions; if the program was also constant-blinded
+///   (`net.core.bpf_jit_harden`), it copies no translated instructions
+///   either, and some kernels then skip the rest of the answer too: the
+///   fields after the instructions keep the values passed in.
+///
+/// An fd that is not a BPF object answers `EINVAL`, a closed one `EBADF`.
+pub fn prog_info_into(
+    fd: BorrowedFd<'_>,
+    bufs: &mut ProgInfoBuffers<'_>,
+) -> Result<(ProgInfo, ProgInfoFilled), Errno> {
+    let mut info = ProgInfo {
+        xlated_prog_len: u32_len(bufs.xlated.len()),
+        xlated_prog_insns: mut_slice_ptr(bufs.xlated),
+        jited_prog_len: u32_len(bufs.jited.len()),
+        jited_prog_insns: mut_slice_ptr(bufs.jited),
+        nr_map_ids: u32_len(bufs.map_ids.len()),
+        map_ids: mut_slice_ptr(bufs.map_ids),
+        nr_jited_ksyms: u32_len(bufs.jited_ksyms.len()),
+        jited_ksyms: mut_slice_ptr(bufs.jited_ksyms),
+        ..Default::default()
+    };
+    let mut a = InfoAttr {
+        bpf_fd: fd_u32(fd),
+        info_len: std::mem::size_of::<ProgInfo>() as u32,
+        info: ptr_u64(&mut info as *mut ProgInfo),
+    };
+    bpf(Cmd::ObjGetInfoByFd, &mut a)?;
+    let filled = ProgInfoFilled {
+        xlated: !bufs.xlated.is_empty() && info.xlated_prog_insns != 0,
+        jited: !bufs.jited.is_empty() && info.jited_prog_insns != 0,
+        jited_ksyms: !bufs.jited_ksyms.is_empty() && info.jited_ksyms != 0,
+    };
+    info.xlated_prog_insns = 0;
+    info.jited_prog_insns = 0;
+    info.map_ids = 0;
+    info.jited_ksyms = 0;
+    Ok((info, filled))
+}
+
+/// The address of a buffer the kernel may write, or 0 for an empty one.
+fn mut_slice_ptr<T>(s: &mut [T]) -> u64 {
+    if s.is_empty() {
+        0
+    } else {
+        ptr_u64(s.as_mut_ptr())
+    }
 }
 
 /// Everything `BPF_PROG_LOAD` needs, as borrowed Rust data.
