@@ -460,7 +460,7 @@ fn jit() -> Support {
         .load()
     {
         Ok(p) => match p.info() {
-            Ok(i) if i.jited_prog_len > 0 => Support::Yes,
+            Ok(i) if i.jited_len > 0 => Support::Yes,
             Ok(_) => Support::Inconclusive {
                 reason: "disabled (net.core.bpf_jit_enable = 0)".into(),
             },

@@ -1,9 +1,17 @@
-//! Loading and running raw programs (`BPF_PROG_LOAD`, `BPF_PROG_TEST_RUN`).
+//! Loading, running and describing programs: `BPF_PROG_LOAD` through
+//! [`ProgramBuilder`], `BPF_PROG_TEST_RUN` through [`TestRun`], and the
+//! kernel's view of a loaded program, translated code included, as
+//! [`ProgramInfo`].
+
+mod info;
+mod run;
 
 pub use crate::abi::{ProgramFlags, ProgramType};
 use crate::error::{Error, Result, VerifierError};
 use crate::insn::{self, Insn};
 use crate::sys::{self, Cmd, Errno};
+pub use info::{ProgramInfo, ProgramTag, Withheld};
+pub use run::{TestRun, TestRunFlags, TestRunResult};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
@@ -263,13 +271,6 @@ pub struct Program {
     log: Option<String>,
 }
 
-/// Options for [`Program::test_run`]: data and context buffers, repeat,
-/// flags, CPU (see [`sys::TestRunRequest`]).
-pub type TestRun<'a> = sys::TestRunRequest<'a>;
-
-/// The result of [`Program::test_run`].
-pub type TestRunResult = sys::TestRunResult;
-
 impl Program {
     /// The program's fd.
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -289,52 +290,6 @@ impl Program {
     /// The verifier log of a successful load with a non-zero log level.
     pub fn verifier_log(&self) -> Option<&str> {
         self.log.as_deref()
-    }
-
-    /// Runs the program once (or `repeat` times) with `BPF_PROG_TEST_RUN`.
-    ///
-    /// SYSCALL programs take only `ctx_in` (≤ 65535 bytes) and write it back;
-    /// anything else answers `EINVAL`, as does a context shorter than the
-    /// highest byte the program reads from it (the error says so).
-    pub fn test_run(&self, mut opts: TestRun<'_>) -> Result<TestRunResult> {
-        let ctx_len = opts.ctx_in.as_ref().map_or(0, |c| c.len());
-        sys::prog_test_run(self.fd.as_fd(), &mut opts).map_err(|e| self.run_error(e, ctx_len))
-    }
-
-    /// Runs a SYSCALL program with `ctx` as its context and returns R0's low
-    /// 32 bits. The program's writes to the context land in `ctx`.
-    #[inline]
-    pub fn run_syscall(&self, ctx: &mut [u8]) -> Result<u32> {
-        let ctx_len = ctx.len();
-        let ctx_in = if ctx.is_empty() { None } else { Some(ctx) };
-        let mut req = sys::TestRunRequest {
-            ctx_in,
-            ..Default::default()
-        };
-        match sys::prog_test_run(self.fd.as_fd(), &mut req) {
-            Ok(r) => Ok(r.retval),
-            Err(e) => Err(self.run_error(e, ctx_len)),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn run_error(&self, e: Errno, ctx_len: usize) -> Error {
-        let what = if e == Errno::EINVAL {
-            format!(
-                "program '{}' with a context of {ctx_len} bytes (EINVAL here often means the context is shorter than the highest byte the program reads from it, or a buffer this program type does not take)",
-                self.name
-            )
-        } else {
-            format!("program '{}'", self.name)
-        };
-        Error::bpf(Cmd::ProgTestRun, what, e)
-    }
-
-    /// `BPF_OBJ_GET_INFO_BY_FD`: the kernel's view (JIT size, run counts, …).
-    pub fn info(&self) -> Result<sys::ProgInfo> {
-        sys::prog_info(self.fd.as_fd())
-            .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, format!("program '{}'", self.name), e))
     }
 
     /// Pins the program at `path` (in a bpffs mount).

@@ -536,22 +536,14 @@ fn run(a: RunArgs) -> Result<(), Fail> {
             let r = if prog.program_type() == ProgramType::SYSCALL {
                 prog.run_syscall(&mut c)
             } else {
-                let data_in: &[u8] = if is_packet_program(prog.program_type()) {
-                    &packet
-                } else {
-                    &[]
-                };
-                let ctx_in = if c.is_empty() {
-                    None
-                } else {
-                    Some(c.as_mut_slice())
-                };
-                prog.test_run(TestRun {
-                    data_in,
-                    ctx_in,
-                    ..Default::default()
-                })
-                .map(|r| r.retval)
+                let mut run = TestRun::new();
+                if is_packet_program(prog.program_type()) {
+                    run.data_in(&packet);
+                }
+                if !c.is_empty() {
+                    run.ctx_in(&mut c);
+                }
+                prog.test_run(&mut run).map(|r| r.retval)
             };
             last = r.map_err(|e| object(format!("{shown}: running '{name}': {e}")))?;
         }
