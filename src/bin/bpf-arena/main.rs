@@ -1,11 +1,12 @@
-//! `bpf-arena`: probe, inspect, run. Output is an interface: keep it
+//! `bpf-arena`: probe, inspect, run, show. Output is an interface: keep it
 //! byte-exact. Exit status: 0 success, 1 object/kernel problem, 2 usage.
-//! The arguments are parsed by [`args`] (pure and total).
+//! The arguments are parsed by [`args`] (pure and total); `run` and `show`
+//! load objects through [`load`]; `show` lives in [`show`].
 
 use bpf_arena::abi::{MapFlags, map_type_name};
 use bpf_arena::features::probe_all;
 use bpf_arena::insn::Listing;
-use bpf_arena::loader::{ObjectLoader, globals_offset};
+use bpf_arena::loader::globals_offset;
 use bpf_arena::obj::link::{KernelFacts, Resolved, link};
 use bpf_arena::obj::{
     ARENA_SECTION, ExternKind, MapOrigin, MapSpec, ObjectSpec, Pinning, RelocKind,
@@ -15,7 +16,10 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 mod args;
+mod load;
+mod show;
 use args::{Command, InspectArgs, RunArgs};
+use load::{Options, load_object};
 
 const USAGE: &str = "\
 Usage: bpf-arena <COMMAND> [ARGS]
@@ -23,9 +27,10 @@ Usage: bpf-arena <COMMAND> [ARGS]
 BPF arenas (BPF_MAP_TYPE_ARENA) straight against the kernel ABI.
 
 Commands:
-  probe                             what this kernel supports, one line per feature
-  inspect OBJECT [OPTIONS]          everything the parser knows about an ELF object
-  run OBJECT [OPTIONS] [PROGRAM...] load an object, run programs, print values
+  probe                              what this kernel supports, one line per feature
+  inspect OBJECT [OPTIONS]           everything the parser knows about an ELF object
+  run OBJECT [OPTIONS] [PROGRAM...]  load an object, run programs, print values
+  show OBJECT [OPTIONS] [PROGRAM...] load programs, print the kernel's view of each
 
 Run `bpf-arena COMMAND --help` for a command's options.
 Exit status: 0 success, 1 the object failed to parse or load or a run failed, 2 usage error.
@@ -111,6 +116,8 @@ fn main() -> ExitCode {
         Ok(Command::Probe) => shown(&probe()),
         Ok(Command::Inspect(a)) => inspect(a),
         Ok(Command::Run(a)) => run(a),
+        Ok(Command::ShowHelp) => shown(show::HELP),
+        Ok(Command::Show(a)) => show::show(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -281,6 +288,29 @@ fn inspect(a: InspectArgs) -> Result<(), Fail> {
             );
         }
     }
+    arena_globals(&mut o, &spec, arena_pages);
+    let counts: Vec<String> = spec
+        .reloc_counts()
+        .iter()
+        .map(|(k, n)| format!("{} {n}", reloc_kind_name(*k)))
+        .collect();
+    let _ = writeln!(
+        o,
+        "relocations: {}",
+        if counts.is_empty() {
+            "none".to_string()
+        } else {
+            counts.join(", ")
+        }
+    );
+    externs_and_btf(&mut o, &spec);
+    emit(&o);
+    Ok(())
+}
+
+/// The `arena globals:` section of `inspect`: where the arena globals go
+/// in an arena of `arena_pages` pages.
+fn arena_globals(o: &mut String, spec: &ObjectSpec, arena_pages: Option<u32>) {
     match (&spec.arena_data, arena_pages) {
         (Some(a), Some(pages)) => {
             let placed = globals_offset(pages, a.bytes.len(), || false);
@@ -329,20 +359,10 @@ fn inspect(a: InspectArgs) -> Result<(), Fail> {
             let _ = writeln!(o, "arena globals: none");
         }
     }
-    let counts: Vec<String> = spec
-        .reloc_counts()
-        .iter()
-        .map(|(k, n)| format!("{} {n}", reloc_kind_name(*k)))
-        .collect();
-    let _ = writeln!(
-        o,
-        "relocations: {}",
-        if counts.is_empty() {
-            "none".to_string()
-        } else {
-            counts.join(", ")
-        }
-    );
+}
+
+/// The `externs:` and `btf:` sections of `inspect`.
+fn externs_and_btf(o: &mut String, spec: &ObjectSpec) {
     let _ = writeln!(o, "externs:");
     for e in &spec.externs {
         let strength = if e.weak { "weak" } else { "strong" };
@@ -375,8 +395,6 @@ fn inspect(a: InspectArgs) -> Result<(), Fail> {
         "btf: {}, func_info {fi}, line_info {li}, core_relos {cr}",
         if spec.btf.is_some() { "yes" } else { "no" }
     );
-    emit(&o);
-    Ok(())
 }
 
 fn print_disasm(spec: &ObjectSpec, name: &str, arena_pages: Option<u32>) -> Result<(), Fail> {
@@ -459,71 +477,16 @@ fn run(a: RunArgs) -> Result<(), Fail> {
         programs,
     } = a;
     let shown = path.display().to_string();
-    let mut loader = ObjectLoader::from_file(&path).map_err(|e| object(format!("{shown}: {e}")))?;
-    // Pinning is the user's choice: an object's `pinning` attributes are
-    // honoured only under an explicit --pin-root, so running an untrusted
-    // object never reuses or leaves maps in the host's bpffs.
-    match &pin_root {
-        Some(dir) => loader.pin_root(dir),
-        None => loader.ignore_pinning(),
-    };
-    for s in &sets {
-        let (name, val) = (&s.name, &s.text);
-        let v = loader
-            .spec()
-            .variables()
-            .find(|v| v.name == *name)
-            .ok_or_else(|| {
-                object(format!(
-                    "--set {name}={val}: the object has no global variable '{name}'"
-                ))
-            })?
-            .clone();
-        if !matches!(v.size, 1 | 2 | 4 | 8) {
-            return Err(object(format!(
-                "--set {name}={val}: '{name}' is {} bytes; --set takes 1, 2, 4 or 8",
-                v.size
-            )));
-        }
-        let bytes =
-            args::encode_int(s.negative, s.magnitude, v.size as usize).ok_or_else(|| {
-                object(format!(
-                    "--set {name}={val}: does not fit '{name}' ({} bytes)",
-                    v.size
-                ))
-            })?;
-        loader.set_global(name, &bytes).map_err(object)?;
-    }
-    for g in &gets {
-        if loader.spec().variables().all(|v| v.name != *g) {
-            return Err(object(format!(
-                "--get {g}: the object has no global variable '{g}'"
-            )));
-        }
-    }
-    if let Some(p) = pages {
-        if loader.spec().arena_map().is_none() {
-            return Err(object("--pages: the object has no arena map"));
-        }
-        loader.set_arena_pages(p).map_err(object)?;
-    }
-    if !programs.is_empty() {
-        loader.load_only(&programs).map_err(object)?;
-    }
-    let obj = loader.load().map_err(|e| match e {
-        bpf_arena::Error::Verifier(v) => {
-            eprintln!(
-                "bpf-arena: {shown}: the verifier rejected program '{}': {}",
-                v.program, v.errno
-            );
-            eprint!("{}", v.log());
-            if !v.log().ends_with('\n') {
-                eprintln!();
-            }
-            Fail::Reported
-        }
-        e => object(format!("{shown}: {e}")),
-    })?;
+    let obj = load_object(
+        &path,
+        &Options {
+            sets: &sets,
+            gets: &gets,
+            pages,
+            pin_root: pin_root.as_deref(),
+            programs: &programs,
+        },
+    )?;
     let mut out = String::new();
     for name in &programs {
         let prog = obj
