@@ -16,7 +16,8 @@ pub struct Map {
 }
 
 impl Map {
-    /// Creates a map from its spec (`BPF_MAP_CREATE`). `btf` (the object's
+    /// Creates a map from its spec (`BPF_MAP_CREATE`, Linux 3.18; each map
+    /// type and flag from its own release). `btf` (the object's
     /// loaded BTF) is passed with the key/value type ids when the spec has
     /// them; if the kernel refuses the BTF, the map is created without it, as
     /// libbpf does. `inner` is the template fd for map-in-map types.
@@ -66,8 +67,9 @@ impl Map {
     }
 
     /// Adopts an existing map fd, asking the kernel what it is
-    /// (`BPF_OBJ_GET_INFO_BY_FD`, any kernel with BPF). An fd that is not a
-    /// BPF map is `EINVAL` from the kernel ([`Error::Bpf`]).
+    /// (`BPF_OBJ_GET_INFO_BY_FD`, Linux 4.13). An fd that is not a BPF
+    /// object is `EINVAL` from the kernel, a closed one `EBADF`
+    /// ([`Error::Bpf`]).
     pub fn from_fd(fd: OwnedFd) -> Result<Map> {
         Map::from_fd_named(fd, "")
     }
@@ -90,7 +92,8 @@ impl Map {
         })
     }
 
-    /// Opens a map pinned at `path` (`BPF_OBJ_GET`, on a bpffs mount). The
+    /// Opens a map pinned at `path` (`BPF_OBJ_GET`, Linux 4.4, on a bpffs
+    /// mount). The
     /// kernel answers `ENOENT` for no pin there, `EINVAL` for a pin that is
     /// not a map, `EPERM`/`EACCES` without the rights to the pin.
     pub fn open_pinned(path: &std::path::Path) -> Result<Map> {
@@ -100,7 +103,7 @@ impl Map {
         Map::from_fd(fd)
     }
 
-    /// Pins the map at `path` (`BPF_OBJ_PIN`). The path must be inside a
+    /// Pins the map at `path` (`BPF_OBJ_PIN`, Linux 4.4). The path must be inside a
     /// bpffs mount (else `EPERM`), its directory must exist (`ENOENT`) and
     /// the name be free (`EEXIST`); a path with a NUL byte is
     /// [`Error::Invalid`].
@@ -171,7 +174,7 @@ impl Map {
         self.map.info()
     }
 
-    /// `BPF_MAP_LOOKUP_ELEM` into `value`. `key` must be the map's key size
+    /// `BPF_MAP_LOOKUP_ELEM` (Linux 3.18) into `value`. `key` must be the map's key size
     /// and `value` at least its value size (per-CPU maps: the value size
     /// rounded up to 8, times the possible CPUs); otherwise the answer is
     /// `EINVAL` ([`Error::Bpf`]) without a system call, so the kernel never
@@ -185,7 +188,7 @@ impl Map {
             .map_err(|e| Error::bpf(Cmd::MapLookupElem, self.label(), e))
     }
 
-    /// `BPF_MAP_UPDATE_ELEM` with `flags` (`BPF_ANY` = 0, `BPF_NOEXIST` = 1,
+    /// `BPF_MAP_UPDATE_ELEM` (Linux 3.18) with `flags` (`BPF_ANY` = 0, `BPF_NOEXIST` = 1,
     /// `BPF_EXIST` = 2), sizes checked as for [`Map::lookup`]. The kernel
     /// answers `EEXIST`/`ENOENT` for the flag's condition, `E2BIG` for a
     /// full hash map, `EPERM` on a frozen map and `EOPNOTSUPP` on arenas.
@@ -196,7 +199,7 @@ impl Map {
             .map_err(|e| Error::bpf(Cmd::MapUpdateElem, self.label(), e))
     }
 
-    /// `BPF_MAP_DELETE_ELEM`: removes `key` (which must be the map's key
+    /// `BPF_MAP_DELETE_ELEM` (Linux 3.18): removes `key` (which must be the map's key
     /// size, else `EINVAL` without a system call). The kernel answers
     /// `ENOENT` for a missing key, `EINVAL` on array maps (their elements
     /// cannot be deleted), `EPERM` on a frozen map and `EOPNOTSUPP` on
@@ -208,9 +211,10 @@ impl Map {
             .map_err(|e| Error::bpf(Cmd::MapDeleteElem, self.label(), e))
     }
 
-    /// `BPF_MAP_GET_NEXT_KEY`: writes into `next` the key after `key`, or
-    /// the first key when `key` is `None`, and returns `true`; `false`
-    /// after the last key. Both must be the map's key size (else `EINVAL`
+    /// `BPF_MAP_GET_NEXT_KEY` (Linux 3.18; asking for the first key with
+    /// `None`, 4.12): writes into `next` the key after `key`, or the first
+    /// key when `key` is `None`, and returns `true`; `false` after the last
+    /// key. Both must be the map's key size (else `EINVAL`
     /// without a system call). A `key` that is not in a hash map gives its
     /// first key. Arenas answer `EOPNOTSUPP`.
     pub fn next_key(&self, key: Option<&[u8]>, next: &mut [u8]) -> Result<bool> {

@@ -159,7 +159,8 @@ impl<'a> ProgramBuilder<'a> {
         self
     }
 
-    /// `BPF_PROG_LOAD`.
+    /// `BPF_PROG_LOAD` (Linux 3.18; the program type, flags and attributes
+    /// each need their own release, and an older kernel answers `EINVAL`).
     ///
     /// A verifier rejection is [`Error::Verifier`] with the whole log. Other
     /// failures (`EPERM` without `CAP_BPF`, `EINVAL` for bad attributes before
@@ -292,7 +293,10 @@ impl Program {
         self.log.as_deref()
     }
 
-    /// Pins the program at `path` (in a bpffs mount).
+    /// Pins the program at `path` (`BPF_OBJ_PIN`, Linux 4.4). The path must
+    /// be inside a bpffs mount (else `EPERM`), its directory must exist
+    /// (`ENOENT`) and the name be free (`EEXIST`); a path with a NUL byte is
+    /// [`Error::Invalid`].
     pub fn pin(&self, path: &std::path::Path) -> Result<()> {
         let c = sys::path_cstring(path).ok_or_else(|| Error::nul_in_path(path))?;
         sys::obj_pin(self.fd.as_fd(), &c).map_err(|e| {
@@ -304,8 +308,11 @@ impl Program {
         })
     }
 
-    /// Drains the program's BPF stream `stream` (1 stdout, 2 stderr; Linux
-    /// 6.17+). Arena faults are reported on stderr where the kernel does so.
+    /// Drains the program's BPF stream `stream` (1 stdout, 2 stderr) with
+    /// `BPF_PROG_STREAM_READ_BY_FD` (Linux 6.17+; older kernels answer
+    /// `EINVAL`, reported as [`Error::NotSupported`]). Another stream id is
+    /// `ENOENT` ([`Error::Bpf`]). Arena faults are reported on stderr where
+    /// the kernel does so.
     pub fn read_stream(&self, stream: u32) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         let mut buf = vec![0u8; 4096];

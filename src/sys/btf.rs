@@ -7,7 +7,8 @@ use super::{
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 /// `BPF_BTF_GET_NEXT_ID` (Linux 5.4): the id of the next BTF object after
-/// `id` (0 for the first); `ENOENT` after the last.
+/// `id` (0 for the first); `ENOENT` after the last. Needs `CAP_SYS_ADMIN`
+/// (`EPERM` otherwise); kernels before 5.4 answer `EINVAL`.
 pub fn btf_get_next_id(id: u32) -> Result<u32, Errno> {
     let mut a = GetFdByIdAttr {
         id,
@@ -17,7 +18,9 @@ pub fn btf_get_next_id(id: u32) -> Result<u32, Errno> {
     Ok(a.next_id)
 }
 
-/// `BPF_BTF_GET_FD_BY_ID` (Linux 5.4, needs `CAP_SYS_ADMIN`).
+/// `BPF_BTF_GET_FD_BY_ID` (Linux 4.18): opens the BTF object with kernel id
+/// `id`. Needs `CAP_SYS_ADMIN` (`EPERM` otherwise); an id no BTF object has
+/// (any more) is `ENOENT`.
 pub fn btf_get_fd_by_id(id: u32) -> Result<OwnedFd, Errno> {
     let mut a = GetFdByIdAttr {
         id,
@@ -26,8 +29,10 @@ pub fn btf_get_fd_by_id(id: u32) -> Result<OwnedFd, Errno> {
     owned_fd(bpf(Cmd::BtfGetFdById, &mut a)?)
 }
 
-/// `BPF_OBJ_GET_INFO_BY_FD` on a BTF object: its info and name (`vmlinux`,
-/// a module's name, or empty for a program's BTF).
+/// `BPF_OBJ_GET_INFO_BY_FD` on a BTF object (Linux 4.18): its info and name
+/// (`vmlinux`, a module's name, or empty for a program's BTF; the name and
+/// `kernel_btf` need Linux 5.11, before which they stay empty and 0). An fd
+/// that is not a BPF object answers `EINVAL`, a closed one `EBADF`.
 pub fn btf_info(fd: BorrowedFd<'_>) -> Result<(BtfInfo, String), Errno> {
     let mut name = [0u8; 64];
     let mut info = BtfInfo {
@@ -48,6 +53,12 @@ pub fn btf_info(fd: BorrowedFd<'_>) -> Result<(BtfInfo, String), Errno> {
 
 /// `BPF_BTF_LOAD` (Linux 4.18): uploads a BTF blob. With a log buffer the
 /// kernel's BTF verifier log is written into it (level 1).
+///
+/// Needs `CAP_BPF` (Linux 5.8) or `CAP_SYS_ADMIN` (`EPERM` otherwise). BTF
+/// the kernel rejects is `EINVAL` (the log says why: a kind, flag or size
+/// this kernel does not know, a bad string offset, …), a blob past the
+/// kernel's size limit `E2BIG`, and a log buffer too small for the whole
+/// log `ENOSPC`.
 pub fn btf_load(btf: &[u8], log: Option<&mut Vec<u8>>) -> Result<OwnedFd, Errno> {
     let mut a = BtfLoadAttr {
         btf: slice_ptr(btf),

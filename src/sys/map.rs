@@ -8,11 +8,15 @@ use super::{
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 
-/// `BPF_MAP_CREATE`: creates a map and returns its fd.
+/// `BPF_MAP_CREATE` (Linux 3.18; each map type from its own release, arenas
+/// 6.9): creates a map and returns its fd.
 ///
 /// Needs `CAP_BPF` (or `CAP_SYS_ADMIN`) for most map types, arenas included
-/// (`EPERM` otherwise). See [the kernel's arena rules](crate::guide::kernel)
-/// for what an arena's creation checks and answers.
+/// (`EPERM` otherwise). A map type, flag or attribute this kernel does not
+/// know, or sizes the type does not take, are `EINVAL`; sizes past the
+/// kernel's limits `E2BIG`; memory the kernel cannot allocate `ENOMEM`.
+/// See [the kernel's arena rules](crate::guide::kernel) for what an
+/// arena's creation checks and answers.
 pub fn map_create(attr: &MapCreateAttr) -> Result<OwnedFd, Errno> {
     let mut a = *attr;
     owned_fd(bpf(Cmd::MapCreate, &mut a)?)
@@ -20,7 +24,9 @@ pub fn map_create(attr: &MapCreateAttr) -> Result<OwnedFd, Errno> {
 
 /// `BPF_MAP_FREEZE` (Linux 5.2): makes the map read-only for system calls and
 /// new writable mappings (`mmap(PROT_WRITE)` then fails with `EPERM`).
-/// A map with a live writable mapping answers `EBUSY`.
+/// A map with a live writable mapping answers `EBUSY`, and so does a map
+/// already frozen; an fd without write access `EPERM`; kernels before 5.2
+/// `EINVAL`.
 pub fn map_freeze(fd: BorrowedFd<'_>) -> Result<(), Errno> {
     let mut a = MapFreezeAttr { map_fd: fd_u32(fd) };
     bpf(Cmd::MapFreeze, &mut a).map(drop)
@@ -65,9 +71,10 @@ pub struct OwnedMap {
 }
 
 impl OwnedMap {
-    /// Takes ownership of `fd` and asks the kernel for its shape. For a
-    /// per-CPU map, an unreadable CPU count is an error (see
-    /// [`possible_cpus`]).
+    /// Takes ownership of `fd` and asks the kernel for its shape
+    /// (`BPF_OBJ_GET_INFO_BY_FD`, Linux 4.13). An fd that is not a BPF
+    /// object answers `EINVAL`, a closed one `EBADF`. For a per-CPU map,
+    /// an unreadable CPU count is an error (see [`possible_cpus`]).
     pub fn new(fd: OwnedFd) -> Result<OwnedMap, Errno> {
         let info = map_info(fd.as_fd())?;
         let value_bytes = value_bytes(&info)?;
@@ -99,8 +106,9 @@ impl OwnedMap {
 }
 
 impl<'fd> MapShape<'fd> {
-    /// Asks the kernel (`BPF_OBJ_GET_INFO_BY_FD`) for the map's shape. For a
-    /// per-CPU map, an unreadable CPU count is an error (see
+    /// Asks the kernel (`BPF_OBJ_GET_INFO_BY_FD`, Linux 4.13) for the map's
+    /// shape. An fd that is not a BPF object answers `EINVAL`, a closed one
+    /// `EBADF`. For a per-CPU map, an unreadable CPU count is an error (see
     /// [`possible_cpus`]).
     pub fn query(fd: BorrowedFd<'fd>) -> Result<Self, Errno> {
         let info = map_info(fd)?;
@@ -129,9 +137,11 @@ impl<'fd> MapShape<'fd> {
         Ok(())
     }
 
-    /// `BPF_MAP_LOOKUP_ELEM`. `EINVAL` without a syscall when `key` is not
-    /// `key_size` bytes or `value` is shorter than [`MapShape::value_bytes`].
-    /// An arena answers `EINVAL`; a missing key `ENOENT`.
+    /// `BPF_MAP_LOOKUP_ELEM` (Linux 3.18). `EINVAL` without a syscall when
+    /// `key` is not `key_size` bytes or `value` is shorter than
+    /// [`MapShape::value_bytes`]. An arena answers `EINVAL`; a missing key
+    /// `ENOENT`; a flag the map type does not take `EINVAL`; a map created
+    /// write-only for user space `EPERM`.
     pub fn lookup(&self, key: &[u8], value: &mut [u8], flags: u64) -> Result<(), Errno> {
         self.check(key, value.len())?;
         let mut a = MapElemAttr {
@@ -144,7 +154,11 @@ impl<'fd> MapShape<'fd> {
         bpf(Cmd::MapLookupElem, &mut a).map(drop)
     }
 
-    /// `BPF_MAP_UPDATE_ELEM`. An arena answers `EOPNOTSUPP`.
+    /// `BPF_MAP_UPDATE_ELEM` (Linux 3.18), sizes checked as for
+    /// [`MapShape::lookup`]. The kernel answers `EEXIST` (`BPF_NOEXIST`, 1)
+    /// or `ENOENT` (`BPF_EXIST`, 2) for the flag's condition, `E2BIG` for a
+    /// full hash map, `EPERM` on a frozen or read-only map, `EINVAL` for an
+    /// unknown flag, `EOPNOTSUPP` on an arena.
     pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), Errno> {
         self.check(key, value.len())?;
         let mut a = MapElemAttr {
@@ -157,7 +171,10 @@ impl<'fd> MapShape<'fd> {
         bpf(Cmd::MapUpdateElem, &mut a).map(drop)
     }
 
-    /// `BPF_MAP_DELETE_ELEM`. An arena answers `EOPNOTSUPP`.
+    /// `BPF_MAP_DELETE_ELEM` (Linux 3.18), `EINVAL` without a syscall for a
+    /// key that is not `key_size` bytes. The kernel answers `ENOENT` for a
+    /// missing key, `EINVAL` on an array map, `EPERM` on a frozen or
+    /// read-only map, `EOPNOTSUPP` on an arena.
     pub fn delete(&self, key: &[u8]) -> Result<(), Errno> {
         if key.len() != self.info.key_size as usize {
             return Err(Errno::EINVAL);
@@ -170,8 +187,10 @@ impl<'fd> MapShape<'fd> {
         bpf(Cmd::MapDeleteElem, &mut a).map(drop)
     }
 
-    /// `BPF_MAP_GET_NEXT_KEY`: the key after `key` (the first key when `key`
-    /// is `None`). An arena answers `EOPNOTSUPP`; the last key `ENOENT`.
+    /// `BPF_MAP_GET_NEXT_KEY` (Linux 3.18; `None` for the first key 4.12):
+    /// the key after `key` (the first key when `key` is `None`), `EINVAL`
+    /// without a syscall for keys that are not `key_size` bytes. An arena
+    /// answers `EOPNOTSUPP`; the last key `ENOENT`.
     pub fn next_key(&self, key: Option<&[u8]>, next: &mut [u8]) -> Result<(), Errno> {
         let ks = self.info.key_size as usize;
         if next.len() != ks || key.is_some_and(|k| k.len() != ks) {
@@ -221,7 +240,9 @@ fn parse_cpu_list(text: &str) -> Option<usize> {
     (n > 0).then_some(n)
 }
 
-/// `BPF_MAP_GET_FD_BY_ID`: opens a map by its kernel id (needs `CAP_SYS_ADMIN`).
+/// `BPF_MAP_GET_FD_BY_ID` (Linux 4.13): opens a map by its kernel id. Needs
+/// `CAP_SYS_ADMIN` (`EPERM` otherwise); an id no map has (any more) is
+/// `ENOENT`.
 pub fn map_get_fd_by_id(id: u32) -> Result<OwnedFd, Errno> {
     let mut a = GetFdByIdAttr {
         id,
@@ -230,9 +251,10 @@ pub fn map_get_fd_by_id(id: u32) -> Result<OwnedFd, Errno> {
     owned_fd(bpf(Cmd::MapGetFdById, &mut a)?)
 }
 
-/// `BPF_OBJ_GET_INFO_BY_FD` on a map. For an arena, `map_extra` is the
-/// creation-time value: an address the kernel chose at the first `mmap` is
-/// never reported.
+/// `BPF_OBJ_GET_INFO_BY_FD` on a map (Linux 4.13; fields a kernel does not
+/// know stay 0). For an arena, `map_extra` is the creation-time value: an
+/// address the kernel chose at the first `mmap` is never reported. An fd
+/// that is not a BPF object answers `EINVAL`, a closed one `EBADF`.
 pub fn map_info(fd: BorrowedFd<'_>) -> Result<MapInfo, Errno> {
     obj_info(fd)
 }

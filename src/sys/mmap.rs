@@ -30,6 +30,10 @@ pub(super) unsafe fn raw_mmap(
 /// `mmap(addr, len, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0)` (Linux 4.17).
 ///
 /// Never replaces an existing mapping: an occupied range answers `EEXIST`.
+/// An `addr` that is not page aligned is `EINVAL`, and whatever the fd's
+/// own `mmap` refuses comes back as its answer (an arena whose address is
+/// set: `EINVAL` for another address or length, `E2BIG` for a length past
+/// its pages; any map: `EPERM` for a writable mapping of a frozen one).
 /// A kernel that does not know `MAP_FIXED_NOREPLACE` treats `addr` as a hint;
 /// a mapping placed elsewhere is undone and reported as `EEXIST` too.
 pub fn mmap_shared_noreplace(
@@ -63,13 +67,17 @@ fn mmap_noreplace(
 
 /// `mmap(NULL, len, prot, MAP_SHARED, fd, 0)`: lets the kernel (for an arena
 /// without an agreed address, the arena's own `get_unmapped_area`) choose.
+/// A length of 0 is `EINVAL`, no room in the address space `ENOMEM`, and
+/// the fd's own `mmap` answers for the rest (a frozen map: `EPERM` for a
+/// writable mapping; an fd not opened for writing: `EACCES`).
 pub fn mmap_shared_anywhere(len: usize, prot: i32, fd: BorrowedFd<'_>) -> Result<usize, Errno> {
     // SAFETY: a NULL hint without MAP_FIXED never replaces a mapping.
     unsafe { raw_mmap(0, len, prot, libc::MAP_SHARED, fd.as_raw_fd()) }
 }
 
 /// Reserves `len` bytes of address space (`PROT_NONE`, private, anonymous,
-/// `MAP_NORESERVE`) anywhere. Returns the start.
+/// `MAP_NORESERVE`) anywhere. Returns the start. A length of 0 is
+/// `EINVAL`; no room (or an address-space limit, `RLIMIT_AS`) `ENOMEM`.
 pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
     let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
     // SAFETY: a NULL hint without MAP_FIXED never replaces a mapping.
@@ -80,12 +88,16 @@ pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
 /// `MAP_NORESERVE`, `MAP_FIXED_NOREPLACE`, Linux 4.17). Never replaces a
 /// mapping: an occupied range is `EEXIST` (also on older kernels, which
 /// treat the address as a hint: a reservation placed elsewhere is undone).
+/// An unaligned `addr` or a length of 0 is `EINVAL`, a range the process
+/// may not map (`RLIMIT_AS`, past the user address space) `ENOMEM`.
 pub fn reserve_address_space_at(addr: usize, len: usize) -> Result<usize, Errno> {
     let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
     mmap_noreplace(addr, len, libc::PROT_NONE, flags, -1)
 }
 
-/// `mmap(addr, len, prot, MAP_SHARED | MAP_FIXED, fd, 0)`.
+/// `mmap(addr, len, prot, MAP_SHARED | MAP_FIXED, fd, 0)`. An unaligned
+/// `addr` is `EINVAL`; the fd's own `mmap` answers as for
+/// [`mmap_shared_noreplace`].
 ///
 /// # Safety
 /// `[addr, addr + len)` must be address space the caller owns (for example a
@@ -109,7 +121,8 @@ pub unsafe fn mmap_shared_fixed(
     }
 }
 
-/// `munmap(addr, len)`.
+/// `munmap(addr, len)`; a length of 0 does nothing. An unaligned `addr` is
+/// `EINVAL`.
 ///
 /// # Safety
 /// The range must be a mapping (or part of one) the caller owns, with no live
@@ -172,7 +185,9 @@ impl SharedMapping {
     }
 
     /// `mmap(NULL, len, PROT_READ [| PROT_WRITE], MAP_SHARED, fd, 0)` of any
-    /// fd. A frozen map answers `EPERM` for a writable mapping.
+    /// fd. A frozen map answers `EPERM` for a writable mapping, a map that
+    /// cannot be mapped or a length past its memory `EINVAL`, an fd opened
+    /// read-only `EACCES` for a writable mapping.
     ///
     /// # Safety
     /// Every byte of `[0, len)` of the mapping must stay backed for as long

@@ -208,8 +208,10 @@ pub fn page_size() -> usize {
     })
 }
 
-/// `BPF_OBJ_PIN`: pins `fd` at `path` inside a bpffs mount.
-/// `ENOENT`/`EPERM`/`EINVAL` outside bpffs, `EEXIST` if the path is taken.
+/// `BPF_OBJ_PIN` (Linux 4.4): pins `fd` at `path` inside a bpffs mount.
+/// `ENOENT`/`EPERM`/`EINVAL` outside bpffs (`ENOENT` also for a missing
+/// directory), `EEXIST` if the path is taken, `EACCES` without write
+/// permission on the directory.
 pub fn obj_pin(fd: BorrowedFd<'_>, path: &CStr) -> Result<(), Errno> {
     let mut a = ObjPinAttr {
         pathname: ptr_u64(path.as_ptr()),
@@ -219,9 +221,12 @@ pub fn obj_pin(fd: BorrowedFd<'_>, path: &CStr) -> Result<(), Errno> {
     bpf(Cmd::ObjPin, &mut a).map(drop)
 }
 
-/// `BPF_OBJ_GET`: opens a pinned object. `file_flags` is 0, `BPF_F_RDONLY`
-/// (1 << 3) or `BPF_F_WRONLY` (1 << 4). A read-only arena fd cannot be
-/// mmapped at all (`EACCES` for `PROT_WRITE`, `EINVAL` for `PROT_READ`).
+/// `BPF_OBJ_GET` (Linux 4.4; `file_flags` 4.15): opens a pinned object.
+/// `file_flags` is 0, `BPF_F_RDONLY` (1 << 3) or `BPF_F_WRONLY` (1 << 4);
+/// both at once, or any other bit, is `EINVAL`. No pin at `path` is
+/// `ENOENT`, a path outside bpffs `EPERM`/`EINVAL`, missing permission on
+/// the pin `EACCES`. A read-only arena fd cannot be mmapped at all
+/// (`EACCES` for `PROT_WRITE`, `EINVAL` for `PROT_READ`).
 pub fn obj_get(path: &CStr, file_flags: u32) -> Result<OwnedFd, Errno> {
     let mut a = ObjPinAttr {
         pathname: ptr_u64(path.as_ptr()),
@@ -261,7 +266,9 @@ pub mod cap {
 }
 
 /// Whether the calling thread has capability `cap` in its effective set
-/// (`capget(2)`, version 3).
+/// (`capget(2)` with the version-3 header, Linux 2.6.26). The kernel only
+/// refuses bad arguments (`EINVAL`, `EFAULT`), which this call never
+/// passes; a capability number past 63 is `false`.
 pub fn has_capability(cap: u32) -> Result<bool, Errno> {
     #[repr(C)]
     struct Header {

@@ -170,7 +170,14 @@ pub struct ProgLoadFailure {
     pub log_true_size: u32,
 }
 
-/// `BPF_PROG_LOAD`.
+/// `BPF_PROG_LOAD` (Linux 3.18; each program type, flag and attribute from
+/// its own release).
+///
+/// The kernel answers `EPERM` without `CAP_BPF` (or `CAP_SYS_ADMIN`) for
+/// most types (arena programs also need `CAP_PERFMON`), `EINVAL` for an
+/// attribute, type or flag it does not take, `E2BIG` for more instructions
+/// than it allows, and `EACCES` or `EINVAL` (with the reason in the log)
+/// when the verifier rejects the program.
 ///
 /// Retries up to 5 times on `EAGAIN`. With `log = Some((level, buf))` the
 /// verifier log is written into `buf` (its current length is the buffer size;
@@ -321,11 +328,14 @@ pub struct TestRunResult {
     pub ctx_size_out: u32,
 }
 
-/// `BPF_PROG_TEST_RUN` (Linux 4.12; SYSCALL programs 5.14).
+/// `BPF_PROG_TEST_RUN` (Linux 4.12; `ctx_in`/`ctx_out` 5.2, `flags` and
+/// `cpu` 5.10, SYSCALL programs 5.14).
 ///
 /// SYSCALL programs accept only `ctx_in` (up to 65535 bytes): `data_*`,
 /// `ctx_out`, `repeat` and `flags` must be 0/absent, or the kernel answers
-/// `EINVAL`.
+/// `EINVAL`. A program type without test runs answers `ENOTSUPP` (524), an
+/// output buffer too small for the output `ENOSPC`, an input a type does
+/// not take (or too short a packet) `EINVAL`.
 #[inline]
 pub fn prog_test_run(
     prog: BorrowedFd<'_>,
@@ -373,7 +383,8 @@ pub fn prog_test_run(
 
 /// `BPF_PROG_STREAM_READ_BY_FD` (Linux 6.17+): drains up to `buf.len()` bytes
 /// of a program's BPF stream (1 = stdout, 2 = stderr; others `ENOENT`).
-/// Returns the number of bytes read.
+/// Returns the number of bytes read. Kernels before 6.17 answer `EINVAL`
+/// (an unknown command), an fd that is not a program `EINVAL` too.
 pub fn prog_stream_read(
     prog: BorrowedFd<'_>,
     stream_id: u32,
