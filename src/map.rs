@@ -77,11 +77,8 @@ impl Map {
     fn from_fd_named(fd: OwnedFd, name: &str) -> Result<Map> {
         let map = OwnedMap::new(fd)
             .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, format!("map '{name}'"), e))?;
-        let kname = String::from_utf8_lossy(&map.info().name)
-            .trim_end_matches('\0')
-            .to_string();
         let name = if name.is_empty() {
-            kname
+            sys::object_name_text(&map.info().name)
         } else {
             name.to_string()
         };
@@ -278,11 +275,10 @@ pub struct MapInfo {
 
 impl MapInfo {
     fn from_kernel(i: &sys::MapInfo) -> MapInfo {
-        let end = i.name.iter().position(|&b| b == 0).unwrap_or(i.name.len());
         MapInfo {
             id: i.id,
             map_type: i.map_type,
-            name: String::from_utf8_lossy(&i.name[..end]).into_owned(),
+            name: sys::object_name_text(&i.name),
             key_size: i.key_size,
             value_size: i.value_size,
             max_entries: i.max_entries,

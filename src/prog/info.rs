@@ -4,7 +4,7 @@
 use super::{Program, ProgramType};
 use crate::error::{Error, Result};
 use crate::insn::{self, Insn};
-use crate::sys::{self, Cmd, ProgInfo, ProgInfoBuffers};
+use crate::sys::{self, Cmd, ProgInfoBuffers};
 use std::fmt;
 use std::os::fd::AsFd;
 use std::time::Duration;
@@ -212,14 +212,26 @@ impl Program {
             Ok(jited)
         };
         map_ids.truncate((answer.nr_map_ids as usize).min(map_ids.len()));
+        // The identity and counts come from the first answer, which every
+        // kernel fills completely.
         Ok(ProgramInfo {
-            addresses_hidden: no_capability || !filled.xlated || !raw_dump_ok,
-            xlated_len: counts.xlated_prog_len as usize,
-            jited_len: counts.jited_prog_len as usize,
-            xlated_insns,
-            jited_code,
+            id: counts.id,
+            program_type: ProgramType(counts.prog_type),
+            name: sys::object_name_text(&counts.name),
+            tag: ProgramTag(counts.tag),
+            load_time: Duration::from_nanos(counts.load_time),
+            created_by_uid: counts.created_by_uid,
+            gpl_compatible: counts.gpl_compatible & 1 != 0,
+            verified_insns: (counts.verified_insns != 0).then_some(counts.verified_insns),
+            btf_id: (counts.btf_id != 0).then_some(counts.btf_id),
             map_ids,
-            ..identity(&counts)
+            xlated_len: counts.xlated_prog_len as usize,
+            xlated_insns,
+            jited_len: counts.jited_prog_len as usize,
+            jited_code,
+            addresses_hidden: no_capability || !filled.xlated || !raw_dump_ok,
+            run_count: counts.run_cnt,
+            run_time: Duration::from_nanos(counts.run_time_ns),
         })
     }
 
@@ -239,29 +251,5 @@ impl Program {
         })?;
         v.resize(n, T::default());
         Ok(v)
-    }
-}
-
-/// The fields of `info` that need no buffers; the code fields empty.
-fn identity(info: &ProgInfo) -> ProgramInfo {
-    let end = info.name.iter().position(|&b| b == 0).unwrap_or(16);
-    ProgramInfo {
-        id: info.id,
-        program_type: ProgramType(info.prog_type),
-        name: String::from_utf8_lossy(&info.name[..end]).into_owned(),
-        tag: ProgramTag(info.tag),
-        load_time: Duration::from_nanos(info.load_time),
-        created_by_uid: info.created_by_uid,
-        gpl_compatible: info.gpl_compatible & 1 != 0,
-        verified_insns: (info.verified_insns != 0).then_some(info.verified_insns),
-        btf_id: (info.btf_id != 0).then_some(info.btf_id),
-        map_ids: Vec::new(),
-        xlated_len: 0,
-        xlated_insns: Err(Withheld::NoCapability),
-        jited_len: 0,
-        jited_code: Err(Withheld::NoCapability),
-        addresses_hidden: true,
-        run_count: info.run_cnt,
-        run_time: Duration::from_nanos(info.run_time_ns),
     }
 }

@@ -47,8 +47,7 @@ pub fn btf_info(fd: BorrowedFd<'_>) -> Result<(BtfInfo, String), Errno> {
     };
     bpf(Cmd::ObjGetInfoByFd, &mut a)?;
     info.name = 0;
-    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-    Ok((info, String::from_utf8_lossy(&name[..end]).into_owned()))
+    Ok((info, super::object_name_text(&name)))
 }
 
 /// `BPF_BTF_LOAD` (Linux 4.18): uploads a BTF blob. With a log buffer the

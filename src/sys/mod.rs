@@ -175,6 +175,14 @@ pub fn object_name(name: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
+/// The text of a NUL-terminated name field the kernel filled (an object
+/// name, a BTF object's name): the bytes before the first NUL (all of them
+/// without one), invalid UTF-8 replaced.
+pub fn object_name_text(field: &[u8]) -> String {
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    String::from_utf8_lossy(field.get(..end).unwrap_or(field)).into_owned()
+}
+
 /// The value in `cell`, computing it with `init` first if it is empty. A
 /// success is kept for the process; a failure is returned and not kept, so
 /// the next call tries again (failures here come from the environment: an
@@ -323,6 +331,14 @@ mod tests {
         assert!(object_name("0123456789abcde").is_some());
         assert!(object_name("0123456789abcdef").is_none());
         assert!(object_name("a\0b").is_none());
+    }
+
+    #[test]
+    fn object_name_texts() {
+        assert_eq!(object_name_text(b"arena\0\0\0"), "arena");
+        assert_eq!(object_name_text(b"full"), "full", "no NUL: all of it");
+        assert_eq!(object_name_text(b"a\xffb\0c"), "a\u{fffd}b");
+        assert_eq!(object_name_text(b""), "");
     }
 
     #[test]
