@@ -469,8 +469,9 @@ fn jit() -> Support {
         .name("probe")
         .load()
     {
-        Ok(p) => match p.info() {
-            Ok(i) if i.jited_len > 0 => Support::Yes,
+        // The lengths alone (one call, no code copied).
+        Ok(p) => match sys::prog_info(p.fd()) {
+            Ok(i) if i.jited_prog_len > 0 => Support::Yes,
             Ok(_) => Support::Inconclusive {
                 reason: "disabled (net.core.bpf_jit_enable = 0)".into(),
             },
