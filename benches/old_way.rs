@@ -8,7 +8,6 @@ mod common;
 use bpf_arena::arena::ArenaBuilder;
 use bpf_arena::map::Map;
 use bpf_arena::obj::MapSpec;
-use bpf_arena::sys::SharedMapping;
 use common::*;
 use std::time::Instant;
 
@@ -41,7 +40,7 @@ fn main() {
     }
     let mut mm = mm;
     mm.map_memory(false).unwrap();
-    let mem: &SharedMapping = mm.memory().unwrap();
+    let mem = mm.memory().unwrap();
     let pages = (n as u64 * 8).div_ceil(4096) as u32 + 1;
     let arena = ArenaBuilder::new(pages + 1).create().unwrap();
     let vals = arena
@@ -55,13 +54,12 @@ fn main() {
     let expected: u64 = (0..n as u64).map(|i| i * 3).sum();
 
     fn by_syscall(m: &Map, n: u32, expected: u64) -> impl FnMut() -> f64 + '_ {
-        let shape = m.shape();
         move || {
             let t = Instant::now();
             let mut sum = 0u64;
             let mut v = [0u8; 8];
             for i in 0..n {
-                shape.lookup(&i.to_le_bytes(), &mut v, 0).unwrap();
+                m.lookup(&i.to_le_bytes(), &mut v).unwrap();
                 sum += u64::from_le_bytes(v);
             }
             assert_eq!(sum, expected);

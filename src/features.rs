@@ -166,6 +166,16 @@ impl Feature {
 /// Probes `feature`. A definite answer ([`Support::Yes`], [`Support::No`])
 /// is cached for the process; an inconclusive one (missing privileges, an
 /// fd limit reached, memory) is not, so the next call probes again.
+///
+/// Works on any kernel: each feature's release is [`Feature::since`]. The
+/// probes create one-page arenas and maps (`BPF_MAP_CREATE`), load tiny
+/// programs (`BPF_PROG_LOAD`), read `/sys/kernel/btf/vmlinux` (the kfunc
+/// probes, which need no privileges) and ask `capget(2)`. Only the
+/// kernel's "unknown" answers — `EINVAL`, `E2BIG`, the verifier message
+/// that names the missing piece — are [`Support::No`]; anything else,
+/// such as `EPERM` without `CAP_BPF` (or `CAP_SYS_ADMIN`, and
+/// `CAP_PERFMON` for arena programs), is [`Support::Inconclusive`] with
+/// the errno.
 pub fn probe(feature: Feature) -> Support {
     static CACHE: [OnceLock<Support>; Feature::ALL.len()] =
         [const { OnceLock::new() }; Feature::ALL.len()];
@@ -459,7 +469,8 @@ fn jit() -> Support {
         .name("probe")
         .load()
     {
-        Ok(p) => match p.info() {
+        // The lengths alone (one call, no code copied).
+        Ok(p) => match sys::prog_info(p.fd()) {
             Ok(i) if i.jited_prog_len > 0 => Support::Yes,
             Ok(_) => Support::Inconclusive {
                 reason: "disabled (net.core.bpf_jit_enable = 0)".into(),
@@ -470,7 +481,8 @@ fn jit() -> Support {
     }
 }
 
-/// Every probe with its answer, in display order.
+/// Every probe with its answer, in display order (see [`probe`] for what
+/// each one asks the kernel and how its answers are read).
 pub fn probe_all() -> Vec<(Feature, Support)> {
     Feature::ALL.iter().map(|f| (*f, probe(*f))).collect()
 }

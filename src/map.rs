@@ -1,8 +1,9 @@
 //! Live maps (everything but arenas, which are [`crate::arena::Arena`]).
 
+pub use crate::abi::MapFlags;
 use crate::error::{Error, Result};
 use crate::obj::MapSpec;
-use crate::sys::{self, Cmd, MapCreateAttr, OwnedMap, SharedMapping};
+use crate::sys::{self, Cmd, Errno, MapCreateAttr, OwnedMap, SharedMapping};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// A map the crate created or adopted. Dropping it unmaps its memory (for
@@ -15,7 +16,8 @@ pub struct Map {
 }
 
 impl Map {
-    /// Creates a map from its spec (`BPF_MAP_CREATE`). `btf` (the object's
+    /// Creates a map from its spec (`BPF_MAP_CREATE`, Linux 3.18; each map
+    /// type and flag from its own release). `btf` (the object's
     /// loaded BTF) is passed with the key/value type ids when the spec has
     /// them; if the kernel refuses the BTF, the map is created without it, as
     /// libbpf does. `inner` is the template fd for map-in-map types.
@@ -65,8 +67,9 @@ impl Map {
     }
 
     /// Adopts an existing map fd, asking the kernel what it is
-    /// (`BPF_OBJ_GET_INFO_BY_FD`, any kernel with BPF). An fd that is not a
-    /// BPF map is `EINVAL` from the kernel ([`Error::Bpf`]).
+    /// (`BPF_OBJ_GET_INFO_BY_FD`, Linux 4.13). An fd that is not a BPF
+    /// object is `EINVAL` from the kernel, a closed one `EBADF`
+    /// ([`Error::Bpf`]).
     pub fn from_fd(fd: OwnedFd) -> Result<Map> {
         Map::from_fd_named(fd, "")
     }
@@ -74,11 +77,8 @@ impl Map {
     fn from_fd_named(fd: OwnedFd, name: &str) -> Result<Map> {
         let map = OwnedMap::new(fd)
             .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, format!("map '{name}'"), e))?;
-        let kname = String::from_utf8_lossy(&map.info().name)
-            .trim_end_matches('\0')
-            .to_string();
         let name = if name.is_empty() {
-            kname
+            sys::object_name_text(&map.info().name)
         } else {
             name.to_string()
         };
@@ -89,7 +89,8 @@ impl Map {
         })
     }
 
-    /// Opens a map pinned at `path` (`BPF_OBJ_GET`, on a bpffs mount). The
+    /// Opens a map pinned at `path` (`BPF_OBJ_GET`, Linux 4.4, on a bpffs
+    /// mount). The
     /// kernel answers `ENOENT` for no pin there, `EINVAL` for a pin that is
     /// not a map, `EPERM`/`EACCES` without the rights to the pin.
     pub fn open_pinned(path: &std::path::Path) -> Result<Map> {
@@ -99,7 +100,7 @@ impl Map {
         Map::from_fd(fd)
     }
 
-    /// Pins the map at `path` (`BPF_OBJ_PIN`). The path must be inside a
+    /// Pins the map at `path` (`BPF_OBJ_PIN`, Linux 4.4). The path must be inside a
     /// bpffs mount (else `EPERM`), its directory must exist (`ENOENT`) and
     /// the name be free (`EEXIST`); a path with a NUL byte is
     /// [`Error::Invalid`].
@@ -133,8 +134,18 @@ impl Map {
         Ok(())
     }
 
-    /// The mapped value memory of a global data map.
-    pub fn memory(&self) -> Option<&SharedMapping> {
+    /// The mapped value memory of a global data map, once
+    /// [`Map::map_memory`] mapped it (no system call).
+    pub fn memory(&self) -> Option<MapMemory<'_>> {
+        self.mapping.as_ref().map(|mapping| MapMemory {
+            mapping,
+            name: &self.name,
+        })
+    }
+
+    /// The mapping itself, for the crate's own copies (the loader's
+    /// globals), which word their errors themselves.
+    pub(crate) fn mapping(&self) -> Option<&SharedMapping> {
         self.mapping.as_ref()
     }
 
@@ -148,12 +159,19 @@ impl Map {
         self.map.fd()
     }
 
-    /// The kernel's `bpf_map_info` from when the map was opened.
-    pub fn info(&self) -> &sys::MapInfo {
+    /// What the kernel said about the map when it was created or opened
+    /// (no system call).
+    pub fn info(&self) -> MapInfo {
+        MapInfo::from_kernel(self.map.info())
+    }
+
+    /// The kernel's `bpf_map_info` from when the map was opened, for the
+    /// crate's own checks.
+    pub(crate) fn kernel_info(&self) -> &sys::MapInfo {
         self.map.info()
     }
 
-    /// `BPF_MAP_LOOKUP_ELEM` into `value`. `key` must be the map's key size
+    /// `BPF_MAP_LOOKUP_ELEM` (Linux 3.18) into `value`. `key` must be the map's key size
     /// and `value` at least its value size (per-CPU maps: the value size
     /// rounded up to 8, times the possible CPUs); otherwise the answer is
     /// `EINVAL` ([`Error::Bpf`]) without a system call, so the kernel never
@@ -167,7 +185,7 @@ impl Map {
             .map_err(|e| Error::bpf(Cmd::MapLookupElem, self.label(), e))
     }
 
-    /// `BPF_MAP_UPDATE_ELEM` with `flags` (`BPF_ANY` = 0, `BPF_NOEXIST` = 1,
+    /// `BPF_MAP_UPDATE_ELEM` (Linux 3.18) with `flags` (`BPF_ANY` = 0, `BPF_NOEXIST` = 1,
     /// `BPF_EXIST` = 2), sizes checked as for [`Map::lookup`]. The kernel
     /// answers `EEXIST`/`ENOENT` for the flag's condition, `E2BIG` for a
     /// full hash map, `EPERM` on a frozen map and `EOPNOTSUPP` on arenas.
@@ -178,10 +196,30 @@ impl Map {
             .map_err(|e| Error::bpf(Cmd::MapUpdateElem, self.label(), e))
     }
 
-    /// The element-call view (`lookup`, `update`, `delete`, `next_key` with
-    /// flags), without a system call.
-    pub fn shape(&self) -> sys::MapShape<'_> {
-        self.map.shape()
+    /// `BPF_MAP_DELETE_ELEM` (Linux 3.18): removes `key` (which must be the map's key
+    /// size, else `EINVAL` without a system call). The kernel answers
+    /// `ENOENT` for a missing key, `EINVAL` on array maps (their elements
+    /// cannot be deleted), `EPERM` on a frozen map and `EOPNOTSUPP` on
+    /// arenas.
+    pub fn delete(&self, key: &[u8]) -> Result<()> {
+        self.map
+            .shape()
+            .delete(key)
+            .map_err(|e| Error::bpf(Cmd::MapDeleteElem, self.label(), e))
+    }
+
+    /// `BPF_MAP_GET_NEXT_KEY` (Linux 3.18; asking for the first key with
+    /// `None`, 4.12): writes into `next` the key after `key`, or the first
+    /// key when `key` is `None`, and returns `true`; `false` after the last
+    /// key. Both must be the map's key size (else `EINVAL`
+    /// without a system call). A `key` that is not in a hash map gives its
+    /// first key. Arenas answer `EOPNOTSUPP`.
+    pub fn next_key(&self, key: Option<&[u8]>, next: &mut [u8]) -> Result<bool> {
+        match self.map.shape().next_key(key, next) {
+            Ok(()) => Ok(true),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(e) => Err(Error::bpf(Cmd::MapGetNextKey, self.label(), e)),
+        }
     }
 
     /// `BPF_MAP_FREEZE` (Linux 5.2): from now on user space can no longer
@@ -200,5 +238,124 @@ impl Map {
 impl AsFd for Map {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.map.fd()
+    }
+}
+
+/// What the kernel says about a map (`struct bpf_map_info`), from
+/// [`Map::info`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MapInfo {
+    /// The kernel's id for the map (Linux 4.13).
+    pub id: u32,
+    /// `enum bpf_map_type` (named by [`crate::abi::map_type_name`]).
+    pub map_type: u32,
+    /// The name as the kernel keeps it: at most 15 bytes (Linux 4.15;
+    /// empty before).
+    pub name: String,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum number of entries (pages, for an arena).
+    pub max_entries: u32,
+    /// `BPF_F_*` creation flags (the fd's read-only/write-only flags are
+    /// not kept by the kernel).
+    pub flags: MapFlags,
+    /// `map_extra` (Linux 5.16): for an arena, the user address given at
+    /// creation (0 when the first `mmap` chose it).
+    pub map_extra: u64,
+    /// The kernel id of the map's BTF (Linux 4.18), `None` without BTF.
+    pub btf_id: Option<u32>,
+    /// The key's type id in that BTF (0 without).
+    pub btf_key_type_id: u32,
+    /// The value's type id in that BTF (0 without).
+    pub btf_value_type_id: u32,
+}
+
+impl MapInfo {
+    fn from_kernel(i: &sys::MapInfo) -> MapInfo {
+        MapInfo {
+            id: i.id,
+            map_type: i.map_type,
+            name: sys::object_name_text(&i.name),
+            key_size: i.key_size,
+            value_size: i.value_size,
+            max_entries: i.max_entries,
+            flags: MapFlags(i.map_flags),
+            map_extra: i.map_extra,
+            btf_id: (i.btf_id != 0).then_some(i.btf_id),
+            btf_key_type_id: i.btf_key_type_id,
+            btf_value_type_id: i.btf_value_type_id,
+        }
+    }
+
+    /// The map type's name (`array`, `hash`, `arena`, …), `None` for a
+    /// type this crate does not know.
+    pub fn type_name(&self) -> Option<&'static str> {
+        crate::abi::map_type_name(self.map_type)
+    }
+}
+
+/// The mapped values of a global data map ([`Map::memory`]): plain memory
+/// BPF programs read and write concurrently, so it is only copied in and
+/// out, never lent out as a slice. Every copy is made of relaxed atomic
+/// accesses (aligned words, then bytes): free of data races, but a value
+/// of several words that a program writes at the same time can be seen
+/// half old, half new.
+#[derive(Clone, Copy, Debug)]
+pub struct MapMemory<'a> {
+    mapping: &'a SharedMapping,
+    name: &'a str,
+}
+
+impl MapMemory<'_> {
+    /// Length in bytes: the values' size rounded up to whole pages.
+    pub fn len(&self) -> usize {
+        self.mapping.len()
+    }
+
+    /// Whether the mapping is empty (never, for a mapped map).
+    pub fn is_empty(&self) -> bool {
+        self.mapping.is_empty()
+    }
+
+    /// Whether [`MapMemory::write`] is allowed (the map was mapped
+    /// writable).
+    pub fn is_writable(&self) -> bool {
+        self.mapping.is_writable()
+    }
+
+    /// Copies `out.len()` bytes from offset `off`. A range past the end is
+    /// [`Error::Invalid`] naming the map; no system call is made.
+    pub fn read(&self, off: usize, out: &mut [u8]) -> Result<()> {
+        self.mapping
+            .read(off, out)
+            .map_err(|_| self.out_of_bounds(off, out.len()))
+    }
+
+    /// Copies `data` to offset `off`. A range past the end, or a mapping
+    /// made read-only, is [`Error::Invalid`] naming the map; no system
+    /// call is made.
+    pub fn write(&self, off: usize, data: &[u8]) -> Result<()> {
+        match self.mapping.write(off, data) {
+            Ok(()) => Ok(()),
+            Err(Errno::EACCES) => Err(Error::invalid(
+                "write",
+                format!("map '{}' is mapped read-only", self.name),
+            )),
+            Err(_) => Err(self.out_of_bounds(off, data.len())),
+        }
+    }
+
+    fn out_of_bounds(&self, off: usize, len: usize) -> Error {
+        Error::invalid(
+            "offset",
+            format!(
+                "{len} bytes at offset {off} are outside the {} mapped bytes of map '{}'",
+                self.mapping.len(),
+                self.name
+            ),
+        )
     }
 }

@@ -169,6 +169,181 @@ fn inspect_disasm_prints_relocated_instructions() {
     );
 }
 
+/// One program of `show`'s output: its header's fields and its listing.
+#[derive(Debug)]
+struct Shown {
+    name: String,
+    kind: String,
+    tag: String,
+    xlated_insns: usize,
+    jited_bytes: usize,
+    verified_insns: String,
+    map_ids: Vec<u32>,
+    listing: Vec<String>,
+}
+
+/// Splits `show` output into programs, checking each header's format
+/// exactly: `NAME: type TYPE (N), tag TAG, xlated_insns X, jited_bytes J,
+/// verified_insns V, map_ids IDS`.
+fn parse_show(out: &str) -> Vec<Shown> {
+    let mut progs: Vec<Shown> = Vec::new();
+    for line in out.lines() {
+        if line.starts_with(' ') {
+            progs
+                .last_mut()
+                .expect("a header first")
+                .listing
+                .push(line.to_string());
+            continue;
+        }
+        let (name, rest) = line.split_once(": ").expect(line);
+        let f: Vec<&str> = rest.split(", ").collect();
+        let field = |i: usize, key: &str| -> String {
+            f[i].strip_prefix(key)
+                .unwrap_or_else(|| panic!("field {i} of {line:?} is not `{key}...`"))
+                .to_string()
+        };
+        assert_eq!(f.len(), 6, "{line}");
+        let ids = field(5, "map_ids ");
+        let p = Shown {
+            name: name.to_string(),
+            kind: field(0, "type "),
+            tag: field(1, "tag "),
+            xlated_insns: field(2, "xlated_insns ").parse().expect(line),
+            jited_bytes: field(3, "jited_bytes ").parse().expect(line),
+            verified_insns: field(4, "verified_insns "),
+            map_ids: if ids == "none" {
+                Vec::new()
+            } else {
+                ids.split(',').map(|i| i.parse().expect(line)).collect()
+            },
+            listing: Vec::new(),
+        };
+        assert!(
+            p.tag.len() == 16
+                && p.tag
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{line}"
+        );
+        let exact = format!(
+            "{}: type {}, tag {}, xlated_insns {}, jited_bytes {}, verified_insns {}, map_ids {ids}",
+            p.name, p.kind, p.tag, p.xlated_insns, p.jited_bytes, p.verified_insns
+        );
+        assert_eq!(line, exact, "the header reads back exactly");
+        progs.push(p);
+    }
+    for p in &progs {
+        // The listing covers exactly the translated slots: `     N: TEXT`
+        // lines in order, an `ld_imm64` (` ll`) taking two.
+        let mut next = 0;
+        for l in &p.listing {
+            let (idx, text) = l.split_once(": ").expect(l);
+            assert_eq!(idx, format!("{next:>6}"), "{}: {l}", p.name);
+            next += if text.ends_with(" ll") { 2 } else { 1 };
+        }
+        assert_eq!(next, p.xlated_insns, "{} listing: {:?}", p.name, p.listing);
+    }
+    progs
+}
+
+/// `show` prints, for the programs named and in that order, the kernel's
+/// view: the same tag, size and verifier count the library reports for
+/// the same programs, and the instructions as the kernel rewrote them
+/// (`inspect --disasm` shows the same program before loading).
+#[test]
+fn show_prints_the_kernels_view() {
+    require_arena!();
+    let o = obj("arena_list.bpf.o");
+    let out = ok(&["show", &o, "arena_list_sum", "arena_list_add"]);
+    let progs = parse_show(&out);
+    let names: Vec<&str> = progs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["arena_list_sum", "arena_list_add"]);
+    let mut l = bpf_arena::loader::ObjectLoader::from_file(&o).unwrap();
+    l.load_only(&names).unwrap();
+    let loaded = l.load().unwrap();
+    for p in &progs {
+        let i = loaded.program(&p.name).unwrap().info().unwrap();
+        assert_eq!(p.kind, "syscall (31)");
+        assert_eq!(
+            (p.tag.clone(), p.xlated_insns, p.verified_insns.clone()),
+            (
+                i.tag.to_string(),
+                i.xlated_insn_count(),
+                i.verified_insns.unwrap().to_string()
+            ),
+            "{}",
+            p.name
+        );
+        assert!(p.jited_bytes > 0, "JIT on: {p:?}");
+        assert_eq!(p.map_ids.len(), i.map_ids.len(), "{p:?}");
+        // Maps are named by the kernel ids of the header.
+        for l in &p.listing {
+            for pre in ["map_value(", "map_fd("] {
+                if let Some((_, rest)) = l.split_once(pre) {
+                    let id: u32 = rest.split([',', ')']).next().unwrap().parse().unwrap();
+                    assert!(p.map_ids.contains(&id), "{l} not in {:?}", p.map_ids);
+                }
+            }
+        }
+    }
+    let before = ok(&["inspect", &o, "--disasm", "arena_list_sum"]);
+    let sum = progs[0].listing.join("\n");
+    assert!(
+        before.contains("r2 = addr_space_cast(r2, 0x0, 0x1)\n"),
+        "{before}"
+    );
+    assert!(
+        !sum.contains("addr_space_cast") && sum.contains(": w2 = w2"),
+        "the cast into the kernel's space is a 32-bit move: {sum}"
+    );
+    assert!(
+        before.contains("r2 = map_value(0, ")
+            && sum
+                .lines()
+                .any(|l| l.contains(": r2 = 0x") && l.ends_with(" ll")),
+        "the arena global is its user address: {sum}"
+    );
+    let add = progs[1].listing.join("\n");
+    let kfuncs: Vec<&str> = add.lines().filter(|l| l.contains("call kfunc(")).collect();
+    assert_eq!(kfuncs.len(), 1, "{add}");
+    if cfg!(target_arch = "x86_64") {
+        let id = bpf_arena::kfunc::kfunc_id("bpf_arena_alloc_pages")
+            .unwrap()
+            .unwrap();
+        let by_id = format!("call kfunc({id:#x})");
+        let before = ok(&["inspect", &o, "--disasm", "arena_list_add"]);
+        assert!(before.contains(&by_id), "{before}");
+        assert!(!kfuncs[0].contains(&by_id), "re-targeted: {}", kfuncs[0]);
+    }
+}
+
+/// Without PROGRAMs `show` loads and prints every program in the object's
+/// order; a program the kernel does not rewrite comes back as loaded.
+#[test]
+fn show_without_names_prints_every_program() {
+    require_arena!();
+    let out = ok(&["show", &obj("user_list.bpf.o")]);
+    let progs = parse_show(&out);
+    let names: Vec<&str> = progs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["sum_list", "to_user"]);
+    assert_eq!(
+        progs[1].listing,
+        [
+            "     0: r2 = *(u64 *)(r1 + 0x0)",
+            "     1: r2 <<= 0x20",
+            "     2: r2 >>= 0x20",
+            "     3: r2 = addr_space_cast(r2, 0x1, 0x0)",
+            "     4: *(u64 *)(r1 + 0x0) = r2",
+            "     5: w0 = 0x0",
+            "     6: exit",
+        ]
+    );
+    let before = ok(&["inspect", &obj("user_list.bpf.o"), "--disasm", "to_user"]);
+    assert_eq!(before, progs[1].listing.join("\n") + "\n");
+    assert_eq!(progs[1].verified_insns, "7");
+}
+
 #[test]
 fn probe_prints_one_line_per_feature() {
     let out = ok(&["probe"]);
@@ -424,12 +599,12 @@ fn errors_exit_with_status_and_one_line() {
         (
             &[],
             2,
-            "bpf-arena: a command is required (probe, inspect, run); see bpf-arena --help\n",
+            "bpf-arena: a command is required (probe, inspect, run, show); see bpf-arena --help\n",
         ),
         (
             &["frob"],
             2,
-            "bpf-arena: unknown command 'frob' (probe, inspect, run); see bpf-arena --help\n",
+            "bpf-arena: unknown command 'frob' (probe, inspect, run, show); see bpf-arena --help\n",
         ),
         (
             &["probe", "x"],
@@ -507,7 +682,33 @@ fn errors_exit_with_status_and_one_line() {
         (
             &["inspect", &o, "--disasm", "nope"],
             1,
-            "bpf-arena: --disasm nope: the object has no program 'nope' (its programs: arena_list_add, arena_list_sum, arena_list_del)\n",
+            "bpf-arena: --disasm nope: the object has no program 'nope'; its programs: arena_list_add, arena_list_sum, arena_list_del\n",
+        ),
+        (&["show"], 2, "bpf-arena: show needs an OBJECT\n"),
+        (
+            &["show", &o, "--times", "2"],
+            2,
+            "bpf-arena: unknown option '--times' for show (see bpf-arena show --help)\n",
+        ),
+        (
+            &["show", &o, "--pages", "x"],
+            2,
+            "bpf-arena: --pages: 'x' is not a number\n",
+        ),
+        (
+            &["show", &o, "--set", "cnt"],
+            2,
+            "bpf-arena: --set cnt: expected NAME=VALUE\n",
+        ),
+        (
+            &["show", &o, "--set", "nope=1"],
+            1,
+            "bpf-arena: --set nope=1: the object has no global variable 'nope'\n",
+        ),
+        (
+            &["show", &obj("counter_reader.bpf.o"), "--pages", "4"],
+            1,
+            "bpf-arena: --pages: the object has no arena map\n",
         ),
     ];
     for (args, code, err) in cases {
@@ -516,6 +717,21 @@ fn errors_exit_with_status_and_one_line() {
             (c, out.as_str(), e.as_str()),
             (*code, "", *err),
             "bpf-arena {args:?}"
+        );
+    }
+    // A program the object does not have: one line listing those it has.
+    for cmd in ["show", "run"] {
+        let (c, out, e) = cli(&[cmd, &o, "arena_list_sum", "nope"]);
+        assert_eq!(
+            (c, out.as_str(), e),
+            (
+                1,
+                "",
+                format!(
+                    "bpf-arena: {o}: the object has no program 'nope'; its programs: arena_list_add, arena_list_sum, arena_list_del\n"
+                )
+            ),
+            "{cmd}"
         );
     }
     let (c, _, e) = cli(&["inspect", &obj("bad/unknown_section.o")]);
@@ -543,6 +759,12 @@ fn verifier_rejection_prints_the_log_on_stderr() {
     );
     assert!(e.contains("R2 unbounded memory access"), "{e}");
     assert!(e.contains("processed "), "the whole log, to the end: {e}");
+    // `show` reports it as `run` does (the log's kernel addresses vary).
+    let (c, out, shown) = cli(&["show", &obj("bad/verifier_reject.bpf.o"), "oob"]);
+    assert_eq!((c, out.as_str()), (1, ""));
+    assert_eq!(shown.lines().next(), Some(first), "{shown}");
+    assert_eq!(shown.lines().count(), e.lines().count(), "{shown}");
+    assert!(shown.contains("R2 unbounded memory access"), "{shown}");
 }
 
 #[test]
@@ -557,6 +779,10 @@ fn help_for_the_tool_and_each_command() {
         (
             &["run", "--help"][..],
             "Usage: bpf-arena run OBJECT [OPTIONS] [PROGRAM...]",
+        ),
+        (
+            &["show", "--help"][..],
+            "Usage: bpf-arena show OBJECT [--set NAME=VALUE]... [--pages N] [PROGRAM...]",
         ),
     ] {
         let out = ok(args);
@@ -655,7 +881,68 @@ fn readme_examples_are_current() {
             run.lines().last().unwrap().ends_with("e803000000000000"),
             "list count 1000: {run}"
         );
+        // `show`: the README's output follows the format; on the release
+        // and architecture it names, it is what the tool prints but for
+        // map ids, addresses, call targets and the JIT size.
+        let shown = block("show bpf-asm/user_list.bpf.o sum_list");
+        parse_show(&shown);
+        let live = ok(&["show", &obj("user_list.bpf.o"), "sum_list"]);
+        let on = readme[..readme.find("$ bpf-arena show").unwrap()]
+            .rsplit("on Linux ")
+            .next()
+            .and_then(|t| t.split(',').next())
+            .expect("README names the kernel its show output comes from");
+        if cfg!(target_arch = "x86_64")
+            && common::kernel_release().starts_with(on)
+            && common::kernel_release()[on.len()..].starts_with(['-', '+', '.'])
+        {
+            assert_eq!(
+                normalize_show(&shown),
+                normalize_show(&live),
+                "README show output (Linux {on})"
+            );
+        }
     }
+}
+
+/// `show` output with what varies between runs masked: the JIT size, map
+/// ids, and hex numbers of five digits or more (addresses, call targets).
+fn normalize_show(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let line = match line.split_once(", jited_bytes ") {
+            Some((head, rest)) => {
+                let verified = rest.split(", ").nth(1).unwrap_or("");
+                format!("{head}, jited_bytes J, {verified}, map_ids IDS")
+            }
+            None => line.to_string(),
+        };
+        let mut rest = line.as_str();
+        while !rest.is_empty() {
+            if let Some(r) = ["map_value(", "map_fd("]
+                .iter()
+                .find_map(|p| rest.strip_prefix(p).map(|r| (p, r)))
+            {
+                out.push_str(r.0);
+                out.push_str("ID");
+                rest = r.1.trim_start_matches(|c: char| c.is_ascii_digit());
+            } else if let Some(r) = rest.strip_prefix("0x") {
+                let digits = r.len() - r.trim_start_matches(|c: char| c.is_ascii_hexdigit()).len();
+                if digits >= 5 {
+                    out.push_str("0xN");
+                } else {
+                    out.push_str(&rest[..2 + digits]);
+                }
+                rest = &r[digits..];
+            } else {
+                let c = rest.chars().next().unwrap();
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Output into a closed pipe (`bpf-arena probe | true`) ends quietly with
@@ -715,7 +1002,7 @@ fn hostile_arguments_and_files_are_refused() {
         (
             &[bad],
             2,
-            "bpf-arena: unknown command '\u{fffd}name' (probe, inspect, run); see bpf-arena --help\n",
+            "bpf-arena: unknown command '\u{fffd}name' (probe, inspect, run, show); see bpf-arena --help\n",
         ),
         (
             &[OsStr::new("run"), o, OsStr::new("--get"), bad],

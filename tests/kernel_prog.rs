@@ -86,7 +86,7 @@ fn verifier_logs_on_success_and_failure() {
         .name("a_rather_long_program_name")
         .load()
         .unwrap();
-    assert_eq!(&p.info().unwrap().name[..16], b"a_rather_long_p\0");
+    assert_eq!(p.info().unwrap().name, "a_rather_long_p");
 }
 
 /// test_run: retval, repeat and duration, data out, and a context in and out
@@ -118,37 +118,32 @@ fn test_run_with_data_and_ctx() {
     let mut ctx_in = vec![0u8; skb_size];
     let mut ctx_out = vec![0u8; skb_size];
     let r = p
-        .test_run(TestRun {
-            data_in: &packet,
-            data_out: Some(&mut out),
-            ctx_in: Some(&mut ctx_in),
-            ctx_out: Some(&mut ctx_out),
-            repeat: 1000,
-            ..Default::default()
-        })
+        .test_run(
+            TestRun::new()
+                .data_in(&packet)
+                .data_out(&mut out)
+                .ctx_in(&mut ctx_in)
+                .ctx_out(&mut ctx_out)
+                .repeat(1000),
+        )
         .unwrap();
     assert_eq!(r.retval, 64, "skb->len");
     assert_eq!(r.data_size_out, 64);
     assert_eq!(out, packet, "packet out");
-    assert_eq!(r.ctx_size_out as usize, skb_size);
+    assert_eq!(r.ctx_size_out, skb_size);
     assert_eq!(
         u32::from_le_bytes(ctx_out[8..12].try_into().unwrap()),
         7,
         "skb->mark from ctx_out"
     );
-    assert!(r.duration_ns > 0, "the kernel reports a duration");
+    assert!(!r.duration.is_zero(), "the kernel reports a duration");
     // SYSCALL programs reject everything but ctx_in.
     let sys_prog = load(
         ProgramType::SYSCALL,
         &[asm::mov64_imm(Reg::R0, 3), asm::exit()],
     )
     .unwrap();
-    let e = sys_prog
-        .test_run(TestRun {
-            repeat: 2,
-            ..Default::default()
-        })
-        .unwrap_err();
+    let e = sys_prog.test_run(TestRun::new().repeat(2)).unwrap_err();
     assert_eq!(e.errno(), Some(Errno::EINVAL));
     assert_eq!(sys_prog.run_syscall(&mut []).unwrap(), 3);
 }

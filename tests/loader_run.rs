@@ -209,10 +209,10 @@ fn atomics_on_arena_globals() {
     require_arena!();
     require!(Feature::ArenaAtomics);
     let o = loader("atomics.bpf.o").load().unwrap();
-    let r = o.program("atomics_raw_tp").unwrap().test_run(TestRun {
-        ctx_in: Some(&mut [0u8; 16]),
-        ..Default::default()
-    });
+    let r = o
+        .program("atomics_raw_tp")
+        .unwrap()
+        .test_run(TestRun::new().ctx_in(&mut [0u8; 16]));
     assert_eq!(r.unwrap().retval, 0);
     assert_eq!(o.global::<u64>("a64").unwrap(), 12);
     assert_eq!(o.global::<u32>("a32").unwrap(), 7);
@@ -276,10 +276,7 @@ fn kconfig_rodata_strings_and_tc() {
     let r = o
         .program("classify")
         .unwrap()
-        .test_run(TestRun {
-            data_in: &[0u8; 64],
-            ..Default::default()
-        })
+        .test_run(TestRun::new().data_in(&[0u8; 64]))
         .unwrap();
     assert_eq!(r.retval, 1064);
 }

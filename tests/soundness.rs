@@ -53,11 +53,11 @@ fn test_run_output_never_overflows_the_buffer() {
         let packet = [0x5au8; 64];
         for keep in [0usize, 16] {
             let mut backing = vec![0xa5u8; 256];
-            let r = p.test_run(TestRun {
-                data_in: &packet,
-                data_out: Some(&mut backing[..keep]),
-                ..Default::default()
-            });
+            let r = p.test_run(
+                TestRun::new()
+                    .data_in(&packet)
+                    .data_out(&mut backing[..keep]),
+            );
             match r {
                 Err(e) if e.errno() == Some(Errno::ENOSPC) => {}
                 other => return Err(format!("{keep}-byte buffer: {other:?}, want ENOSPC")),
@@ -76,11 +76,7 @@ fn test_run_output_never_overflows_the_buffer() {
         // A buffer that fits gets the packet and its size.
         let mut out = [0u8; 64];
         let r = p
-            .test_run(TestRun {
-                data_in: &packet,
-                data_out: Some(&mut out),
-                ..Default::default()
-            })
+            .test_run(TestRun::new().data_in(&packet).data_out(&mut out))
             .map_err(|e| e.to_string())?;
         if (r.retval, r.data_size_out, out) != (2, 64, packet) {
             return Err(format!("fitting buffer: {r:?}"));

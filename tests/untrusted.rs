@@ -61,7 +61,8 @@ fn emfile_is_not_a_verifier_rejection() {
     require!(Feature::Jit);
     in_fresh_process("emfile_is_not_a_verifier_rejection", || {
         let insns = encode(&[asm::mov64_imm(Reg::R0, 0), asm::exit()]);
-        let b = ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns).name("ok");
+        let mut b = ProgramBuilder::new(ProgramType::SOCKET_FILTER, &insns);
+        b.name("ok");
         let old = exhaust_fds();
         let r = b.load();
         restore_fds(old);

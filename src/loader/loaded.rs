@@ -179,7 +179,7 @@ impl LoadedObject {
             return Ok(out);
         }
         let map = self.data_map(&v.section)?;
-        match map.memory() {
+        match map.mapping() {
             Some(mem) => mem.read(o, &mut out),
             None => {
                 let value_size = usize::try_from(map.info().value_size).unwrap_or(usize::MAX);
@@ -229,7 +229,7 @@ impl LoadedObject {
             return a.write_bytes(self.arena_offset_of(v)?, bytes);
         }
         let map = self.data_map(&v.section)?;
-        let mem = map.memory().ok_or_else(|| {
+        let mem = map.mapping().ok_or_else(|| {
             Error::invalid(
                 "global",
                 format!("'{name}' is not in writable mapped memory"),

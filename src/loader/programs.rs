@@ -97,8 +97,8 @@ impl ObjectLoader {
         }
         let bound = staged.arena.as_ref().filter(|_| bind).map(|a| a.fd());
         let fds = fd_array(bound, modules);
-        let mut b = ProgramBuilder::new(p.prog_type, &relocated.insns)
-            .name(&p.name)
+        let mut b = ProgramBuilder::new(p.prog_type, &relocated.insns);
+        b.name(&p.name)
             .license(&self.spec.license)
             .flags(p.flags)
             .expected_attach_type(p.expected_attach_type)
@@ -112,7 +112,7 @@ impl ObjectLoader {
             .as_ref()
             .filter(|_| !relocated.func_info.is_empty())
         {
-            b = b.btf(ProgramBtf {
+            b.btf(ProgramBtf {
                 btf: bf.as_fd(),
                 func_info: &relocated.func_info,
                 line_info: &relocated.line_info,

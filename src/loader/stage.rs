@@ -263,7 +263,7 @@ impl ObjectLoader {
         if let Some(p) = &pin {
             if pin_exists(p)? {
                 let m = Map::open_pinned(p)?;
-                check_pinned(spec, p, Shape::of_info(m.info()), spec.map_extra)?;
+                check_pinned(spec, p, Shape::of_info(m.kernel_info()), spec.map_extra)?;
                 return Ok(m);
             }
         }

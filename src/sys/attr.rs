@@ -393,8 +393,10 @@ pub struct MapInfo {
 
 /// `struct bpf_prog_info` (232 bytes), filled by `BPF_OBJ_GET_INFO_BY_FD`.
 ///
-/// Pointer-valued request fields (`jited_prog_insns`, `map_ids`, …) are left
-/// 0 by the crate, so the kernel only reports counts and lengths.
+/// Pointer-valued request fields (`jited_prog_insns`, `map_ids`, …) are set
+/// only by [`prog_info_into`](super::prog_info_into), from Rust buffers;
+/// [`prog_info`](super::prog_info) leaves them 0, so the kernel only
+/// reports counts and lengths.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct ProgInfo {

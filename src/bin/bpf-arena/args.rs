@@ -37,6 +37,10 @@ pub enum Command {
     RunHelp,
     /// `bpf-arena run OBJECT ...`.
     Run(RunArgs),
+    /// `bpf-arena show --help`.
+    ShowHelp,
+    /// `bpf-arena show OBJECT ...`.
+    Show(ShowArgs),
 }
 
 /// `inspect OBJECT [--pages N] [--disasm PROGRAM]`.
@@ -84,12 +88,28 @@ pub struct RunArgs {
     pub programs: Vec<String>,
 }
 
+/// `show OBJECT [--set NAME=VALUE]... [--pages N] [PROGRAM...]`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ShowArgs {
+    /// The object file.
+    pub object: PathBuf,
+    /// `--set`, in order.
+    pub sets: Vec<SetArg>,
+    /// `--pages N`.
+    pub pages: Option<u32>,
+    /// The programs to load and show, in order (all when empty).
+    pub programs: Vec<String>,
+}
+
+/// The commands, as usage errors list them.
+const COMMANDS: &str = "probe, inspect, run, show";
+
 /// Parses the arguments after the program name.
 pub fn parse(args: &[OsString]) -> Result<Command, Usage> {
     let Some((first, rest)) = args.split_first() else {
-        return Err(usage(
-            "a command is required (probe, inspect, run); see bpf-arena --help",
-        ));
+        return Err(usage(format!(
+            "a command is required ({COMMANDS}); see bpf-arena --help"
+        )));
     };
     let help = rest.iter().any(|a| a == "-h" || a == "--help");
     match first.to_str() {
@@ -106,8 +126,10 @@ pub fn parse(args: &[OsString]) -> Result<Command, Usage> {
         Some("inspect") => inspect(rest).map(Command::Inspect),
         Some("run") if help => Ok(Command::RunHelp),
         Some("run") => run(rest).map(Command::Run),
+        Some("show") if help => Ok(Command::ShowHelp),
+        Some("show") => show(rest).map(Command::Show),
         _ => Err(usage(format!(
-            "unknown command '{}' (probe, inspect, run); see bpf-arena --help",
+            "unknown command '{}' ({COMMANDS}); see bpf-arena --help",
             first.to_string_lossy()
         ))),
     }
@@ -187,23 +209,7 @@ fn run(args: &[OsString]) -> Result<RunArgs, Usage> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.to_str() {
-            Some("--set") => {
-                let v = text(value(&mut it, "--set")?, "--set")?;
-                let (name, val) = v
-                    .split_once('=')
-                    .ok_or_else(|| usage(format!("--set {v}: expected NAME=VALUE")))?;
-                let (negative, magnitude) = parse_int(val).ok_or_else(|| {
-                    usage(format!(
-                        "--set {v}: '{val}' is not a decimal or 0x-hex number"
-                    ))
-                })?;
-                r.sets.push(SetArg {
-                    name: name.to_string(),
-                    text: val.to_string(),
-                    negative,
-                    magnitude,
-                });
-            }
+            Some("--set") => r.sets.push(set_arg(value(&mut it, "--set")?)?),
             Some("--get") => r
                 .gets
                 .push(text(value(&mut it, "--get")?, "--get: name")?.to_string()),
@@ -237,6 +243,54 @@ fn run(args: &[OsString]) -> Result<RunArgs, Usage> {
         }
     }
     r.object = object.ok_or_else(|| usage("run needs an OBJECT"))?;
+    Ok(r)
+}
+
+/// The value of one `--set`: `NAME=VALUE` with an integer VALUE.
+fn set_arg(v: &OsStr) -> Result<SetArg, Usage> {
+    let v = text(v, "--set")?;
+    let (name, val) = v
+        .split_once('=')
+        .ok_or_else(|| usage(format!("--set {v}: expected NAME=VALUE")))?;
+    let (negative, magnitude) = parse_int(val).ok_or_else(|| {
+        usage(format!(
+            "--set {v}: '{val}' is not a decimal or 0x-hex number"
+        ))
+    })?;
+    Ok(SetArg {
+        name: name.to_string(),
+        text: val.to_string(),
+        negative,
+        magnitude,
+    })
+}
+
+fn show(args: &[OsString]) -> Result<ShowArgs, Usage> {
+    let mut object = None;
+    let mut r = ShowArgs {
+        object: PathBuf::new(),
+        sets: Vec::new(),
+        pages: None,
+        programs: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.to_str() {
+            Some("--set") => r.sets.push(set_arg(value(&mut it, "--set")?)?),
+            Some("--pages") => {
+                r.pages = Some(number::<u32>(value(&mut it, "--pages")?, "--pages")?)
+            }
+            _ if is_option(a, false) => {
+                return Err(usage(format!(
+                    "unknown option '{}' for show (see bpf-arena show --help)",
+                    a.to_string_lossy()
+                )));
+            }
+            _ if object.is_none() => object = Some(PathBuf::from(a)),
+            _ => r.programs.push(text(a, "program")?.to_string()),
+        }
+    }
+    r.object = object.ok_or_else(|| usage("show needs an OBJECT"))?;
     Ok(r)
 }
 
@@ -382,5 +436,33 @@ mod tests {
             matches!(parse(&os(&["run", "-"])), Ok(Command::Run(_))),
             "'-' is a path"
         );
+    }
+
+    #[test]
+    fn show_options() {
+        let Command::Show(s) = parse(&os(&[
+            "show", "o.bpf.o", "p1", "--set", "a=0x10", "--pages", "4", "p2",
+        ]))
+        .unwrap() else {
+            panic!("show");
+        };
+        assert_eq!(s.object, PathBuf::from("o.bpf.o"));
+        assert_eq!((s.sets[0].name.as_str(), s.sets[0].magnitude), ("a", 16));
+        assert_eq!(s.pages, Some(4));
+        assert_eq!(s.programs, ["p1", "p2"]);
+        assert_eq!(
+            parse(&os(&["show", "o", "--help"])).unwrap(),
+            Command::ShowHelp
+        );
+        for (args, err) in [
+            (&["show"][..], "show needs an OBJECT"),
+            (
+                &["show", "o", "--times", "2"][..],
+                "unknown option '--times' for show (see bpf-arena show --help)",
+            ),
+            (&["show", "o", "--pages"][..], "--pages needs a value"),
+        ] {
+            assert_eq!(parse(&os(args)).unwrap_err(), usage(err), "{args:?}");
+        }
     }
 }

@@ -139,7 +139,7 @@ fn print_disasm(spec: ObjectSpec, name: &str, pages: Option<u32>) -> Result<(), 
     if spec.program(name).is_none() {
         let all: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
         return Err(object(format!(
-            "--disasm {name}: the object has no program '{name}' (its programs: {})",
+            "--disasm {name}: the object has no program '{name}'; its programs: {}",
             if all.is_empty() {
                 "none".to_string()
             } else {

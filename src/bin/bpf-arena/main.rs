@@ -1,6 +1,7 @@
-//! `bpf-arena`: probe, inspect, run. Output is an interface: keep it
+//! `bpf-arena`: probe, inspect, run, show. Output is an interface: keep it
 //! byte-exact. Exit status: 0 success, 1 object/kernel problem, 2 usage.
-//! The arguments are parsed by [`args`] (pure and total).
+//! The arguments are parsed by [`args`] (pure and total); `run` and `show`
+//! load objects through [`load`]; `show` lives in [`show`].
 
 use bpf_arena::features::probe_all;
 use bpf_arena::obj::ObjectSpec;
@@ -9,7 +10,9 @@ use std::process::ExitCode;
 
 mod args;
 mod inspect;
+mod load;
 mod run;
+mod show;
 use args::Command;
 use inspect::inspect;
 use run::run;
@@ -20,9 +23,10 @@ Usage: bpf-arena <COMMAND> [ARGS]
 BPF arenas (BPF_MAP_TYPE_ARENA) straight against the kernel ABI.
 
 Commands:
-  probe                             what this kernel supports, one line per feature
-  inspect OBJECT [OPTIONS]          everything the parser knows about an ELF object
-  run OBJECT [OPTIONS] [PROGRAM...] load an object, run programs, print values
+  probe                              what this kernel supports, one line per feature
+  inspect OBJECT [OPTIONS]           everything the parser knows about an ELF object
+  run OBJECT [OPTIONS] [PROGRAM...]  load an object, run programs, print values
+  show OBJECT [OPTIONS] [PROGRAM...] load programs, print the kernel's view of each
 
 Run `bpf-arena COMMAND --help` for a command's options.
 Exit status: 0 success, 1 the object failed to parse or load or a run failed, 2 usage error.
@@ -109,6 +113,8 @@ fn main() -> ExitCode {
         Ok(Command::Probe) => shown(&probe()),
         Ok(Command::Inspect(a)) => inspect(a),
         Ok(Command::Run(a)) => run(a),
+        Ok(Command::ShowHelp) => shown(show::HELP),
+        Ok(Command::Show(a)) => show::show(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

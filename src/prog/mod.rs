@@ -1,9 +1,17 @@
-//! Loading and running raw programs (`BPF_PROG_LOAD`, `BPF_PROG_TEST_RUN`).
+//! Loading, running and describing programs: `BPF_PROG_LOAD` through
+//! [`ProgramBuilder`], `BPF_PROG_TEST_RUN` through [`TestRun`], and the
+//! kernel's view of a loaded program, translated code included, as
+//! [`ProgramInfo`].
+
+mod info;
+mod run;
 
 pub use crate::abi::{ProgramFlags, ProgramType};
 use crate::error::{Error, Result, VerifierError};
 use crate::insn::{self, Insn};
 use crate::sys::{self, Cmd, Errno};
+pub use info::{ProgramInfo, ProgramTag, Withheld};
+pub use run::{TestRun, TestRunFlags, TestRunResult};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
@@ -22,6 +30,31 @@ pub struct ProgramBtf<'a> {
 
 /// Describes a program to load. Build with [`ProgramBuilder::new`], load with
 /// [`ProgramBuilder::load`].
+///
+/// Setters take `&mut self` and return it, so they chain on a temporary
+/// and also work one at a time on a variable; `load` takes `&self`, so one
+/// description can load several programs.
+///
+/// ```no_run
+/// use bpf_arena::insn::{asm, encode, Reg};
+/// use bpf_arena::prog::{ProgramBuilder, ProgramFlags, ProgramType};
+/// # fn main() -> bpf_arena::Result<()> {
+/// let insns = encode(&[asm::mov64_imm(Reg::R0, 7), asm::exit()]);
+/// // Chained, in one expression:
+/// let p = ProgramBuilder::new(ProgramType::SYSCALL, &insns)
+///     .name("seven")
+///     .flags(ProgramFlags::SLEEPABLE)
+///     .load()?;
+/// // Step by step:
+/// let mut b = ProgramBuilder::new(ProgramType::SYSCALL, &insns);
+/// b.flags(ProgramFlags::SLEEPABLE);
+/// if p.name() == "seven" {
+///     b.name("again");
+/// }
+/// let q = b.load()?;
+/// assert_eq!(q.run_syscall(&mut [])?, 7);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct ProgramBuilder<'a> {
     prog_type: ProgramType,
@@ -61,44 +94,44 @@ impl<'a> ProgramBuilder<'a> {
     /// Program name. The kernel keeps 15 bytes; longer names are cut (as
     /// libbpf does). Characters other than alphanumerics, `_` and `.` make
     /// the kernel answer `EINVAL`.
-    pub fn name(mut self, name: &str) -> Self {
+    pub fn name(&mut self, name: &str) -> &mut Self {
         self.name = name.to_string();
         self
     }
 
     /// License string (default `"GPL"`).
-    pub fn license(mut self, license: &str) -> Self {
+    pub fn license(&mut self, license: &str) -> &mut Self {
         self.license = license.to_string();
         self
     }
 
     /// Load flags, e.g. [`ProgramFlags::SLEEPABLE`].
-    pub fn flags(mut self, flags: ProgramFlags) -> Self {
+    pub fn flags(&mut self, flags: ProgramFlags) -> &mut Self {
         self.flags = flags;
         self
     }
 
     /// `expected_attach_type` (`enum bpf_attach_type`).
-    pub fn expected_attach_type(mut self, t: u32) -> Self {
+    pub fn expected_attach_type(&mut self, t: u32) -> &mut Self {
         self.expected_attach_type = t;
         self
     }
 
     /// `attach_btf_id` (tracing programs).
-    pub fn attach_btf_id(mut self, id: u32) -> Self {
+    pub fn attach_btf_id(&mut self, id: u32) -> &mut Self {
         self.attach_btf_id = id;
         self
     }
 
     /// `kern_version` (only very old kprobe kernels check it).
-    pub fn kern_version(mut self, v: u32) -> Self {
+    pub fn kern_version(&mut self, v: u32) -> &mut Self {
         self.kern_version = v;
         self
     }
 
     /// The `fd_array` that `BPF_PSEUDO_MAP_IDX*` loads and module kfunc
     /// calls index into.
-    pub fn fd_array(mut self, fds: &[BorrowedFd<'a>]) -> Self {
+    pub fn fd_array(&mut self, fds: &[BorrowedFd<'a>]) -> &mut Self {
         self.fd_array = fds.to_vec();
         self
     }
@@ -107,13 +140,13 @@ impl<'a> ProgramBuilder<'a> {
     /// program even if no instruction names it (Linux 6.14+). This is how a
     /// program that only receives arena pointers gets its arena; older
     /// kernels answer `EINVAL`.
-    pub fn bind_fd_array(mut self, bind: bool) -> Self {
+    pub fn bind_fd_array(&mut self, bind: bool) -> &mut Self {
         self.bind_fd_array = bind;
         self
     }
 
     /// The program's BTF with func_info, line_info and CO-RE records.
-    pub fn btf(mut self, btf: ProgramBtf<'a>) -> Self {
+    pub fn btf(&mut self, btf: ProgramBtf<'a>) -> &mut Self {
         self.btf = Some(btf);
         self
     }
@@ -121,12 +154,13 @@ impl<'a> ProgramBuilder<'a> {
     /// Verifier log level for a successful load (0: none, the default; 1;
     /// 2: every instruction; `| 4`: statistics). A failed load is always
     /// retried with level 1 (if 0) so the error carries the log.
-    pub fn log_level(mut self, level: u32) -> Self {
+    pub fn log_level(&mut self, level: u32) -> &mut Self {
         self.log_level = level;
         self
     }
 
-    /// `BPF_PROG_LOAD`.
+    /// `BPF_PROG_LOAD` (Linux 3.18; the program type, flags and attributes
+    /// each need their own release, and an older kernel answers `EINVAL`).
     ///
     /// A verifier rejection is [`Error::Verifier`] with the whole log. Other
     /// failures (`EPERM` without `CAP_BPF`, `EINVAL` for bad attributes before
@@ -238,13 +272,6 @@ pub struct Program {
     log: Option<String>,
 }
 
-/// Options for [`Program::test_run`]: data and context buffers, repeat,
-/// flags, CPU (see [`sys::TestRunRequest`]).
-pub type TestRun<'a> = sys::TestRunRequest<'a>;
-
-/// The result of [`Program::test_run`].
-pub type TestRunResult = sys::TestRunResult;
-
 impl Program {
     /// The program's fd.
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -266,53 +293,10 @@ impl Program {
         self.log.as_deref()
     }
 
-    /// Runs the program once (or `repeat` times) with `BPF_PROG_TEST_RUN`.
-    ///
-    /// SYSCALL programs take only `ctx_in` (≤ 65535 bytes) and write it back;
-    /// anything else answers `EINVAL`, as does a context shorter than the
-    /// highest byte the program reads from it (the error says so).
-    pub fn test_run(&self, mut opts: TestRun<'_>) -> Result<TestRunResult> {
-        let ctx_len = opts.ctx_in.as_ref().map_or(0, |c| c.len());
-        sys::prog_test_run(self.fd.as_fd(), &mut opts).map_err(|e| self.run_error(e, ctx_len))
-    }
-
-    /// Runs a SYSCALL program with `ctx` as its context and returns R0's low
-    /// 32 bits. The program's writes to the context land in `ctx`.
-    #[inline]
-    pub fn run_syscall(&self, ctx: &mut [u8]) -> Result<u32> {
-        let ctx_len = ctx.len();
-        let ctx_in = if ctx.is_empty() { None } else { Some(ctx) };
-        let mut req = sys::TestRunRequest {
-            ctx_in,
-            ..Default::default()
-        };
-        match sys::prog_test_run(self.fd.as_fd(), &mut req) {
-            Ok(r) => Ok(r.retval),
-            Err(e) => Err(self.run_error(e, ctx_len)),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn run_error(&self, e: Errno, ctx_len: usize) -> Error {
-        let what = if e == Errno::EINVAL {
-            format!(
-                "program '{}' with a context of {ctx_len} bytes (EINVAL here often means the context is shorter than the highest byte the program reads from it, or a buffer this program type does not take)",
-                self.name
-            )
-        } else {
-            format!("program '{}'", self.name)
-        };
-        Error::bpf(Cmd::ProgTestRun, what, e)
-    }
-
-    /// `BPF_OBJ_GET_INFO_BY_FD`: the kernel's view (JIT size, run counts, …).
-    pub fn info(&self) -> Result<sys::ProgInfo> {
-        sys::prog_info(self.fd.as_fd())
-            .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, format!("program '{}'", self.name), e))
-    }
-
-    /// Pins the program at `path` (in a bpffs mount).
+    /// Pins the program at `path` (`BPF_OBJ_PIN`, Linux 4.4). The path must
+    /// be inside a bpffs mount (else `EPERM`), its directory must exist
+    /// (`ENOENT`) and the name be free (`EEXIST`); a path with a NUL byte is
+    /// [`Error::Invalid`].
     pub fn pin(&self, path: &std::path::Path) -> Result<()> {
         let c = sys::path_cstring(path).ok_or_else(|| Error::nul_in_path(path))?;
         sys::obj_pin(self.fd.as_fd(), &c).map_err(|e| {
@@ -324,8 +308,11 @@ impl Program {
         })
     }
 
-    /// Drains the program's BPF stream `stream` (1 stdout, 2 stderr; Linux
-    /// 6.17+). Arena faults are reported on stderr where the kernel does so.
+    /// Drains the program's BPF stream `stream` (1 stdout, 2 stderr) with
+    /// `BPF_PROG_STREAM_READ_BY_FD` (Linux 6.17+; older kernels answer
+    /// `EINVAL`, reported as [`Error::NotSupported`]). Another stream id is
+    /// `ENOENT` ([`Error::Bpf`]). Arena faults are reported on stderr where
+    /// the kernel does so.
     pub fn read_stream(&self, stream: u32) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         let mut buf = vec![0u8; 4096];
