@@ -208,3 +208,19 @@ fn untyped_global_labels_are_programs() {
     let ret = |name: &str| o.program(name).unwrap().run_syscall(&mut []).unwrap();
     assert_eq!((ret("first"), ret("second"), ret("third")), (1, 3, 42));
 }
+
+/// One builder style: the loader's final call takes `&self`, so one loader
+/// loads an object twice, each time with its own arena and maps.
+#[test]
+fn a_loader_loads_again() {
+    require_arena!();
+    let mut l = loader("arena_list.bpf.o");
+    l.set_global("cnt", 3u32).unwrap();
+    let a = l.load().unwrap();
+    let b = l.load().unwrap();
+    let (aa, ba) = (a.arena().unwrap(), b.arena().unwrap());
+    assert_ne!(aa.base(), ba.base(), "two arenas");
+    assert_eq!(a.global::<u32>("cnt").unwrap(), 3);
+    a.set_global("cnt", 5u32).unwrap();
+    assert_eq!(b.global::<u32>("cnt").unwrap(), 3, "separate .bss maps");
+}

@@ -3,7 +3,7 @@
 //! layout the module kfuncs need. Used by [`ObjectLoader::load`] and by
 //! [`ObjectLoader::plan`] alike.
 
-use super::ObjectLoader;
+use super::Load;
 use crate::btf::kind;
 use crate::error::{Error, Result};
 use crate::kconfig;
@@ -233,7 +233,7 @@ pub(super) fn missing_kfunc_called(e: Error, spec: &ObjectSpec) -> Error {
     }
 }
 
-impl ObjectLoader {
+impl Load<'_> {
     /// Writes every `.kconfig` extern's value into the `.kconfig` image
     /// (before the maps are created): the kernel configuration, or 0 for a
     /// missing weak extern; a missing strong one is an error naming it.

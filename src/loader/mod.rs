@@ -93,8 +93,6 @@ pub struct ObjectLoader {
     reuse: HashMap<String, Reuse>,
     /// `None`: pinning attributes ignored.
     pin_root: Option<PathBuf>,
-    /// Pins this load created; removed if the load fails.
-    new_pins: NewPins,
     guard_null_page: bool,
     log_level: u32,
     external_arena: Option<Arc<Arena>>,
@@ -109,7 +107,6 @@ impl ObjectLoader {
             arena_address: None,
             reuse: HashMap::new(),
             pin_root: Some(PathBuf::from("/sys/fs/bpf")),
-            new_pins: NewPins::default(),
             guard_null_page: true,
             log_level: 0,
             external_arena: None,
@@ -315,6 +312,12 @@ impl ObjectLoader {
     /// Loads everything. On error nothing stays behind: every fd, mapping
     /// and program created so far is released.
     ///
+    /// Like every builder of the crate (setters take `&mut self`, the final
+    /// call `&self`), the loader is not used up: calling `load` again loads
+    /// the object again, with new maps and a new arena unless they are
+    /// pinned or given ([`ObjectLoader::reuse_map`] fds are duplicated for
+    /// each load; a reused arena is shared).
+    ///
     /// In order: the kconfig externs are filled in, the object's BTF is
     /// loaded (`BPF_BTF_LOAD`), the maps are created (global data written,
     /// `.rodata` frozen, mmapped), the arena is created or reused, placed
@@ -335,7 +338,29 @@ impl ObjectLoader {
     /// without a `bpf_ksym_exists` check. A program the verifier rejects is
     /// [`Error::Verifier`], with the log; other kernel refusals are
     /// [`Error::Bpf`] naming the command and the map or program.
-    pub fn load(mut self) -> Result<LoadedObject> {
+    pub fn load(&self) -> Result<LoadedObject> {
+        Load {
+            l: self,
+            spec: self.spec.clone(),
+            new_pins: NewPins::default(),
+        }
+        .run()
+    }
+}
+
+/// One load in progress: the loader's settings, and what the load changes
+/// (its own copy of the spec, with the kconfig values written, and the pins
+/// it made). The loader itself stays as it was, ready to load again.
+struct Load<'l> {
+    l: &'l ObjectLoader,
+    spec: ObjectSpec,
+    /// Pins this load created; removed if the load fails.
+    new_pins: NewPins,
+}
+
+impl Load<'_> {
+    /// The pipeline of [`ObjectLoader::load`].
+    fn run(mut self) -> Result<LoadedObject> {
         let start = Instant::now();
         let mut t = LoadTimings::default();
         let lookup = externs::start_kfunc_lookup(&self.spec);

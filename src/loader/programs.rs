@@ -3,7 +3,7 @@
 
 use super::externs::{Resolution, fd_array, missing_kfunc_called};
 use super::stage::Staged;
-use super::{LoadTimings, ObjectLoader};
+use super::{Load, LoadTimings};
 use crate::abi;
 use crate::btf::kind;
 use crate::error::{Error, Result};
@@ -37,7 +37,7 @@ pub(super) fn map_fds(spec: &ObjectSpec, staged: &Staged) -> Vec<i32> {
     fds
 }
 
-impl ObjectLoader {
+impl Load<'_> {
     /// Relocates and loads every chosen program, in object order.
     pub(super) fn load_programs(
         &self,
@@ -54,7 +54,7 @@ impl ObjectLoader {
         };
         let mut out = Vec::new();
         for (pi, p) in self.spec.programs.iter().enumerate() {
-            if self.only.as_ref().is_some_and(|o| !o.contains(&p.name)) {
+            if self.l.only.as_ref().is_some_and(|o| !o.contains(&p.name)) {
                 continue;
             }
             let relocate_start = Instant::now();
@@ -106,7 +106,7 @@ impl ObjectLoader {
             .kern_version(self.spec.kern_version.unwrap_or(0))
             .fd_array(&fds)
             .bind_fd_array(bind)
-            .log_level(self.log_level);
+            .log_level(self.l.log_level);
         if let Some(bf) = staged
             .btf
             .as_ref()

@@ -3,7 +3,7 @@
 //! arena (created or reused, placed, mapped, globals copied). Pins live
 //! here too.
 
-use super::{ObjectLoader, Reuse};
+use super::{Load, Reuse};
 use crate::arena::{
     Arena, ArenaBuilder, ArenaFlags, BPF_F_MMAPABLE, GlobalsClaim, PlacedVar, page_size,
 };
@@ -85,7 +85,7 @@ impl Shape {
     }
 }
 
-impl ObjectLoader {
+impl Load<'_> {
     /// kconfig values, the BTF and the maps (with the arena placed, mapped
     /// and its globals copied, and its NULL page guarded): the kernel work
     /// the vmlinux kfunc lookup overlaps.
@@ -112,7 +112,7 @@ impl ObjectLoader {
         // sit on it (they are placed at 0 only when the end is out of reach).
         if let Some(a) = obtained.as_ref().filter(|a| a.fresh) {
             let globals_on_null = arena_offset == 0 && self.spec.arena_data.is_some();
-            if self.guard_null_page && a.arena.has_null_page() && !globals_on_null {
+            if self.l.guard_null_page && a.arena.has_null_page() && !globals_on_null {
                 a.arena.guard_null_page()?;
             }
         }
@@ -120,7 +120,7 @@ impl ObjectLoader {
         Ok(Staged {
             btf,
             maps,
-            arena: obtained.map(|a| a.arena).or(self.external_arena.take()),
+            arena: obtained.map(|a| a.arena).or(self.l.external_arena.clone()),
             arena_offset,
         })
     }
@@ -218,6 +218,7 @@ impl ObjectLoader {
     /// with pinning ignored. The name must be one safe path component.
     fn pin_path(&self, spec: &MapSpec) -> Result<Option<PathBuf>> {
         let Some(root) = self
+            .l
             .pin_root
             .as_ref()
             .filter(|_| spec.pinning == Pinning::ByName)
@@ -243,9 +244,9 @@ impl ObjectLoader {
 
     /// The map for `spec` (not the arena): reused, pinned, or created.
     fn map_for(&mut self, spec: &MapSpec, btf: Option<BorrowedFd<'_>>) -> Result<Map> {
-        match self.reuse.remove(&spec.name) {
-            Some(Reuse::Fd(fd)) => Map::from_fd(fd),
-            Some(Reuse::Pinned(p)) => Map::open_pinned(&p),
+        match self.l.reuse.get(&spec.name) {
+            Some(Reuse::Fd(fd)) => Map::from_fd(dup(fd, &spec.name)?),
+            Some(Reuse::Pinned(p)) => Map::open_pinned(p),
             Some(Reuse::Arena(_)) => Err(Error::WrongObject {
                 what: format!("map '{}'", spec.name),
                 reason:
@@ -319,16 +320,19 @@ impl ObjectLoader {
     /// [`ObjectLoader::arena_address`], else the object's `map_extra`;
     /// `None` lets the crate choose.
     fn wanted_arena_address(&self, spec: &MapSpec) -> Option<u64> {
-        self.arena_address
+        self.l
+            .arena_address
             .or((spec.map_extra != 0).then_some(spec.map_extra))
     }
 
     /// The arena for `spec`: reused, pinned, or created and mapped.
     fn arena_for(&mut self, spec: &MapSpec) -> Result<ObtainedArena> {
-        let reused = match self.reuse.remove(&spec.name) {
-            Some(Reuse::Arena(a)) => Some(a),
-            Some(Reuse::Fd(fd)) => Some(Arc::new(Arena::from_fd(fd).map_err(mapped_here)?)),
-            Some(Reuse::Pinned(p)) => Some(Arc::new(Arena::open_pinned(&p).map_err(mapped_here)?)),
+        let reused = match self.l.reuse.get(&spec.name) {
+            Some(Reuse::Arena(a)) => Some(Arc::clone(a)),
+            Some(Reuse::Fd(fd)) => Some(Arc::new(
+                Arena::from_fd(dup(fd, &spec.name)?).map_err(mapped_here)?,
+            )),
+            Some(Reuse::Pinned(p)) => Some(Arc::new(Arena::open_pinned(p).map_err(mapped_here)?)),
             None => None,
         };
         if let Some(arena) = reused {
@@ -380,6 +384,18 @@ impl ObjectLoader {
             fresh: true,
         })
     }
+}
+
+/// A duplicate of the fd given for map `name` ([`ObjectLoader::reuse_map`]):
+/// the loader keeps its own, so it can load again.
+///
+/// [`ObjectLoader::reuse_map`]: super::ObjectLoader::reuse_map
+fn dup(fd: &OwnedFd, name: &str) -> Result<OwnedFd> {
+    fd.try_clone().map_err(|e| Error::Syscall {
+        call: "fcntl(F_DUPFD_CLOEXEC)",
+        what: format!("the fd given for map '{name}'"),
+        errno: sys::Errno::from_io(&e),
+    })
 }
 
 /// Whether something is pinned at `p`. A symbolic link there is an error:
