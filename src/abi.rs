@@ -11,6 +11,8 @@
 //! [`arena::MAP_TYPE_ARENA`](crate::arena::MAP_TYPE_ARENA),
 //! [`sys::BPF_F_MMAPABLE`](crate::sys::BPF_F_MMAPABLE), …).
 
+#![forbid(unsafe_code)]
+
 /// A program type (`enum bpf_prog_type`).
 ///
 /// A newtype rather than an enum so that types newer than this crate can

@@ -1,5 +1,7 @@
 //! The crate's error type.
 
+#![forbid(unsafe_code)]
+
 use crate::obj::{MAX_OBJECT_FILE, ObjError};
 use crate::sys::{Cmd, Errno};
 use std::fmt;

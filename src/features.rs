@@ -6,6 +6,8 @@
 //! that mean "the kernel does not know this" (`EINVAL`, `E2BIG`, a specific
 //! verifier message) count as "no"; anything else is inconclusive.
 
+#![forbid(unsafe_code)]
+
 use crate::abi::{BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, MAP_TYPE_ARENA, ProgramType};
 use crate::arena::{ArenaBuilder, ArenaFlags};
 use crate::error::Error;

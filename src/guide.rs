@@ -2,6 +2,8 @@
 //! ([`design`]) and the kernel's arena rules it is built on
 //! ([`kernel`]). Nothing here is code; other docs link to these pages.
 
+#![forbid(unsafe_code)]
+
 pub mod design {
     //! The decisions behind the crate, each with its reason.
     //!

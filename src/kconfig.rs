@@ -4,6 +4,7 @@
 //! below — the crate takes no compression dependency) or, failing that,
 //! `/boot/config-$(uname -r)`. Parsed once per process.
 
+#![forbid(unsafe_code)]
 #![deny(
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,

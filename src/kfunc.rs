@@ -5,6 +5,8 @@
 //! the kernel allows it (6.x: about 0.04 ms for 5.5 MB), read otherwise — and
 //! every answer is cached.
 
+#![forbid(unsafe_code)]
+
 use crate::btf::{Btf, kind};
 use crate::error::{Error, Result};
 use crate::sys;

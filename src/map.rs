@@ -1,5 +1,7 @@
 //! Live maps (everything but arenas, which are [`crate::arena::Arena`]).
 
+#![forbid(unsafe_code)]
+
 pub use crate::abi::MapFlags;
 use crate::error::{Error, Result};
 use crate::obj::MapSpec;

@@ -9,6 +9,7 @@
 //! the type section, an unknown kind, a name offset past the strings) is a
 //! [`BtfError`], never a panic.
 
+#![forbid(unsafe_code)]
 #![deny(
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,

@@ -21,6 +21,7 @@
 //! syntax: relocated pseudo `ld_imm64` forms, kfunc calls, and
 //! load-acquire/store-release (LLVM 21 syntax).
 
+#![forbid(unsafe_code)]
 #![deny(
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,

@@ -12,6 +12,7 @@
 //! programs and maps by name, typed access to every global by name, the arena
 //! handle, and where the arena globals were placed.
 
+#![forbid(unsafe_code)]
 #![deny(
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,

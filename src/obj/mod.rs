@@ -22,6 +22,7 @@
 //! - `license`, `version`, `.BTF`, `.BTF.ext`, and the relocations of every
 //!   code section, classified by what they point at.
 
+#![forbid(unsafe_code)]
 #![deny(
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,

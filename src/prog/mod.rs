@@ -3,6 +3,8 @@
 //! kernel's view of a loaded program, translated code included, as
 //! [`ProgramInfo`].
 
+#![forbid(unsafe_code)]
+
 mod info;
 mod run;
 
