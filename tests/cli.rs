@@ -323,6 +323,9 @@ fn show_prints_the_kernels_view() {
 #[test]
 fn show_without_names_prints_every_program() {
     require_arena!();
+    // to_user uses arena pointers without naming the arena: bound through
+    // fd_array.
+    require!(Feature::FdArrayBinding);
     let out = ok(&["show", &obj("user_list.bpf.o")]);
     let progs = parse_show(&out);
     let names: Vec<&str> = progs.iter().map(|p| p.name.as_str()).collect();
