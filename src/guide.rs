@@ -102,6 +102,26 @@ pub mod design {
     //! a kernel that lacks a feature is
     //! [`Error::NotSupported`](crate::Error::NotSupported) naming the release
     //! that brought it.
+    //!
+    //! # 12. One pipeline, each decision in one place
+    //!
+    //! Loading is a fixed sequence — parse (sections, symbols, maps,
+    //! programs, relocations, externs, data maps), stage the kernel objects
+    //! (BTF, maps, the arena), resolve the externs, relocate and load each
+    //! program — and every decision on the way is taken by one function: an
+    //! extern's kind by the parser's externs phase; where the `__arena`
+    //! globals go by
+    //! [`obj::place_arena_globals`](crate::obj::place_arena_globals), with
+    //! the real page size; `BPF_F_MMAPABLE` by
+    //! [`ArenaFlags::map_flags`](crate::arena::ArenaFlags::map_flags) and
+    //! [`ArenaFlags::from_map_flags`](crate::arena::ArenaFlags::from_map_flags);
+    //! what each extern resolves to, and which `fd_array` slot a module BTF
+    //! gets, by the loader's resolve step, which
+    //! [`ObjectLoader::plan`](crate::loader::ObjectLoader::plan) runs without
+    //! creating anything (the CLI's `inspect --disasm` shows a program that
+    //! way). The relocation edits typed instructions
+    //! ([`insn::Imm64`](crate::insn::Imm64), [`insn::Call`](crate::insn::Call)),
+    //! never raw opcodes.
 }
 
 pub mod kernel {
