@@ -52,7 +52,9 @@ pub enum Error {
         /// Length.
         len: u64,
     },
-    /// An arena access outside the mapping or misaligned.
+    /// An arena access that cannot be made: outside the mapping, misaligned,
+    /// or (on a `SEGV_ON_FAULT` arena) to a page nobody allocated, where
+    /// the access would raise `SIGSEGV`; `reason` says which.
     #[error("arena access at {addr:#x} ({size} bytes): {reason}")]
     Access {
         /// User address.
@@ -331,9 +333,10 @@ impl fmt::Display for VerifierError {
         if !tail.is_empty() {
             let hidden = self.log.lines().count().saturating_sub(tail.len());
             if hidden > 0 {
+                let lines = if hidden == 1 { "line" } else { "lines" };
                 write!(
                     f,
-                    "\n  ... ({hidden} more log lines; VerifierError::log has them all)"
+                    "\n  last log lines ({hidden} earlier {lines} in VerifierError::log):"
                 )?;
             }
             for l in tail {

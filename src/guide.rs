@@ -74,10 +74,18 @@ pub mod design {
     //!
     //! # 8. One arena, several objects or processes
     //!
-    //! An object can reuse an existing arena (an fd or a pin path) instead of
-    //! creating its own. A program that uses arena pointers but never names
-    //! the arena map gets the arena bound through `fd_array` (Linux 6.14), so
-    //! no dummy reference is needed.
+    //! An object can use an existing arena instead of creating its own: in
+    //! the same process, the [`Arena`](crate::Arena) handle another object
+    //! or an [`ArenaBuilder`](crate::ArenaBuilder) made
+    //! ([`ObjectLoader::reuse_arena`](crate::loader::ObjectLoader::reuse_arena)
+    //! with [`LoadedObject::arena_handle`](crate::loader::LoadedObject::arena_handle));
+    //! from another process, its fd or pin path
+    //! ([`ObjectLoader::reuse_map`](crate::loader::ObjectLoader::reuse_map),
+    //! [`ObjectLoader::reuse_pinned`](crate::loader::ObjectLoader::reuse_pinned)).
+    //! An arena has one mapping per process, so within one process only the
+    //! handle can be shared. A program that uses arena pointers but never
+    //! names the arena map gets the arena bound through `fd_array` (Linux
+    //! 6.14), so no dummy reference is needed.
     //!
     //! # 9. CO-RE by the kernel
     //!

@@ -112,3 +112,4 @@ pub use arena::{Arena, ArenaBuilder, ArenaFlags, ArenaPtr, Plain};
 pub use error::{Error, Result, VerifierError};
 pub use loader::{LoadedObject, ObjectLoader};
 pub use prog::{Program, ProgramBuilder};
+pub use sys::{Cmd, Errno};

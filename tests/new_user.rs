@@ -224,3 +224,26 @@ fn a_loader_loads_again() {
     a.set_global("cnt", 5u32).unwrap();
     assert_eq!(b.global::<u32>("cnt").unwrap(), 3, "separate .bss maps");
 }
+
+/// An `__arena` global given a value before the load, on a reused arena
+/// (whose globals are not copied), is refused at load rather than dropped.
+#[test]
+fn arena_global_set_before_load_on_a_reused_arena_is_refused() {
+    require_arena!();
+    let arena = std::sync::Arc::new(bpf_arena::ArenaBuilder::new(64).create().unwrap());
+    let mut l = loader("arena_list.bpf.o");
+    l.set_global("test_val", 7i32).unwrap();
+    l.reuse_arena(arena.clone());
+    let e = l.load().unwrap_err().to_string();
+    assert!(
+        e.contains("__arena global 'test_val' was given a value before the load")
+            && e.contains("LoadedObject::set_global"),
+        "{e}"
+    );
+    // Without the early value it loads, and the value is set afterwards.
+    let mut l = loader("arena_list.bpf.o");
+    l.reuse_arena(arena);
+    let o = l.load().unwrap();
+    o.set_global("test_val", 7i32).unwrap();
+    assert_eq!(o.global::<i32>("test_val").unwrap(), 7);
+}

@@ -221,7 +221,7 @@ fn validate_pages(pages: u32) -> Result<()> {
         return Err(Error::invalid(
             "arena size",
             format!(
-                "{pages} pages; an arena has 1..={} pages of {} bytes (the kernel answers {} )",
+                "{pages} pages; an arena has 1..={} pages of {} bytes (the kernel answers {})",
                 max_pages(),
                 sys::page_size(),
                 if pages == 0 { "EINVAL" } else { "E2BIG" }

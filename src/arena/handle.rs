@@ -23,7 +23,6 @@ use std::sync::atomic::AtomicBool;
 /// map any more. Handles are not `Clone`: adopting the same map again
 /// ([`Arena::from_fd`] on a duplicate fd) needs a mapping of its own, which
 /// one process cannot have twice.
-#[derive(Debug)]
 pub struct Arena {
     /// The map fd, closed last.
     pub(super) fd: OwnedFd,
@@ -46,6 +45,20 @@ pub struct Arena {
     pub(super) direct_len: u64,
     /// The `__arena` globals objects loaded on this arena placed in it.
     pub(super) globals: Mutex<Vec<GlobalsClaim>>,
+}
+
+impl std::fmt::Debug for Arena {
+    /// What the arena is (name, fd, base address in hex, pages, flags), not
+    /// the handle's bookkeeping.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Arena")
+            .field("name", &self.name)
+            .field("fd", &self.fd.as_raw_fd())
+            .field("base", &format_args!("{:#x}", self.base))
+            .field("pages", &self.pages)
+            .field("flags", &self.flags)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Arena {

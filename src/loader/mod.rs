@@ -97,6 +97,9 @@ pub struct ObjectLoader {
     guard_null_page: bool,
     log_level: u32,
     external_arena: Option<Arc<Arena>>,
+    /// `__arena` globals given values with `set_global*` (which a reused
+    /// arena would not receive).
+    arena_globals_set: Vec<String>,
 }
 
 impl ObjectLoader {
@@ -111,6 +114,7 @@ impl ObjectLoader {
             guard_null_page: true,
             log_level: 0,
             external_arena: None,
+            arena_globals_set: Vec::new(),
         }
     }
 
@@ -153,6 +157,9 @@ impl ObjectLoader {
             ));
         }
         let image = if v.section == ARENA_SECTION {
+            if !self.arena_globals_set.contains(&v.name) {
+                self.arena_globals_set.push(v.name.clone());
+            }
             self.spec.arena_data.as_mut().map(|a| &mut a.bytes)
         } else {
             match self.spec.data.iter_mut().find(|d| d.section == v.section) {
@@ -215,13 +222,11 @@ impl ObjectLoader {
 
     /// Loads only these programs (the others are skipped).
     pub fn load_only<S: AsRef<str>>(&mut self, names: &[S]) -> Result<&mut Self> {
-        for n in names {
-            if self.spec.program(n.as_ref()).is_none() {
-                return Err(Error::invalid(
-                    "program",
-                    format!("the object has no program '{}'", n.as_ref()),
-                ));
-            }
+        if let Some(n) = names
+            .iter()
+            .find(|n| self.spec.program(n.as_ref()).is_none())
+        {
+            return Err(no_such_program(&self.spec, n.as_ref()));
         }
         self.only = Some(names.iter().map(|n| n.as_ref().to_string()).collect());
         Ok(self)
@@ -258,11 +263,21 @@ impl ObjectLoader {
         Ok(self)
     }
 
-    /// Uses an arena already mapped in this process (another object's) for
-    /// this object's arena map; its globals are not copied. An object that
-    /// declares no arena map gets it too: programs that use arena pointers
-    /// without naming an arena are then bound to it through `fd_array`
-    /// (Linux 6.14+).
+    /// Uses an arena already mapped in this process (another object's, or
+    /// one made with [`crate::ArenaBuilder`]) for this object's arena map.
+    /// An object that declares no arena map gets it too: programs that use
+    /// arena pointers without naming an arena are then bound to it through
+    /// `fd_array` (Linux 6.14+).
+    ///
+    /// The object's `__arena` globals are placed in it as in an arena of
+    /// its own, but their initial values are not copied (the arena's
+    /// owner may be using those bytes); a value given to one of them with
+    /// [`ObjectLoader::set_global`] before the load is therefore refused at
+    /// load ([`Error::Invalid`]): write it after the load with
+    /// [`LoadedObject::set_global`]. Two objects whose `__arena` globals
+    /// would overlap in the shared arena with different names or sizes are
+    /// refused too ([`Error::WrongObject`] naming both variables): declare the
+    /// same `__arena` variables in both, or give them separate arenas.
     pub fn reuse_arena(&mut self, arena: Arc<Arena>) -> &mut Self {
         match self.spec.arena_map() {
             Some(i) => {

@@ -82,6 +82,15 @@ impl Load<'_> {
         staged: &Staged,
         modules: &[OwnedFd],
     ) -> Result<Program> {
+        if relocated.uses_arena_cast && staged.arena.is_none() {
+            return Err(Error::invalid(
+                "program",
+                format!(
+                    "'{}' uses arena pointers (addr_space_cast) but the object has no arena: declare an arena map in its .maps, or give it another object's arena with ObjectLoader::reuse_arena (the kernel would answer EINVAL: addr_space_cast insn can only be used in a program that has an associated arena)",
+                    p.name
+                ),
+            ));
+        }
         let attach_btf_id = attach_target(p.prog_type, p.expected_attach_type, &p.section)?;
         // A program that uses arena pointers but never names the arena map
         // gets the arena bound through fd_array.

@@ -175,6 +175,14 @@ impl Load<'_> {
         // (checked now, recorded once the load succeeded).
         arena.claim_globals(&self.globals_claim(offset), false)?;
         if !a.fresh {
+            if let Some(name) = self.l.arena_globals_set.first() {
+                return Err(Error::invalid(
+                    "global",
+                    format!(
+                        "__arena global '{name}' was given a value before the load, but the arena is reused and its globals are not copied: set it after the load (LoadedObject::set_global)"
+                    ),
+                ));
+            }
             return Ok(offset);
         }
         if arena.flags().contains(ArenaFlags::SEGV_ON_FAULT) {

@@ -1,6 +1,6 @@
 //! Running a loaded program once or many times with `BPF_PROG_TEST_RUN`.
 
-use super::Program;
+use super::{Program, ProgramType};
 use crate::error::{Error, Result};
 use crate::sys::{self, Cmd, Errno};
 use std::os::fd::AsFd;
@@ -75,14 +75,16 @@ impl<'a> TestRun<'a> {
     /// The context the program is given (`ctx_in`, Linux 5.2). A
     /// `BPF_PROG_TYPE_SYSCALL` program writes its changes back into this
     /// buffer, hence `&mut`. A context shorter than the highest byte the
-    /// program reads from it is `EINVAL`.
+    /// program reads from it is `EINVAL`; an empty one is no context.
     pub fn ctx_in(&mut self, ctx: &'a mut [u8]) -> &mut Self {
         self.ctx_in = Some(ctx);
         self
     }
 
     /// Where the context goes after the run (`ctx_out`, Linux 5.2); a
-    /// buffer shorter than the context is `ENOSPC`.
+    /// buffer shorter than the context is `ENOSPC`. SYSCALL programs refuse
+    /// it (`EINVAL`): they write their changes back into
+    /// [`TestRun::ctx_in`]'s buffer instead.
     pub fn ctx_out(&mut self, buf: &'a mut [u8]) -> &mut Self {
         self.ctx_out = Some(buf);
         self
@@ -111,17 +113,27 @@ impl<'a> TestRun<'a> {
     }
 }
 
+/// What a run was given, for the words of its `EINVAL`.
+#[derive(Clone, Copy)]
+struct RunShape {
+    ctx_len: usize,
+    /// Anything besides a context (which a SYSCALL program refuses).
+    syscall_extras: bool,
+}
+
 /// What the kernel reports after [`Program::test_run`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TestRunResult {
     /// The low 32 bits of R0 when the (last) run exited.
     pub retval: u32,
-    /// The average duration of one run, as the kernel measured it.
+    /// The average duration of one run, as the kernel measured it (0 for
+    /// SYSCALL programs, which the kernel does not time).
     pub duration: Duration,
     /// Bytes of packet the kernel wrote to the `data_out` buffer.
     pub data_size_out: usize,
-    /// Bytes of context the kernel wrote to the `ctx_out` buffer.
+    /// Bytes of context the kernel wrote to the `ctx_out` buffer (0 for
+    /// SYSCALL programs, which write back into the `ctx_in` buffer).
     pub ctx_size_out: usize,
 }
 
@@ -138,7 +150,14 @@ impl Program {
     /// buffer that is too small, `EPERM` without `CAP_BPF` (or
     /// `CAP_SYS_ADMIN`) for most types.
     pub fn test_run(&self, run: &mut TestRun<'_>) -> Result<TestRunResult> {
-        let ctx_len = run.ctx_in.as_ref().map_or(0, |c| c.len());
+        let shape = RunShape {
+            ctx_len: run.ctx_in.as_ref().map_or(0, |c| c.len()),
+            syscall_extras: run.repeat > 1
+                || !run.data_in.is_empty()
+                || run.data_out.is_some()
+                || run.ctx_out.is_some()
+                || !run.flags.is_empty(),
+        };
         let mut req = sys::TestRunRequest {
             data_in: run.data_in,
             data_out: run.data_out.as_deref_mut(),
@@ -148,8 +167,8 @@ impl Program {
             flags: run.flags.bits(),
             cpu: run.cpu,
         };
-        let r = sys::prog_test_run(self.fd.as_fd(), &mut req)
-            .map_err(|e| self.run_error(e, ctx_len))?;
+        let r =
+            sys::prog_test_run(self.fd.as_fd(), &mut req).map_err(|e| self.run_error(e, shape))?;
         Ok(TestRunResult {
             retval: r.retval,
             duration: Duration::from_nanos(r.duration_ns.into()),
@@ -165,7 +184,10 @@ impl Program {
     /// [`Program::test_run`].
     #[inline]
     pub fn run_syscall(&self, ctx: &mut [u8]) -> Result<u32> {
-        let ctx_len = ctx.len();
+        let shape = RunShape {
+            ctx_len: ctx.len(),
+            syscall_extras: false,
+        };
         let ctx_in = if ctx.is_empty() { None } else { Some(ctx) };
         let mut req = sys::TestRunRequest {
             ctx_in,
@@ -173,20 +195,28 @@ impl Program {
         };
         match sys::prog_test_run(self.fd.as_fd(), &mut req) {
             Ok(r) => Ok(r.retval),
-            Err(e) => Err(self.run_error(e, ctx_len)),
+            Err(e) => Err(self.run_error(e, shape)),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn run_error(&self, e: Errno, ctx_len: usize) -> Error {
-        let what = if e == Errno::EINVAL {
-            format!(
-                "program '{}' with a context of {ctx_len} bytes (EINVAL here often means the context is shorter than the highest byte the program reads from it, or a buffer this program type does not take)",
-                self.name
-            )
-        } else {
-            format!("program '{}'", self.name)
+    fn run_error(&self, e: Errno, shape: RunShape) -> Error {
+        let name = &self.name;
+        let ctx_len = shape.ctx_len;
+        let what = match e {
+            Errno::EINVAL if self.prog_type == ProgramType::SYSCALL && shape.syscall_extras => {
+                format!(
+                    "program '{name}' (EINVAL: a SYSCALL program takes only a context: no repeat count, packet data, ctx_out or flags)"
+                )
+            }
+            Errno::EINVAL if ctx_len > 0 => format!(
+                "program '{name}' with a context of {ctx_len} bytes (EINVAL here often means the context is shorter than the highest byte the program reads from it, or an input this program type does not take)"
+            ),
+            Errno::EINVAL => format!(
+                "program '{name}' without a context (EINVAL here often means the program reads a context it was not given, or an input this program type does not take or needs: packet types need at least 14 bytes of packet data)"
+            ),
+            _ => format!("program '{name}'"),
         };
         Error::bpf(Cmd::ProgTestRun, what, e)
     }

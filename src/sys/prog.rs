@@ -358,7 +358,9 @@ pub fn prog_test_run(
         a.data_size_out = u32_len(out.len());
         a.data_out = ptr_u64(out.as_mut_ptr());
     }
-    if let Some(ctx) = req.ctx_in.as_mut() {
+    // An empty context is no context: the kernel refuses a context pointer
+    // with a size of 0 (EINVAL).
+    if let Some(ctx) = req.ctx_in.as_mut().filter(|c| !c.is_empty()) {
         a.ctx_size_in = u32_len(ctx.len());
         a.ctx_in = ptr_u64(ctx.as_mut_ptr());
     }

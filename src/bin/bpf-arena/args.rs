@@ -226,7 +226,7 @@ fn run(args: &[OsString]) -> Result<RunArgs, Usage> {
                 let v = value(&mut it, "--ctx")?;
                 r.ctx = v.to_str().and_then(parse_hex).ok_or_else(|| {
                     usage(format!(
-                        "--ctx: '{}' is not an even number of hex digits",
+                        "--ctx: '{}' is not hex bytes (an even number of hex digits)",
                         v.to_string_lossy()
                     ))
                 })?;

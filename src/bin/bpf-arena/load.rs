@@ -3,7 +3,7 @@
 //! worded as one line (a verifier rejection also prints the whole log).
 
 use crate::args::{self, SetArg};
-use crate::{Fail, object};
+use crate::{Fail, object, path_error};
 use bpf_arena::loader::{LoadedObject, ObjectLoader};
 use std::path::Path;
 
@@ -24,7 +24,7 @@ pub struct Options<'a> {
 /// Opens `path`, applies `o`, and loads it.
 pub fn load_object(path: &Path, o: &Options<'_>) -> Result<LoadedObject, Fail> {
     let shown = path.display().to_string();
-    let mut loader = ObjectLoader::from_file(path).map_err(|e| object(format!("{shown}: {e}")))?;
+    let mut loader = ObjectLoader::from_file(path).map_err(|e| path_error(path, e))?;
     // Pinning is the user's choice: an object's `pinning` attributes are
     // honoured only under an explicit --pin-root, so loading an untrusted
     // object never reuses or leaves maps in the host's bpffs.

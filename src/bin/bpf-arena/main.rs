@@ -160,6 +160,24 @@ fn probe() -> String {
 
 fn load_spec(path: &std::path::Path) -> Result<ObjectSpec, Fail> {
     // Through the crate's error, which words I/O failures with the errno.
-    ObjectSpec::from_file(path)
-        .map_err(|e| object(format!("{}: {}", path.display(), bpf_arena::Error::from(e))))
+    ObjectSpec::from_file(path).map_err(|e| path_error(path, bpf_arena::Error::from(e)))
+}
+
+/// An error about the object file at `path`, naming the path once: the
+/// errors of reading the file (I/O, not a regular file, too large) name it
+/// already, parse errors do not.
+fn path_error(path: &std::path::Path, e: bpf_arena::Error) -> Fail {
+    let names_path = matches!(
+        e,
+        bpf_arena::Error::Syscall { .. }
+            | bpf_arena::Error::Invalid {
+                what: "object file",
+                ..
+            }
+    );
+    if names_path {
+        object(e)
+    } else {
+        object(format!("{}: {e}", path.display()))
+    }
 }
