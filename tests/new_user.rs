@@ -247,3 +247,22 @@ fn arena_global_set_before_load_on_a_reused_arena_is_refused() {
     o.set_global("test_val", 7i32).unwrap();
     assert_eq!(o.global::<i32>("test_val").unwrap(), 7);
 }
+
+/// An empty context is no context (the kernel refuses a context pointer of
+/// size 0), and a SYSCALL program given a repeat count hears why.
+#[test]
+fn empty_context_is_no_context() {
+    require_arena!();
+    let o = loader("counter.bpf.o").load().unwrap();
+    let count = o.program("count").unwrap();
+    let mut empty: [u8; 0] = [];
+    let r = count
+        .test_run(bpf_arena::prog::TestRun::new().ctx_in(&mut empty))
+        .unwrap();
+    assert_eq!(r.retval, 1);
+    let e = count
+        .test_run(bpf_arena::prog::TestRun::new().repeat(5))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("a SYSCALL program takes only a context"), "{e}");
+}
