@@ -2,7 +2,7 @@
 //! `--disasm`, a program as the loader relocates it.
 
 use crate::args::InspectArgs;
-use crate::{Fail, emit, load_spec, object};
+use crate::{Fail, emit, load_spec, no_program, object};
 use bpf_arena::abi::{MapFlags, map_type_name};
 use bpf_arena::insn::Listing;
 use bpf_arena::loader::ObjectLoader;
@@ -137,14 +137,9 @@ pub(crate) fn inspect(a: InspectArgs) -> Result<(), Fail> {
 
 fn print_disasm(spec: ObjectSpec, name: &str, pages: Option<u32>) -> Result<(), Fail> {
     if spec.program(name).is_none() {
-        let all: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
         return Err(object(format!(
-            "--disasm {name}: the object has no program '{name}'; its programs: {}",
-            if all.is_empty() {
-                "none".to_string()
-            } else {
-                all.join(", ")
-            }
+            "--disasm {name}: {}",
+            no_program(&spec, name)
         )));
     }
     let has_arena = spec.arena_map().is_some();

@@ -3,7 +3,7 @@
 //! worded as one line (a verifier rejection also prints the whole log).
 
 use crate::args::{self, SetArg};
-use crate::{Fail, object, path_error};
+use crate::{Fail, no_program, object, path_error};
 use bpf_arena::loader::{LoadedObject, ObjectLoader};
 use std::path::Path;
 
@@ -51,15 +51,7 @@ pub fn load_object(path: &Path, o: &Options<'_>) -> Result<LoadedObject, Fail> {
     if !o.programs.is_empty() {
         let spec = loader.spec();
         if let Some(missing) = o.programs.iter().find(|n| spec.program(n).is_none()) {
-            let all: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
-            return Err(object(format!(
-                "{shown}: the object has no program '{missing}'; its programs: {}",
-                if all.is_empty() {
-                    "none".to_string()
-                } else {
-                    all.join(", ")
-                }
-            )));
+            return Err(object(format!("{shown}: {}", no_program(spec, missing))));
         }
         loader.load_only(o.programs).map_err(object)?;
     }

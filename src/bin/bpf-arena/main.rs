@@ -163,6 +163,19 @@ fn load_spec(path: &std::path::Path) -> Result<ObjectSpec, Fail> {
     ObjectSpec::from_file(path).map_err(|e| path_error(path, bpf_arena::Error::from(e)))
 }
 
+/// "the object has no program 'NAME'; its programs: A, B" (or "none").
+fn no_program(spec: &ObjectSpec, name: &str) -> String {
+    let all: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
+    format!(
+        "the object has no program '{name}'; its programs: {}",
+        if all.is_empty() {
+            "none".to_string()
+        } else {
+            all.join(", ")
+        }
+    )
+}
+
 /// An error about the object file at `path`, naming the path once: the
 /// errors of reading the file (I/O, not a regular file, too large) name it
 /// already, parse errors do not.
