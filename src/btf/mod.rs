@@ -203,7 +203,7 @@ impl<'a> Btf<'a> {
                 .ok()
                 .and_then(|n| id_base.checked_add(n)?.checked_add(1))
                 .ok_or(BtfError::Truncated("too many types"))?;
-            let h = header_at(types, pos).ok_or(BtfError::BadType {
+            let h = header_at(types, pos).ok_or_else(|| BtfError::BadType {
                 id,
                 reason: "record truncated".into(),
             })?;
@@ -265,13 +265,18 @@ impl<'a> Btf<'a> {
             .get(off..off.checked_add(extra_size(id, &h).ok()?)?)
     }
 
-    /// The NUL-terminated string at `off` in the string section.
-    pub fn string(&self, off: u32) -> Result<&'a str, BtfError> {
-        let rest = match (off as usize).checked_sub(self.base_strings.len()) {
+    /// The bytes from string offset `off` to the end of its string section
+    /// (the base's, for split BTF, below the base's size).
+    fn string_bytes(&self, off: u32) -> Option<&'a [u8]> {
+        match (off as usize).checked_sub(self.base_strings.len()) {
             None => self.base_strings.get(off as usize..),
             Some(own) => self.strings.get(own..),
         }
-        .ok_or(BtfError::BadString(off))?;
+    }
+
+    /// The NUL-terminated string at `off` in the string section.
+    pub fn string(&self, off: u32) -> Result<&'a str, BtfError> {
+        let rest = self.string_bytes(off).ok_or(BtfError::BadString(off))?;
         let end = rest
             .iter()
             .position(|&b| b == 0)
@@ -289,59 +294,37 @@ impl<'a> Btf<'a> {
         self.string(h.name_off)
     }
 
-    /// Finds types of `kind` named `names[i]`, all in one pass.
-    ///
-    /// The string section is scanned first for the exact names; the type
-    /// records are then walked once, comparing name offsets only. Returns the
-    /// first matching id per name (kfunc names are unique in vmlinux BTF).
+    /// Finds types of `kind` named `names[i]`, all in one pass over the
+    /// index: the first matching id per name (`None` when there is none, and
+    /// for an empty name). Only records of `kind` have their names compared.
     pub fn find_by_names(&self, kind: u32, names: &[&str]) -> Vec<Option<u32>> {
-        // Candidate string offsets per name: every position where `name\0`
-        // occurs and is preceded by a NUL (or suffix-shared, which BTF allows).
-        let mut wanted: Vec<(u32, usize)> = Vec::new();
-        for (ni, name) in names.iter().enumerate() {
-            let needle = name.as_bytes();
-            if needle.is_empty() {
-                continue;
-            }
-            // Own strings sit after the base's in the offset space.
-            let base = self.base_strings.len();
-            for (strs, shift) in [(self.strings, base), (self.base_strings, 0)] {
-                let mut start = 0usize;
-                while let Some(p) = strs.get(start..).and_then(|h| find(h, needle)) {
-                    let at = start.saturating_add(p);
-                    if strs.get(at.saturating_add(needle.len())) == Some(&0) {
-                        if let Ok(o) = u32::try_from(at.saturating_add(shift)) {
-                            wanted.push((o, ni));
-                        }
-                    }
-                    start = at.saturating_add(1);
-                }
-            }
-        }
         let mut out = vec![None; names.len()];
-        if wanted.is_empty() {
-            return out;
-        }
-        wanted.sort_unstable();
+        let mut left = names.iter().filter(|n| !n.is_empty()).count();
         for (idx, &off) in self.offsets.iter().enumerate() {
+            if left == 0 {
+                break;
+            }
             let Some(h) = header_at(self.types, off as usize) else {
                 continue;
             };
             if h.kind() != kind || h.name_off == 0 {
                 continue;
             }
-            let Ok(p) = wanted.binary_search_by_key(&h.name_off, |w| w.0) else {
+            let Some(rest) = self.string_bytes(h.name_off) else {
                 continue;
             };
-            let Some(slot) = wanted.get(p).and_then(|&(_, ni)| out.get_mut(ni)) else {
-                continue;
-            };
-            if slot.is_none() {
-                *slot = u32::try_from(idx)
-                    .ok()
-                    .and_then(|i| self.id_base.checked_add(i)?.checked_add(1));
-                if out.iter().all(Option::is_some) {
-                    break;
+            let id = u32::try_from(idx)
+                .ok()
+                .and_then(|i| self.id_base.checked_add(i)?.checked_add(1));
+            for (slot, name) in out.iter_mut().zip(names) {
+                let nb = name.as_bytes();
+                if slot.is_none()
+                    && !nb.is_empty()
+                    && rest.get(nb.len()) == Some(&0)
+                    && rest.starts_with(nb)
+                {
+                    *slot = id;
+                    left = left.saturating_sub(1);
                 }
             }
         }
@@ -488,20 +471,6 @@ fn header_at(types: &[u8], off: usize) -> Option<TypeHeader> {
         info: u32_at(rec, 4)?,
         size_or_type: u32_at(rec, 8)?,
     })
-}
-
-/// Byte-substring search (first occurrence).
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let &first = needle.first()?;
-    let mut i = 0usize;
-    loop {
-        let p = hay.get(i..)?.iter().position(|&b| b == first)?;
-        i = i.checked_add(p)?;
-        if hay.get(i..)?.starts_with(needle) {
-            return Some(i);
-        }
-        i = i.checked_add(1)?;
-    }
 }
 
 #[cfg(test)]
