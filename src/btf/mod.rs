@@ -21,9 +21,20 @@ use std::fmt;
 
 mod edit;
 pub mod ext;
+mod scan;
 mod types;
 
 pub use edit::BtfEditor;
+pub use scan::scan_by_names;
+
+/// The kfunc scan with lanes of a chosen size, for the fuzz targets
+/// (`fuzz/fuzz_targets/btf.rs`, where inputs are far smaller than one
+/// lane's default stretch) only: not part of the crate's API, and free to
+/// change.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::scan::scan_in_stretches;
+}
 pub use types::{SecInfo, VAR_GLOBAL_ALLOCATED, VAR_GLOBAL_EXTERN, VAR_STATIC};
 
 /// `BTF_MAGIC` as stored little-endian.
@@ -159,20 +170,28 @@ fn extra_size(id: u32, h: &TypeHeader) -> Result<usize, BtfError> {
 }
 
 /// Size of a whole type record (header included) from its `info` word,
-/// looked up in [`RECORD_SIZE`]: no branch per kind on the scan's hot path.
+/// looked up in [`RECORD_SIZE`]; 0 for a kind this reader does not know.
+/// No branch per kind: this is the scan's hot path.
 #[inline(always)]
-fn record_size(id: u32, info: u32) -> Result<usize, BtfError> {
+fn record_len(info: u32) -> usize {
     let k = (info >> 24) & 0x1f;
     let (fixed, per) = RECORD_SIZE.get(k as usize).copied().unwrap_or((0, 0));
-    if fixed == 0 {
-        return Err(BtfError::BadType {
-            id,
-            reason: format!("unknown kind {k}"),
-        });
-    }
-    // vlen < 2^16: this cannot overflow.
+    // vlen < 2^16 and per <= 12: this cannot overflow. An unknown kind's
+    // entry is (0, 0).
     let vlen = (info & 0xffff) as usize;
-    Ok(usize::from(fixed).saturating_add(vlen.saturating_mul(usize::from(per))))
+    usize::from(fixed).wrapping_add(vlen.wrapping_mul(usize::from(per)))
+}
+
+/// [`record_len`], with an unknown kind an error naming type `id`.
+#[inline(always)]
+fn record_size(id: u32, info: u32) -> Result<usize, BtfError> {
+    match record_len(info) {
+        0 => Err(BtfError::BadType {
+            id,
+            reason: format!("unknown kind {}", (info >> 24) & 0x1f),
+        }),
+        n => Ok(n),
+    }
 }
 
 impl<'a> Btf<'a> {
@@ -393,47 +412,6 @@ const RECORD_SIZE: [(u8, u8); 32] = {
     }
     t
 };
-
-/// Finds types of `kind` named `names[i]` in a (non-split) BTF blob in one
-/// streaming pass, without building the type index [`Btf::parse`] builds:
-/// record sizes are computed on the fly and names are compared only at
-/// records of the wanted kind. Stops as soon as every name is found. This is
-/// the fast path for kfunc lookups in the 5 MB vmlinux BTF.
-pub fn scan_by_names(data: &[u8], kind: u32, names: &[&str]) -> Result<Vec<Option<u32>>, BtfError> {
-    let (types, strings) = sections(data)?;
-    let mut out = vec![None; names.len()];
-    let mut left = names.iter().filter(|n| !n.is_empty()).count();
-    let (mut pos, mut id) = (0usize, 0u32);
-    while left > 0 {
-        let Some(rec) = types.get(pos..).and_then(|t| t.first_chunk::<12>()) else {
-            break;
-        };
-        let [n0, n1, n2, n3, i0, i1, i2, i3, ..] = *rec;
-        let name_off = u32::from_le_bytes([n0, n1, n2, n3]);
-        let info = u32::from_le_bytes([i0, i1, i2, i3]);
-        id = id.saturating_add(1);
-        let k = (info >> 24) & 0x1f;
-        if k == kind && name_off != 0 {
-            if let Some(rest) = strings.get(name_off as usize..) {
-                for (slot, n) in out.iter_mut().zip(names) {
-                    let nb = n.as_bytes();
-                    if slot.is_none() && rest.get(nb.len()) == Some(&0) && rest.starts_with(nb) {
-                        *slot = Some(id);
-                        left = left.saturating_sub(1);
-                    }
-                }
-            }
-        }
-        pos = pos.saturating_add(record_size(id, info)?);
-    }
-    if left > 0 && pos != types.len() {
-        return Err(BtfError::BadType {
-            id,
-            reason: "record runs past the type section".into(),
-        });
-    }
-    Ok(out)
-}
 
 /// The type and string sections of a BTF blob, with the header checked.
 fn sections(data: &[u8]) -> Result<(&[u8], &[u8]), BtfError> {
