@@ -168,7 +168,7 @@ pub fn kfunc_ids(names: &[&str]) -> Result<Vec<Option<u32>>> {
 
 /// Whether every name is already in the process-wide cache (a lookup then
 /// costs no scan).
-pub fn all_cached<S: AsRef<str>>(names: &[S]) -> bool {
+pub(crate) fn all_cached<S: AsRef<str>>(names: &[S]) -> bool {
     let c = cache().lock().unwrap_or_else(|p| p.into_inner());
     names.iter().all(|n| c.contains_key(n.as_ref()))
 }
