@@ -30,13 +30,13 @@
 //! 256-bit filter of the wanted names' starts; only filter hits compare
 //! whole strings.
 //!
-//! No buffer grows with the input: in a fresh process, new heap pages cost
-//! more than the walk saves.
+//! Lanes keep nothing per record (a lane's path is retraced, not stored):
+//! in a fresh process, new heap pages cost more than the walk saves.
 
 use super::{BtfError, record_len, record_size, sections};
 
 /// Bytes of type section per lane per round: large enough that meeting
-/// the exact walk (a record or two) is noise — vmlinux has about 1,000
+/// the exact walk (a record or two) is noise — vmlinux has 500 to 1,000
 /// records in one — and small enough that a round past the last wanted
 /// name costs little.
 const STRETCH: usize = 16 << 10;
