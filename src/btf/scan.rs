@@ -233,8 +233,10 @@ impl Scan<'_> {
     /// record header is there.
     #[inline(always)]
     fn header(&self, pos: usize) -> Option<(u32, u32)> {
-        let &[n0, n1, n2, n3, i0, i1, i2, i3, ..] =
-            self.types.get(pos..).and_then(<[u8]>::first_chunk::<12>)?;
+        let &[n0, n1, n2, n3, i0, i1, i2, i3, ..] = self.types.get(pos..pos.wrapping_add(12))?
+        else {
+            return None;
+        };
         Some((
             u32::from_le_bytes([n0, n1, n2, n3]),
             u32::from_le_bytes([i0, i1, i2, i3]),
