@@ -12,8 +12,8 @@
 //! every per-process cache cold (vmlinux BTF, probes, kconfig) and the
 //! process's own code and heap untouched. The bench runs itself again in a
 //! child process that does one load and reports its timings, several times
-//! (one sample is mostly noise on a busy machine), and compares the median
-//! with the warm median measured in this process.
+//! (one sample is mostly noise on a busy machine), between the warm loads
+//! measured in this process, and compares the two medians.
 //!
 //! Targets: loader's own work <= 20 % of the total; total < 1 ms;
 //! first load in a fresh process <= 2.5x the warm load (libbpf: 4.4-5 ms).
@@ -123,23 +123,19 @@ fn first_load_child() {
     println!("{}", line.join(" "));
 }
 
-/// Medians over `runs` child processes of what [`first_load_child`]
-/// prints.
-fn first_loads(runs: usize) -> [f64; FIRST_LOAD_PARTS] {
-    let exe = std::env::current_exe().unwrap();
-    let mut cols: [Vec<f64>; FIRST_LOAD_PARTS] = Default::default();
-    for _ in 0..runs {
-        let out = std::process::Command::new(&exe)
-            .env(FIRST_LOAD_CHILD, "1")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "first-load child: {out:?}");
-        let text = String::from_utf8(out.stdout).unwrap();
-        for (col, v) in cols.iter_mut().zip(text.split_whitespace()) {
-            col.push(v.parse().unwrap());
-        }
+/// One child process's first load: what [`first_load_child`] prints.
+fn first_load() -> [f64; FIRST_LOAD_PARTS] {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(FIRST_LOAD_CHILD, "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "first-load child: {out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut parts = [0.0; FIRST_LOAD_PARTS];
+    for (p, v) in parts.iter_mut().zip(text.split_whitespace()) {
+        *p = v.parse().unwrap();
     }
-    cols.map(|mut c| median(&mut c))
+    parts
 }
 
 fn main() {
@@ -148,14 +144,19 @@ fn main() {
     }
     println!("load — {}", machine());
     let bytes = std::fs::read(OBJECT).unwrap();
-    let iters = pick(200, 15);
+    let iters: usize = pick(200, 15);
     for _ in 0..pick(20, 3) {
         drop(load(&bytes));
     }
+    // The fresh processes run between the warm loads, so that both medians
+    // come from the same minutes of a machine whose load changes.
     let runs = pick(15, 3);
-    let first = first_loads(runs);
+    let mut firsts: Vec<[f64; FIRST_LOAD_PARTS]> = Vec::new();
     let mut rows: Vec<[f64; 10]> = Vec::new();
-    for _ in 0..iters {
+    for i in 0..iters {
+        if i % iters.div_ceil(runs) == 0 {
+            firsts.push(first_load());
+        }
         let (parse, total, t, o) = load(&bytes);
         let bare = bare_prog_load(&o);
         drop(o);
@@ -174,6 +175,11 @@ fn main() {
             us(own),
         ]);
     }
+    let first: [f64; FIRST_LOAD_PARTS] = std::array::from_fn(|i| {
+        let mut v: Vec<f64> = firsts.iter().map(|r| r[i]).collect();
+        median(&mut v)
+    });
+    let runs = firsts.len();
     let med = |i: usize| {
         let mut v: Vec<f64> = rows.iter().map(|r| r[i]).collect();
         median(&mut v)
