@@ -132,8 +132,23 @@ pub fn encode_value(value: &str, size: usize, char_array: bool) -> Option<Vec<u8
 /// more memory than this.
 const MAX_INFLATED: usize = 64 << 20;
 
+/// The decompressor, for the fuzz targets (`fuzz/fuzz_targets/kconfig.rs`)
+/// only: not part of the crate's API, and free to change.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Decompresses a gzip member (at most 64 MiB of output).
+    pub fn gunzip(data: &[u8]) -> Result<Vec<u8>, &'static str> {
+        super::gunzip(data)
+    }
+
+    /// Decompresses a raw DEFLATE stream (at most 64 MiB of output).
+    pub fn inflate(data: &[u8]) -> Result<Vec<u8>, &'static str> {
+        super::inflate(data)
+    }
+}
+
 /// Decompresses a gzip member (RFC 1952 around RFC 1951 DEFLATE).
-pub fn gunzip(data: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
+pub(crate) fn gunzip(data: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
     let Some(hdr) = data.first_chunk::<10>() else {
         return Err("not a gzip (deflate) file");
     };
@@ -278,7 +293,7 @@ const CL_ORDER: [usize; 19] = [
 const TOO_BIG: &str = "decompresses to more than 64 MiB";
 
 /// Decompresses a raw DEFLATE stream (at most 64 MiB of output).
-pub fn inflate(data: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
+pub(crate) fn inflate(data: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
     let mut b = Bits {
         data,
         pos: 0,

@@ -1,6 +1,8 @@
 //! BTF: `Btf::parse` (and `parse_split`), every per-type accessor on every
 //! id, the editor, `.BTF.ext` parsing and the object BTF fix-up
-//! (`obj::fixup_btf`).
+//! (`obj::fixup_btf`); the kfunc scan (`scan_by_names`), whose lanes must
+//! give the serial walk's answers and errors for every lane size, and the
+//! index's answers for a blob that parses.
 //!
 //! Input, by `data[0]`:
 //! - odd (structure-aware): `data[1]` picks a committed `bpf-asm` object
@@ -14,6 +16,7 @@
 #![no_main]
 
 use bpf_arena::btf::ext::BtfExt;
+use bpf_arena::btf::fuzzing::scan_in_stretches;
 use bpf_arena::btf::{Btf, BtfEditor, kind, scan_by_names};
 use bpf_arena::obj::{ObjectSpec, fixup_btf};
 use bpf_arena_fuzz::{Bytes, OBJECTS, apply_edits, section, stem};
@@ -79,9 +82,20 @@ fn walk(btf: &Btf<'_>) {
 }
 
 fn run(mut spec: ObjectSpec, raw: &[u8], ext: &[u8]) {
-    let _ = scan_by_names(raw, kind::FUNC, NAMES);
+    // Inputs are smaller than one default stretch: scan_by_names walks
+    // serially here, and small stretches put lanes everywhere.
+    let serial = scan_by_names(raw, kind::FUNC, NAMES);
+    for stretch in [4, 12, 40] {
+        assert_eq!(
+            scan_in_stretches(raw, kind::FUNC, NAMES, stretch),
+            serial,
+            "lanes of {stretch} bytes"
+        );
+    }
     let parsed = Btf::parse(raw);
     if let Ok(btf) = &parsed {
+        // Every record of a blob that parses is well formed.
+        assert_eq!(serial, Ok(btf.find_by_names(kind::FUNC, NAMES)));
         walk(btf);
         if let Ok(split) = Btf::parse_split(ext, btf) {
             walk(&split);

@@ -4,6 +4,7 @@
 #![no_main]
 
 use bpf_arena::kconfig;
+use bpf_arena::kconfig::fuzzing::{gunzip, inflate};
 use libfuzzer_sys::fuzz_target;
 
 fn values(text: &str) {
@@ -21,9 +22,9 @@ fn values(text: &str) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = kconfig::gunzip(data) {
+    if let Ok(text) = gunzip(data) {
         values(&String::from_utf8_lossy(&text));
     }
-    let _ = kconfig::inflate(data);
+    let _ = inflate(data);
     values(&String::from_utf8_lossy(data));
 });

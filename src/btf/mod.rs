@@ -22,9 +22,20 @@ use std::fmt;
 
 mod edit;
 pub mod ext;
+mod scan;
 mod types;
 
 pub use edit::BtfEditor;
+pub use scan::scan_by_names;
+
+/// The kfunc scan with lanes of a chosen size, for the fuzz targets
+/// (`fuzz/fuzz_targets/btf.rs`, where inputs are far smaller than one
+/// lane's default stretch) only: not part of the crate's API, and free to
+/// change.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::scan::scan_in_stretches;
+}
 pub use types::{SecInfo, VAR_GLOBAL_ALLOCATED, VAR_GLOBAL_EXTERN, VAR_STATIC};
 
 /// `BTF_MAGIC` as stored little-endian.
@@ -160,20 +171,28 @@ fn extra_size(id: u32, h: &TypeHeader) -> Result<usize, BtfError> {
 }
 
 /// Size of a whole type record (header included) from its `info` word,
-/// looked up in [`RECORD_SIZE`]: no branch per kind on the scan's hot path.
+/// looked up in [`RECORD_SIZE`]; 0 for a kind this reader does not know.
+/// No branch per kind: this is the scan's hot path.
 #[inline(always)]
-fn record_size(id: u32, info: u32) -> Result<usize, BtfError> {
+fn record_len(info: u32) -> usize {
     let k = (info >> 24) & 0x1f;
     let (fixed, per) = RECORD_SIZE.get(k as usize).copied().unwrap_or((0, 0));
-    if fixed == 0 {
-        return Err(BtfError::BadType {
-            id,
-            reason: format!("unknown kind {k}"),
-        });
-    }
-    // vlen < 2^16: this cannot overflow.
+    // vlen < 2^16 and per <= 12: this cannot overflow. An unknown kind's
+    // entry is (0, 0).
     let vlen = (info & 0xffff) as usize;
-    Ok(usize::from(fixed).saturating_add(vlen.saturating_mul(usize::from(per))))
+    usize::from(fixed).wrapping_add(vlen.wrapping_mul(usize::from(per)))
+}
+
+/// [`record_len`], with an unknown kind an error naming type `id`.
+#[inline(always)]
+fn record_size(id: u32, info: u32) -> Result<usize, BtfError> {
+    match record_len(info) {
+        0 => Err(BtfError::BadType {
+            id,
+            reason: format!("unknown kind {}", (info >> 24) & 0x1f),
+        }),
+        n => Ok(n),
+    }
 }
 
 impl<'a> Btf<'a> {
@@ -204,7 +223,7 @@ impl<'a> Btf<'a> {
                 .ok()
                 .and_then(|n| id_base.checked_add(n)?.checked_add(1))
                 .ok_or(BtfError::Truncated("too many types"))?;
-            let h = header_at(types, pos).ok_or(BtfError::BadType {
+            let h = header_at(types, pos).ok_or_else(|| BtfError::BadType {
                 id,
                 reason: "record truncated".into(),
             })?;
@@ -266,13 +285,18 @@ impl<'a> Btf<'a> {
             .get(off..off.checked_add(extra_size(id, &h).ok()?)?)
     }
 
-    /// The NUL-terminated string at `off` in the string section.
-    pub fn string(&self, off: u32) -> Result<&'a str, BtfError> {
-        let rest = match (off as usize).checked_sub(self.base_strings.len()) {
+    /// The bytes from string offset `off` to the end of its string section
+    /// (the base's, for split BTF, below the base's size).
+    fn string_bytes(&self, off: u32) -> Option<&'a [u8]> {
+        match (off as usize).checked_sub(self.base_strings.len()) {
             None => self.base_strings.get(off as usize..),
             Some(own) => self.strings.get(own..),
         }
-        .ok_or(BtfError::BadString(off))?;
+    }
+
+    /// The NUL-terminated string at `off` in the string section.
+    pub fn string(&self, off: u32) -> Result<&'a str, BtfError> {
+        let rest = self.string_bytes(off).ok_or(BtfError::BadString(off))?;
         let end = rest
             .iter()
             .position(|&b| b == 0)
@@ -290,59 +314,37 @@ impl<'a> Btf<'a> {
         self.string(h.name_off)
     }
 
-    /// Finds types of `kind` named `names[i]`, all in one pass.
-    ///
-    /// The string section is scanned first for the exact names; the type
-    /// records are then walked once, comparing name offsets only. Returns the
-    /// first matching id per name (kfunc names are unique in vmlinux BTF).
+    /// Finds types of `kind` named `names[i]`, all in one pass over the
+    /// index: the first matching id per name (`None` when there is none, and
+    /// for an empty name). Only records of `kind` have their names compared.
     pub fn find_by_names(&self, kind: u32, names: &[&str]) -> Vec<Option<u32>> {
-        // Candidate string offsets per name: every position where `name\0`
-        // occurs and is preceded by a NUL (or suffix-shared, which BTF allows).
-        let mut wanted: Vec<(u32, usize)> = Vec::new();
-        for (ni, name) in names.iter().enumerate() {
-            let needle = name.as_bytes();
-            if needle.is_empty() {
-                continue;
-            }
-            // Own strings sit after the base's in the offset space.
-            let base = self.base_strings.len();
-            for (strs, shift) in [(self.strings, base), (self.base_strings, 0)] {
-                let mut start = 0usize;
-                while let Some(p) = strs.get(start..).and_then(|h| find(h, needle)) {
-                    let at = start.saturating_add(p);
-                    if strs.get(at.saturating_add(needle.len())) == Some(&0) {
-                        if let Ok(o) = u32::try_from(at.saturating_add(shift)) {
-                            wanted.push((o, ni));
-                        }
-                    }
-                    start = at.saturating_add(1);
-                }
-            }
-        }
         let mut out = vec![None; names.len()];
-        if wanted.is_empty() {
-            return out;
-        }
-        wanted.sort_unstable();
+        let mut left = names.iter().filter(|n| !n.is_empty()).count();
         for (idx, &off) in self.offsets.iter().enumerate() {
+            if left == 0 {
+                break;
+            }
             let Some(h) = header_at(self.types, off as usize) else {
                 continue;
             };
             if h.kind() != kind || h.name_off == 0 {
                 continue;
             }
-            let Ok(p) = wanted.binary_search_by_key(&h.name_off, |w| w.0) else {
+            let Some(rest) = self.string_bytes(h.name_off) else {
                 continue;
             };
-            let Some(slot) = wanted.get(p).and_then(|&(_, ni)| out.get_mut(ni)) else {
-                continue;
-            };
-            if slot.is_none() {
-                *slot = u32::try_from(idx)
-                    .ok()
-                    .and_then(|i| self.id_base.checked_add(i)?.checked_add(1));
-                if out.iter().all(Option::is_some) {
-                    break;
+            let id = u32::try_from(idx)
+                .ok()
+                .and_then(|i| self.id_base.checked_add(i)?.checked_add(1));
+            for (slot, name) in out.iter_mut().zip(names) {
+                let nb = name.as_bytes();
+                if slot.is_none()
+                    && !nb.is_empty()
+                    && rest.get(nb.len()) == Some(&0)
+                    && rest.starts_with(nb)
+                {
+                    *slot = id;
+                    left = left.saturating_sub(1);
                 }
             }
         }
@@ -412,47 +414,6 @@ const RECORD_SIZE: [(u8, u8); 32] = {
     t
 };
 
-/// Finds types of `kind` named `names[i]` in a (non-split) BTF blob in one
-/// streaming pass, without building the type index [`Btf::parse`] builds:
-/// record sizes are computed on the fly and names are compared only at
-/// records of the wanted kind. Stops as soon as every name is found. This is
-/// the fast path for kfunc lookups in the 5 MB vmlinux BTF.
-pub fn scan_by_names(data: &[u8], kind: u32, names: &[&str]) -> Result<Vec<Option<u32>>, BtfError> {
-    let (types, strings) = sections(data)?;
-    let mut out = vec![None; names.len()];
-    let mut left = names.iter().filter(|n| !n.is_empty()).count();
-    let (mut pos, mut id) = (0usize, 0u32);
-    while left > 0 {
-        let Some(rec) = types.get(pos..).and_then(|t| t.first_chunk::<12>()) else {
-            break;
-        };
-        let [n0, n1, n2, n3, i0, i1, i2, i3, ..] = *rec;
-        let name_off = u32::from_le_bytes([n0, n1, n2, n3]);
-        let info = u32::from_le_bytes([i0, i1, i2, i3]);
-        id = id.saturating_add(1);
-        let k = (info >> 24) & 0x1f;
-        if k == kind && name_off != 0 {
-            if let Some(rest) = strings.get(name_off as usize..) {
-                for (slot, n) in out.iter_mut().zip(names) {
-                    let nb = n.as_bytes();
-                    if slot.is_none() && rest.get(nb.len()) == Some(&0) && rest.starts_with(nb) {
-                        *slot = Some(id);
-                        left = left.saturating_sub(1);
-                    }
-                }
-            }
-        }
-        pos = pos.saturating_add(record_size(id, info)?);
-    }
-    if left > 0 && pos != types.len() {
-        return Err(BtfError::BadType {
-            id,
-            reason: "record runs past the type section".into(),
-        });
-    }
-    Ok(out)
-}
-
 /// The type and string sections of a BTF blob, with the header checked.
 fn sections(data: &[u8]) -> Result<(&[u8], &[u8]), BtfError> {
     let Some(hdr) = data.first_chunk::<24>() else {
@@ -489,20 +450,6 @@ fn header_at(types: &[u8], off: usize) -> Option<TypeHeader> {
         info: u32_at(rec, 4)?,
         size_or_type: u32_at(rec, 8)?,
     })
-}
-
-/// Byte-substring search (first occurrence).
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let &first = needle.first()?;
-    let mut i = 0usize;
-    loop {
-        let p = hay.get(i..)?.iter().position(|&b| b == first)?;
-        i = i.checked_add(p)?;
-        if hay.get(i..)?.starts_with(needle) {
-            return Some(i);
-        }
-        i = i.checked_add(1)?;
-    }
 }
 
 #[cfg(test)]

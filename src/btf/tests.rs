@@ -143,3 +143,197 @@ fn a_type_containing_itself_is_an_error_not_a_stack_overflow() {
     assert!(btf.resolve_size(3).is_err());
     assert_eq!(btf.resolve_size(1).unwrap(), 4);
 }
+
+/// The serial scan as it was before the lanes (the reference the lanes must
+/// match, results and errors alike), except that an empty name is never
+/// found.
+fn scan_serial_reference(
+    data: &[u8],
+    kind: u32,
+    names: &[&str],
+) -> Result<Vec<Option<u32>>, BtfError> {
+    let (types, strings) = sections(data)?;
+    let mut out = vec![None; names.len()];
+    let mut left = names.iter().filter(|n| !n.is_empty()).count();
+    let (mut pos, mut id) = (0usize, 0u32);
+    while left > 0 {
+        let Some(rec) = types.get(pos..).and_then(|t| t.first_chunk::<12>()) else {
+            break;
+        };
+        let name_off = u32::from_le_bytes(rec[0..4].try_into().unwrap());
+        let info = u32::from_le_bytes(rec[4..8].try_into().unwrap());
+        id = id.saturating_add(1);
+        if (info >> 24) & 0x1f == kind && name_off != 0 {
+            if let Some(rest) = strings.get(name_off as usize..) {
+                for (slot, n) in out.iter_mut().zip(names) {
+                    let nb = n.as_bytes();
+                    if slot.is_none()
+                        && !nb.is_empty()
+                        && rest.get(nb.len()) == Some(&0)
+                        && rest.starts_with(nb)
+                    {
+                        *slot = Some(id);
+                        left -= 1;
+                    }
+                }
+            }
+        }
+        pos = pos.saturating_add(record_size(id, info)?);
+    }
+    if left > 0 && pos != types.len() {
+        return Err(BtfError::BadType {
+            id,
+            reason: "record runs past the type section".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Stretch sizes that put lane starts everywhere: inside headers, inside
+/// member arrays, one record per lane, many records per lane.
+const STRETCHES: [usize; 4] = [4, 12, 40, 1 << 20];
+
+fn assert_scans_agree(data: &[u8], kind: u32, names: &[&str]) {
+    let want = scan_serial_reference(data, kind, names);
+    assert_eq!(scan_by_names(data, kind, names), want, "scan_by_names");
+    for s in STRETCHES {
+        assert_eq!(
+            scan::scan_in_stretches(data, kind, names, s),
+            want,
+            "stretch {s}, names {names:?}"
+        );
+    }
+}
+
+/// A blob whose insides look like records: members whose type and offset
+/// words decode as known kinds (bitfield offsets carry a size in their top
+/// byte), enumerators with such values, functions between them.
+fn tricky_sample() -> Vec<u8> {
+    let mut strings = b"\0int\0foo\0bar_foo\0s\0a\0".to_vec();
+    let mut t = Vec::new();
+    ty(&mut t, 1, kind::INT, 0, 4, &[32]); // [1] int
+    ty(&mut t, 0, kind::FUNC_PROTO, 1, 1, &[0, 1]); // [2]
+    let mut func_names = Vec::new();
+    for i in 0..40u32 {
+        let off = strings.len() as u32;
+        strings.extend_from_slice(format!("fn_{i}\0").as_bytes());
+        func_names.push(off);
+        match i % 4 {
+            // A struct whose members read as FUNC / ENUM / STRUCT headers.
+            0 => {
+                let mut m = Vec::new();
+                for j in 0..(3 + i) {
+                    m.extend([19, (kind::FUNC << 24) | j, (6 << 24) | (j * 8)]);
+                }
+                ty(&mut t, 17, kind::STRUCT, 3 + i, 64, &m);
+            }
+            // An enum whose values read as headers.
+            1 => {
+                let mut m = Vec::new();
+                for j in 0..(2 + i) {
+                    m.extend([19, (kind::STRUCT << 24) | (j % 3)]);
+                }
+                ty(&mut t, 0, kind::ENUM, 2 + i, 4, &m);
+            }
+            2 => ty(&mut t, 0, kind::ARRAY, 0, 0, &[1, 1, kind::FUNC << 24]),
+            _ => ty(&mut t, 0, kind::DECL_TAG, 0, 3, &[u32::MAX]),
+        }
+        ty(&mut t, off, kind::FUNC, 0, 2, &[]);
+    }
+    ty(&mut t, 13, kind::FUNC, 0, 2, &[]); // "foo", shared as a suffix
+    blob(&t, &strings)
+}
+
+const TRICKY_NAMES: [&str; 7] = ["fn_0", "fn_17", "foo", "fn_39", "", "nope", "fn_17"];
+
+#[test]
+fn lanes_find_what_the_serial_walk_finds() {
+    let b = tricky_sample();
+    assert_eq!(
+        scan_serial_reference(&b, kind::FUNC, &TRICKY_NAMES).unwrap(),
+        vec![
+            Some(4),
+            Some(4 + 17 * 2),
+            Some(83),
+            Some(4 + 39 * 2),
+            None,
+            None,
+            Some(4 + 17 * 2)
+        ]
+    );
+    for k in [kind::FUNC, kind::INT, kind::STRUCT, kind::ENUM] {
+        assert_scans_agree(&b, k, &TRICKY_NAMES);
+        assert_scans_agree(&b, k, &["fn_3"]);
+        assert_scans_agree(&b, k, &["int", "s"]);
+    }
+}
+
+#[test]
+fn lanes_fail_where_the_serial_walk_fails() {
+    let good = tricky_sample();
+    for n in 0..good.len() {
+        assert_scans_agree(&good[..n], kind::FUNC, &TRICKY_NAMES);
+    }
+    // Every low byte (vlen, offsets) and top byte (kind, bitfield size),
+    // and the middle bytes (lengths, offsets) with fewer values.
+    for i in 24..good.len() {
+        let values: &[u8] = match i % 4 {
+            0 | 3 => &[0, 1, 4, 0x0c, 0x13, 0x7f, 0xff],
+            _ => &[0x7f, 0xff],
+        };
+        for &v in values {
+            let mut m = good.clone();
+            m[i] = v;
+            assert_scans_agree(&m, kind::FUNC, &TRICKY_NAMES);
+            assert_scans_agree(&m, kind::FUNC, &["fn_39"]);
+        }
+    }
+}
+
+#[test]
+fn lanes_agree_with_the_serial_walk_on_vmlinux() {
+    // Kernel BTF when there is one (read, not mapped: pure code under test).
+    let Ok(data) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+        return;
+    };
+    let btf = Btf::parse(&data).unwrap();
+    let mut funcs = Vec::new();
+    let mut structs = Vec::new();
+    for id in 1..=btf.type_count() {
+        let h = btf.header(id).unwrap();
+        let name = btf.name(id).unwrap();
+        if name.is_empty() {
+            continue;
+        }
+        match h.kind() {
+            kind::FUNC if id % 997 == 0 => funcs.push(name),
+            kind::STRUCT if id % 331 == 0 => structs.push(name),
+            _ => {}
+        }
+    }
+    assert!(funcs.len() > 10);
+    let mut names = funcs.clone();
+    names.extend(["bpf_arena_alloc_pages", "no_such_kfunc_anywhere", ""]);
+    let want = scan_serial_reference(&data, kind::FUNC, &names).unwrap();
+    assert_eq!(btf.find_by_names(kind::FUNC, &names), want);
+    assert_eq!(
+        btf.find_by_names(kind::STRUCT, &structs),
+        scan_serial_reference(&data, kind::STRUCT, &structs).unwrap()
+    );
+    for s in [4096, 16 << 10, 100_000] {
+        assert_eq!(
+            scan::scan_in_stretches(&data, kind::FUNC, &names, s).unwrap(),
+            want
+        );
+        for name in funcs.iter().step_by(7) {
+            assert_eq!(
+                scan::scan_in_stretches(&data, kind::FUNC, &[name], s).unwrap(),
+                scan_serial_reference(&data, kind::FUNC, &[name]).unwrap(),
+            );
+        }
+        assert_eq!(
+            scan::scan_in_stretches(&data, kind::STRUCT, &structs, s).unwrap(),
+            scan_serial_reference(&data, kind::STRUCT, &structs).unwrap()
+        );
+    }
+}
