@@ -111,7 +111,7 @@ fn first_load_child() {
         t.resolve_externs,
         t.btf_fixup + t.btf_load,
         t.maps,
-        t.link,
+        t.relocate,
         t.prog_load,
     ];
     let rest = total.saturating_sub(parts.iter().sum());
@@ -214,7 +214,7 @@ fn main() {
         "  resolve kfuncs/kconfig (starting the kfunc scan's thread, kconfig, lookups)",
         "  BTF fix-up + BPF_BTF_LOAD",
         "  maps + arena + NULL-page guard program",
-        "  link + relocate",
+        "  relocate",
         "  PROG_LOAD through the crate",
         "  the rest: waiting for the vmlinux BTF mmap + scan",
     ]

@@ -384,6 +384,13 @@ impl Load<'_> {
         // Joined on every path, errors included.
         let vmlinux = externs::finish_kfunc_lookup(lookup);
         let staged = staged?;
+        if let Some(a) = staged.arena.as_ref().filter(|_| staged.guard_null_page) {
+            // Before any program can run; after the kfunc lookup, which the
+            // guard's own program needs.
+            let guard_start = Instant::now();
+            a.guard_null_page()?;
+            t.maps = t.maps.saturating_add(guard_start.elapsed());
+        }
         let resolve_start = Instant::now();
         let resolution = externs::resolve(&self.spec, &vmlinux?)?;
         resolution.require_strong(&self.spec)?;

@@ -29,6 +29,9 @@ pub(super) struct Staged {
     pub arena: Option<Arc<Arena>>,
     /// Where the `__arena` globals are in the arena (0 without any).
     pub arena_offset: u64,
+    /// The arena was made here and its NULL page is to be guarded (done
+    /// once the kfunc ids are known: the guard is a program calling one).
+    pub guard_null_page: bool,
 }
 
 /// The arena of a load, and whether the load created it.
@@ -110,18 +113,17 @@ impl Load<'_> {
         };
         // Guard the NULL page of an arena made here, unless the globals
         // sit on it (they are placed at 0 only when the end is out of reach).
-        if let Some(a) = obtained.as_ref().filter(|a| a.fresh) {
-            let globals_on_null = arena_offset == 0 && self.spec.arena_data.is_some();
-            if self.l.guard_null_page && a.arena.has_null_page() && !globals_on_null {
-                a.arena.guard_null_page()?;
-            }
-        }
+        let globals_on_null = arena_offset == 0 && self.spec.arena_data.is_some();
+        let guard_null_page = obtained.as_ref().is_some_and(|a| {
+            a.fresh && self.l.guard_null_page && a.arena.has_null_page() && !globals_on_null
+        });
         t.maps = maps_start.elapsed();
         Ok(Staged {
             btf,
             maps,
             arena: obtained.map(|a| a.arena).or(self.l.external_arena.clone()),
             arena_offset,
+            guard_null_page,
         })
     }
 
