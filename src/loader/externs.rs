@@ -105,17 +105,9 @@ fn vmlinux_kfuncs(names: &[String]) -> Result<VmlinuxKfuncs> {
 /// overlaps the kernel work of the load; `None` when it is cached (then
 /// [`finish_kfunc_lookup`] does it inline).
 pub(super) fn start_kfunc_lookup(spec: &ObjectSpec) -> KfuncLookup {
-    let mut names = kfunc_names(spec);
-    // An arena made here gets its NULL page guarded by a built-in program
-    // that calls bpf_arena_reserve_pages (or bpf_arena_alloc_pages where
-    // the kernel lacks it): look those up in the same scan.
-    if spec.arena_map().is_some() {
-        for k in [kfunc::ARENA_RESERVE_PAGES, kfunc::ARENA_ALLOC_PAGES] {
-            if !names.iter().any(|n| n == k) {
-                names.push(k.to_string());
-            }
-        }
-    }
+    // kfunc_ids looks up the arena kfuncs in the same scan, which the
+    // NULL-page guard's program needs: the guard runs after the join.
+    let names = kfunc_names(spec);
     if names.is_empty() || kfunc::all_cached(&names) {
         return KfuncLookup::Inline(names);
     }
