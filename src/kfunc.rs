@@ -138,8 +138,9 @@ fn cache() -> &'static Mutex<HashMap<String, Option<u32>>> {
 
 /// BTF ids of the named kernel functions in vmlinux BTF (`None`: this kernel
 /// has no such kfunc). Names not cached yet are found in one streaming pass
-/// over the mapped file ([`crate::btf::scan_by_names`]), together with the
-/// three arena kfuncs, which the crate's own page programs need.
+/// over the mapped file ([`crate::btf::scan_by_names`], a few hundred
+/// microseconds for the 5.5 MB file), together with the three arena kfuncs,
+/// which the crate's own page programs need.
 pub fn kfunc_ids(names: &[&str]) -> Result<Vec<Option<u32>>> {
     let mut missing: Vec<&str> = {
         let c = cache().lock().unwrap_or_else(|p| p.into_inner());
@@ -166,13 +167,6 @@ pub fn kfunc_ids(names: &[&str]) -> Result<Vec<Option<u32>>> {
     }
     let c = cache().lock().unwrap_or_else(|p| p.into_inner());
     Ok(names.iter().map(|n| c.get(*n).copied().flatten()).collect())
-}
-
-/// Whether every name is already in the process-wide cache (a lookup then
-/// costs no scan).
-pub(crate) fn all_cached<S: AsRef<str>>(names: &[S]) -> bool {
-    let c = cache().lock().unwrap_or_else(|p| p.into_inner());
-    names.iter().all(|n| c.contains_key(n.as_ref()))
 }
 
 /// The BTF id of one kernel function, or `None` if this kernel lacks it.

@@ -12,7 +12,6 @@ use crate::obj::relocate::{POISON_KFUNC_CALL_BASE, Resolved};
 use crate::obj::{DataKind, ExternKind, ObjectSpec};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::thread::JoinHandle;
 
 /// The `fd_array` slot of the first module BTF. Slot 0 means vmlinux in a
 /// kfunc call's `off`, so it never holds a module BTF that calls name; the
@@ -78,7 +77,7 @@ pub(super) fn fd_array<'f>(
 
 /// The essential names of the object's kfunc externs (`bpf_foo___v2` is
 /// `bpf_foo`).
-pub(super) fn kfunc_names(spec: &ObjectSpec) -> Vec<String> {
+fn kfunc_names(spec: &ObjectSpec) -> Vec<String> {
     spec.externs
         .iter()
         .filter(|e| e.kind == ExternKind::Kfunc)
@@ -100,40 +99,9 @@ fn vmlinux_kfuncs(names: &[String]) -> Result<VmlinuxKfuncs> {
         .collect())
 }
 
-/// The vmlinux kfunc lookup of `spec`, started on a helper thread when it
-/// would scan vmlinux BTF (the first load in a process), so that the scan
-/// overlaps the kernel work of the load; `None` when it is cached (then
-/// [`finish_kfunc_lookup`] does it inline).
-pub(super) fn start_kfunc_lookup(spec: &ObjectSpec) -> KfuncLookup {
-    // kfunc_ids looks up the arena kfuncs in the same scan, which the
-    // NULL-page guard's program needs: the guard runs after the join.
-    let names = kfunc_names(spec);
-    if names.is_empty() || kfunc::all_cached(&names) {
-        return KfuncLookup::Inline(names);
-    }
-    KfuncLookup::Thread(std::thread::spawn(move || vmlinux_kfuncs(&names)))
-}
-
-/// A vmlinux kfunc lookup, running or not started.
-pub(super) enum KfuncLookup {
-    /// Not started: these names, all cached (or none).
-    Inline(Vec<String>),
-    /// Running on a helper thread.
-    Thread(JoinHandle<Result<VmlinuxKfuncs>>),
-}
-
-/// Waits for the lookup (joined on every path, so call it even when the
-/// load already failed) and returns its ids.
-pub(super) fn finish_kfunc_lookup(lookup: KfuncLookup) -> Result<VmlinuxKfuncs> {
-    match lookup {
-        KfuncLookup::Inline(names) => vmlinux_kfuncs(&names),
-        KfuncLookup::Thread(h) => h.join().unwrap_or_else(|_| {
-            Err(Error::invalid(
-                "kfunc lookup",
-                "the vmlinux BTF scan stopped unexpectedly",
-            ))
-        }),
-    }
+/// The vmlinux BTF ids of `spec`'s kfuncs, by name.
+pub(super) fn vmlinux_kfuncs_of(spec: &ObjectSpec) -> Result<VmlinuxKfuncs> {
+    vmlinux_kfuncs(&kfunc_names(spec))
 }
 
 /// The resolve step: what each extern of `spec` is in the running kernel,

@@ -340,9 +340,10 @@ impl ObjectLoader {
     /// and mapped and its globals copied, then every extern is resolved
     /// ([`ObjectLoader::plan`] shows the same step) and each chosen program
     /// is relocated and loaded (`BPF_PROG_LOAD`). The first load in a
-    /// process that needs kfuncs scans vmlinux BTF for their ids; that scan
-    /// runs on a short-lived helper thread while the kernel does the work
-    /// before it. Later loads use the cache and start no thread.
+    /// process that needs kfuncs scans vmlinux BTF for their ids (a few
+    /// hundred microseconds); later loads use the cache. The scan runs on
+    /// the calling thread: measured on a 2-CPU machine, a helper thread
+    /// overlapping it with the kernel work cost more than it hid.
     ///
     /// Needs what the object needs: `CAP_BPF` (and `CAP_PERFMON` for
     /// arenas and most tracing programs, or root), and on a kernel that
@@ -379,23 +380,20 @@ impl Load<'_> {
     fn run(mut self) -> Result<LoadedObject> {
         let start = Instant::now();
         let mut t = LoadTimings::default();
-        let lookup = externs::start_kfunc_lookup(&self.spec);
-        let staged = self.stage(&mut t, start);
-        // Joined on every path, errors included.
-        let vmlinux = externs::finish_kfunc_lookup(lookup);
-        let staged = staged?;
+        let staged = self.stage(&mut t, start)?;
+        let resolve_start = Instant::now();
+        let vmlinux = externs::vmlinux_kfuncs_of(&self.spec)?;
+        let resolution = externs::resolve(&self.spec, &vmlinux)?;
+        resolution.require_strong(&self.spec)?;
+        let modules = resolution.open_modules()?;
+        t.resolve_externs = t.resolve_externs.saturating_add(resolve_start.elapsed());
         if let Some(a) = staged.arena.as_ref().filter(|_| staged.guard_null_page) {
-            // Before any program can run; after the kfunc lookup, which the
-            // guard's own program needs.
+            // Before any program can run (its program calls an arena kfunc,
+            // found by the lookup above).
             let guard_start = Instant::now();
             a.guard_null_page()?;
             t.maps = t.maps.saturating_add(guard_start.elapsed());
         }
-        let resolve_start = Instant::now();
-        let resolution = externs::resolve(&self.spec, &vmlinux?)?;
-        resolution.require_strong(&self.spec)?;
-        let modules = resolution.open_modules()?;
-        t.resolve_externs = t.resolve_externs.saturating_add(resolve_start.elapsed());
         let programs = self.load_programs(&staged, &resolution, &modules, &mut t)?;
         t.total = start.elapsed();
         if let (Some(a), Some(_)) = (&staged.arena, &self.spec.arena_data) {

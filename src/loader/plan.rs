@@ -2,7 +2,7 @@
 //! the resolve step and the arena placement, and the relocation they give.
 
 use super::ObjectLoader;
-use super::externs::{KfuncLookup, Resolution, finish_kfunc_lookup, resolve};
+use super::externs::{Resolution, resolve, vmlinux_kfuncs_of};
 use crate::error::{Error, Result};
 use crate::obj::relocate::{KernelFacts, RelocatedProgram, relocate};
 use crate::obj::{ObjError, ObjectSpec, place_arena_globals};
@@ -32,8 +32,7 @@ impl ObjectLoader {
     /// here, strong or weak; the load refuses the strong ones
     /// ([`Resolution::require_strong`]). Errors: reading kernel BTF fails.
     pub fn plan(&self) -> Result<LoadPlan<'_>> {
-        let names = super::externs::kfunc_names(&self.spec);
-        let vmlinux = finish_kfunc_lookup(KfuncLookup::Inline(names))?;
+        let vmlinux = vmlinux_kfuncs_of(&self.spec)?;
         let resolution = resolve(&self.spec, &vmlinux)?;
         let arena = self.spec.arena_map().and_then(|i| self.spec.maps.get(i));
         let arena_globals = match (arena, &self.spec.arena_data) {
