@@ -27,8 +27,12 @@ pub struct KernelConfig {
     pub values: HashMap<String, String>,
 }
 
-/// The parsed configuration. Cached once read; a failure (no file, an fd
-/// limit, no permission) is not cached, so a later call tries again.
+/// The parsed configuration of the running kernel: `/proc/config.gz`
+/// (`CONFIG_IKCONFIG_PROC`), else `/boot/config-$(uname -r)`. Reads files
+/// only (no `bpf(2)` call). Cached once read; a failure (no file, an fd
+/// limit, no permission: [`crate::Error::Syscall`] with the errno, or
+/// [`crate::Error::Unresolved`] when neither file exists) is not cached,
+/// so a later call tries again.
 pub fn kernel_config() -> Result<&'static KernelConfig> {
     static C: OnceLock<KernelConfig> = OnceLock::new();
     crate::sys::cache_success(&C, load)

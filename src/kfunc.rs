@@ -240,8 +240,14 @@ pub fn module_kfunc(name: &str) -> Result<Option<ModuleKfunc>> {
 }
 
 /// An fd for the kernel's own BTF object named `name` (`vmlinux` or a
-/// module), found by walking `BPF_BTF_GET_NEXT_ID` (needs `CAP_SYS_ADMIN`).
-/// This is what `fd_array` needs for module kfunc calls.
+/// module), found by walking `BPF_BTF_GET_NEXT_ID` (Linux 5.4) and asking
+/// each id's info (`BPF_BTF_GET_FD_BY_ID`, 4.18; kernel BTF objects carry
+/// their name from 5.11, when module BTF arrived). This is what `fd_array`
+/// needs for module kfunc calls.
+///
+/// The kernel answers `EPERM` without `CAP_SYS_ADMIN`
+/// ([`Error::Bpf`] naming the command); a name no BTF object has is
+/// [`Error::Unresolved`].
 pub fn kernel_btf_fd(name: &str) -> Result<std::os::fd::OwnedFd> {
     use std::os::fd::AsFd;
     let mut id = 0;
