@@ -8,6 +8,8 @@
 # second (syscall): counts r0 from 0 to 3 in a loop, returns 3 (99 if
 #                   the loop ran wrong)
 # third (syscall):  returns 42
+# typed (syscall):  a typed function (`.type`, `.size`) with a global label
+#                   `inner` inside it, which stays part of it; returns 7
 
 	.section syscall,"ax",@progbits
 	.globl first
@@ -30,6 +32,16 @@ loop:
 third:
 	r0 = 42
 	exit
+
+	.globl typed
+	.type typed,@function
+typed:
+	r0 = 3
+	.globl inner
+inner:
+	r0 += 4
+	exit
+	.size typed, .-typed
 
 	.section license,"aw",@progbits
 	.asciz "GPL"

@@ -451,8 +451,8 @@ fn run_every_object() {
         ),
         (
             "asm_untyped.o",
-            &["first", "second", "third"],
-            "first retval=1\nsecond retval=3\nthird retval=42\n",
+            &["first", "second", "third", "typed"],
+            "first retval=1\nsecond retval=3\nthird retval=42\ntyped retval=7\n",
         ),
         (
             "atomics.bpf.o",

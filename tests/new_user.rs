@@ -188,7 +188,13 @@ fn untyped_global_labels_are_programs() {
         .collect();
     assert_eq!(
         progs,
-        [("first", 2, true), ("second", 6, true), ("third", 2, true)]
+        [
+            ("first", 2, true),
+            ("second", 6, true),
+            ("third", 2, true),
+            // A global label inside a typed function is part of it.
+            ("typed", 3, false),
+        ]
     );
     // Typed functions (clang's) are not marked.
     let typed = loader("arena_list.bpf.o");
@@ -206,7 +212,10 @@ fn untyped_global_labels_are_programs() {
     // SYSCALL programs need no arena support (Linux 5.14).
     let o = loader("asm_untyped.o").load().unwrap();
     let ret = |name: &str| o.program(name).unwrap().run_syscall(&mut []).unwrap();
-    assert_eq!((ret("first"), ret("second"), ret("third")), (1, 3, 42));
+    assert_eq!(
+        (ret("first"), ret("second"), ret("third"), ret("typed")),
+        (1, 3, 42, 7)
+    );
 }
 
 /// One builder style: the loader's final call takes `&self`, so one loader

@@ -1,10 +1,11 @@
 //! Loading an object: the only module that sequences kernel work.
 //!
 //! [`ObjectLoader::load`] does, in order ([address first, programs after](crate::guide::design)):
-//! resolve externs (kfuncs, ksyms, kconfig) → fix up and load the BTF →
-//! create maps (global data maps written, `.rodata` frozen, mmapped) →
-//! create, place and map the arena, copy the arena globals → relocate and
-//! load the chosen programs.
+//! fill in the kconfig externs → fix up and load the BTF → create maps
+//! (global data maps written, `.rodata` frozen, mmapped) → create or reuse,
+//! place and map the arena, copy the arena globals → resolve the kfunc and
+//! ksym externs → guard the arena's NULL page → relocate and load the
+//! chosen programs.
 //!
 //! Before loading, a caller can set any global's initial value by name, change
 //! map sizes, choose which programs load, give the arena an address, and
@@ -202,10 +203,10 @@ impl ObjectLoader {
 
     /// Sets the page count of the object's arena map (its `max_entries`),
     /// whatever the map is called. The pages must hold the `__arena`
-    /// globals, and an arena has at most 2²⁰ pages and 4 GiB: both are
-    /// checked at load ([`Error::Invalid`]; the kernel would answer
-    /// `EINVAL`/`E2BIG`). Errors: [`Error::Invalid`] when the object has no
-    /// arena map.
+    /// globals (checked at load: [`Error::Object`] naming the arena map),
+    /// and an arena has at most 2²⁰ pages and 4 GiB (checked at load:
+    /// [`Error::Invalid`]; the kernel would answer `EINVAL`/`E2BIG`).
+    /// Errors now: [`Error::Invalid`] when the object has no arena map.
     pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
         let i = self
             .spec
@@ -388,8 +389,9 @@ impl Load<'_> {
         let modules = resolution.open_modules()?;
         t.resolve_externs = t.resolve_externs.saturating_add(resolve_start.elapsed());
         if let Some(a) = staged.arena.as_ref().filter(|_| staged.guard_null_page) {
-            // Before any program can run (its program calls an arena kfunc,
-            // found by the lookup above).
+            // Before any program can run. Its built-in program calls an
+            // arena kfunc: every vmlinux kfunc lookup also looks those up,
+            // so after the lookup above this costs no second scan.
             let guard_start = Instant::now();
             a.guard_null_page()?;
             t.maps = t.maps.saturating_add(guard_start.elapsed());

@@ -22,11 +22,14 @@ impl ObjectLoader {
     /// The plan of this load: the resolve step [`ObjectLoader::load`] runs
     /// (kfunc and ksym ids from `/sys/kernel/btf/vmlinux` and module BTF;
     /// the first call in a process scans vmlinux BTF) and the placement of
-    /// the `__arena` globals in an arena of the object's page count (see
-    /// [`place_arena_globals`]). It creates nothing in the kernel and needs
-    /// no privileges; it assumes the kernel refuses direct values of
-    /// 512 MiB or more (older than 7.0), which only matters for arenas
-    /// larger than 512 MiB (the load asks the kernel instead).
+    /// the `__arena` globals by the same function as the load
+    /// ([`place_arena_globals`]). It creates nothing in the kernel and
+    /// needs no privileges, so it differs from the load in what only the
+    /// kernel knows: the arena's page count is the object's (or, after
+    /// [`ObjectLoader::reuse_arena`], that arena's; an arena given by fd or
+    /// pin is not opened), and the kernel is assumed to refuse direct
+    /// values of 512 MiB or more (older than 7.0; only arenas larger than
+    /// 512 MiB are placed differently where it does not).
     ///
     /// Externs the kernel lacks are [`crate::obj::relocate::Resolved::Missing`]
     /// here, strong or weak; the load refuses the strong ones
@@ -36,13 +39,19 @@ impl ObjectLoader {
         let resolution = resolve(&self.spec, &vmlinux)?;
         let arena = self.spec.arena_map().and_then(|i| self.spec.maps.get(i));
         let arena_globals = match (arena, &self.spec.arena_data) {
-            (Some(m), Some(data)) => Some(place_arena_globals(
-                &m.name,
-                m.max_entries,
-                crate::arena::page_size(),
-                data.bytes.len(),
-                || false,
-            )),
+            (Some(m), Some(data)) => {
+                let pages = match self.reuse.get(&m.name) {
+                    Some(super::Reuse::Arena(a)) => a.pages(),
+                    _ => m.max_entries,
+                };
+                Some(place_arena_globals(
+                    &m.name,
+                    pages,
+                    crate::arena::page_size(),
+                    data.bytes.len(),
+                    || false,
+                ))
+            }
             _ => None,
         };
         Ok(LoadPlan {
@@ -68,7 +77,9 @@ impl LoadPlan<'_> {
 
     /// Program `name` relocated with this plan's externs and placement, and
     /// each map's index in [`ObjectSpec::maps`] standing in for its fd (the
-    /// instructions `load` hands the kernel, but for the fds).
+    /// instructions `load` hands the kernel, but for the fds). Where the
+    /// arena cannot hold the globals, they are shown at offset 0 (the load
+    /// refuses that object).
     ///
     /// Errors: [`Error::Invalid`] naming the programs when the object has
     /// no program `name`; [`Error::Object`] when a relocation cannot be

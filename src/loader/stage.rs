@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// What [`ObjectLoader::stage`] created.
+/// What `Load::stage` created.
 pub(super) struct Staged {
     /// The object's BTF in the kernel, if it has BTF.
     pub btf: Option<OwnedFd>,
@@ -89,9 +89,9 @@ impl Shape {
 }
 
 impl Load<'_> {
-    /// kconfig values, the BTF and the maps (with the arena placed, mapped
-    /// and its globals copied, and its NULL page guarded): the kernel work
-    /// the vmlinux kfunc lookup overlaps.
+    /// kconfig values, the BTF and the maps, with the arena placed, mapped
+    /// and its globals copied (its NULL page is guarded later, after the
+    /// kfunc lookup, see [`Staged::guard_null_page`]).
     pub(super) fn stage(&mut self, t: &mut super::LoadTimings, start: Instant) -> Result<Staged> {
         self.fill_kconfig()?;
         t.resolve_externs = start.elapsed();
@@ -357,7 +357,11 @@ impl Load<'_> {
                 let a = Arena::open_pinned(p)?;
                 // Without a fixed address, the pin's crate-chosen one is
                 // expected.
-                let want = self.wanted_arena_address(spec).unwrap_or(a.map_extra());
+                // (An explicit address of 0 means the same.)
+                let want = self
+                    .wanted_arena_address(spec)
+                    .filter(|&w| w != 0)
+                    .unwrap_or(a.map_extra());
                 check_pinned(spec, p, Shape::of_arena(&a), want)?;
                 return Ok(ObtainedArena {
                     arena: Arc::new(a),

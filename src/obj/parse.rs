@@ -419,14 +419,35 @@ impl<'f, 'a> Parser<'f, 'a> {
         }
         for c in &mut spec.code {
             c.funcs.sort_by_key(|f| f.start);
+            // An untyped label inside a typed function (a jump target made
+            // global) is part of that function, not a program of its own.
+            // Typed starts in order, each with the furthest end of the typed
+            // functions starting at or before it: a label at `x` is inside
+            // one iff that end, for the last start <= x, lies beyond x.
+            let mut furthest = 0usize;
+            let typed: Vec<(usize, usize)> = c
+                .funcs
+                .iter()
+                .filter(|f| !f.untyped)
+                .map(|f| {
+                    furthest = furthest.max(f.start.saturating_add(f.len));
+                    (f.start, furthest)
+                })
+                .collect();
+            c.funcs.retain(|f| {
+                let before = typed.partition_point(|&(s, _)| s <= f.start);
+                let inside = before
+                    .checked_sub(1)
+                    .and_then(|i| typed.get(i))
+                    .is_some_and(|&(_, end)| end > f.start);
+                !f.untyped || !inside
+            });
             let starts: Vec<usize> = c.funcs.iter().map(|f| f.start).collect();
             let section_len = c.insns.len();
             for f in c.funcs.iter_mut().filter(|f| f.untyped) {
-                let end = starts
-                    .iter()
-                    .copied()
-                    .find(|&s| s > f.start)
-                    .unwrap_or(section_len);
+                // `starts` is sorted: the first start beyond this one.
+                let next = starts.partition_point(|&s| s <= f.start);
+                let end = starts.get(next).copied().unwrap_or(section_len);
                 f.len = end.saturating_sub(f.start);
             }
             // An untyped label at the very end holds no instruction.
@@ -554,9 +575,10 @@ fn func_sym(sym: &object::Symbol<'_, '_>, name: String) -> Result<Option<FuncSym
         object::SymbolFlags::Elf { st_info, .. } => st_info.st_type(),
         _ => return Ok(None),
     };
-    let untyped =
-        st_type == object::elf::STT_NOTYPE && (sym.is_global() || sym.is_weak()) && sym.size() == 0;
-    if st_type != object::elf::STT_FUNC && !untyped {
+    // `is_global` is true for weak symbols too: anything not local.
+    let untyped = st_type == object::elf::STT_NOTYPE && sym.is_global() && sym.size() == 0;
+    let typed = st_type == object::elf::STT_FUNC || st_type == object::elf::STT_GNU_IFUNC;
+    if !typed && !untyped {
         return Ok(None);
     }
     if sym.address() % 8 != 0 || sym.size() % 8 != 0 {

@@ -7,8 +7,8 @@ use bpf_arena::abi::{MapFlags, map_type_name};
 use bpf_arena::insn::Listing;
 use bpf_arena::loader::ObjectLoader;
 use bpf_arena::obj::{
-    ARENA_SECTION, ExternKind, MAX_DIRECT_OFFSET, MapOrigin, MapSpec, ObjectSpec, Pinning,
-    RelocKind, place_arena_globals,
+    ARENA_SECTION, ExternKind, MapOrigin, MapSpec, ObjectSpec, Pinning, RelocKind,
+    place_arena_globals,
 };
 use std::fmt::Write as _;
 
@@ -174,11 +174,14 @@ fn globals_section(o: &mut String, spec: &ObjectSpec, arena: Option<(&MapSpec, u
     match (&spec.arena_data, arena) {
         (Some(a), Some((m, pages))) => {
             let page = bpf_arena::arena::page_size();
-            // As the loader places them on a kernel older than 7.0.
+            // As the loader places them on a kernel older than 7.0, and
+            // whether a kernel accepting full-range direct values would
+            // place them elsewhere.
             let placed = place_arena_globals(&m.name, pages, page, a.bytes.len(), || false);
+            let full = place_arena_globals(&m.name, pages, page, a.bytes.len(), || true);
             match placed {
                 Ok(off) => {
-                    let big = u64::from(pages) * page > MAX_DIRECT_OFFSET;
+                    let big = full.is_ok_and(|f| f != off);
                     let _ = writeln!(
                         o,
                         "arena globals: {} bytes in {ARENA_SECTION}, placed at offset {off:#x} of a {pages}-page arena{}",
