@@ -275,3 +275,28 @@ fn empty_context_is_no_context() {
         .to_string();
     assert!(e.contains("a SYSCALL program takes only a context"), "{e}");
 }
+
+/// `Debug` output reads like the ABI: an arena pointer's address and an
+/// arena's base in hex, a program type by its name (`abi_layout` checks
+/// the other names).
+#[test]
+fn debug_output_reads_like_the_kernel_abi() {
+    assert_eq!(
+        format!("{:?}", ArenaPtr::<u64>::from_addr(0x7f00_0000_1000)),
+        "ArenaPtr(0x7f0000001000)"
+    );
+    assert_eq!(
+        format!("{:?}", ProgramType::SYSCALL),
+        "ProgramType(syscall = 31)"
+    );
+    require_arena!();
+    let a = bpf_arena::ArenaBuilder::new(4)
+        .name("dbg")
+        .create()
+        .unwrap();
+    let d = format!("{a:?}");
+    assert!(
+        d.contains("name: \"dbg\"") && d.contains(&format!("base: {:#x}", a.base())),
+        "{d}"
+    );
+}
