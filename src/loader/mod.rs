@@ -98,9 +98,9 @@ pub struct ObjectLoader {
     guard_null_page: bool,
     log_level: u32,
     external_arena: Option<Arc<Arena>>,
-    /// `__arena` globals given values with `set_global*` (which a reused
-    /// arena would not receive).
-    arena_globals_set: Vec<String>,
+    /// The first `__arena` global given a value with `set_global*` (which a
+    /// reused arena would not receive).
+    arena_global_set: Option<String>,
 }
 
 impl ObjectLoader {
@@ -115,7 +115,7 @@ impl ObjectLoader {
             guard_null_page: true,
             log_level: 0,
             external_arena: None,
-            arena_globals_set: Vec::new(),
+            arena_global_set: None,
         }
     }
 
@@ -158,9 +158,7 @@ impl ObjectLoader {
             ));
         }
         let image = if v.section == ARENA_SECTION {
-            if !self.arena_globals_set.contains(&v.name) {
-                self.arena_globals_set.push(v.name.clone());
-            }
+            self.arena_global_set.get_or_insert_with(|| v.name.clone());
             self.spec.arena_data.as_mut().map(|a| &mut a.bytes)
         } else {
             match self.spec.data.iter_mut().find(|d| d.section == v.section) {
@@ -208,14 +206,9 @@ impl ObjectLoader {
     /// [`Error::Invalid`]; the kernel would answer `EINVAL`/`E2BIG`).
     /// Errors now: [`Error::Invalid`] when the object has no arena map.
     pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
-        let i = self
-            .spec
-            .arena_map()
-            .ok_or_else(|| Error::invalid("arena size", "the object has no arena map"))?;
-        let m = self
-            .spec
-            .maps
-            .get_mut(i)
+        let arena = self.spec.arena_map();
+        let m = arena
+            .and_then(|i| self.spec.maps.get_mut(i))
             .ok_or_else(|| Error::invalid("arena size", "the object has no arena map"))?;
         m.max_entries = pages;
         Ok(self)

@@ -25,7 +25,7 @@ pub(super) struct LoadedProgram {
 
 /// The fd of every map of `spec` by index, the arena's included (`-1` for
 /// a map that was not created).
-pub(super) fn map_fds(spec: &ObjectSpec, staged: &Staged) -> Vec<i32> {
+fn map_fds(spec: &ObjectSpec, staged: &Staged) -> Vec<i32> {
     let mut fds: Vec<i32> = staged
         .maps
         .iter()

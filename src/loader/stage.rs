@@ -177,7 +177,7 @@ impl Load<'_> {
         // (checked now, recorded once the load succeeded).
         arena.claim_globals(&self.globals_claim(offset), false)?;
         if !a.fresh {
-            if let Some(name) = self.l.arena_globals_set.first() {
+            if let Some(name) = &self.l.arena_global_set {
                 return Err(Error::invalid(
                     "global",
                     format!(
