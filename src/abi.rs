@@ -349,3 +349,84 @@ pub fn file_type_name(t: std::fs::FileType) -> &'static str {
         "a special file"
     }
 }
+
+/// `BPF_CGROUP_INET_INGRESS`: `cgroup_skb/ingress` programs.
+pub const BPF_CGROUP_INET_INGRESS: u32 = 0;
+/// `BPF_CGROUP_INET_EGRESS`: `cgroup_skb/egress` programs.
+pub const BPF_CGROUP_INET_EGRESS: u32 = 1;
+/// `BPF_XDP` (Linux 5.9): XDP programs attached through a link.
+pub const BPF_XDP: u32 = 37;
+/// `BPF_PERF_EVENT` (Linux 5.15): a program attached to a perf event
+/// (tracepoint, kprobe, uprobe) through a link.
+pub const BPF_PERF_EVENT: u32 = 41;
+/// `BPF_STRUCT_OPS` (Linux 6.4): a struct_ops map attached through a link.
+pub const BPF_STRUCT_OPS: u32 = 44;
+/// `BPF_TCX_INGRESS` (Linux 6.6): `tcx/ingress` programs.
+pub const BPF_TCX_INGRESS: u32 = 46;
+/// `BPF_TCX_EGRESS` (Linux 6.6): `tcx/egress` programs.
+pub const BPF_TCX_EGRESS: u32 = 47;
+
+/// `enum bpf_link_type`: the kind of a `bpf_link`, as
+/// `BPF_OBJ_GET_INFO_BY_FD` reports it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LinkType(pub u32);
+
+const LINK_TYPE_NAMES: &[&str] = &[
+    "unspec",
+    "raw_tracepoint",
+    "tracing",
+    "cgroup",
+    "iter",
+    "netns",
+    "xdp",
+    "perf_event",
+    "kprobe_multi",
+    "struct_ops",
+    "netfilter",
+    "tcx",
+    "uprobe_multi",
+    "netkit",
+    "sockmap",
+];
+
+impl LinkType {
+    /// `BPF_LINK_TYPE_RAW_TRACEPOINT` (1).
+    pub const RAW_TRACEPOINT: LinkType = LinkType(1);
+    /// `BPF_LINK_TYPE_TRACING` (2): fentry, fexit, fmod_ret, tp_btf, lsm.
+    pub const TRACING: LinkType = LinkType(2);
+    /// `BPF_LINK_TYPE_CGROUP` (3).
+    pub const CGROUP: LinkType = LinkType(3);
+    /// `BPF_LINK_TYPE_ITER` (4).
+    pub const ITER: LinkType = LinkType(4);
+    /// `BPF_LINK_TYPE_XDP` (6).
+    pub const XDP: LinkType = LinkType(6);
+    /// `BPF_LINK_TYPE_PERF_EVENT` (7): tracepoints, kprobes, uprobes.
+    pub const PERF_EVENT: LinkType = LinkType(7);
+    /// `BPF_LINK_TYPE_STRUCT_OPS` (9).
+    pub const STRUCT_OPS: LinkType = LinkType(9);
+    /// `BPF_LINK_TYPE_TCX` (11).
+    pub const TCX: LinkType = LinkType(11);
+
+    /// The uapi name without its prefix (`"tracing"`), if known.
+    pub fn name(self) -> Option<&'static str> {
+        LINK_TYPE_NAMES.get(self.0 as usize).copied()
+    }
+}
+
+impl core::fmt::Debug for LinkType {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.name() {
+            Some(n) => write!(f, "LinkType({n} = {})", self.0),
+            None => write!(f, "LinkType({})", self.0),
+        }
+    }
+}
+
+impl core::fmt::Display for LinkType {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "link type {}", self.0),
+        }
+    }
+}

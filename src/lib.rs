@@ -12,7 +12,7 @@
 //!
 //!   loader
 //!     v
-//!   features
+//!   features    link
 //!     v
 //!   arena
 //!     v
@@ -62,6 +62,10 @@
 //!     [`loader::ObjectLoader::plan`] runs the same resolve step and
 //!     placement without creating anything (the CLI's `inspect --disasm`
 //!     uses it).
+//!   - [`link`]: attachments — [`link::Link`] owns the `bpf_link` a
+//!     program (or a struct_ops map) is attached through, from raw
+//!     tracepoints to XDP and cgroups; the loader attaches by section name
+//!     ([`LoadedObject::attach`]).
 //! - [`guide`]: documentation only.
 //!
 //! No safe function of the crate can cause undefined behaviour or a fatal
@@ -72,7 +76,8 @@
 //! The entry point of each job is re-exported here: create an arena
 //! ([`ArenaBuilder`]), walk it ([`Arena`], [`ArenaPtr`], [`Plain`]), load
 //! an object ([`ObjectLoader`] → [`LoadedObject`], whose globals, maps and
-//! programs it gives by name), build and run a program by hand
+//! programs it gives by name), attach a program to a kernel event
+//! ([`LoadedObject::attach`] → [`Link`]), build and run a program by hand
 //! ([`ProgramBuilder`] → [`Program`]), and [`Error`].
 //!
 //! ```no_run
@@ -101,6 +106,7 @@ pub mod guide;
 pub mod insn;
 pub mod kconfig;
 pub mod kfunc;
+pub mod link;
 pub mod loader;
 pub mod map;
 pub mod obj;
@@ -110,6 +116,7 @@ pub mod sys;
 pub use abi::ProgramType;
 pub use arena::{Arena, ArenaBuilder, ArenaFlags, ArenaPtr, Plain};
 pub use error::{Error, Result, VerifierError};
+pub use link::{AttachTarget, Link};
 pub use loader::{LoadedObject, ObjectLoader};
 pub use prog::{Program, ProgramBuilder};
 pub use sys::{Cmd, Errno};

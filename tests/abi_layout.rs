@@ -60,6 +60,16 @@ fn attr_offsets_match_appendix_a() {
         hash_size: 96,
     } size 104);
     assert_eq!(size_of::<ProgInfo>(), 232);
+    offsets!(LinkCreateAttr {
+        prog_fd: 0, target: 4, attach_type: 8, flags: 12, union_16: 16, union_24: 24, union_32: 32,
+    } size 48);
+    offsets!(RawTracepointAttr { name: 0, prog_fd: 8 } size 16);
+    offsets!(LinkFdAttr { link_fd: 0, flags: 4 } size 8);
+    offsets!(LinkInfoRaw { link_type: 0, id: 4, prog_id: 8, union: 16 } size 96);
+    offsets!(PerfEventAttr {
+        type_: 0, size: 4, config: 8, sample_period: 16, sample_type: 24, read_format: 32,
+        flags: 40, wakeup_events: 48, bp_type: 52, config1: 56, config2: 64,
+    } size 112);
     assert_eq!(size_of::<bpf_arena::insn::Insn>(), 8);
 }
 
@@ -96,6 +106,25 @@ fn check_struct(name: &str, ours: &[(&str, usize, &str)]) {
 /// The info structs agree with what this kernel's BTF says, field by field.
 #[test]
 fn info_structs_match_the_running_kernel() {
+    check_struct(
+        "bpf_link_info",
+        &[
+            ("type", offset_of!(LinkInfoRaw, link_type), "5.8"),
+            ("id", offset_of!(LinkInfoRaw, id), "5.8"),
+            ("prog_id", offset_of!(LinkInfoRaw, prog_id), "5.8"),
+        ],
+    );
+    check_struct(
+        "perf_event_attr",
+        &[
+            ("type", offset_of!(PerfEventAttr, type_), "4.1"),
+            ("config", offset_of!(PerfEventAttr, config), "4.1"),
+            ("size", offset_of!(PerfEventAttr, size), "4.1"),
+            ("sample_type", offset_of!(PerfEventAttr, sample_type), "4.1"),
+            ("read_format", offset_of!(PerfEventAttr, read_format), "4.1"),
+            ("bp_type", offset_of!(PerfEventAttr, bp_type), "4.1"),
+        ],
+    );
     check_struct(
         "bpf_map_info",
         &[

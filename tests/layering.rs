@@ -44,6 +44,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "arena",
         &["abi", "insn", "btf", "obj", "sys", "error", "kfunc"],
     ),
+    // Links attach programs (and struct_ops maps).
+    (
+        "link",
+        &["abi", "insn", "btf", "obj", "sys", "error", "map", "prog"],
+    ),
     // Feature probes create arenas and maps and load programs.
     (
         "features",
@@ -58,7 +63,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "loader",
         &[
             "abi", "insn", "btf", "obj", "sys", "error", "kfunc", "kconfig", "arena", "map",
-            "prog", "features",
+            "prog", "features", "link",
         ],
     ),
 ];

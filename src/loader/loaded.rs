@@ -5,6 +5,7 @@ use super::programs::LoadedProgram;
 use super::{LoadTimings, no_such_global, no_such_program, no_such_section, outside_section};
 use crate::arena::{Arena, ArenaPtr, Plain, plain_from_bytes, plain_to_bytes};
 use crate::error::{Error, Result};
+use crate::link::{AttachTarget, Link};
 use crate::map::Map;
 use crate::obj::relocate::RelocatedProgram;
 use crate::obj::{ARENA_SECTION, MapOrigin, ObjectSpec, VarSpec, zeroed_vec};
@@ -73,6 +74,54 @@ impl LoadedObject {
     /// out.
     pub fn program(&self, name: &str) -> Result<&Program> {
         self.loaded(name).map(|p| &p.program)
+    }
+
+    /// Where program `name` attaches, read from its section name the way
+    /// libbpf's auto-attach reads it ([`AttachTarget::from_section`]).
+    ///
+    /// Errors ([`Error::Invalid`]): no such program, or a section that
+    /// names no attachment (the error says why: a `syscall` program, a
+    /// `kprobe` section without a function, …).
+    pub fn attach_target(&self, name: &str) -> Result<AttachTarget> {
+        let p = self.loaded(name)?;
+        let spec = self
+            .spec
+            .program(name)
+            .ok_or_else(|| no_such_program(&self.spec, name))?;
+        AttachTarget::from_section(&spec.section, p.program.program_type()).map_err(|reason| {
+            Error::invalid("attach target", format!("program '{name}': {reason}"))
+        })
+    }
+
+    /// Attaches program `name` where its section says
+    /// ([`LoadedObject::attach_target`], then [`Link::attach`]). Programs
+    /// whose target needs an interface (`xdp`, `tcx/…`) or a cgroup
+    /// (`cgroup_skb/…`, `cgroup/…`) cannot attach from their section alone:
+    /// use [`LoadedObject::attach_to`] with the target completed by
+    /// [`AttachTarget::with_iface`] or [`AttachTarget::with_cgroup`].
+    ///
+    /// ```no_run
+    /// # fn main() -> bpf_arena::Result<()> {
+    /// let obj = bpf_arena::ObjectLoader::from_file("counter.bpf.o")?.load()?;
+    /// let link = obj.attach("count_enter")?; // SEC("tp_btf/sys_enter")
+    /// // ... events are counted while `link` lives ...
+    /// drop(link); // detached
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Errors: those of [`LoadedObject::attach_target`] and [`Link::attach`].
+    pub fn attach(&self, name: &str) -> Result<Link> {
+        let target = self.attach_target(name)?;
+        self.attach_to(name, &target)
+    }
+
+    /// Attaches program `name` to `target`, whatever its section says
+    /// ([`Link::attach`]).
+    ///
+    /// Errors: no such program ([`Error::Invalid`]), then those of
+    /// [`Link::attach`].
+    pub fn attach_to(&self, name: &str, target: &AttachTarget) -> Result<Link> {
+        Link::attach(self.program(name)?, target)
     }
 
     /// The loaded programs, in object order.

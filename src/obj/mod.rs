@@ -31,6 +31,7 @@
     clippy::panic
 )]
 
+mod attach;
 mod btf_fixup;
 mod externs;
 mod file;
@@ -42,6 +43,7 @@ pub mod relocate;
 mod relocs;
 mod spec;
 
+pub use attach::{AttachTarget, BtfKind, Iface, Needs, elf_function_offset};
 pub use btf_fixup::fixup_btf;
 pub use image::Image;
 pub(crate) use image::zeroed_vec;

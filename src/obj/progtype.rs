@@ -86,17 +86,17 @@ const TABLE: &[(Pat, ProgramType, u32, ProgramFlags)] = &[
     (
         Exact("xdp.frags/devmap"),
         ProgramType::XDP,
-        38,
+        33,
         ProgramFlags::XDP_HAS_FRAGS,
     ),
-    (Exact("xdp/devmap"), ProgramType::XDP, 38, N),
+    (Exact("xdp/devmap"), ProgramType::XDP, 33, N),
     (
         Exact("xdp.frags/cpumap"),
         ProgramType::XDP,
-        39,
+        35,
         ProgramFlags::XDP_HAS_FRAGS,
     ),
-    (Exact("xdp/cpumap"), ProgramType::XDP, 39, N),
+    (Exact("xdp/cpumap"), ProgramType::XDP, 35, N),
     (
         Exact("xdp.frags"),
         ProgramType::XDP,

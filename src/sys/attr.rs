@@ -33,6 +33,8 @@ pub enum Cmd {
     MapGetFdById = 14,
     /// `BPF_OBJ_GET_INFO_BY_FD` (15).
     ObjGetInfoByFd = 15,
+    /// `BPF_RAW_TRACEPOINT_OPEN` (17).
+    RawTracepointOpen = 17,
     /// `BPF_BTF_LOAD` (18).
     BtfLoad = 18,
     /// `BPF_BTF_GET_FD_BY_ID` (19).
@@ -41,6 +43,14 @@ pub enum Cmd {
     MapFreeze = 22,
     /// `BPF_BTF_GET_NEXT_ID` (23).
     BtfGetNextId = 23,
+    /// `BPF_LINK_CREATE` (28, Linux 5.7).
+    LinkCreate = 28,
+    /// `BPF_LINK_GET_FD_BY_ID` (30, Linux 5.8).
+    LinkGetFdById = 30,
+    /// `BPF_ITER_CREATE` (33, Linux 5.8).
+    IterCreate = 33,
+    /// `BPF_LINK_DETACH` (34, Linux 5.9).
+    LinkDetach = 34,
     /// `BPF_PROG_STREAM_READ_BY_FD` (37, Linux 6.17+).
     ProgStreamReadByFd = 37,
 }
@@ -65,6 +75,11 @@ impl Cmd {
             Cmd::BtfGetFdById => "BPF_BTF_GET_FD_BY_ID",
             Cmd::BtfGetNextId => "BPF_BTF_GET_NEXT_ID",
             Cmd::ProgStreamReadByFd => "BPF_PROG_STREAM_READ_BY_FD",
+            Cmd::RawTracepointOpen => "BPF_RAW_TRACEPOINT_OPEN",
+            Cmd::LinkCreate => "BPF_LINK_CREATE",
+            Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
+            Cmd::IterCreate => "BPF_ITER_CREATE",
+            Cmd::LinkDetach => "BPF_LINK_DETACH",
         }
     }
 }
@@ -497,3 +512,10 @@ pub struct BtfInfo {
     /// Offset 28: 1 for the kernel's own BTF objects (vmlinux, modules).
     pub kernel_btf: u32,
 }
+
+// SAFETY (all four): repr(C) structs of integers with explicit padding;
+// their pointer fields are 0 unless sys sets them to live buffers.
+unsafe impl super::InfoStruct for MapInfo {}
+unsafe impl super::InfoStruct for ProgInfo {}
+unsafe impl super::InfoStruct for BtfInfo {}
+unsafe impl super::InfoStruct for super::LinkInfoRaw {}

@@ -63,6 +63,7 @@ pub mod attr;
 mod btf;
 mod errno;
 mod file;
+mod link;
 mod map;
 mod mmap;
 mod prog;
@@ -72,6 +73,11 @@ pub use attr::*;
 pub use btf::{btf_get_fd_by_id, btf_get_next_id, btf_info, btf_load};
 pub use errno::Errno;
 pub(crate) use file::{FileReadError, MappedFile, map_file_readonly, read_regular_file};
+pub use link::{
+    LinkCreateAttr, LinkFdAttr, LinkInfoRaw, PerfEventAttr, RawTracepointAttr, if_index, if_name,
+    iter_create, link_create, link_create_iter, link_detach, link_get_fd_by_id, link_info,
+    mount_tracefs, perf_event_open, raw_tracepoint_open, unmount_detach,
+};
 pub use map::{
     MapShape, OwnedMap, map_create, map_freeze, map_get_fd_by_id, map_info, possible_cpus,
 };
@@ -244,15 +250,31 @@ pub fn obj_get(path: &CStr, file_flags: u32) -> Result<OwnedFd, Errno> {
     owned_fd(bpf(Cmd::ObjGet, &mut a)?)
 }
 
-fn obj_info<T: Default>(fd: BorrowedFd<'_>) -> Result<T, Errno> {
+fn obj_info<T: Default + InfoStruct>(fd: BorrowedFd<'_>) -> Result<T, Errno> {
     let mut info = T::default();
+    obj_info_into(fd, &mut info)?;
+    Ok(info)
+}
+
+/// Marker for the info structs `BPF_OBJ_GET_INFO_BY_FD` fills.
+///
+/// # Safety
+/// Implementors are `#[repr(C)]` plain integer structs without implicit
+/// padding (every bit pattern valid), and any pointer fields in them are 0
+/// or set by `sys` to buffers that outlive the call, with the matching
+/// length fields no larger than the buffers.
+pub(crate) unsafe trait InfoStruct {}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` into `info` as the caller prepared it (the
+/// pointer and length fields it set are the kernel's buffers).
+fn obj_info_into<T: InfoStruct>(fd: BorrowedFd<'_>, info: &mut T) -> Result<(), Errno> {
     let mut a = InfoAttr {
         bpf_fd: fd_u32(fd),
         info_len: std::mem::size_of::<T>() as u32,
-        info: ptr_u64(&mut info as *mut T),
+        info: ptr_u64(info as *mut T),
     };
     bpf(Cmd::ObjGetInfoByFd, &mut a)?;
-    Ok(info)
+    Ok(())
 }
 
 /// Cuts a log buffer at its first NUL.
