@@ -1,0 +1,477 @@
+//! Every tracing attach kind against the real event: each test loads one
+//! program of `bpf-asm/attach_trace.bpf.o`, points it at this test's
+//! thread, attaches it, triggers the event, reads the effect from the
+//! arena, drops the link and checks the program no longer runs.
+//!
+//! The BTF-typed kinds (`tp_btf`, `fentry`, `fexit`, `fmod_ret`, `lsm`,
+//! `iter`) have their target fixed at load from vmlinux BTF; the kernel
+//! calls behind each kind are listed in `bpf_arena::link`.
+
+mod common;
+
+use bpf_arena::link::{BtfKind, LinkDetail, LinkType};
+use bpf_arena::{AttachTarget, Error, Link, LoadedObject, ObjectLoader};
+use std::io::Read;
+
+const OBJ: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf-asm/attach_trace.bpf.o");
+
+fn tid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as u32 }
+}
+
+/// The object with only `prog` loaded, counting this thread's events.
+fn load(prog: &str) -> LoadedObject {
+    let obj = ObjectLoader::from_file(OBJ)
+        .unwrap()
+        .load_only(&[prog])
+        .unwrap()
+        .load()
+        .unwrap_or_else(|e| panic!("loading {prog}: {e}"));
+    obj.set_global("target_tid", tid()).unwrap();
+    obj.set_global("syscall_nr", libc::SYS_getppid as u64)
+        .unwrap();
+    obj
+}
+
+fn arena_u64(obj: &LoadedObject, name: &str) -> u64 {
+    let p = obj.arena_global::<u64>(name).unwrap();
+    obj.arena().unwrap().read(p).unwrap()
+}
+
+fn getppid_n(n: usize) {
+    for _ in 0..n {
+        // SAFETY: getppid has no preconditions; the raw syscall bypasses
+        // any caching in the C library.
+        unsafe { libc::syscall(libc::SYS_getppid) };
+    }
+}
+
+/// unlink() of a path that does not exist: do_unlinkat runs and fails.
+fn unlink_missing_n(n: usize) {
+    let p = std::env::temp_dir().join(format!("bpf-arena-attach-none-{}", tid()));
+    for _ in 0..n {
+        assert!(std::fs::remove_file(&p).is_err());
+    }
+}
+
+fn open_dev_null() -> std::io::Result<std::fs::File> {
+    std::fs::File::open("/dev/null")
+}
+
+/// Attaches `prog` by its section, runs `trigger` 5 times, checks `counter`
+/// went up by exactly 5, drops the link, triggers again and checks it did
+/// not move. Returns the loaded object for further checks.
+fn counts_then_stops(prog: &str, counter: &str, trigger: fn(usize)) -> LoadedObject {
+    let obj = load(prog);
+    let link = obj
+        .attach(prog)
+        .unwrap_or_else(|e| panic!("attaching {prog}: {e}"));
+    trigger(5);
+    assert_eq!(arena_u64(&obj, counter), 5, "{prog}: 5 events counted");
+    let info = link.info().unwrap();
+    assert!(info.id > 0 && info.prog_id > 0, "{info:?}");
+    drop(link);
+    trigger(5);
+    assert_eq!(
+        arena_u64(&obj, counter),
+        5,
+        "{prog}: no events after the drop"
+    );
+    obj
+}
+
+#[test]
+fn raw_tracepoint() {
+    let obj = load("on_raw_tp");
+    let link = obj.attach("on_raw_tp").unwrap();
+    assert_eq!(
+        link.target(),
+        Some(&AttachTarget::RawTracepoint {
+            name: "sys_enter".into()
+        })
+    );
+    getppid_n(7);
+    assert_eq!(arena_u64(&obj, "raw_tp_hits"), 7);
+    let info = link.info().unwrap();
+    assert_eq!(info.link_type, LinkType::RAW_TRACEPOINT);
+    assert_eq!(
+        info.detail,
+        LinkDetail::RawTracepoint {
+            name: "sys_enter".into()
+        }
+    );
+    drop(link);
+    getppid_n(7);
+    assert_eq!(arena_u64(&obj, "raw_tp_hits"), 7);
+}
+
+#[test]
+fn tp_btf() {
+    let obj = counts_then_stops("on_tp_btf", "tp_btf_hits", getppid_n);
+    // A BTF-typed raw tracepoint is still a raw tracepoint link.
+    let link = obj.attach("on_tp_btf").unwrap();
+    let info = link.info().unwrap();
+    assert_eq!(info.link_type, LinkType::RAW_TRACEPOINT);
+    assert_eq!(
+        info.detail,
+        LinkDetail::RawTracepoint {
+            name: "sys_enter".into()
+        }
+    );
+}
+
+/// Why the kinds that run through a BPF trampoline (fentry, fexit,
+/// fmod_ret, lsm) cannot run on this kernel, if they cannot: some kernel
+/// builds refuse every trampoline program at `BPF_PROG_LOAD` with `EPERM`
+/// and an empty verifier log, even to root and even for two instructions
+/// on the kernel's own test function, while the other tracing programs
+/// load. That is this kernel's policy, not a missing feature, so it is a
+/// justified skip — except where `BPF_ARENA_REQUIRE_TRAMPOLINES=1` says the
+/// kernel is known to allow them (the kernel matrix sets it).
+fn trampolines_refused(test: &str) -> bool {
+    use bpf_arena::insn::{Reg, asm, encode};
+    use bpf_arena::prog::{ProgramBuilder, ProgramType};
+    let btf = bpf_arena::kfunc::vmlinux_btf().unwrap();
+    let Some(id) = btf.find_by_name(bpf_arena::btf::kind::FUNC, "bpf_fentry_test1") else {
+        return false;
+    };
+    let insns = encode(&[asm::mov64_imm(Reg::R0, 0), asm::exit()]);
+    let r = ProgramBuilder::new(ProgramType::TRACING, &insns)
+        .name("probe_fentry")
+        .license("GPL")
+        .expected_attach_type(bpf_arena::abi::BPF_TRACE_FENTRY)
+        .attach_btf_id(id)
+        .load();
+    match r {
+        Err(Error::Bpf { errno, .. }) if errno == bpf_arena::Errno::EPERM => {
+            let required = std::env::var("BPF_ARENA_REQUIRE_TRAMPOLINES").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "{test}: BPF_ARENA_REQUIRE_TRAMPOLINES=1 but this kernel refuses trampoline programs (EPERM)"
+            );
+            common::report(
+                "SKIP",
+                test,
+                &format!(
+                    "this kernel ({}) refuses every BPF trampoline program (fentry/fexit/fmod_ret/lsm) with EPERM at BPF_PROG_LOAD, even a 2-instruction fentry on bpf_fentry_test1 loaded by root; the kernel matrix runs it",
+                    common::kernel_release()
+                ),
+            );
+            true
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn tracepoint_through_perf_event() {
+    let obj = counts_then_stops("on_tracepoint", "tracepoint_hits", getppid_n);
+    let link = obj.attach("on_tracepoint").unwrap();
+    let info = link.info().unwrap();
+    assert_eq!(info.link_type, LinkType::PERF_EVENT);
+    assert!(link.perf_event_fd().is_some());
+    if common::kernel_at_least("6.6") {
+        assert_eq!(
+            info.detail,
+            LinkDetail::PerfEvent {
+                event_type: 5,
+                name: "sys_enter_getppid".into()
+            }
+        );
+    }
+}
+
+#[test]
+fn fentry() {
+    if trampolines_refused("fentry") {
+        return;
+    }
+    counts_then_stops("on_fentry", "fentry_hits", unlink_missing_n);
+}
+
+#[test]
+fn fexit_sees_the_return_value() {
+    if trampolines_refused("fexit_sees_the_return_value") {
+        return;
+    }
+    let obj = counts_then_stops("on_fexit", "fexit_hits", unlink_missing_n);
+    let ret = obj.arena_global::<i64>("fexit_ret").unwrap();
+    assert_eq!(
+        obj.arena().unwrap().read(ret).unwrap(),
+        -(libc::ENOENT as i64)
+    );
+}
+
+#[test]
+fn fmod_ret_replaces_the_return_value() {
+    if trampolines_refused("fmod_ret_replaces_the_return_value") {
+        return;
+    }
+    let obj = load("on_fmod_ret");
+    let link = obj.attach("on_fmod_ret").unwrap();
+    assert!(matches!(
+        link.target(),
+        Some(AttachTarget::Btf {
+            kind: BtfKind::FmodRet,
+            ..
+        })
+    ));
+    open_dev_null().unwrap();
+    obj.set_global("fmod_ret_deny", 1u32).unwrap();
+    let e = open_dev_null().unwrap_err();
+    obj.set_global("fmod_ret_deny", 0u32).unwrap();
+    assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{e}");
+    assert_eq!(arena_u64(&obj, "fmod_ret_hits"), 2);
+    drop(link);
+    obj.set_global("fmod_ret_deny", 1u32).unwrap();
+    let after = open_dev_null();
+    obj.set_global("fmod_ret_deny", 0u32).unwrap();
+    after.expect("open works again once the link is dropped");
+    assert_eq!(arena_u64(&obj, "fmod_ret_hits"), 2);
+}
+
+#[test]
+fn lsm_hook_denies() {
+    if trampolines_refused("lsm_hook_denies") {
+        return;
+    }
+    let obj = load("on_lsm");
+    let link = obj.attach("on_lsm").unwrap();
+    open_dev_null().unwrap();
+    obj.set_global("lsm_deny", 1u32).unwrap();
+    let e = open_dev_null().unwrap_err();
+    obj.set_global("lsm_deny", 0u32).unwrap();
+    assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+    assert_eq!(arena_u64(&obj, "lsm_hits"), 2);
+    assert_eq!(link.info().unwrap().link_type, LinkType::TRACING);
+    drop(link);
+    obj.set_global("lsm_deny", 1u32).unwrap();
+    let after = open_dev_null();
+    obj.set_global("lsm_deny", 0u32).unwrap();
+    after.expect("open works again once the link is dropped");
+    assert_eq!(arena_u64(&obj, "lsm_hits"), 2);
+}
+
+#[test]
+fn task_iterator_lists_this_thread() {
+    let obj = load("on_iter");
+    let link = obj.attach("on_iter").unwrap();
+    let mut out = Vec::new();
+    link.open_iter().unwrap().read_to_end(&mut out).unwrap();
+    assert_eq!(out.len() % 8, 0);
+    let ids: Vec<(u32, u32)> = out
+        .chunks_exact(8)
+        .map(|c| {
+            let w = |i: usize| u32::from_ne_bytes(c[i..i + 4].try_into().unwrap());
+            (w(0), w(4))
+        })
+        .collect();
+    assert!(
+        ids.contains(&(std::process::id(), tid())),
+        "this thread is among the {} tasks",
+        ids.len()
+    );
+    assert_eq!(arena_u64(&obj, "iter_tasks"), ids.len() as u64);
+    match link.info().unwrap().detail {
+        LinkDetail::Iter { target } => assert_eq!(target, "task"),
+        d => panic!("iterator link detail: {d:?}"),
+    }
+    // A reader opened before the drop keeps the program; after the drop no
+    // new reader can be opened because the link fd is gone, and the
+    // program ran only for the reads made.
+    drop(link);
+    assert_eq!(arena_u64(&obj, "iter_tasks"), ids.len() as u64);
+}
+
+/// The function the uprobe tests probe: in this test binary, not inlined,
+/// with an unmangled symbol the ELF lookup finds.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn bpf_arena_uprobe_target(x: u64) -> u64 {
+    std::hint::black_box(x).wrapping_mul(3).wrapping_add(1)
+}
+
+fn uprobe_target(retprobe: bool) -> AttachTarget {
+    AttachTarget::Uprobe {
+        path: "/proc/self/exe".into(),
+        function: Some("bpf_arena_uprobe_target".into()),
+        offset: 0,
+        retprobe,
+        pid: Some(std::process::id() as i32),
+    }
+}
+
+fn call_target_n(n: usize) {
+    for i in 0..n {
+        std::hint::black_box(bpf_arena_uprobe_target(std::hint::black_box(40 + i as u64)));
+    }
+}
+
+#[test]
+fn uprobe_on_a_function_of_this_binary() {
+    let obj = load("on_uprobe");
+    let link = obj.attach_to("on_uprobe", &uprobe_target(false)).unwrap();
+    call_target_n(3);
+    assert_eq!(arena_u64(&obj, "uprobe_hits"), 3);
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(
+            arena_u64(&obj, "uprobe_arg"),
+            42,
+            "the last call's argument"
+        );
+    }
+    drop(link);
+    call_target_n(3);
+    assert_eq!(arena_u64(&obj, "uprobe_hits"), 3);
+}
+
+#[test]
+fn uretprobe_sees_the_return_value() {
+    let obj = load("on_uretprobe");
+    let link = obj.attach_to("on_uretprobe", &uprobe_target(true)).unwrap();
+    assert_eq!(link.target().unwrap().kind(), "uretprobe");
+    call_target_n(2);
+    assert_eq!(arena_u64(&obj, "uretprobe_hits"), 2);
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(arena_u64(&obj, "uretprobe_ret"), 41 * 3 + 1);
+    }
+    drop(link);
+    call_target_n(2);
+    assert_eq!(arena_u64(&obj, "uretprobe_hits"), 2);
+}
+
+/// Whether this kernel was built without kprobes (`# CONFIG_KPROBES is not
+/// set` in its configuration), which justifies a skip even in strict mode.
+fn kprobes_configured_out() -> bool {
+    bpf_arena::kconfig::kernel_config().is_ok_and(|c| !c.values.contains_key("CONFIG_KPROBES"))
+}
+
+#[test]
+fn kprobe() {
+    let obj = load("on_kprobe");
+    match obj.attach("on_kprobe") {
+        Err(Error::NotSupported { what, detail, .. }) => {
+            let why = format!("{what}: {}", detail.unwrap_or_default());
+            assert!(why.contains("no kprobe PMU"), "{why}");
+            if !kprobes_configured_out() {
+                panic!("the kprobe PMU is missing but CONFIG_KPROBES is not off: {why}");
+            }
+            common::report(
+                "SKIP",
+                "kprobe",
+                &format!(
+                    "this kernel is built without CONFIG_KPROBES ({why}); the kernel matrix runs it"
+                ),
+            );
+        }
+        Err(e) => panic!("attaching a kprobe: {e}"),
+        Ok(link) => {
+            unlink_missing_n(4);
+            assert_eq!(arena_u64(&obj, "kprobe_hits"), 4);
+            assert_eq!(link.info().unwrap().link_type, LinkType::PERF_EVENT);
+            drop(link);
+            unlink_missing_n(4);
+            assert_eq!(arena_u64(&obj, "kprobe_hits"), 4);
+        }
+    }
+}
+
+#[test]
+fn pinned_link_outlives_its_fd() {
+    let fs = common::Bpffs::new("attach-pin");
+    let obj = load("on_raw_tp");
+    let link = obj.attach("on_raw_tp").unwrap();
+    let pin = fs.0.join("raw_tp_link");
+    link.pin(&pin).unwrap();
+    let id = link.info().unwrap().id;
+    drop(link);
+    getppid_n(2);
+    assert_eq!(
+        arena_u64(&obj, "raw_tp_hits"),
+        2,
+        "the pin keeps it attached"
+    );
+    let again = Link::open_pinned(&pin).unwrap();
+    assert_eq!(again.info().unwrap().id, id);
+    assert!(again.target().is_none());
+    let by_id = Link::from_id(id).unwrap();
+    assert_eq!(by_id.info().unwrap().link_type, LinkType::RAW_TRACEPOINT);
+    std::fs::remove_file(&pin).unwrap();
+    drop(again);
+    drop(by_id);
+    getppid_n(2);
+    assert_eq!(
+        arena_u64(&obj, "raw_tp_hits"),
+        2,
+        "detached with its last fd"
+    );
+    // Tracing links have no BPF_LINK_DETACH.
+    let l = obj.attach("on_raw_tp").unwrap();
+    assert_eq!(
+        l.detach().unwrap_err().errno(),
+        Some(bpf_arena::Errno::EOPNOTSUPP)
+    );
+}
+
+#[test]
+fn wrong_targets_are_refused_with_their_names() {
+    let obj = load("on_raw_tp");
+    let e = obj
+        .attach_to(
+            "on_raw_tp",
+            &AttachTarget::RawTracepoint {
+                name: "no_such_tracepoint_here".into(),
+            },
+        )
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("BPF_RAW_TRACEPOINT_OPEN") && text.contains("on_raw_tp"),
+        "{text}"
+    );
+    assert!(text.contains("no_such_tracepoint_here"), "{text}");
+    let e = obj
+        .attach_to(
+            "on_raw_tp",
+            &AttachTarget::Tracepoint {
+                category: "syscalls".into(),
+                name: "no_such_event".into(),
+            },
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("no tracepoint 'syscalls/no_such_event'"),
+        "{e}"
+    );
+    let e = obj
+        .attach_to(
+            "on_raw_tp",
+            &AttachTarget::Tracepoint {
+                category: "..".into(),
+                name: "x".into(),
+            },
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("is not CATEGORY/NAME"), "{e}");
+    let e = obj.attach("no_such_program").unwrap_err();
+    assert!(e.to_string().contains("no_such_program"), "{e}");
+    let e = obj
+        .attach_to(
+            "on_raw_tp",
+            &AttachTarget::Uprobe {
+                path: "/proc/self/exe".into(),
+                function: Some("no_such_function_anywhere".into()),
+                offset: 0,
+                retprobe: false,
+                pid: None,
+            },
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("no function 'no_such_function_anywhere'"),
+        "{e}"
+    );
+}
