@@ -1,5 +1,7 @@
 //! `ObjectSpec::parse` on arbitrary bytes (seeded with the `bpf-asm`
-//! objects), then the spec's cheap pure accessors.
+//! objects), then the spec's cheap pure accessors, the attach target each
+//! program's section names (and its display), and the uprobe lookup of a
+//! function's file offset in the same bytes read as an executable.
 #![no_main]
 
 use bpf_arena::obj::{self, ObjectSpec};
@@ -16,6 +18,10 @@ fuzz_target!(|data: &[u8]| {
     for p in &spec.programs {
         assert!(spec.program(&p.name).is_some());
         let _ = obj::section_def(&p.section);
+        if let Ok(t) = obj::AttachTarget::from_section(&p.section, p.prog_type) {
+            let _ = (t.to_string(), t.needs());
+        }
+        let _ = obj::elf_function_offset(data, &p.name);
     }
     for m in &spec.maps {
         assert!(spec.map(&m.name).is_some());
