@@ -283,8 +283,35 @@ impl core::fmt::Display for MapFlags {
 
 /// `BPF_MAP_TYPE_ARRAY`: global data sections are one-element arrays.
 pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
+/// `BPF_MAP_TYPE_RINGBUF` (Linux 5.8): BPF programs produce records, user
+/// space consumes them.
+pub const BPF_MAP_TYPE_RINGBUF: u32 = 27;
+/// `BPF_MAP_TYPE_USER_RINGBUF` (Linux 6.1): user space produces records,
+/// BPF programs drain them (`bpf_user_ringbuf_drain`).
+pub const BPF_MAP_TYPE_USER_RINGBUF: u32 = 31;
 /// `BPF_MAP_TYPE_ARENA` (Linux 6.9).
 pub const MAP_TYPE_ARENA: u32 = 33;
+
+/// `BPF_F_NUMA_NODE` (map flag, Linux 4.14): `numa_node` is valid. The
+/// only creation flag a ring buffer takes up to Linux 6.18.
+pub const BPF_F_NUMA_NODE: u32 = 1 << 2;
+
+/// `BPF_RINGBUF_BUSY_BIT`: set in a ring buffer record's length word while
+/// the record is reserved and not yet submitted or discarded.
+pub const BPF_RINGBUF_BUSY_BIT: u32 = 1 << 31;
+/// `BPF_RINGBUF_DISCARD_BIT`: set in a ring buffer record's length word
+/// when the record was discarded (consumers skip it).
+pub const BPF_RINGBUF_DISCARD_BIT: u32 = 1 << 30;
+/// `BPF_RINGBUF_HDR_SZ`: the size of a ring buffer record's header (a
+/// `u32` length with the two bits above, a `u32` page offset the kernel
+/// uses for itself); records start at multiples of 8.
+pub const BPF_RINGBUF_HDR_SZ: u32 = 8;
+/// `BPF_RB_NO_WAKEUP` (flag of `bpf_ringbuf_output`/`_submit`/`_discard`
+/// and `bpf_user_ringbuf_drain`): wake nobody for this record.
+pub const BPF_RB_NO_WAKEUP: u64 = 1 << 0;
+/// `BPF_RB_FORCE_WAKEUP`: wake the other side even when it has not caught
+/// up.
+pub const BPF_RB_FORCE_WAKEUP: u64 = 1 << 1;
 
 /// `BPF_F_RDONLY_PROG` (map flag): programs may only read the map
 /// (`.rodata`, `.kconfig`).

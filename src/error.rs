@@ -112,6 +112,30 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A user ring buffer has no room for a record now
+    /// ([`UserRingBuf::reserve`](crate::ringbuf::UserRingBuf::reserve)
+    /// never blocks): BPF programs must drain it first.
+    #[error(
+        "ring buffer '{map}' is full: the record needs {needed} bytes (header and padding included), {free} are free"
+    )]
+    RingBufFull {
+        /// The map's name.
+        map: String,
+        /// Bytes the record needs in the ring.
+        needed: usize,
+        /// Bytes free.
+        free: usize,
+    },
+    /// A ring buffer's shared pages hold positions or a record header that
+    /// break the ring's protocol (a kernel bug, or another process writing
+    /// them); the consumer or producer stopped before it.
+    #[error("ring buffer '{map}' is inconsistent: {detail}")]
+    RingBufCorrupt {
+        /// The map's name.
+        map: String,
+        /// What was read.
+        detail: crate::sys::RingCorrupt,
+    },
 }
 
 /// An object that cannot be used is [`Error::Object`]; an object file that

@@ -14,7 +14,7 @@
 //!     v
 //!   features    link
 //!     v
-//!   arena
+//!   arena   ringbuf
 //!     v
 //!   map   prog
 //!     v
@@ -29,8 +29,9 @@
 //!
 //! Each row uses only rows below it in its own column, and every live
 //! module may use every pure one. Of the live modules, [`sys`] uses only
-//! [`abi`], and `arena` uses [`prog`] only in its page management (the
-//! page kfuncs run in SYSCALL programs it loads).
+//! [`abi`], `arena` uses [`prog`] only in its page management (the
+//! page kfuncs run in SYSCALL programs it loads), and [`ringbuf`] uses
+//! [`map`] but not [`prog`] or `kfunc`.
 //!
 //! - Pure layer — plain data and parsing, its own error types, usable
 //!   without a kernel:
@@ -41,9 +42,9 @@
 //!   - [`obj`]: ELF objects — parse, then relocate against
 //!     [`obj::relocate::KernelFacts`] handed in as plain data.
 //! - Live layer — talks to the running kernel:
-//!   - [`sys`]: the only code that calls `bpf(2)` (and the arena's
-//!     `mmap`): one `#[repr(C)]` attr struct per command,
-//!     [`sys::Errno`], `OwnedFd`. Uses only [`abi`].
+//!   - [`sys`]: the only code that calls `bpf(2)` (and `mmap` for
+//!     arenas, global data and ring buffers): one `#[repr(C)]` attr
+//!     struct per command, [`sys::Errno`], `OwnedFd`. Uses only [`abi`].
 //!   - [`Error`]: the crate's error, and the conversions from the pure
 //!     layer's error types ([`obj::ObjError`], [`btf::BtfError`]).
 //!   - [`kfunc`], [`kconfig`]: kernel facts read from files — kfunc BTF
@@ -51,6 +52,10 @@
 //!   - [`map`], [`prog`], [`arena`]: live kernel objects that own fds and
 //!     mappings — maps, programs (load, test-run) and arenas (create,
 //!     place, map, typed access, page management).
+//!   - [`ringbuf`]: BPF ring buffers mapped in place — the consumer of a
+//!     `BPF_MAP_TYPE_RINGBUF` (Linux 5.8) and the producer of a
+//!     `BPF_MAP_TYPE_USER_RINGBUF` (Linux 6.1), records lent without
+//!     copies, waits through `epoll`.
 //!   - [`features`]: cached feature probes, which create arenas and maps
 //!     and load programs to ask the kernel.
 //!   - [`loader`]: loads a parsed object, using everything below, as one
@@ -77,7 +82,8 @@
 //! ([`ArenaBuilder`]), walk it ([`Arena`], [`ArenaPtr`], [`Plain`]), load
 //! an object ([`ObjectLoader`] → [`LoadedObject`], whose globals, maps and
 //! programs it gives by name), attach a program to a kernel event
-//! ([`LoadedObject::attach`] → [`Link`]), build and run a program by hand
+//! ([`LoadedObject::attach`] → [`Link`]), consume or produce a ring buffer
+//! ([`RingBuf`], [`UserRingBuf`]), build and run a program by hand
 //! ([`ProgramBuilder`] → [`Program`]), and [`Error`].
 //!
 //! ```no_run
@@ -111,6 +117,7 @@ pub mod loader;
 pub mod map;
 pub mod obj;
 pub mod prog;
+pub mod ringbuf;
 pub mod sys;
 
 pub use abi::ProgramType;
@@ -119,4 +126,5 @@ pub use error::{Error, Result, VerifierError};
 pub use link::{AttachTarget, Link};
 pub use loader::{LoadedObject, ObjectLoader};
 pub use prog::{Program, ProgramBuilder};
+pub use ringbuf::{RingBuf, UserRingBuf};
 pub use sys::{Cmd, Errno};

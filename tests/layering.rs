@@ -5,6 +5,7 @@
 //! ```text
 //! pure:  abi  <  insn, btf  <  obj
 //! live:  sys  <  error  <  kfunc, kconfig  <  map, prog  <  arena  <  features  <  loader
+//!        map  <  ringbuf
 //! ```
 //!
 //! Every live module may use every pure one; `sys` only `abi`. `error`
@@ -48,6 +49,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "link",
         &["abi", "insn", "btf", "obj", "sys", "error", "map", "prog"],
+    ),
+    // Ring buffers: mapped through sys, opened from a map.
+    (
+        "ringbuf",
+        &["abi", "insn", "btf", "obj", "sys", "error", "map"],
     ),
     // Feature probes create arenas and maps and load programs.
     (

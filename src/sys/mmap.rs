@@ -27,6 +27,37 @@ pub(super) unsafe fn raw_mmap(
     }
 }
 
+/// `mmap(NULL, len, prot, MAP_SHARED, fd, offset)`: a new mapping where the
+/// kernel chooses, starting `offset` bytes into what the fd maps (a ring
+/// buffer's producer page and data). Never replaces a mapping. An
+/// `offset` that is not page aligned, or a length of 0, is `EINVAL`; the
+/// fd's own `mmap` answers for the rest.
+pub(super) fn mmap_shared_offset(
+    len: usize,
+    prot: i32,
+    fd: BorrowedFd<'_>,
+    offset: usize,
+) -> Result<usize, Errno> {
+    let offset = libc::off_t::try_from(offset).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: a NULL hint without MAP_FIXED never replaces a mapping, so no
+    // Rust memory is touched; the kernel only creates a new mapping.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            offset,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(p as usize)
+    }
+}
+
 /// `mmap(addr, len, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0)` (Linux 4.17).
 ///
 /// Never replaces an existing mapping: an occupied range answers `EEXIST`.

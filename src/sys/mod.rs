@@ -1,5 +1,6 @@
 //! The raw kernel interface: the only code that calls `bpf(2)`, and the
-//! arena's `mmap`/`munmap`.
+//! `mmap`/`munmap` of arenas, global data and ring buffers (with the
+//! `epoll` calls ring buffers wait with).
 //!
 //! Everything here is a thin, typed wrapper: one `#[repr(C)]` attr struct per
 //! command ([`attr`]), one private choke point for the syscall, [`OwnedFd`] for every fd the
@@ -7,14 +8,16 @@
 //! add meaning (which map, which program); this layer adds none.
 //!
 //! All `bpf(2)` commands here exist since Linux 4.x except where a function
-//! says otherwise; arena maps need Linux 6.9.
+//! says otherwise; arena maps need Linux 6.9, ring buffers 5.8 and user
+//! ring buffers 6.1.
 //!
 //! The functions live in files by the object they act on, and are all
 //! re-exported here: maps (create, freeze, element calls, the per-CPU
 //! count), programs (load, test-run, info, streams), BTF objects, memory
-//! mappings ([`SharedMapping`] and the arena's placement calls), and the
-//! bounded reads of kernel files; pinning, capabilities and the page size
-//! are in this file.
+//! mappings ([`SharedMapping`] and the arena's placement calls), ring
+//! buffers' shared pages ([`RingConsumer`], [`RingProducer`]) and the
+//! [`Epoll`] their waits use, and the bounded reads of kernel files;
+//! pinning, capabilities and the page size are in this file.
 //!
 //! # Soundness
 //! No safe function here can cause undefined behaviour or a fatal signal,
@@ -38,10 +41,15 @@
 //!   files are not public. The mapping functions that are safe never
 //!   replace a mapping (`MAP_FIXED_NOREPLACE` or no address at all).
 //! - Shared memory (mapped map values) is only copied in and out with
-//!   atomic accesses, never lent out as `&[u8]`.
+//!   atomic accesses, never lent out as `&[u8]` — except the records of
+//!   BPF ring buffers, which the ring's protocol keeps unchanged while
+//!   they are lent, and which only borrows of the one consumer or
+//!   producer of a ring lend ([`RingConsumer`], [`RingProducer`]; their
+//!   module's docs give the argument).
 //! - `Send`/`Sync`: [`SharedMapping`] is both (`unsafe impl`): it owns its
 //!   mapping until drop and every access is an atomic copy, so threads can
-//!   share it without data races. The crate-private read-only mapping of
+//!   share it without data races. [`RingConsumer`] and [`RingProducer`]
+//!   are both too: they lend record bytes only through `&mut self`. The crate-private read-only mapping of
 //!   kernel BTF is both because that memory never changes. Everything else
 //!   here is `Send`/`Sync` only where the compiler derives it.
 //!
@@ -61,16 +69,19 @@
 
 pub mod attr;
 mod btf;
+mod epoll;
 mod errno;
 mod file;
 mod link;
 mod map;
 mod mmap;
 mod prog;
+mod ringbuf;
 pub(crate) mod shared;
 
 pub use attr::*;
 pub use btf::{btf_get_fd_by_id, btf_get_next_id, btf_info, btf_load};
+pub use epoll::{EPOLLIN, EPOLLOUT, Epoll};
 pub use errno::Errno;
 pub(crate) use file::{FileReadError, MappedFile, map_file_readonly, read_regular_file};
 pub use link::{
@@ -88,6 +99,10 @@ pub use mmap::{
 pub use prog::{
     ProgInfoBuffers, ProgInfoFilled, ProgLoadFailure, ProgLoadRequest, TestRunRequest,
     TestRunResult, prog_info, prog_info_into, prog_load, prog_stream_read, prog_test_run,
+};
+pub use ringbuf::{
+    ReserveError, RingConsumer, RingCorrupt, RingProducer, RingRecord, RingReservation,
+    USER_RINGBUF_MAX_RECORD,
 };
 
 use std::ffi::CStr;
