@@ -75,7 +75,7 @@ fn run_without_arenas_says_which_release() {
     );
 }
 
-const OBJECTS: [&str; 11] = [
+const OBJECTS: [&str; 12] = [
     "arena_list.bpf.o",
     "asm_legacy.o",
     "asm_untyped.o",
@@ -86,6 +86,7 @@ const OBJECTS: [&str; 11] = [
     "fixed_addr.bpf.o",
     "htab.bpf.o",
     "pages.bpf.o",
+    "syscall_top.bpf.o",
     "user_list.bpf.o",
 ];
 
