@@ -75,13 +75,14 @@ fn run_without_arenas_says_which_release() {
     );
 }
 
-const OBJECTS: [&str; 12] = [
+const OBJECTS: [&str; 13] = [
     "arena_list.bpf.o",
     "asm_legacy.o",
     "asm_untyped.o",
     "atomics.bpf.o",
     "counter.bpf.o",
     "counter_reader.bpf.o",
+    "events_bench.bpf.o",
     "externs.bpf.o",
     "fixed_addr.bpf.o",
     "htab.bpf.o",

@@ -420,7 +420,7 @@ fn every_object_parses_and_every_program_relocates() {
         }
         n += 1;
     }
-    assert_eq!(n, 12, "objects in bpf-asm/");
+    assert_eq!(n, 13, "objects in bpf-asm/");
 }
 
 #[test]
