@@ -5,21 +5,21 @@
 //! every system call of the machine under (process id, syscall number).
 //! With a BPF hash map, user space would read that table back with two
 //! system calls per entry (`BPF_MAP_GET_NEXT_KEY`, then
-//! `BPF_MAP_LOOKUP_ELEM`), thousands of them every refresh, each one
-//! itself a system call this very program would count. Here the table is an
-//! `__arena` global of `bpf-asm/syscall_top.bpf.c`: memory mapped into this
-//! process at the same addresses BPF uses, so user space walks the live
-//! table with plain loads while BPF keeps counting on every CPU — no system
-//! call per entry, microseconds for the whole table
-//! (`cargo bench --bench events` measures both ways).
+//! `BPF_MAP_LOOKUP_ELEM`; or copy it out in batches with
+//! `BPF_MAP_LOOKUP_BATCH`), thousands of them every refresh, each one a
+//! system call this very program counts. Here the table is an `__arena`
+//! global of `bpf-asm/syscall_top.bpf.c`: memory mapped into this process
+//! at the same addresses BPF uses, so user space walks the live table with
+//! plain loads while BPF keeps counting on every CPU — no system call per
+//! entry, tens of microseconds for the whole table (`cargo bench --bench
+//! events` measures both ways).
 //!
 //! The table is open addressing with linear probing over a fixed 4096
-//! slots (an event that finds no slot within 64 counts into `overflow`);
+//! slots (an event that finds no slot within 64 counts into `overflow`).
 //! BPF claims a free slot with a compare-and-swap on its key and counts
 //! with an atomic add, so concurrent CPUs never corrupt it (arena atomics:
-//! Linux 6.10). This
-//! example walks all of its slots every second and prints the ten entries
-//! that grew most in that second.
+//! Linux 6.10). This example walks all of its slots every second and
+//! prints the ten entries that grew most in that second.
 //!
 //! So that the table is never empty, a thread of this process calls
 //! `getpid` in bursts; at the end the example checks that BPF counted every
