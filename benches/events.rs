@@ -9,8 +9,9 @@
 //!     state). Measured: ns per `syscall(SYS_getpid)` with each variant
 //!     attached, against the same loop with no program and with the filter
 //!     alone; the variants take turns round after round (a different one
-//!     first each round), medians over rounds. Every round checks that the
-//!     counter grew by exactly the calls made.
+//!     first each round); the differences between variants are taken
+//!     within each round, then their median over rounds. Every round checks
+//!     that the counter grew by exactly the calls made.
 //!     Any program on `sys_enter` sends every system call through the
 //!     kernel's syscall-tracing path, so "filter only" minus "no program"
 //!     is the price of having a program there at all; the variants differ
@@ -166,32 +167,38 @@ fn per_event(o: &LoadedObject, tid: u32) {
             samples[k].push(ns);
         }
     }
-    let med: Vec<f64> = samples.iter_mut().map(|s| median(s)).collect();
-    let (none, filter) = (med[0], med[1]);
+    // Differences are taken within each round (the variants of one round
+    // ran within a fraction of a second of each other), then their median.
+    let above = |k: usize, base: usize| {
+        let mut d: Vec<f64> = (0..rounds)
+            .map(|r| samples[k][r] - samples[base][r])
+            .collect();
+        f(median(&mut d))
+    };
     let rows: Vec<Vec<String>> = Variant::ALL
         .iter()
-        .zip(&med)
-        .map(|(&v, &ns)| {
+        .enumerate()
+        .map(|(k, &v)| {
             let dash = || "-".to_string();
             vec![
                 v.label().to_string(),
-                f(ns),
+                f(median(&mut samples[k].clone())),
                 if v == Variant::None {
                     dash()
                 } else {
-                    f(ns - none)
+                    above(k, 0)
                 },
                 if matches!(v, Variant::None | Variant::Filter) {
                     dash()
                 } else {
-                    f(ns - filter)
+                    above(k, 1)
                 },
             ]
         })
         .collect();
     table(
         &format!(
-            "events (a): tp_btf/sys_enter program counting this thread's getpid() calls, ns per call (median of {rounds} interleaved rounds of {calls} calls)"
+            "events (a): tp_btf/sys_enter program counting this thread's getpid() calls, ns per call (medians of {rounds} interleaved rounds of {calls} calls; differences taken within each round)"
         ),
         &[
             "counter",
