@@ -75,26 +75,27 @@ fn run_without_arenas_says_which_release() {
     );
 }
 
-const OBJECTS: [&str; 11] = [
-    "arena_list.bpf.o",
-    "asm_legacy.o",
-    "asm_untyped.o",
-    "atomics.bpf.o",
-    "counter.bpf.o",
-    "counter_reader.bpf.o",
-    "externs.bpf.o",
-    "fixed_addr.bpf.o",
-    "htab.bpf.o",
-    "pages.bpf.o",
-    "user_list.bpf.o",
-];
+/// Every object in `bpf-asm/` (not `bad/`), sorted: each has a golden
+/// `inspect` output in `tests/cli/`, so a new object without one fails.
+fn objects() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf-asm");
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".o"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 16, "objects in bpf-asm/: {v:?}");
+    v
+}
 
 #[test]
 fn inspect_every_object_matches_its_golden_output() {
     let dir = format!("{}/tests/cli", env!("CARGO_MANIFEST_DIR"));
     let bless = std::env::var("BPF_ARENA_BLESS").is_ok_and(|v| v == "1");
     let mut mismatched = Vec::new();
-    for o in OBJECTS {
+    for o in objects() {
+        let o = o.as_str();
         let out = ok(&["inspect", &obj(o)]);
         let golden = format!("{dir}/{}.inspect", o.split('.').next().unwrap());
         if bless {

@@ -13,9 +13,10 @@ fn example(name: &str) -> std::path::PathBuf {
     profile_dir.join("examples").join(name)
 }
 
-/// Runs the example; `Ok` when it succeeded, else its one-line error after
-/// checking that the line says which newer Linux release it needs.
-fn run(name: &str, args: &[&str]) -> Result<(), String> {
+/// Runs the example; `Ok((its pid, its stdout))` when it succeeded, else
+/// its one-line error after checking that the line says which newer Linux
+/// release it needs.
+fn run(name: &str, args: &[&str]) -> Result<(u32, String), String> {
     let path = example(name);
     if !path.exists() {
         // `cargo test` builds the examples; `cargo test --test examples`
@@ -27,12 +28,16 @@ fn run(name: &str, args: &[&str]) -> Result<(), String> {
         assert!(!common::strict(), "{why}");
         return Err(format!("SKIP {why}"));
     }
-    let out = std::process::Command::new(&path)
+    let child = std::process::Command::new(&path)
         .args(args)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
     if out.status.success() {
-        return Ok(());
+        return Ok((pid, String::from_utf8_lossy(&out.stdout).to_string()));
     }
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     Err(common::assert_one_line_naming_a_newer_release(
@@ -50,6 +55,7 @@ fn examples_work_or_name_what_is_missing() {
         ("shared_counter", &[][..]),
         ("user_list", &["500"][..]),
         ("arena_pages", &[][..]),
+        ("syscall_top", &["1"][..]),
     ] {
         if let Err(line) = run(name, args) {
             missing.push(line);
@@ -68,10 +74,65 @@ fn examples_work_or_name_what_is_missing() {
         bpf_arena::features::probe(Feature::ArenaMap),
         bpf_arena::features::Support::No { .. }
     ) {
-        assert_eq!(missing.len(), 4, "{missing:?}");
+        assert_eq!(missing.len(), 5, "{missing:?}");
         assert!(
             missing.iter().all(|l| l.contains("needs Linux 6.9")),
             "{missing:?}"
         );
     }
+}
+
+/// syscall_top for one second: one table of the busiest (pid, syscall)
+/// pairs, in which its own getpid load leads, then its final check.
+#[test]
+fn syscall_top_shows_its_own_getpid_load() {
+    require!(
+        Feature::CapBpf,
+        Feature::CapPerfmon,
+        Feature::ArenaMap,
+        Feature::ArenaAtomics
+    );
+    let (pid, out) = match run("syscall_top", &["1"]) {
+        Ok(r) => r,
+        Err(line) if line.starts_with("SKIP ") => {
+            common::report("SKIP", &common::test_name(), &line[5..]);
+            return;
+        }
+        Err(line) => panic!("syscall_top failed on a kernel with arena atomics: {line}"),
+    };
+    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    assert!(
+        lines[0].starts_with("syscall_top: counting every system call for 1 s"),
+        "{out}"
+    );
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("[1 s] ") && l.contains(" entries, "))
+        .unwrap_or_else(|| panic!("no [1 s] table:\n{out}"));
+    let header: Vec<&str> = lines[at + 1].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["PID", "COMM", "NR", "SYSCALL", "LAST", "1", "s", "TOTAL"],
+        "{out}"
+    );
+    // Rows: PID COMM NR [NAME] LAST TOTAL, at most ten, busiest first.
+    let rows: Vec<Vec<&str>> = lines[at + 2..]
+        .iter()
+        .take_while(|l| !l.starts_with("ok: "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!((1..=10).contains(&rows.len()), "{out}");
+    let first = &rows[0];
+    assert_eq!(
+        (first[0], first[3]),
+        (pid.to_string().as_str(), "getpid"),
+        "its own getpid load is not the busiest:\n{out}"
+    );
+    let last: u64 = first[4].parse().unwrap();
+    let total: u64 = first[5].parse().unwrap();
+    assert!(last > 1000 && total == last, "{out}");
+    assert!(
+        lines.last().unwrap().starts_with("ok: the load thread's "),
+        "{out}"
+    );
 }
