@@ -102,9 +102,9 @@ impl LoadedObject {
     ///
     /// ```no_run
     /// # fn main() -> bpf_arena::Result<()> {
-    /// let obj = bpf_arena::ObjectLoader::from_file("counter.bpf.o")?.load()?;
-    /// let link = obj.attach("count_enter")?; // SEC("tp_btf/sys_enter")
-    /// // ... events are counted while `link` lives ...
+    /// let obj = bpf_arena::ObjectLoader::from_file("bpf-asm/syscall_top.bpf.o")?.load()?;
+    /// let link = obj.attach("syscall_top")?; // SEC("tp_btf/sys_enter")
+    /// // ... every system call is counted in the arena while `link` lives ...
     /// drop(link); // detached
     /// # Ok(()) }
     /// ```
