@@ -1,6 +1,7 @@
 //! The raw kernel interface: the only code that calls `bpf(2)`, and the
 //! `mmap`/`munmap` of arenas, global data and ring buffers (with the
-//! `epoll` calls ring buffers wait with).
+//! `epoll` calls ring buffers wait with), and the `signalfd` and `poll` of
+//! waits that a signal may end.
 //!
 //! Everything here is a thin, typed wrapper: one `#[repr(C)]` attr struct per
 //! command ([`attr`]), one private choke point for the syscall, [`OwnedFd`] for every fd the
@@ -16,8 +17,10 @@
 //! count), programs (load, test-run, info, streams), BTF objects, memory
 //! mappings ([`SharedMapping`] and the arena's placement calls), ring
 //! buffers' shared pages ([`RingConsumer`], [`RingProducer`]) and the
-//! [`Epoll`] their waits use, and the bounded reads of kernel files;
-//! pinning, capabilities and the page size are in this file.
+//! [`Epoll`] their waits use, the bounded reads of kernel files, and
+//! waiting on several fds and termination signals at once ([`SignalFd`],
+//! [`poll_readable`]); pinning, capabilities and the page size are in this
+//! file.
 //!
 //! # Soundness
 //! No safe function here can cause undefined behaviour or a fatal signal,
@@ -46,6 +49,9 @@
 //!   they are lent, and which only borrows of the one consumer or
 //!   producer of a ring lend ([`RingConsumer`], [`RingProducer`]; their
 //!   module's docs give the argument).
+//! - Signals: [`SignalFd`] blocks only the asynchronous signals [`Signal`]
+//!   names, never those a fault raises (`SIGSEGV`, `SIGBUS`), and is
+//!   neither `Send` nor `Sync`, as the mask it restores is its thread's.
 //! - `Send`/`Sync`: [`SharedMapping`] is both (`unsafe impl`): it owns its
 //!   mapping until drop and every access is an atomic copy, so threads can
 //!   share it without data races. [`RingConsumer`] and [`RingProducer`]
@@ -78,6 +84,7 @@ mod mmap;
 mod prog;
 mod ringbuf;
 pub(crate) mod shared;
+mod signals;
 
 pub use attr::*;
 pub use btf::{btf_get_fd_by_id, btf_get_next_id, btf_info, btf_load};
@@ -104,6 +111,7 @@ pub use ringbuf::{
     ReserveError, RingConsumer, RingCorrupt, RingProducer, RingRecord, RingReservation,
     USER_RINGBUF_MAX_RECORD,
 };
+pub use signals::{Signal, SignalFd, poll_readable};
 
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
