@@ -605,12 +605,12 @@ fn errors_exit_with_status_and_one_line() {
         (
             &[],
             2,
-            "bpf-arena: a command is required (probe, inspect, run, show); see bpf-arena --help\n",
+            "bpf-arena: a command is required (probe, inspect, run, show, attach); see bpf-arena --help\n",
         ),
         (
             &["frob"],
             2,
-            "bpf-arena: unknown command 'frob' (probe, inspect, run, show); see bpf-arena --help\n",
+            "bpf-arena: unknown command 'frob' (probe, inspect, run, show, attach); see bpf-arena --help\n",
         ),
         (
             &["probe", "x"],
@@ -789,6 +789,10 @@ fn help_for_the_tool_and_each_command() {
         (
             &["show", "--help"][..],
             "Usage: bpf-arena show OBJECT [--set NAME=VALUE]... [--pages N] [PROGRAM...]",
+        ),
+        (
+            &["attach", "--help"][..],
+            "Usage: bpf-arena attach OBJECT [--set NAME=VALUE]... [--get NAME]... [--pages N]\n                        [--for SECONDS] [--iface NAME] [--cgroup PATH]\n                        [--ringbuf MAP]... [PROGRAM...]\n",
         ),
     ] {
         let out = ok(args);
@@ -1008,7 +1012,7 @@ fn hostile_arguments_and_files_are_refused() {
         (
             &[bad],
             2,
-            "bpf-arena: unknown command '\u{fffd}name' (probe, inspect, run, show); see bpf-arena --help\n",
+            "bpf-arena: unknown command '\u{fffd}name' (probe, inspect, run, show, attach); see bpf-arena --help\n",
         ),
         (
             &[OsStr::new("run"), o, OsStr::new("--get"), bad],
@@ -1110,4 +1114,412 @@ fn get_prints_pointers_in_hex() {
     // One page into a 4 GiB-aligned arena (page 0 is never handed out).
     assert_eq!(addr & 0xffff_ffff, bpf_arena::arena::page_size(), "{out}");
     assert_eq!(lines[2], "step=1");
+}
+
+/// The role of a re-run of this test binary that calls getpid() for the
+/// `attach` tests ([`getpid_traffic`]).
+const TRAFFIC: &str = "getpid_traffic";
+/// What the traffic process prints once it waits for its go.
+const TRAFFIC_READY: &str = "getpid-traffic-ready";
+
+/// Not a test of its own (it returns at once): re-run as [`TRAFFIC`], it is
+/// the process whose getpid() calls `attach` counts. It says it is ready,
+/// waits for one byte on stdin, makes `BPF_ARENA_GETPIDS` getpid system
+/// calls and ends at once (`_exit`: no test harness code runs after them,
+/// so they are the only getpid calls it makes while anything is attached).
+#[test]
+fn getpid_traffic() {
+    use std::io::{Read, Write};
+    if !common::is_child(TRAFFIC) {
+        return;
+    }
+    let n: u32 = std::env::var("BPF_ARENA_GETPIDS").unwrap().parse().unwrap();
+    let mut out = std::io::stdout();
+    writeln!(out, "{TRAFFIC_READY}").unwrap();
+    out.flush().unwrap();
+    let mut go = [0u8; 1];
+    std::io::stdin().read_exact(&mut go).unwrap();
+    for _ in 0..n {
+        // SAFETY: getpid has no arguments and no effects.
+        unsafe { libc::syscall(libc::SYS_getpid) };
+    }
+    // SAFETY: ends this process at once, as intended.
+    unsafe { libc::_exit(0) };
+}
+
+/// The traffic process ([`getpid_traffic`]), started and ready: its stdin
+/// is the go.
+struct Traffic(std::process::Child);
+
+impl Traffic {
+    fn start(calls: u32) -> Traffic {
+        use std::io::BufRead;
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", TRAFFIC, "--nocapture", "--test-threads=1"])
+            .env("BPF_ARENA_CHILD", TRAFFIC)
+            .env("BPF_ARENA_GETPIDS", calls.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(l)) if l.contains(TRAFFIC_READY) => break,
+                Some(Ok(_)) => {}
+                other => panic!("the traffic process ended before it was ready: {other:?}"),
+            }
+        }
+        Traffic(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Makes the calls and waits for the process to end.
+    fn go(mut self) {
+        use std::io::Write;
+        self.0.stdin.take().unwrap().write_all(b"g").unwrap();
+        let st = self.0.wait().unwrap();
+        assert!(st.success(), "traffic process: {st}");
+    }
+}
+
+impl Drop for Traffic {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `bpf-arena ARGS` started with its output piped, returned once it has
+/// printed `lines` lines on stdout (its `attached` lines), with them.
+fn attach_started(args: &[&str], lines: usize) -> (std::process::Child, String) {
+    use std::io::Read;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut got = Vec::new();
+    let mut b = [0u8; 1];
+    while got.iter().filter(|&&c| c == b'\n').count() < lines {
+        if out.read(&mut b).unwrap() == 0 {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            let st = child.wait().unwrap();
+            panic!(
+                "bpf-arena {args:?} ended ({st}) after printing {:?}: {err}",
+                String::from_utf8_lossy(&got)
+            );
+        }
+        got.push(b[0]);
+    }
+    child.stdout = Some(out);
+    (child, String::from_utf8(got).unwrap())
+}
+
+/// Waits (at most 20 s) for a started `bpf-arena` to end: (exit code, the
+/// rest of stdout, stderr).
+fn finished(mut child: std::process::Child) -> (i32, String, String) {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("bpf-arena did not end in 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+const GETPIDS: u32 = 7;
+
+/// `attach` without PROGRAMs attaches every attachable program (not the
+/// syscall one) for --for SECONDS, then prints the globals: the traced
+/// process's getpid calls, counted exactly by a tracepoint (`count`, and
+/// `arena_count` in the arena) and by a BTF-typed raw tracepoint on
+/// sys_enter (`enters`).
+#[test]
+fn attach_all_counts_for_a_duration() {
+    require_arena!();
+    let o = obj("cli_attach.bpf.o");
+    let nr = libc::SYS_getpid.to_string();
+    // The calls must be made well before --for runs out; on a machine too
+    // slow for that, the case is tried again.
+    for attempt in 1..=3 {
+        let traffic = Traffic::start(GETPIDS);
+        let pid = format!("target_pid={}", traffic.pid());
+        let target_nr = format!("target_nr={nr}");
+        let args = [
+            "attach",
+            &o,
+            "--set",
+            &pid,
+            "--set",
+            &target_nr,
+            "--for",
+            "2",
+            "--get",
+            "count",
+            "--get",
+            "arena_count",
+            "--get",
+            "enters",
+        ];
+        let (cli, head) = attach_started(&args, 2);
+        let t = std::time::Instant::now();
+        traffic.go();
+        let in_time = t.elapsed() < std::time::Duration::from_millis(1500);
+        let (code, rest, err) = finished(cli);
+        if !in_time && attempt < 3 {
+            common::report("RETRY", &common::test_name(), "the calls took over 1.5 s");
+            continue;
+        }
+        assert!(in_time, "the getpid calls took over 1.5 s three times");
+        assert_eq!(
+            (code, head.as_str(), rest.as_str(), err.as_str()),
+            (
+                0,
+                "count_enter attached tp_btf sys_enter\non_getpid attached tracepoint syscalls/sys_enter_getpid\n",
+                "count=7\narena_count=7\nenters=7\n",
+                ""
+            ),
+            "bpf-arena {args:?}"
+        );
+        return;
+    }
+}
+
+/// `attach PROGRAM` loads and attaches only the program named; without
+/// --for, SIGTERM (or SIGINT) ends the wait: the programs are detached and
+/// the globals printed, exit status 0.
+#[test]
+fn attach_named_until_a_signal() {
+    require_arena!();
+    let o = obj("cli_attach.bpf.o");
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let traffic = Traffic::start(GETPIDS);
+        let pid = format!("target_pid={}", traffic.pid());
+        let args = [
+            "attach",
+            &o,
+            "on_getpid",
+            "--set",
+            &pid,
+            "--get",
+            "count",
+            "--get",
+            "arena_count",
+            "--get",
+            "enters",
+        ];
+        let (cli, head) = attach_started(&args, 1);
+        assert_eq!(
+            head, "on_getpid attached tracepoint syscalls/sys_enter_getpid\n",
+            "signal {sig}"
+        );
+        traffic.go();
+        // SAFETY: sends a signal to the child process we started.
+        assert_eq!(unsafe { libc::kill(cli.id() as i32, sig) }, 0);
+        let (code, rest, err) = finished(cli);
+        assert_eq!(
+            (code, rest.as_str(), err.as_str()),
+            (0, "count=7\narena_count=7\nenters=0\n", ""),
+            "signal {sig}: count_enter was not loaded, its global reads 0"
+        );
+    }
+}
+
+/// A cgroup program attaches to the directory --cgroup names; --for 0
+/// detaches at once.
+#[test]
+fn attach_to_a_cgroup() {
+    let Some(root) = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|t| t.starts_with("cgroup2 "))
+        })
+        .and_then(|l| l.split(' ').nth(4).map(str::to_string))
+    else {
+        assert!(!common::strict(), "no cgroup2 mount (BPF_ARENA_STRICT=1)");
+        common::report("SKIP", &common::test_name(), "no cgroup2 mount");
+        return;
+    };
+    let dir = format!("{root}/bpf-arena-cli-{}", std::process::id());
+    std::fs::create_dir(&dir).unwrap();
+    let (code, out, err) = cli(&[
+        "attach",
+        &obj("cli_attach_net.bpf.o"),
+        "skb_in",
+        "--cgroup",
+        &dir,
+        "--for",
+        "0",
+        "--get",
+        "packets",
+    ]);
+    std::fs::remove_dir(&dir).unwrap();
+    assert_eq!(
+        (code, out, err),
+        (
+            0,
+            format!("skb_in attached cgroup_skb/ingress {dir}\npackets=0\n"),
+            String::new()
+        )
+    );
+}
+
+/// `attach`'s errors: usage (exit 2), and what is wrong with the object
+/// or the options for it (exit 1), found before anything is loaded, each
+/// one line.
+#[test]
+fn attach_errors() {
+    let o = obj("cli_attach.bpf.o");
+    let n = obj("cli_attach_net.bpf.o");
+    let cases: &[(&[&str], i32, String)] = &[
+        (&["attach"], 2, "attach needs an OBJECT".into()),
+        (&["attach", &o, "--for"], 2, "--for needs a value".into()),
+        (
+            &["attach", &o, "--for", "-1"],
+            2,
+            "--for: '-1' is not a number of seconds (like 10 or 0.5)".into(),
+        ),
+        (
+            &["attach", &o, "--for", "1.5s"],
+            2,
+            "--for: '1.5s' is not a number of seconds (like 10 or 0.5)".into(),
+        ),
+        (
+            &["attach", &o, "--pages", "many"],
+            2,
+            "--pages: 'many' is not a number".into(),
+        ),
+        (
+            &["attach", &o, "--times", "2"],
+            2,
+            "unknown option '--times' for attach (see bpf-arena attach --help)".into(),
+        ),
+        (
+            &["attach", &o, "--iface"],
+            2,
+            "--iface needs a value".into(),
+        ),
+        (
+            &["attach", &o, "on_getpid", "on_getpid"],
+            2,
+            "program 'on_getpid' is named twice".into(),
+        ),
+        (
+            &["attach", &o, "--ringbuf", "events", "--ringbuf", "events"],
+            2,
+            "--ringbuf events is given twice".into(),
+        ),
+        (
+            &["attach", &o, "nope"],
+            1,
+            format!(
+                "{o}: the object has no program 'nope'; its programs: count_enter, on_getpid, reset"
+            ),
+        ),
+        (
+            &["attach", &o, "reset"],
+            1,
+            format!(
+                "{o}: program 'reset' does not attach: a program of type syscall in section 'syscall' has no attachment this crate reads from a section name"
+            ),
+        ),
+        (
+            &["attach", &o, "--set", "nope=1"],
+            1,
+            "--set nope=1: the object has no global variable 'nope'".into(),
+        ),
+        (
+            &["attach", &o, "--get", "nope"],
+            1,
+            "--get nope: the object has no global variable 'nope'".into(),
+        ),
+        (
+            &["attach", &n],
+            1,
+            format!("{n}: program 'xdp_count' (xdp) needs --iface NAME"),
+        ),
+        (
+            &["attach", &n, "skb_in", "xdp_count", "--iface", "lo"],
+            1,
+            format!("{n}: program 'skb_in' (cgroup_skb/ingress) needs --cgroup PATH"),
+        ),
+        (
+            &["attach", &n, "xdp_count", "--iface", "no-such-if0"],
+            1,
+            "--iface no-such-if0: no such interface in this network namespace".into(),
+        ),
+        (
+            &["attach", &o, "--iface", "lo"],
+            1,
+            "--iface lo: no program to attach takes an interface (xdp, tcx/*)".into(),
+        ),
+        (
+            &["attach", &n, "skb_in", "--cgroup", "/no/such/dir"],
+            1,
+            "--cgroup /no/such/dir: ENOENT (No such file or directory)".into(),
+        ),
+        (
+            &["attach", &n, "skb_in", "--cgroup", &n],
+            1,
+            format!("--cgroup {n}: a regular file, not a directory"),
+        ),
+        (
+            &["attach", &o, "--cgroup", "/"],
+            1,
+            "--cgroup /: no program to attach takes a cgroup (cgroup_skb/*, cgroup/*)".into(),
+        ),
+        (
+            &["attach", &obj("counter.bpf.o")],
+            1,
+            format!(
+                "{}: no program of the object attaches by its section (its programs: count, core_max_entries)",
+                obj("counter.bpf.o")
+            ),
+        ),
+        (
+            &["attach", &o, "--ringbuf", "count"],
+            1,
+            "--ringbuf count: the object has no map 'count'; its ring buffers: events".into(),
+        ),
+        (
+            &["attach", &o, "--ringbuf", "arena"],
+            1,
+            "--ringbuf arena: map 'arena' is of type arena (33), not ringbuf (27)".into(),
+        ),
+        (
+            &["attach", &o, "--ringbuf", "events"],
+            1,
+            "--ringbuf is not available yet".into(),
+        ),
+    ];
+    for (args, code, err) in cases {
+        let (c, out, e) = cli(args);
+        assert_eq!(
+            (c, out.as_str(), e),
+            (*code, "", format!("bpf-arena: {err}\n")),
+            "bpf-arena {args:?}"
+        );
+    }
 }

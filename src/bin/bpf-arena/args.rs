@@ -11,6 +11,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A usage error: the message after `bpf-arena: ` (exit status 2).
 #[derive(Debug, PartialEq, Eq)]
@@ -41,6 +42,10 @@ pub enum Command {
     ShowHelp,
     /// `bpf-arena show OBJECT ...`.
     Show(ShowArgs),
+    /// `bpf-arena attach --help`.
+    AttachHelp,
+    /// `bpf-arena attach OBJECT ...`.
+    Attach(AttachArgs),
 }
 
 /// `inspect OBJECT [--pages N] [--disasm PROGRAM]`.
@@ -101,8 +106,33 @@ pub struct ShowArgs {
     pub programs: Vec<String>,
 }
 
+/// `attach OBJECT [OPTIONS] [PROGRAM...]`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AttachArgs {
+    /// The object file.
+    pub object: PathBuf,
+    /// `--set`, in order.
+    pub sets: Vec<SetArg>,
+    /// `--get`, in order.
+    pub gets: Vec<String>,
+    /// `--pages N`.
+    pub pages: Option<u32>,
+    /// `--for SECONDS`: how long to stay attached (until a signal when
+    /// `None`).
+    pub duration: Option<Duration>,
+    /// `--iface NAME`: for xdp and tcx programs.
+    pub iface: Option<String>,
+    /// `--cgroup PATH`: for cgroup programs.
+    pub cgroup: Option<PathBuf>,
+    /// `--ringbuf MAP`, in order, each once.
+    pub ringbufs: Vec<String>,
+    /// The programs to load and attach, in order, each once (all
+    /// attachable ones when empty).
+    pub programs: Vec<String>,
+}
+
 /// The commands, as usage errors list them.
-const COMMANDS: &str = "probe, inspect, run, show";
+const COMMANDS: &str = "probe, inspect, run, show, attach";
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[OsString]) -> Result<Command, Usage> {
@@ -128,6 +158,8 @@ pub fn parse(args: &[OsString]) -> Result<Command, Usage> {
         Some("run") => run(rest).map(Command::Run),
         Some("show") if help => Ok(Command::ShowHelp),
         Some("show") => show(rest).map(Command::Show),
+        Some("attach") if help => Ok(Command::AttachHelp),
+        Some("attach") => attach(rest).map(Command::Attach),
         _ => Err(usage(format!(
             "unknown command '{}' ({COMMANDS}); see bpf-arena --help",
             first.to_string_lossy()
@@ -294,6 +326,81 @@ fn show(args: &[OsString]) -> Result<ShowArgs, Usage> {
     Ok(r)
 }
 
+fn attach(args: &[OsString]) -> Result<AttachArgs, Usage> {
+    let mut object = None;
+    let mut r = AttachArgs {
+        object: PathBuf::new(),
+        sets: Vec::new(),
+        gets: Vec::new(),
+        pages: None,
+        duration: None,
+        iface: None,
+        cgroup: None,
+        ringbufs: Vec::new(),
+        programs: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.to_str() {
+            Some("--set") => r.sets.push(set_arg(value(&mut it, "--set")?)?),
+            Some("--get") => r
+                .gets
+                .push(text(value(&mut it, "--get")?, "--get: name")?.to_string()),
+            Some("--pages") => {
+                r.pages = Some(number::<u32>(value(&mut it, "--pages")?, "--pages")?)
+            }
+            Some("--for") => r.duration = Some(seconds(value(&mut it, "--for")?)?),
+            Some("--iface") => {
+                r.iface = Some(text(value(&mut it, "--iface")?, "--iface: interface")?.to_string())
+            }
+            Some("--cgroup") => r.cgroup = Some(PathBuf::from(value(&mut it, "--cgroup")?)),
+            Some("--ringbuf") => {
+                let m = text(value(&mut it, "--ringbuf")?, "--ringbuf: map")?.to_string();
+                if r.ringbufs.contains(&m) {
+                    return Err(usage(format!("--ringbuf {m} is given twice")));
+                }
+                r.ringbufs.push(m);
+            }
+            _ if is_option(a, false) => {
+                return Err(usage(format!(
+                    "unknown option '{}' for attach (see bpf-arena attach --help)",
+                    a.to_string_lossy()
+                )));
+            }
+            _ if object.is_none() => object = Some(PathBuf::from(a)),
+            _ => {
+                let p = text(a, "program")?.to_string();
+                if r.programs.contains(&p) {
+                    return Err(usage(format!("program '{p}' is named twice")));
+                }
+                r.programs.push(p);
+            }
+        }
+    }
+    r.object = object.ok_or_else(|| usage("attach needs an OBJECT"))?;
+    Ok(r)
+}
+
+/// `--for SECONDS`: whole seconds with an optional fraction of at most 9
+/// digits (`10`, `0.5`, `2.125`); no sign, no exponent.
+fn seconds(s: &OsStr) -> Result<Duration, Usage> {
+    let bad = || {
+        usage(format!(
+            "--for: '{}' is not a number of seconds (like 10 or 0.5)",
+            s.to_string_lossy()
+        ))
+    };
+    let t = s.to_str().ok_or_else(bad)?;
+    let (whole, frac) = t.split_once('.').unwrap_or((t, "0"));
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !digits(frac) || frac.len() > 9 {
+        return Err(bad());
+    }
+    let secs: u64 = whole.parse().map_err(|_| bad())?;
+    let nanos: u32 = format!("{frac:0<9}").parse().map_err(|_| bad())?;
+    Ok(Duration::new(secs, nanos))
+}
+
 /// Parses `-12`, `34`, `0x1f`, `-0x10` into (negative, magnitude).
 pub fn parse_int(s: &str) -> Option<(bool, u64)> {
     let (neg, digits) = match s.strip_prefix('-') {
@@ -436,6 +543,105 @@ mod tests {
             matches!(parse(&os(&["run", "-"])), Ok(Command::Run(_))),
             "'-' is a path"
         );
+    }
+
+    #[test]
+    fn attach_options() {
+        let Command::Attach(a) = parse(&os(&[
+            "attach",
+            "o.bpf.o",
+            "--set",
+            "target_pid=7",
+            "--get",
+            "count",
+            "--pages",
+            "4",
+            "--for",
+            "0.25",
+            "--iface",
+            "veth0",
+            "--cgroup",
+            "/sys/fs/cgroup/x",
+            "--ringbuf",
+            "events",
+            "p1",
+            "p2",
+        ]))
+        .unwrap() else {
+            panic!("attach");
+        };
+        assert_eq!(a.object, PathBuf::from("o.bpf.o"));
+        assert_eq!(
+            (a.sets[0].name.as_str(), a.sets[0].magnitude),
+            ("target_pid", 7)
+        );
+        assert_eq!(a.gets, ["count"]);
+        assert_eq!(a.pages, Some(4));
+        assert_eq!(a.duration, Some(Duration::from_millis(250)));
+        assert_eq!(a.iface.as_deref(), Some("veth0"));
+        assert_eq!(a.cgroup, Some(PathBuf::from("/sys/fs/cgroup/x")));
+        assert_eq!(a.ringbufs, ["events"]);
+        assert_eq!(a.programs, ["p1", "p2"]);
+        let Command::Attach(a) = parse(&os(&["attach", "o"])).unwrap() else {
+            panic!("attach");
+        };
+        assert_eq!((a.duration, a.programs.len()), (None, 0));
+        assert_eq!(
+            parse(&os(&["attach", "o", "-h"])).unwrap(),
+            Command::AttachHelp
+        );
+        for (t, d) in [
+            ("0", Duration::ZERO),
+            ("10", Duration::from_secs(10)),
+            ("1.5", Duration::from_millis(1500)),
+            ("0.000000001", Duration::from_nanos(1)),
+            (
+                "18446744073709551615.999999999",
+                Duration::new(u64::MAX, 999_999_999),
+            ),
+        ] {
+            assert_eq!(seconds(OsStr::new(t)), Ok(d), "{t}");
+        }
+        for t in [
+            "",
+            ".5",
+            "5.",
+            "-1",
+            "+1",
+            "1e3",
+            "inf",
+            "0x10",
+            "1.0000000001",
+            "1.2.3",
+            " 1",
+            "18446744073709551616",
+        ] {
+            assert_eq!(
+                seconds(OsStr::new(t)),
+                Err(usage(format!(
+                    "--for: '{t}' is not a number of seconds (like 10 or 0.5)"
+                ))),
+                "{t:?}"
+            );
+        }
+        for (args, err) in [
+            (&["attach"][..], "attach needs an OBJECT"),
+            (&["attach", "o", "--for"][..], "--for needs a value"),
+            (
+                &["attach", "o", "--times", "2"][..],
+                "unknown option '--times' for attach (see bpf-arena attach --help)",
+            ),
+            (
+                &["attach", "o", "p", "q", "p"][..],
+                "program 'p' is named twice",
+            ),
+            (
+                &["attach", "o", "--ringbuf", "e", "--ringbuf", "e"][..],
+                "--ringbuf e is given twice",
+            ),
+        ] {
+            assert_eq!(parse(&os(args)).unwrap_err(), usage(err), "{args:?}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Loading an object for `run` and `show`: globals set and the arena sized
+//! Loading an object for `run`, `show` and `attach`: globals set and the arena sized
 //! before anything is created, the named programs chosen, and each failure
 //! worded as one line (a verifier rejection also prints the whole log).
 
@@ -23,6 +23,12 @@ pub struct Options<'a> {
 
 /// Opens `path`, applies `o`, and loads it.
 pub fn load_object(path: &Path, o: &Options<'_>) -> Result<LoadedObject, Fail> {
+    load(path, &prepare(path, o)?)
+}
+
+/// Opens `path` and applies `o`: everything before the kernel is asked for
+/// anything.
+pub fn prepare(path: &Path, o: &Options<'_>) -> Result<ObjectLoader, Fail> {
     let shown = path.display().to_string();
     let mut loader = ObjectLoader::from_file(path).map_err(|e| path_error(path, e))?;
     // Pinning is the user's choice: an object's `pinning` attributes are
@@ -55,6 +61,13 @@ pub fn load_object(path: &Path, o: &Options<'_>) -> Result<LoadedObject, Fail> {
         }
         loader.load_only(o.programs).map_err(object)?;
     }
+    Ok(loader)
+}
+
+/// Loads what [`prepare`] made of `path`; a verifier rejection prints the
+/// whole log.
+pub fn load(path: &Path, loader: &ObjectLoader) -> Result<LoadedObject, Fail> {
+    let shown = path.display().to_string();
     loader.load().map_err(|e| match e {
         bpf_arena::Error::Verifier(v) => {
             eprintln!(

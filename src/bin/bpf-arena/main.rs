@@ -1,7 +1,8 @@
-//! `bpf-arena`: probe, inspect, run, show. Output is an interface: keep it
+//! `bpf-arena`: probe, inspect, run, show, attach. Output is an interface: keep it
 //! byte-exact. Exit status: 0 success, 1 object/kernel problem, 2 usage.
-//! The arguments are parsed by [`args`] (pure and total); `run` and `show`
-//! load objects through [`load`]; `show` lives in [`show`].
+//! The arguments are parsed by [`args`] (pure and total); `run`, `show` and
+//! `attach` load objects through [`load`]; `show` lives in [`show`],
+//! `attach` in [`attach`].
 
 use bpf_arena::features::probe_all;
 use bpf_arena::obj::ObjectSpec;
@@ -9,6 +10,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 mod args;
+mod attach;
 mod inspect;
 mod load;
 mod run;
@@ -23,13 +25,16 @@ Usage: bpf-arena <COMMAND> [ARGS]
 BPF arenas (BPF_MAP_TYPE_ARENA) straight against the kernel ABI.
 
 Commands:
-  probe                              what this kernel supports, one line per feature
-  inspect OBJECT [OPTIONS]           everything the parser knows about an ELF object
-  run OBJECT [OPTIONS] [PROGRAM...]  load an object, run programs, print values
-  show OBJECT [OPTIONS] [PROGRAM...] load programs, print the kernel's view of each
+  probe                                what this kernel supports, one line per feature
+  inspect OBJECT [OPTIONS]             everything the parser knows about an ELF object
+  run OBJECT [OPTIONS] [PROGRAM...]    load an object, run programs, print values
+  show OBJECT [OPTIONS] [PROGRAM...]   load programs, print the kernel's view of each
+  attach OBJECT [OPTIONS] [PROGRAM...] attach programs to kernel events for a while,
+                                       then detach and print values
 
 Run `bpf-arena COMMAND --help` for a command's options.
-Exit status: 0 success, 1 the object failed to parse or load or a run failed, 2 usage error.
+Exit status: 0 success, 1 the object failed to parse or load or a run or
+attachment failed, 2 usage error.
 ";
 
 const PROBE_HELP: &str = "\
@@ -115,6 +120,8 @@ fn main() -> ExitCode {
         Ok(Command::Run(a)) => run(a),
         Ok(Command::ShowHelp) => shown(show::HELP),
         Ok(Command::Show(a)) => show::show(a),
+        Ok(Command::AttachHelp) => shown(attach::HELP),
+        Ok(Command::Attach(a)) => attach::attach(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -76,7 +76,7 @@ fn run_once(prog: &bpf_arena::Program, ctx: &[u8]) -> bpf_arena::Result<u32> {
 /// A global's value as `--get` prints it: pointers (by the object's BTF)
 /// as 0x-hex, other 1/2/4/8-byte values as unsigned decimal, anything else
 /// as 0x and its bytes in memory order.
-fn get_value(obj: &bpf_arena::LoadedObject, name: &str) -> bpf_arena::Result<String> {
+pub(crate) fn get_value(obj: &bpf_arena::LoadedObject, name: &str) -> bpf_arena::Result<String> {
     let bytes = obj.global_bytes(name)?;
     let mut le = [0u8; 8];
     if let Some(head) = le.get_mut(..bytes.len()) {
