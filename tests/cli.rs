@@ -1508,11 +1508,6 @@ fn attach_errors() {
             1,
             "--ringbuf arena: map 'arena' is of type arena (33), not ringbuf (27)".into(),
         ),
-        (
-            &["attach", &o, "--ringbuf", "events"],
-            1,
-            "--ringbuf is not available yet".into(),
-        ),
     ];
     for (args, code, err) in cases {
         let (c, out, e) = cli(args);
@@ -1522,4 +1517,70 @@ fn attach_errors() {
             "bpf-arena {args:?}"
         );
     }
+}
+
+/// Reads `n` more lines of a started `bpf-arena`'s stdout (at most 20 s).
+fn read_lines(child: &mut std::process::Child, n: usize) -> String {
+    use std::io::Read;
+    let out = child.stdout.as_mut().unwrap();
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    let mut b = [0u8; 1];
+    while got.iter().filter(|&&c| c == b'\n').count() < n {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "no {n} lines in 20 s: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        if out.read(&mut b).unwrap() == 0 {
+            panic!("stdout ended after {:?}", String::from_utf8_lossy(&got));
+        }
+        got.push(b[0]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+/// `--ringbuf MAP` prints each record as `MAP: HEX` as it arrives: the
+/// program writes { u32 pid; u32 n } per getpid call, and all of them are
+/// on stdout, in order, before the wait ends (SIGTERM); then the --get
+/// values.
+#[test]
+fn attach_prints_ring_buffer_records_as_they_arrive() {
+    require_arena!();
+    let o = obj("cli_attach.bpf.o");
+    let traffic = Traffic::start(GETPIDS);
+    let pid = traffic.pid();
+    let set = format!("target_pid={pid}");
+    let args = [
+        "attach",
+        &o,
+        "on_getpid",
+        "--ringbuf",
+        "events",
+        "--set",
+        &set,
+        "--get",
+        "count",
+    ];
+    let (mut cli, head) = attach_started(&args, 1);
+    assert_eq!(
+        head,
+        "on_getpid attached tracepoint syscalls/sys_enter_getpid\n"
+    );
+    traffic.go();
+    let records = read_lines(&mut cli, GETPIDS as usize);
+    let want: String = (1..=GETPIDS)
+        .map(|n| {
+            let mut hex = String::new();
+            for b in pid.to_le_bytes().iter().chain(&n.to_le_bytes()) {
+                hex += &format!("{b:02x}");
+            }
+            format!("events: {hex}\n")
+        })
+        .collect();
+    assert_eq!(records, want);
+    // SAFETY: sends SIGTERM to the child process we started.
+    assert_eq!(unsafe { libc::kill(cli.id() as i32, libc::SIGTERM) }, 0);
+    let (code, rest, err) = finished(cli);
+    assert_eq!((code, rest.as_str(), err.as_str()), (0, "count=7\n", ""));
 }

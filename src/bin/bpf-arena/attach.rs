@@ -6,7 +6,8 @@
 //! attach, the interface and cgroup they need, the ring buffers asked for —
 //! is checked before anything is loaded. The wait is one `poll` on a
 //! signalfd (SIGINT and SIGTERM are blocked from the start, before any
-//! thread could exist, so they wait in it instead of ending the process),
+//! thread could exist, so they wait in it instead of ending the process)
+//! and the `--ringbuf` maps' fds (readable while records are pending),
 //! with the time left until `--for` runs out as its timeout.
 
 use crate::args::AttachArgs;
@@ -15,9 +16,11 @@ use crate::run::get_value;
 use crate::{Fail, emit, object};
 use bpf_arena::link::{AttachTarget, Iface, Needs};
 use bpf_arena::obj::ObjectSpec;
+use bpf_arena::ringbuf::RingBuf;
 use bpf_arena::sys::{Errno, Signal, SignalFd, poll_readable};
 use std::fmt::Write as _;
-use std::os::fd::AsFd;
+use std::ops::ControlFlow;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -61,8 +64,11 @@ Sections, and KIND TARGET as printed for them:
 
 Output: once every program is attached, `PROGRAM attached KIND TARGET` per
 program; then, with --ringbuf, `MAP: HEX` per record as it arrives (the
-record's bytes as lowercase hex, one line each, written at once); after
-detaching, `NAME=VALUE` for each --get, in the order given. Nothing else.
+record's bytes as lowercase hex, one line each, written at once; each
+map's records in their order, and when several maps have records at one
+wake-up, map by map in the order given; those still in a ring when the
+wait ends are printed after the detach); then `NAME=VALUE` for each --get,
+in the order given. Nothing else.
 
 Errors (exit 1, one line on stderr), found before anything is loaded: a
 PROGRAM the object does not have, or whose section names no attachment; a
@@ -70,8 +76,8 @@ program that needs --iface or --cgroup without it; an --iface not in this
 network namespace; a --cgroup that is not a directory; an --iface or
 --cgroup no program to attach uses; no attachable program at all; a
 --ringbuf MAP that is not a ring buffer of the object. Then, as for run,
-a failed load; and an attachment the kernel refuses (what was attached is
-detached).
+a failed load; a ring buffer that cannot be consumed; and an attachment
+the kernel refuses (what was attached is detached).
 ";
 
 /// Attaches, waits, detaches, prints.
@@ -94,10 +100,16 @@ pub fn attach(a: AttachArgs) -> Result<(), Fail> {
         },
     )?;
     let plan = plan(&shown, loader.spec(), &a)?;
-    if !a.ringbufs.is_empty() {
-        return Err(object("--ringbuf is not available yet"));
-    }
     let obj = load(path, &loader)?;
+    // The consumers, before anything is attached: every record is seen.
+    let mut rings = Vec::with_capacity(a.ringbufs.len());
+    for m in &a.ringbufs {
+        let map = obj
+            .map(m)
+            .ok_or_else(|| object(format!("--ringbuf {m}: the map was not created")))?;
+        let ring = RingBuf::from_map(map).map_err(|e| object(format!("--ringbuf {m}: {e}")))?;
+        rings.push(ring);
+    }
     let mut links = Vec::with_capacity(plan.len());
     let mut out = String::new();
     for (name, target) in &plan {
@@ -108,8 +120,10 @@ pub fn attach(a: AttachArgs) -> Result<(), Fail> {
         let _ = writeln!(out, "{name} attached {target}");
     }
     emit(&out);
-    wait(&signals, a.duration)?;
+    wait(&signals, &mut rings, a.duration)?;
     drop(links);
+    // What was committed before the detach.
+    drain(&mut rings)?;
     let mut out = String::new();
     for g in &a.gets {
         let text = get_value(&obj, g).map_err(|e| object(format!("--get {g}: {e}")))?;
@@ -258,8 +272,9 @@ fn check_dir(path: &Path) -> Result<(), Fail> {
 }
 
 /// Waits until `duration` has passed (from now; `None`: no limit) or
-/// SIGINT or SIGTERM arrives.
-fn wait(signals: &SignalFd, duration: Option<Duration>) -> Result<(), Fail> {
+/// SIGINT or SIGTERM arrives, printing the records of `rings` as they
+/// arrive.
+fn wait(signals: &SignalFd, rings: &mut [RingBuf], duration: Option<Duration>) -> Result<(), Fail> {
     // A --for too long for the clock waits for a signal.
     let deadline = duration.and_then(|d| Instant::now().checked_add(d));
     loop {
@@ -273,19 +288,46 @@ fn wait(signals: &SignalFd, duration: Option<Duration>) -> Result<(), Fail> {
             }
             None => None,
         };
-        match poll_readable(&[signals.as_fd()], timeout) {
-            Ok(ready) => {
-                if ready.first() == Some(&true) {
-                    let got = signals
-                        .take()
-                        .map_err(|e| object(format!("reading the signalfd: {e}")))?;
-                    if got.is_some() {
-                        return Ok(());
-                    }
-                }
-            }
-            Err(Errno::EINTR) => {}
+        let fds: Vec<BorrowedFd<'_>> = std::iter::once(signals.as_fd())
+            .chain(rings.iter().map(AsFd::as_fd))
+            .collect();
+        let ready = match poll_readable(&fds, timeout) {
+            Ok(ready) => ready,
+            Err(Errno::EINTR) => continue,
             Err(e) => return Err(object(format!("waiting: {e}"))),
+        };
+        drop(fds);
+        if ready.iter().skip(1).any(|&r| r) {
+            drain(rings)?;
+        }
+        if ready.first() == Some(&true) {
+            let got = signals
+                .take()
+                .map_err(|e| object(format!("reading the signalfd: {e}")))?;
+            if got.is_some() {
+                return Ok(());
+            }
         }
     }
+}
+
+/// Prints every committed record of `rings`, ring by ring in the order
+/// given, as `MAP: HEX`, one write per line.
+fn drain(rings: &mut [RingBuf]) -> Result<(), Fail> {
+    for ring in rings {
+        let mut line = String::new();
+        let name = ring.name().to_string();
+        ring.consume(|record| {
+            line.clear();
+            let _ = write!(line, "{name}: ");
+            for b in record {
+                let _ = write!(line, "{b:02x}");
+            }
+            line.push('\n');
+            emit(&line);
+            ControlFlow::Continue(())
+        })
+        .map_err(|e| object(format!("--ringbuf {name}: {e}")))?;
+    }
+    Ok(())
 }
