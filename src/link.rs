@@ -22,8 +22,9 @@
 //! | struct_ops maps | `BPF_LINK_CREATE` (`BPF_STRUCT_OPS`) with the map's fd ([`Link::attach_struct_ops`]) | 6.4 |
 //!
 //! When tracefs is not mounted, a tracepoint's id is read from a private
-//! tracefs instance mounted on a temporary directory for the lookup and
-//! detached right after.
+//! tracefs instance that is mounted nowhere (`fsopen` + `fsmount`, Linux
+//! 5.2): nothing becomes visible to other processes, and it is gone when
+//! the lookup ends.
 
 #![forbid(unsafe_code)]
 
@@ -32,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::map::Map;
 pub use crate::obj::{AttachTarget, BtfKind, Iface, Needs};
 use crate::prog::Program;
-use crate::sys::{self, Cmd, Errno, FileReadError, LinkCreateAttr, LinkInfoRaw, PerfEventAttr};
+use crate::sys::{self, Cmd, Errno, FileReadError, LinkCreateAttr, LinkInfoRaw};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -90,14 +91,7 @@ impl Link {
                 .map_err(bpf_err(Cmd::LinkCreate)),
             AttachTarget::Tracepoint { category, name } => {
                 let id = tracepoint_id(category, name)?;
-                let attr = PerfEventAttr {
-                    type_: PERF_TYPE_TRACEPOINT,
-                    config: id,
-                    sample_period: 1,
-                    wakeup_events: 1,
-                    ..Default::default()
-                };
-                let pfd = sys::perf_event_open(&attr, None, -1)
+                let pfd = sys::perf_event_open(PERF_TYPE_TRACEPOINT, id, None, 0, -1)
                     .map_err(|e| perf_error(format!("tracepoint {category}/{name}"), e))?;
                 perf_link(prog, pfd, target)
             }
@@ -106,10 +100,16 @@ impl Link {
                 offset,
                 retprobe,
             } => {
+                if function.is_empty() {
+                    return Err(Error::invalid(
+                        "attach target",
+                        format!("program '{}': a kprobe needs a function name", prog.name()),
+                    ));
+                }
                 let pmu = Pmu::read("kprobe")?;
-                let attr = pmu.attr(*retprobe, *offset)?;
+                let config = pmu.config(*retprobe)?;
                 let c = c_string("kprobe function", function)?;
-                let pfd = sys::perf_event_open(&attr, Some(&c), -1)
+                let pfd = sys::perf_event_open(pmu.type_, config, Some(&c), *offset, -1)
                     .map_err(|e| perf_error(format!("kprobe on {}", target.target()), e))?;
                 perf_link(prog, pfd, target)
             }
@@ -120,6 +120,15 @@ impl Link {
                 retprobe,
                 pid,
             } => {
+                if path.as_os_str().is_empty() || function.as_deref() == Some("") {
+                    return Err(Error::invalid(
+                        "attach target",
+                        format!(
+                            "program '{}': a uprobe needs a binary and a function name",
+                            prog.name()
+                        ),
+                    ));
+                }
                 let file_offset = match function {
                     Some(f) => uprobe_offset(path, f)?
                         .checked_add(*offset)
@@ -129,10 +138,16 @@ impl Link {
                     None => *offset,
                 };
                 let pmu = Pmu::read("uprobe")?;
-                let attr = pmu.attr(*retprobe, file_offset)?;
+                let config = pmu.config(*retprobe)?;
                 let c = sys::path_cstring(path).ok_or_else(|| Error::nul_in_path(path))?;
-                let pfd = sys::perf_event_open(&attr, Some(&c), pid.unwrap_or(-1))
-                    .map_err(|e| perf_error(format!("uprobe on {}", target.target()), e))?;
+                let pfd = sys::perf_event_open(
+                    pmu.type_,
+                    config,
+                    Some(&c),
+                    file_offset,
+                    pid.unwrap_or(-1),
+                )
+                .map_err(|e| perf_error(format!("uprobe on {}", target.target()), e))?;
                 perf_link(prog, pfd, target)
             }
             AttachTarget::Xdp { iface } => {
@@ -253,7 +268,8 @@ impl Link {
 
     /// Detaches the program now (`BPF_LINK_DETACH`, Linux 5.9), leaving the
     /// link fd and any pin valid but empty. Only some link types can: cgroup,
-    /// netns, XDP, tcx, struct_ops and netfilter links; the others
+    /// netns, XDP, tcx, netfilter, netkit and sockmap links, and struct_ops
+    /// links from 6.9; the others
     /// (tracing, raw tracepoints, iterators, perf events) answer
     /// `EOPNOTSUPP` — drop them (and remove their pins) instead.
     pub fn detach(&self) -> Result<()> {
@@ -279,13 +295,16 @@ impl Link {
     }
 
     /// The kernel's description of the link (`BPF_OBJ_GET_INFO_BY_FD`,
-    /// Linux 5.8; the per-type details grew later: XDP 5.9, tcx 6.6, perf
-    /// events 6.6, struct_ops 6.7 — an older kernel leaves them 0).
+    /// Linux 5.8; the per-type details grew later: XDP 5.9, struct_ops 6.4,
+    /// tcx 6.6, perf events 6.6 — an older kernel leaves them 0, and a perf
+    /// event's name empty).
     pub fn info(&self) -> Result<LinkInfo> {
         let mut name = vec![0u8; 4096];
         let raw = match sys::link_info(self.fd.as_fd(), &mut name) {
-            // A name longer than the buffer: describe the link without it.
-            Err(Errno::ENOSPC) => {
+            // A name longer than the buffer, or a kernel whose bpf_link_info
+            // ends before the name's fields (perf events before 6.6):
+            // describe the link without it.
+            Err(Errno::ENOSPC | Errno::E2BIG) => {
                 name.clear();
                 sys::link_info(self.fd.as_fd(), &mut [])
             }
@@ -509,7 +528,7 @@ fn perf_link(prog: &Program, pfd: OwnedFd, target: &AttachTarget) -> Result<Link
         ..Default::default()
     };
     let fd = sys::link_create(&attr).map_err(|e| match e {
-        Errno::EINVAL if !perf_links_exist() => Error::NotSupported {
+        Errno::EINVAL if !perf_links_exist(prog) => Error::NotSupported {
             what: "perf-event links (tracepoint, kprobe and uprobe attachment)",
             since: "5.15",
             detail: Some(format!("program '{}' to {target}", prog.name())),
@@ -527,12 +546,12 @@ fn perf_link(prog: &Program, pfd: OwnedFd, target: &AttachTarget) -> Result<Link
     })
 }
 
-/// Whether `BPF_LINK_CREATE` knows `BPF_PERF_EVENT`: a bad fd answers
-/// `EBADF` where it does (the kernel looks the event up first) and
-/// `EINVAL` where it does not.
-fn perf_links_exist() -> bool {
+/// Whether `BPF_LINK_CREATE` knows `BPF_PERF_EVENT`: with a real program
+/// and a bad event fd, a kernel that does (5.15+) looks the event up and
+/// answers `EBADF`; an older one refuses the attach type with `EINVAL`.
+fn perf_links_exist(prog: &Program) -> bool {
     let attr = LinkCreateAttr {
-        prog_fd: u32::MAX,
+        prog_fd: fd_u32(prog.fd()),
         target: u32::MAX,
         attach_type: crate::abi::BPF_PERF_EVENT,
         ..Default::default()
@@ -579,8 +598,9 @@ impl Pmu {
         })
     }
 
-    fn attr(&self, retprobe: bool, offset: u64) -> Result<PerfEventAttr> {
-        let config = match (retprobe, self.retprobe_bit) {
+    /// The `config` of a probe: the return-probe bit or nothing.
+    fn config(&self, retprobe: bool) -> Result<u64> {
+        Ok(match (retprobe, self.retprobe_bit) {
             (false, _) => 0,
             (true, Some(b)) if b < 64 => 1u64 << b,
             (true, _) => {
@@ -590,14 +610,6 @@ impl Pmu {
                     detail: Some(format!("the {} PMU has no retprobe format bit", self.name)),
                 });
             }
-        };
-        Ok(PerfEventAttr {
-            type_: self.type_,
-            config,
-            config2: offset,
-            sample_period: 1,
-            wakeup_events: 1,
-            ..Default::default()
         })
     }
 }
@@ -674,64 +686,38 @@ fn tracepoint_id(category: &str, name: &str) -> Result<u64> {
     };
     match mounted_tracefs() {
         Some(root) => read(&root),
-        None => PrivateTracefs::mount()?.with(read),
-    }
-}
-
-/// A tracefs instance mounted on a fresh temporary directory, detached and
-/// removed on drop.
-struct PrivateTracefs {
-    dir: PathBuf,
-    mounted: bool,
-}
-
-impl PrivateTracefs {
-    fn mount() -> Result<PrivateTracefs> {
-        let base = std::env::temp_dir();
-        let mut n = 0u32;
-        let dir = loop {
-            let d = base.join(format!("bpf-arena-tracefs-{}-{n}", std::process::id()));
-            match std::fs::create_dir(&d) {
-                Ok(()) => break d,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+        None => {
+            // No tracefs mounted: a fresh instance, mounted nowhere, read
+            // through its root fd.
+            let root = sys::detached_tracefs().map_err(|e| Error::Syscall {
+                call: "fsopen/fsmount",
+                what: "a private tracefs instance (tracefs is not mounted)".into(),
+                errno: e,
+            })?;
+            let rel = format!("events/{category}/{name}/id");
+            let c = c_string("tracepoint", &rel)?;
+            let text = match sys::read_small_at(root.as_fd(), &c) {
+                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Err(Errno::ENOENT) => {
+                    return Err(Error::invalid(
+                        "tracepoint",
+                        format!("no tracepoint '{category}/{name}' (no {rel} in tracefs)"),
+                    ));
+                }
                 Err(e) => {
                     return Err(Error::Syscall {
-                        call: "mkdir",
-                        what: format!("a mount point for a private tracefs ({})", d.display()),
-                        errno: Errno::from_io(&e),
+                        call: "read",
+                        what: format!("{rel} in a private tracefs"),
+                        errno: e,
                     });
                 }
-            }
-        };
-        let mut t = PrivateTracefs {
-            dir,
-            mounted: false,
-        };
-        let c = sys::path_cstring(&t.dir).ok_or_else(|| Error::nul_in_path(&t.dir))?;
-        sys::mount_tracefs(&c).map_err(|e| Error::Syscall {
-            call: "mount",
-            what: format!(
-                "a private tracefs at {} (tracefs is not mounted)",
-                t.dir.display()
-            ),
-            errno: e,
-        })?;
-        t.mounted = true;
-        Ok(t)
-    }
-
-    fn with<T>(self, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
-        f(&self.dir)
-    }
-}
-
-impl Drop for PrivateTracefs {
-    fn drop(&mut self) {
-        if self.mounted
-            && let Some(c) = sys::path_cstring(&self.dir)
-        {
-            let _ = sys::unmount_detach(&c);
+            };
+            text.trim().parse().map_err(|_| {
+                Error::invalid(
+                    "tracepoint",
+                    format!("{rel} holds {:?}, not an id", text.trim()),
+                )
+            })
         }
-        let _ = std::fs::remove_dir(&self.dir);
     }
 }

@@ -105,7 +105,9 @@ pub enum AttachTarget {
         retprobe: bool,
     },
     /// `uprobe/PATH:FUNC[+OFFSET]`, `uretprobe/PATH:FUNC`: a uprobe through
-    /// the `uprobe` PMU (Linux 4.17) and a perf-event link.
+    /// the `uprobe` PMU (Linux 4.17) and a perf-event link. `PATH` is used
+    /// as written (relative to the working directory when relative; a bare
+    /// library name is not searched for, unlike libbpf).
     Uprobe {
         /// The executable or library.
         path: PathBuf,
@@ -386,24 +388,31 @@ impl fmt::Display for AttachTarget {
 /// is none: not ELF, no such defined function, or an address outside every
 /// loadable segment.
 pub fn elf_function_offset(elf: &[u8], name: &str) -> Result<u64, String> {
-    use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+    use object::{BinaryFormat, Object, ObjectSegment, ObjectSymbol, SymbolKind};
     let file = object::File::parse(elf).map_err(|e| format!("not an ELF file ({e})"))?;
-    let addr = file
-        .symbols()
-        .chain(file.dynamic_symbols())
-        .find(|s| {
-            s.name() == Ok(name)
-                && s.is_definition()
-                && matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown)
-        })
-        .map(|s| s.address())
-        .ok_or_else(|| format!("no function '{name}' is defined in its symbol tables"))?;
-    for seg in file.segments() {
-        let start = seg.address();
-        let Some((file_start, file_len)) = seg.file_range().into() else {
+    if file.format() != BinaryFormat::Elf {
+        return Err("not an ELF file".into());
+    }
+    let mut found: Option<u64> = None;
+    for s in file.symbols().chain(file.dynamic_symbols()) {
+        if s.name() != Ok(name) || !s.is_definition() || s.kind() != SymbolKind::Text {
             continue;
-        };
-        let inside = addr.checked_sub(start).filter(|d| *d < file_len);
+        }
+        match found {
+            Some(a) if a != s.address() => {
+                return Err(format!(
+                    "'{name}' names two functions ({a:#x} and {:#x}): give the offset instead",
+                    s.address()
+                ));
+            }
+            _ => found = Some(s.address()),
+        }
+    }
+    let addr =
+        found.ok_or_else(|| format!("no function '{name}' is defined in its symbol tables"))?;
+    for seg in file.segments() {
+        let (file_start, file_len) = seg.file_range();
+        let inside = addr.checked_sub(seg.address()).filter(|d| *d < file_len);
         if let Some(at) = inside.and_then(|d| file_start.checked_add(d)) {
             return Ok(at);
         }

@@ -106,7 +106,11 @@ pub(crate) fn read_regular_file(
     if meta.len() > max {
         return Err(FileReadError::TooLarge(meta.len()));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    let mut bytes = Vec::new();
+    // A large file must not abort the process when memory is short.
+    bytes
+        .try_reserve_exact(meta.len() as usize)
+        .map_err(|_| FileReadError::Io("read", Errno::ENOMEM))?;
     file.take(max + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| io("read", e))?;

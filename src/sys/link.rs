@@ -81,17 +81,22 @@ pub struct LinkInfoRaw {
 }
 
 /// `BPF_LINK_CREATE` (Linux 5.7; each attach kind from its own release):
-/// creates a link from `attr`, which must not carry pointers (the
-/// iterator's `iter_info` is passed by [`link_create_iter`]). Answers:
+/// creates a link from `attr`. The union words carry only values here:
+/// for the attach types whose union holds pointers (`BPF_TRACE_ITER` 28,
+/// `BPF_TRACE_KPROBE_MULTI` 42, `BPF_TRACE_UPROBE_MULTI` 48) they are
+/// cleared before the call — an iterator's `iter_info` goes through
+/// [`link_create_iter`], and the multi-probe kinds are not offered (the
+/// kernel then answers `EINVAL`). Answers:
 /// `EINVAL` for an attach type the program was not loaded for, `EEXIST`
 /// when the hook already has an exclusive program, `EBUSY` for a program
 /// already attached where only one attachment is allowed, `ENODEV` for a
 /// missing interface, `EPERM` without the capability the hook needs.
 pub fn link_create(attr: &LinkCreateAttr) -> Result<OwnedFd, Errno> {
     let mut a = *attr;
-    if a.attach_type == crate::abi::BPF_TRACE_ITER {
+    if matches!(a.attach_type, crate::abi::BPF_TRACE_ITER | 42 | 48) {
         a.union_16 = 0;
         a.union_24 = 0;
+        a.union_32 = [0; 2];
     }
     owned_fd(bpf(Cmd::LinkCreate, &mut a)?)
 }
@@ -107,9 +112,17 @@ pub fn link_create_iter(prog: BorrowedFd<'_>, iter_info: &[u8]) -> Result<OwnedF
     };
     if !iter_info.is_empty() {
         a.union_16 = ptr_u64(iter_info.as_ptr());
-        a.union_24 = u64::from(u32_len(iter_info.len()));
+        a.union_24 = low_u32(u32_len(iter_info.len()));
     }
     owned_fd(bpf(Cmd::LinkCreate, &mut a)?)
+}
+
+/// A `u32` placed in the lower-addressed half of a `u64` union word, where
+/// a C struct puts a `__u32` that follows an 8-byte field (on either byte
+/// order).
+fn low_u32(x: u32) -> u64 {
+    let b = x.to_ne_bytes();
+    u64::from_ne_bytes([b[0], b[1], b[2], b[3], 0, 0, 0, 0])
 }
 
 /// `BPF_RAW_TRACEPOINT_OPEN` (Linux 4.17; with no name, for BTF-typed
@@ -161,9 +174,12 @@ pub fn link_get_fd_by_id(id: u32) -> Result<OwnedFd, Errno> {
 /// `BPF_OBJ_GET_INFO_BY_FD` on a link (Linux 5.8). When `name` is not
 /// empty, it is the buffer for the name the link type reports (a raw
 /// tracepoint's name, an iterator's target, a perf event's function or
-/// file): its pointer and length go into the union's first two words for
-/// the link types that have such a name, and the kernel writes at most
-/// `name.len()` bytes there. An fd that is not a link answers `EINVAL`.
+/// file): its pointer and length go where the link's type reads them, and
+/// the kernel writes at most `name.len()` bytes there. A kernel whose
+/// `bpf_link_info` is too short to hold a perf event's name (before 6.6)
+/// answers `E2BIG`; a name longer than the buffer, `ENOSPC`. The fd must
+/// be a link: the kind of object is not checked here, and the kernel
+/// answers other BPF objects with their own info.
 pub fn link_info(fd: BorrowedFd<'_>, name: &mut [u8]) -> Result<LinkInfoRaw, Errno> {
     let mut info = LinkInfoRaw::default();
     // First learn the type, so the name buffer goes where this type reads it.
@@ -179,7 +195,7 @@ pub fn link_info(fd: BorrowedFd<'_>, name: &mut [u8]) -> Result<LinkInfoRaw, Err
     };
     let mut again = LinkInfoRaw::default();
     again.union[at] = ptr_u64(name.as_mut_ptr());
-    again.union[at + 1] = u64::from(u32_len(name.len()));
+    again.union[at + 1] = low_u32(u32_len(name.len()));
     obj_info_into(fd, &mut again)?;
     Ok(again)
 }
@@ -223,24 +239,41 @@ pub struct PerfEventAttr {
 }
 
 /// `perf_event_open(2)` (Linux 2.6.31; kprobe/uprobe PMUs 4.17) for a BPF
-/// attachment, close-on-exec: every process when `pid` is -1 (opened on
-/// CPU 0, which for tracepoints and probes still fires on every CPU), or
-/// only process `pid` on any CPU. `probe` is the kprobe's function name or the uprobe's
-/// file path, passed as `config1`. Answers: `ENOENT`/`EINVAL` for an
-/// unknown tracepoint id or probe target, `EACCES`/`EPERM` without
-/// `CAP_PERFMON`, `EMFILE` when out of fds.
+/// attachment, close-on-exec, counting every event (`sample_period` 1) and
+/// with every flag bit clear. `pmu_type` is `PERF_TYPE_TRACEPOINT` (2) with
+/// the tracepoint's id as `config`, or the dynamic type of the `kprobe` or
+/// `uprobe` PMU (from `/sys/bus/event_source/devices/*/type`) with the
+/// return-probe bit in `config`, `probe` (the kprobe's function name or
+/// the uprobe's file path) as `config1` and `config2` the offset (into the
+/// function, or the file; for a kprobe with no name, an absolute kernel
+/// address). `pid` -1 opens the event for every process (on CPU 0); a
+/// uprobe opened for one `pid` fires only in that process. A program on a
+/// tracepoint or kprobe event runs for every task either way. Answers:
+/// `ENOENT`/`EINVAL` for an unknown tracepoint id or probe target,
+/// `EACCES`/`EPERM` without `CAP_PERFMON`, `EMFILE` when out of fds.
 pub fn perf_event_open(
-    attr: &PerfEventAttr,
+    pmu_type: u32,
+    config: u64,
     probe: Option<&CStr>,
+    config2: u64,
     pid: i32,
 ) -> Result<OwnedFd, Errno> {
-    let mut a = *attr;
-    a.size = std::mem::size_of::<PerfEventAttr>() as u32;
-    a.config1 = probe.map_or(0, |p| ptr_u64(p.as_ptr()));
+    let a = PerfEventAttr {
+        type_: pmu_type,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config,
+        sample_period: 1,
+        wakeup_events: 1,
+        config1: probe.map_or(0, |p| ptr_u64(p.as_ptr())),
+        config2,
+        ..Default::default()
+    };
     let cpu: libc::c_int = if pid == -1 { 0 } else { -1 };
     // SAFETY: `a` is a fully initialised repr(C) perf_event_attr of the size
-    // it declares; config1 is 0 or points at a C string (`probe`) that lives
-    // for the whole call; the kernel only reads it during the call.
+    // it declares, built here with every flag bit clear (no signals, no
+    // sampling into buffers); config1 is 0 or points at a C string
+    // (`probe`) that lives for the whole call, which is the only time the
+    // kernel reads it.
     let r = unsafe {
         libc::syscall(
             libc::SYS_perf_event_open,
@@ -258,29 +291,71 @@ pub fn perf_event_open(
     Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
 }
 
-/// Mounts a fresh tracefs instance at the empty directory `dir`
-/// (`mount("tracefs", dir, "tracefs")`; needs `CAP_SYS_ADMIN`: `EPERM`
-/// otherwise; a kernel without tracefs answers `ENODEV`).
-pub fn mount_tracefs(dir: &CStr) -> Result<(), Errno> {
-    // SAFETY: all arguments are valid C strings that outlive the call; no
-    // data argument.
+/// A new tracefs instance that is mounted nowhere (`fsopen`, `fsconfig`,
+/// `fsmount`: the mount API of Linux 5.2), as the fd of its root: files in
+/// it are opened relative to that fd, nothing is visible to other
+/// processes, and closing the fd releases it. Needs `CAP_SYS_ADMIN`
+/// (`EPERM`); a kernel without tracefs answers `ENODEV`, one older than
+/// 5.2 `ENOSYS`.
+pub fn detached_tracefs() -> Result<OwnedFd, Errno> {
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: fsopen reads the C string for the call and returns a new fd.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"tracefs".as_ptr(), FSOPEN_CLOEXEC) };
+    if fs < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: a new fd that nothing else owns.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as i32) };
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fs);
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux argument.
     let r = unsafe {
-        libc::mount(
-            c"tracefs".as_ptr(),
-            dir.as_ptr(),
-            c"tracefs".as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            std::ptr::null(),
+        libc::syscall(
+            libc::SYS_fsconfig,
+            raw,
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0 as libc::c_int,
         )
     };
-    if r < 0 { Err(Errno::last()) } else { Ok(()) }
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: fsmount on the configured context fd, no attributes; it
+    // returns a new fd for the detached mount.
+    let m = unsafe { libc::syscall(libc::SYS_fsmount, raw, FSMOUNT_CLOEXEC, 0 as libc::c_uint) };
+    if m < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(m as i32) })
 }
 
-/// Detaches the mount at `dir` (`umount2(dir, MNT_DETACH)`).
-pub fn unmount_detach(dir: &CStr) -> Result<(), Errno> {
-    // SAFETY: `dir` is a valid C string for the call.
-    let r = unsafe { libc::umount2(dir.as_ptr(), libc::MNT_DETACH) };
-    if r < 0 { Err(Errno::last()) } else { Ok(()) }
+/// Reads the small file `path` (relative, no `..`) under directory fd
+/// `dir` (`openat(2)` with `O_NOFOLLOW`, then up to 4 KiB).
+pub fn read_small_at(dir: BorrowedFd<'_>, path: &CStr) -> Result<Vec<u8>, Errno> {
+    use std::io::Read;
+    // SAFETY: `path` is a valid C string for the call; openat returns a new
+    // fd or -1.
+    let fd = unsafe {
+        libc::openat(
+            std::os::fd::AsRawFd::as_raw_fd(&dir),
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        )
+    };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: a new fd that nothing else owns.
+    let f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let mut out = Vec::new();
+    f.take(4096)
+        .read_to_end(&mut out)
+        .map_err(|e| Errno::from_io(&e))?;
+    Ok(out)
 }
 
 /// The index of network interface `name` (`if_nametoindex(3)`), or `None`

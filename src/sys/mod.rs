@@ -92,9 +92,9 @@ pub use epoll::{EPOLLIN, EPOLLOUT, Epoll};
 pub use errno::Errno;
 pub(crate) use file::{FileReadError, MappedFile, map_file_readonly, read_regular_file};
 pub use link::{
-    LinkCreateAttr, LinkFdAttr, LinkInfoRaw, PerfEventAttr, RawTracepointAttr, if_index, if_name,
-    iter_create, link_create, link_create_iter, link_detach, link_get_fd_by_id, link_info,
-    mount_tracefs, perf_event_open, raw_tracepoint_open, unmount_detach,
+    LinkCreateAttr, LinkFdAttr, LinkInfoRaw, PerfEventAttr, RawTracepointAttr, detached_tracefs,
+    if_index, if_name, iter_create, link_create, link_create_iter, link_detach, link_get_fd_by_id,
+    link_info, perf_event_open, raw_tracepoint_open, read_small_at,
 };
 pub use map::{
     MapShape, OwnedMap, map_create, map_freeze, map_get_fd_by_id, map_info, possible_cpus,
