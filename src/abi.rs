@@ -355,12 +355,14 @@ const GENERIC_OPEN_FLAGS: bool = cfg!(any(
 pub const O_NONBLOCK: i32 = if GENERIC_OPEN_FLAGS { 0o4000 } else { 0 };
 
 /// The file type of `stat(2)` (`S_IFMT`) in words, for messages about a
-/// path that should have been a regular file: "a directory", "a FIFO",
-/// "a character device", "a block device", "a socket", "a symbolic link",
-/// else "a special file".
+/// path that should have been another kind of file: "a regular file", "a
+/// directory", "a FIFO", "a character device", "a block device", "a
+/// socket", "a symbolic link", else "a special file".
 pub fn file_type_name(t: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
-    if t.is_dir() {
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
         "a directory"
     } else if t.is_fifo() {
         "a FIFO"

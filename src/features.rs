@@ -8,7 +8,9 @@
 
 #![forbid(unsafe_code)]
 
-use crate::abi::{BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, MAP_TYPE_ARENA, ProgramType};
+use crate::abi::{
+    BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, BPF_TCX_INGRESS, MAP_TYPE_ARENA, ProgramType,
+};
 use crate::arena::{ArenaBuilder, ArenaFlags};
 use crate::error::Error;
 use crate::insn::{AtomicOp, Reg, Size, asm, encode};
@@ -86,6 +88,10 @@ pub enum Feature {
     /// The load-acquire and store-release instructions (`BPF_ATOMIC` with
     /// `BPF_LOAD_ACQ`/`BPF_STORE_REL`, 8- and 16-bit sizes included: 6.15).
     LoadAcquire,
+    /// tcx links: `BPF_LINK_CREATE` with `BPF_TCX_INGRESS` or
+    /// `BPF_TCX_EGRESS`, the `tcx/ingress` and `tcx/egress` attachments
+    /// (6.6).
+    TcxLinks,
     /// The BPF JIT is enabled (arenas require it).
     Jit,
     /// This process holds `CAP_BPF`.
@@ -98,7 +104,7 @@ pub enum Feature {
 
 impl Feature {
     /// Every feature, in display order.
-    pub const ALL: [Feature; 16] = [
+    pub const ALL: [Feature; 17] = [
         Feature::ArenaMap,
         Feature::SegvOnFault,
         Feature::NoUserConv,
@@ -111,6 +117,7 @@ impl Feature {
         Feature::ArenaAtomics,
         Feature::ArenaSignExtendingLoads,
         Feature::LoadAcquire,
+        Feature::TcxLinks,
         Feature::Jit,
         Feature::CapBpf,
         Feature::CapPerfmon,
@@ -132,6 +139,7 @@ impl Feature {
             Feature::ArenaAtomics => "arena_atomics",
             Feature::ArenaSignExtendingLoads => "arena_sign_extending_loads",
             Feature::LoadAcquire => "load_acquire_store_release",
+            Feature::TcxLinks => "tcx_links",
             Feature::Jit => "jit",
             Feature::CapBpf => "cap_bpf",
             Feature::CapPerfmon => "cap_perfmon",
@@ -151,6 +159,7 @@ impl Feature {
             Feature::ArenaAtomics => "6.10",
             Feature::ArenaSignExtendingLoads => "6.18",
             Feature::LoadAcquire => "6.15",
+            Feature::TcxLinks => "6.6",
             Feature::Jit => "3.16",
             Feature::CapBpf | Feature::CapPerfmon => "5.8",
             Feature::CapSysAdmin => "2.2",
@@ -171,12 +180,14 @@ impl Feature {
 ///
 /// Works on any kernel: each feature's release is [`Feature::since`]. The
 /// probes create one-page arenas and maps (`BPF_MAP_CREATE`), load tiny
-/// programs (`BPF_PROG_LOAD`), read `/sys/kernel/btf/vmlinux` (the kfunc
-/// probes, which need no privileges) and ask `capget(2)`. Only the
+/// programs (`BPF_PROG_LOAD`), try one link that cannot be made
+/// (`BPF_LINK_CREATE` to interface index 0, for tcx), read
+/// `/sys/kernel/btf/vmlinux` (the kfunc probes, which need no privileges)
+/// and ask `capget(2)`. Only the
 /// kernel's "unknown" answers — `EINVAL`, `E2BIG`, the verifier message
 /// that names the missing piece — are [`Support::No`]; anything else,
 /// such as `EPERM` without `CAP_BPF` (or `CAP_SYS_ADMIN`, and
-/// `CAP_PERFMON` for arena programs), is [`Support::Inconclusive`] with
+/// `CAP_PERFMON` for arena programs, `CAP_NET_ADMIN` for tcx), is [`Support::Inconclusive`] with
 /// the errno.
 pub fn probe(feature: Feature) -> Support {
     static CACHE: [OnceLock<Support>; Feature::ALL.len()] =
@@ -263,6 +274,7 @@ fn run(f: Feature) -> Support {
             "not supported",
         ),
         Feature::LoadAcquire => load_acquire(),
+        Feature::TcxLinks => tcx_links(),
         Feature::Jit => jit(),
         Feature::CapBpf => capability(sys::cap::BPF),
         Feature::CapPerfmon => capability(sys::cap::PERFMON),
@@ -461,6 +473,33 @@ fn load_acquire() -> Support {
         {
             no(Feature::LoadAcquire)
         }
+        Err(e) => inconclusive(e),
+    }
+}
+
+/// A `SCHED_CLS` program linked to interface index 0 with
+/// `BPF_TCX_INGRESS`. A kernel with tcx looks the interface up and answers
+/// `ENODEV`; an older one does not know the attach type: `EINVAL` (from
+/// `BPF_LINK_CREATE`'s attach type check).
+fn tcx_links() -> Support {
+    let insns = encode(&[asm::mov64_imm(Reg::R0, 0), asm::exit()]);
+    let prog = match ProgramBuilder::new(ProgramType::SCHED_CLS, &insns)
+        .name("probe")
+        .load()
+    {
+        Ok(p) => p,
+        Err(e) => return inconclusive(e),
+    };
+    let attr = sys::LinkCreateAttr {
+        prog_fd: prog.fd().as_raw_fd() as u32,
+        target: 0,
+        attach_type: BPF_TCX_INGRESS,
+        ..Default::default()
+    };
+    match sys::link_create(&attr) {
+        Err(Errno::ENODEV) => Support::Yes,
+        Err(Errno::EINVAL) => no(Feature::TcxLinks),
+        Ok(_) => inconclusive("a tcx link to interface index 0 was created"),
         Err(e) => inconclusive(e),
     }
 }

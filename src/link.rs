@@ -60,14 +60,16 @@ impl Link {
     /// docs](self) for the kernel call per kind).
     ///
     /// Errors: a target that still needs an interface or cgroup
-    /// ([`AttachTarget::needs`]) or names a missing interface is
-    /// [`Error::Invalid`]; a missing kprobe or uprobe PMU, or a kernel too
+    /// ([`AttachTarget::needs`]), names a missing interface, or a cgroup
+    /// path that is not a directory is [`Error::Invalid`] naming the
+    /// program and target; a missing kprobe or uprobe PMU, or a kernel too
     /// old for the kind, [`Error::NotSupported`]; the kernel's refusal
     /// [`Error::Bpf`] (`BPF_LINK_CREATE` or `BPF_RAW_TRACEPOINT_OPEN`,
     /// naming the program and target): `EINVAL` for a program of another
     /// type or attach type than the target wants, `ENOENT` for an unknown
-    /// raw tracepoint, `EEXIST` where the hook already holds an exclusive
-    /// program (XDP), `EPERM` without the capability the hook needs.
+    /// raw tracepoint, `EBUSY` where the hook already holds an exclusive
+    /// program (a second XDP link on one interface), `EPERM` without the
+    /// capability the hook needs.
     pub fn attach(prog: &Program, target: &AttachTarget) -> Result<Link> {
         let what = || format!("program '{}' to {target}", prog.name());
         let bpf_err = |cmd| move |e| Error::bpf(cmd, what(), e);
@@ -153,7 +155,7 @@ impl Link {
             AttachTarget::Xdp { iface } => {
                 let attr = LinkCreateAttr {
                     prog_fd: fd_u32(prog.fd()),
-                    target: ifindex(iface, target)?,
+                    target: ifindex(iface, prog, target)?,
                     attach_type: crate::abi::BPF_XDP,
                     ..Default::default()
                 };
@@ -164,7 +166,7 @@ impl Link {
             AttachTarget::Tcx { iface, egress } => {
                 let attr = LinkCreateAttr {
                     prog_fd: fd_u32(prog.fd()),
-                    target: ifindex(iface, target)?,
+                    target: ifindex(iface, prog, target)?,
                     attach_type: if *egress {
                         crate::abi::BPF_TCX_EGRESS
                     } else {
@@ -180,9 +182,9 @@ impl Link {
                 path, attach_type, ..
             } => {
                 let Some(path) = path else {
-                    return Err(needs_error(target));
+                    return Err(needs_error(prog, target));
                 };
-                let dir = open_dir(path)?;
+                let dir = open_dir(path, prog, target)?;
                 let attr = LinkCreateAttr {
                     prog_fd: fd_u32(prog.fd()),
                     target: dir.as_raw_fd() as u32,
@@ -340,8 +342,8 @@ pub struct LinkInfo {
     pub link_type: LinkType,
     /// The link's id (`BPF_LINK_GET_FD_BY_ID` opens it).
     pub id: u32,
-    /// The attached program's id (0 for struct_ops links, and after
-    /// [`Link::detach`]).
+    /// The attached program's id (0 for struct_ops links). A link keeps
+    /// its program after [`Link::detach`]: the id stays.
     pub prog_id: u32,
     /// The per-type details.
     pub detail: LinkDetail,
@@ -470,17 +472,20 @@ fn perf_error(what: String, errno: Errno) -> Error {
     }
 }
 
-fn needs_error(target: &AttachTarget) -> Error {
+fn needs_error(prog: &Program, target: &AttachTarget) -> Error {
     let what = match target.needs() {
         Needs::Iface => "a network interface (AttachTarget::with_iface, or the CLI's --iface)",
         _ => "a cgroup directory (AttachTarget::with_cgroup, or the CLI's --cgroup)",
     };
-    Error::invalid("attach target", format!("{} needs {what}", target.kind()))
+    Error::invalid(
+        "attach target",
+        format!("program '{}': {} needs {what}", prog.name(), target.kind()),
+    )
 }
 
-fn ifindex(iface: &Iface, target: &AttachTarget) -> Result<u32> {
+fn ifindex(iface: &Iface, prog: &Program, target: &AttachTarget) -> Result<u32> {
     match iface {
-        Iface::Unset => Err(needs_error(target)),
+        Iface::Unset => Err(needs_error(prog, target)),
         Iface::Index(i) => Ok(*i),
         Iface::Name(n) => {
             let c = c_string("interface name", n)?;
@@ -488,8 +493,8 @@ fn ifindex(iface: &Iface, target: &AttachTarget) -> Result<u32> {
                 Error::invalid(
                     "interface",
                     format!(
-                        "no interface '{n}' in this network namespace (for {})",
-                        target.kind()
+                        "no interface '{n}' in this network namespace (for program '{}' to {target})",
+                        prog.name()
                     ),
                 )
             })
@@ -497,10 +502,11 @@ fn ifindex(iface: &Iface, target: &AttachTarget) -> Result<u32> {
     }
 }
 
-fn open_dir(path: &Path) -> Result<OwnedFd> {
+fn open_dir(path: &Path, prog: &Program, target: &AttachTarget) -> Result<OwnedFd> {
+    let for_what = || format!("program '{}' to {target}", prog.name());
     let io = |call, e: std::io::Error| Error::Syscall {
         call,
-        what: format!("cgroup directory {}", path.display()),
+        what: format!("the cgroup directory of {}", for_what()),
         errno: Errno::from_io(&e),
     };
     let f = std::fs::File::open(path).map_err(|e| io("open", e))?;
@@ -509,9 +515,10 @@ fn open_dir(path: &Path) -> Result<OwnedFd> {
         return Err(Error::invalid(
             "cgroup",
             format!(
-                "{} is {}, not a cgroup directory",
+                "{} is {}, not a cgroup directory (for {})",
                 path.display(),
-                crate::abi::file_type_name(kind)
+                crate::abi::file_type_name(kind),
+                for_what()
             ),
         ));
     }

@@ -48,7 +48,8 @@ fn run(name: &str, args: &[&str]) -> Result<(u32, String), String> {
 
 #[test]
 fn examples_work_or_name_what_is_missing() {
-    require!(Feature::CapBpf, Feature::CapPerfmon);
+    // CAP_SYS_ADMIN: net_protocols makes network namespaces.
+    require!(Feature::CapBpf, Feature::CapPerfmon, Feature::CapSysAdmin);
     let mut missing = Vec::new();
     for (name, args) in [
         ("arena_list", &["1000"][..]),
@@ -56,6 +57,7 @@ fn examples_work_or_name_what_is_missing() {
         ("user_list", &["500"][..]),
         ("arena_pages", &[][..]),
         ("syscall_top", &["1"][..]),
+        ("net_protocols", &["50"][..]),
     ] {
         if let Err(line) = run(name, args) {
             missing.push(line);
@@ -74,7 +76,7 @@ fn examples_work_or_name_what_is_missing() {
         bpf_arena::features::probe(Feature::ArenaMap),
         bpf_arena::features::Support::No { .. }
     ) {
-        assert_eq!(missing.len(), 5, "{missing:?}");
+        assert_eq!(missing.len(), 6, "{missing:?}");
         assert!(
             missing.iter().all(|l| l.contains("needs Linux 6.9")),
             "{missing:?}"

@@ -12,7 +12,8 @@ pub enum Iface {
     Unset,
     /// By name, looked up in the caller's network namespace at attach time.
     Name(String),
-    /// By index.
+    /// By index, which the kernel also reads in the calling thread's
+    /// network namespace at attach time.
     Index(u32),
 }
 

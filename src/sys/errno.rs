@@ -43,6 +43,7 @@ errnos! {
     EFAULT = 14, "Bad address.";
     EBUSY = 16, "Device or resource busy: a second arena in one program, a reserved range already in use.";
     EEXIST = 17, "File exists: an address range already mapped (`MAP_FIXED_NOREPLACE`), a pin path in use.";
+    ENODEV = 19, "No such device: no network interface with that index (XDP, tcx).";
     EINVAL = 22, "Invalid argument.";
     ENFILE = 23, "Too many open files in the system: a new fd could not be allocated.";
     EMFILE = 24, "Too many open files: the process's fd limit (`RLIMIT_NOFILE`) is reached.";

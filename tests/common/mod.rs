@@ -466,6 +466,25 @@ pub fn in_case() -> bool {
 /// through `wrapper` (a command put before the binary, like `setpriv`, or
 /// nothing): its exit status and everything it printed.
 fn rerun_self(test: &str, role: &str, wrapper: &[String]) -> (std::process::ExitStatus, String) {
+    rerun(test, role, wrapper, &[])
+}
+
+/// Re-runs this test binary's test `test` alone, with `BPF_ARENA_CHILD=role`
+/// and the variables `env` set: its exit status and everything it printed.
+pub fn rerun_with_env(
+    test: &str,
+    role: &str,
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
+    rerun(test, role, &[], env)
+}
+
+fn rerun(
+    test: &str,
+    role: &str,
+    wrapper: &[String],
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
     let exe = std::env::current_exe().unwrap().into_os_string();
     let mut argv: Vec<std::ffi::OsString> = wrapper.iter().map(Into::into).collect();
     argv.push(exe);
@@ -473,6 +492,7 @@ fn rerun_self(test: &str, role: &str, wrapper: &[String]) -> (std::process::Exit
         .args(&argv[1..])
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(CHILD_VAR, role)
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("re-running {test} through {argv:?}: {e}"));
     let text =
