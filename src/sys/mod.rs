@@ -132,7 +132,12 @@ fn bpf<A: Attr>(cmd: Cmd, attr: &mut A) -> Result<i64, Errno> {
             std::mem::size_of::<A>() as libc::c_uint,
         )
     };
-    if ret < 0 { Err(Errno::last()) } else { Ok(ret) }
+    // `c_long` is 4 bytes in a 32-bit process.
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(ret as i64)
+    }
 }
 
 /// Wraps a freshly returned fd, moving it off fd 0.
