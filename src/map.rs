@@ -65,25 +65,28 @@ impl Map {
             }
             Err(e) => return Err(Error::bpf(Cmd::MapCreate, what(), e)),
         };
-        Map::from_fd_named(fd, &spec.name)
+        let map = OwnedMap::created(fd).map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, what(), e))?;
+        Ok(Map {
+            map,
+            name: spec.name.clone(),
+            mapping: None,
+        })
     }
 
     /// Adopts an existing map fd, asking the kernel what it is
-    /// (`BPF_OBJ_GET_INFO_BY_FD`, Linux 4.13). An fd that is not a BPF
-    /// object is `EINVAL` from the kernel, a closed one `EBADF`
-    /// ([`Error::Bpf`]).
+    /// (`BPF_OBJ_GET_INFO_BY_FD`, Linux 4.13), named by the name the
+    /// kernel keeps. The fd must be a map: `BPF_OBJ_GET_INFO_BY_FD` also
+    /// answers for programs, BTF objects and links, so the kind is read
+    /// from `/proc/self/fdinfo` first ([`sys::fd_kind`]; needs procfs).
+    ///
+    /// Errors: [`Error::WrongObject`] for a program, BTF or link fd;
+    /// [`Error::Syscall`] (`open /proc/self/fdinfo`) when that file cannot
+    /// be read (`ENOENT` without procfs); [`Error::Bpf`]
+    /// (`BPF_OBJ_GET_INFO_BY_FD`) with `EINVAL` for an fd that is not a
+    /// BPF object.
     pub fn from_fd(fd: OwnedFd) -> Result<Map> {
-        Map::from_fd_named(fd, "")
-    }
-
-    fn from_fd_named(fd: OwnedFd, name: &str) -> Result<Map> {
-        let map = OwnedMap::new(fd)
-            .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, format!("map '{name}'"), e))?;
-        let name = if name.is_empty() {
-            sys::object_name_text(&map.info().name)
-        } else {
-            name.to_string()
-        };
+        let map = adopt_fd(fd)?;
+        let name = sys::object_name_text(&map.info().name);
         Ok(Map {
             map,
             name,
@@ -143,6 +146,11 @@ impl Map {
             mapping,
             name: &self.name,
         })
+    }
+
+    /// The fd with the map's shape, for the modules that map rings.
+    pub(crate) fn owned(&self) -> &OwnedMap {
+        &self.map
     }
 
     /// The mapping itself, for the crate's own copies (the loader's
@@ -360,4 +368,25 @@ impl MapMemory<'_> {
             ),
         )
     }
+}
+
+/// Adopts a map fd from elsewhere ([`Map::from_fd`], the ring buffers'
+/// `from_fd`): refuses fds of other BPF objects by what `/proc/self/fdinfo`
+/// says they are, before the kernel's info is trusted as a map's. Errors
+/// name the fd by its number (its name is not known yet).
+pub(crate) fn adopt_fd(fd: OwnedFd) -> Result<OwnedMap> {
+    let what = format!("map fd {}", fd.as_raw_fd());
+    let kind = sys::fd_kind(fd.as_fd()).map_err(|errno| Error::Syscall {
+        call: "open /proc/self/fdinfo",
+        what: what.clone(),
+        errno,
+    })?;
+    if let sys::FdKind::Program { .. } | sys::FdKind::Btf { .. } | sys::FdKind::Link { .. } = kind {
+        return Err(Error::WrongObject {
+            what,
+            reason: format!("is {kind}, not a BPF map"),
+        });
+    }
+    // A map, or no BPF object at all (BPF_OBJ_GET_INFO_BY_FD: EINVAL).
+    OwnedMap::new(fd).map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, what, e))
 }

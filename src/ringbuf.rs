@@ -78,10 +78,10 @@ pub use crate::abi::{
 use crate::error::{Error, Result};
 use crate::map::Map;
 use crate::sys::{
-    self, Cmd, Epoll, Errno, OwnedMap, ReserveError, RingConsumer, RingCorrupt, RingProducer,
+    self, Epoll, Errno, OwnedMap, ReserveError, RingConsumer, RingCorrupt, RingProducer,
 };
 use std::ops::{ControlFlow, Deref, DerefMut};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// The consumer of a `BPF_MAP_TYPE_RINGBUF` (Linux 5.8): BPF programs
@@ -105,31 +105,43 @@ pub struct RingBuf {
 impl RingBuf {
     /// Consumes the ring buffer `map` (a map of a loaded object, say:
     /// [`LoadedObject::map`](crate::LoadedObject::map)). The fd is
-    /// duplicated: the `RingBuf` does not borrow `map`.
+    /// duplicated: the `RingBuf` does not borrow `map`. Needs Linux 5.8,
+    /// and a 64-bit kernel (a 32-bit process on one is fine).
     ///
     /// Errors: [`Error::WrongObject`] naming the map when it is not a
     /// `BPF_MAP_TYPE_RINGBUF` (a `USER_RINGBUF` included), when it has
     /// creation flags besides `BPF_F_NUMA_NODE` (a kernel mode this crate
-    /// does not know could overwrite records it lends), or when this
-    /// process already has a `RingBuf` for it (one consumer per ring);
-    /// [`Error::Syscall`] for `fcntl` (no fd left: `EMFILE`), `mmap`
-    /// (`EACCES` through an fd opened read-only, `ENOMEM`) or
-    /// `epoll_ctl`.
+    /// does not know could overwrite records it lends), when this
+    /// process already has a `RingBuf` for it (one consumer per ring), or
+    /// when the kernel maps more of it than its `max_entries` says;
+    /// [`Error::NotSupported`] on a 32-bit kernel (its ring positions are
+    /// 4 bytes; see [`sys::ring_kernel_check`]); [`Error::Syscall`] for
+    /// `fcntl` (no fd left: `EMFILE`), `mmap` (`EACCES` through an fd
+    /// opened read-only; `EPERM` for a frozen map, as the consumer page is
+    /// mapped writable and the kernel refuses writable mappings of frozen
+    /// maps; `ENOMEM`) or `epoll_ctl`.
     pub fn from_map(map: &Map) -> Result<RingBuf> {
-        RingBuf::open(dup(map.fd(), map.name())?, Some(map.name()))
+        RingBuf::open(dup(map)?, map.name().to_string())
     }
 
     /// Consumes the ring buffer behind `fd` (from
     /// [`Map::open_pinned`], `BPF_MAP_GET_FD_BY_ID`, another process),
-    /// named by the name the kernel keeps. An fd that is not a BPF object
-    /// is [`Error::Bpf`] (`EINVAL` from `BPF_OBJ_GET_INFO_BY_FD`); the
-    /// rest as for [`RingBuf::from_map`].
+    /// named by the name the kernel keeps (`fd N` for a map without
+    /// one). The fd is checked to be a map through
+    /// `/proc/self/fdinfo` ([`sys::fd_kind`]), so this needs procfs.
+    ///
+    /// Errors: [`Error::WrongObject`] for the fd of a BPF program, BTF
+    /// object or link; [`Error::Syscall`] (`open /proc/self/fdinfo`) when
+    /// that file cannot be read (`ENOENT` without procfs); [`Error::Bpf`]
+    /// (`BPF_OBJ_GET_INFO_BY_FD`) with `EINVAL` for an fd that is not a
+    /// BPF object; these name the fd by its number. The rest as for
+    /// [`RingBuf::from_map`].
     pub fn from_fd(fd: OwnedFd) -> Result<RingBuf> {
-        RingBuf::open(fd, None)
+        let (map, name) = adopt(fd)?;
+        RingBuf::open(map, name)
     }
 
-    fn open(fd: OwnedFd, name: Option<&str>) -> Result<RingBuf> {
-        let (map, name) = adopt(fd, name)?;
+    fn open(map: OwnedMap, name: String) -> Result<RingBuf> {
         check_ring(&map, &name, Kind::Kernel)?;
         let ring = RingConsumer::new(&map).map_err(|e| setup_error(e, &name, Kind::Kernel))?;
         let epoll = Epoll::watch(map.fd(), sys::EPOLLIN).map_err(|errno| Error::Syscall {
@@ -184,6 +196,10 @@ impl RingBuf {
     /// which `f` returns [`ControlFlow::Break`]. Returns how many records
     /// `f` saw (discarded records are skipped and not counted). No system
     /// call; never blocks.
+    ///
+    /// A panic in `f` consumes the record `f` was given too (it is
+    /// dropped, which moves the consumer position past it, while the
+    /// panic unwinds) and leaves the records after it in the ring.
     ///
     /// Errors as for [`RingBuf::next_record`]; records `f` saw before the
     /// error stay consumed.
@@ -298,26 +314,32 @@ pub struct UserRingBuf {
 
 impl UserRingBuf {
     /// Produces into the user ring buffer `map`. The fd is duplicated.
+    /// Needs Linux 6.1, and a 64-bit kernel (a 32-bit process on one is
+    /// fine).
     ///
     /// Errors: [`Error::WrongObject`] naming the map when it is not a
     /// `BPF_MAP_TYPE_USER_RINGBUF` (a kernel-produced `RINGBUF` included),
-    /// has creation flags besides `BPF_F_NUMA_NODE`, or already has a
+    /// has creation flags besides `BPF_F_NUMA_NODE`, already has a
     /// `UserRingBuf` in this process (one producer per ring: two would
-    /// write the same bytes); [`Error::Syscall`] for `fcntl`, `mmap`
-    /// (`EACCES` through an fd opened read-only, `EPERM` on a frozen map)
-    /// or `epoll_ctl`.
+    /// write the same bytes), or is mapped larger by the kernel than its
+    /// `max_entries` says; [`Error::NotSupported`] on a 32-bit kernel;
+    /// [`Error::Syscall`] for `fcntl`, `mmap` (`EACCES` through an fd
+    /// opened read-only, `EPERM` on a frozen map: the producer page and
+    /// the data are mapped writable) or `epoll_ctl`.
     pub fn from_map(map: &Map) -> Result<UserRingBuf> {
-        UserRingBuf::open(dup(map.fd(), map.name())?, Some(map.name()))
+        UserRingBuf::open(dup(map)?, map.name().to_string())
     }
 
     /// Produces into the user ring buffer behind `fd`, named by the name
-    /// the kernel keeps; errors as for [`RingBuf::from_fd`].
+    /// the kernel keeps (`fd N` for a map without one); the fd is checked
+    /// to be a map as for [`RingBuf::from_fd`], with the same errors, and
+    /// the rest as for [`UserRingBuf::from_map`].
     pub fn from_fd(fd: OwnedFd) -> Result<UserRingBuf> {
-        UserRingBuf::open(fd, None)
+        let (map, name) = adopt(fd)?;
+        UserRingBuf::open(map, name)
     }
 
-    fn open(fd: OwnedFd, name: Option<&str>) -> Result<UserRingBuf> {
-        let (map, name) = adopt(fd, name)?;
+    fn open(map: OwnedMap, name: String) -> Result<UserRingBuf> {
         check_ring(&map, &name, Kind::User)?;
         let ring = RingProducer::new(&map).map_err(|e| setup_error(e, &name, Kind::User))?;
         let epoll = Epoll::watch(map.fd(), sys::EPOLLOUT).map_err(|errno| Error::Syscall {
@@ -352,7 +374,9 @@ impl UserRingBuf {
     }
 
     /// The bytes a record of `len` bytes takes in the ring: 8 for the
-    /// header, and padding to a multiple of 8.
+    /// header, and padding to a multiple of 8. Never panics: a `len`
+    /// above `usize::MAX - 15`, whose size would not fit in a `usize`,
+    /// gives `usize::MAX & !7` (no ring takes such a record).
     pub fn record_bytes(len: usize) -> usize {
         RingProducer::record_bytes(len)
     }
@@ -391,8 +415,9 @@ impl UserRingBuf {
     /// no room when the time runs out is [`Error::RingBufFull`]; other
     /// errors as for `reserve`, and [`Error::Syscall`] for `epoll_wait`.
     pub fn reserve_wait(&mut self, len: usize, timeout: Duration) -> Result<Reservation<'_>> {
-        let needed = RingProducer::record_bytes(len);
+        // A length no record may have goes straight to reserve's error.
         if len <= self.ring.max_record_len() {
+            let needed = RingProducer::record_bytes(len);
             let deadline = Deadline::after(timeout);
             while self.free_bytes()? < needed {
                 let Some(ms) = deadline.remaining_ms() else {
@@ -479,6 +504,14 @@ impl Kind {
         }
     }
 
+    /// The release and machine for [`Error::NotSupported`].
+    fn since_64bit(self) -> &'static str {
+        match self {
+            Kind::Kernel => "5.8 (64-bit)",
+            Kind::User => "6.1 (64-bit)",
+        }
+    }
+
     fn described(self) -> &'static str {
         match self {
             Kind::Kernel => "a ring buffer (BPF_MAP_TYPE_RINGBUF, Linux 5.8)",
@@ -494,25 +527,24 @@ impl Kind {
     }
 }
 
-/// A duplicate of a map's fd, for a ring that outlives the borrow.
-fn dup(fd: BorrowedFd<'_>, name: &str) -> Result<OwnedFd> {
-    fd.try_clone_to_owned().map_err(|e| Error::Syscall {
+/// A duplicate of a map's fd with its shape, for a ring that outlives the
+/// borrow.
+fn dup(map: &Map) -> Result<OwnedMap> {
+    map.owned().try_clone().map_err(|errno| Error::Syscall {
         call: "fcntl(F_DUPFD_CLOEXEC)",
-        what: format!("map '{name}'"),
-        errno: Errno::from_io(&e),
+        what: format!("map '{}'", map.name()),
+        errno,
     })
 }
 
-/// The map behind `fd` and its name (`name`, else the kernel's).
-fn adopt(fd: OwnedFd, name: Option<&str>) -> Result<(OwnedMap, String)> {
-    let map = OwnedMap::new(fd).map_err(|e| {
-        Error::bpf(
-            Cmd::ObjGetInfoByFd,
-            format!("map '{}'", name.unwrap_or_default()),
-            e,
-        )
-    })?;
-    let name = name.map_or_else(|| sys::object_name_text(&map.info().name), str::to_string);
+/// The map behind `fd` (checked to be a map: [`crate::map::adopt_fd`]) and
+/// its name: the kernel's, or `fd N` for a map created without one.
+fn adopt(fd: OwnedFd) -> Result<(OwnedMap, String)> {
+    let map = crate::map::adopt_fd(fd)?;
+    let mut name = sys::object_name_text(&map.info().name);
+    if name.is_empty() {
+        name = format!("fd {}", map.fd().as_raw_fd());
+    }
     Ok((map, name))
 }
 
@@ -552,13 +584,33 @@ fn check_ring(map: &OwnedMap, name: &str, kind: Kind) -> Result<()> {
             sys::page_size()
         )));
     }
-    Ok(())
+    sys::ring_kernel_check().map_err(|why| not_64bit(name, kind, why))
+}
+
+/// Rings with a 32-bit kernel: [`Error::NotSupported`].
+fn not_64bit(name: &str, kind: Kind, why: String) -> Error {
+    Error::NotSupported {
+        what: "BPF ring buffers shared with a 32-bit kernel",
+        since: kind.since_64bit(),
+        detail: Some(format!("ring buffer '{name}': {why}")),
+    }
 }
 
 /// The error for a failed [`RingConsumer::new`] / [`RingProducer::new`]
 /// after [`check_ring`] passed.
 fn setup_error(errno: Errno, name: &str, kind: Kind) -> Error {
     match errno {
+        sys::RING_LARGER_THAN_INFO => Error::WrongObject {
+            what: format!("map '{name}'"),
+            reason: "the kernel maps more of it than its max_entries says (a page past the ring's data mapped), so positions masked with that size would not be the kernel's".into(),
+        },
+        Errno::EOPNOTSUPP => not_64bit(
+            name,
+            kind,
+            sys::ring_kernel_check()
+                .err()
+                .unwrap_or_else(|| "the ring's positions are not 8 bytes".into()),
+        ),
         Errno::EBUSY => Error::WrongObject {
             what: format!("map '{name}'"),
             reason: format!(

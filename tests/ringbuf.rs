@@ -14,7 +14,7 @@ use bpf_arena::ringbuf::{BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_USER_RINGBUF, RingBu
 use bpf_arena::sys::{self, Errno};
 use common::*;
 use std::ops::ControlFlow;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 /// The ring size the tests use: 4 pages (16 KiB on 4 KiB pages).
@@ -597,4 +597,209 @@ fn rings_are_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<RingBuf>();
     check::<UserRingBuf>();
+}
+
+/// A ring map made here, outside any object: `name` may be empty.
+fn bare_ring(map_type: u32, name: &str) -> Map {
+    let spec = MapSpec {
+        name: name.into(),
+        map_type,
+        max_entries: ring_size() as u32,
+        ..Default::default()
+    };
+    Map::create(&spec, None, None).unwrap()
+}
+
+#[test]
+fn huge_record_lengths_are_typed_errors() {
+    require_user_ringbuf!();
+    // Lengths whose size in the ring overflows a usize: no panic.
+    let top = usize::MAX & !7;
+    for len in [usize::MAX, usize::MAX - 7, usize::MAX - 14, usize::MAX - 15] {
+        assert_eq!(UserRingBuf::record_bytes(len), top, "{len}");
+    }
+    let o = user_ring();
+    let mut urb = UserRingBuf::from_map(o.map("ringbuf_user").unwrap()).unwrap();
+    for len in [usize::MAX, usize::MAX - 14, urb.max_record_len() + 1] {
+        let start = Instant::now();
+        let err = urb.reserve_wait(len, Duration::from_secs(60)).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::Invalid {
+                    what: "record length",
+                    ..
+                }
+            ),
+            "{len}: {err:?}"
+        );
+        assert!(err.to_string().contains("ringbuf_user"), "{err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "a length no record may have is refused without waiting"
+        );
+        let err = urb.reserve(len).unwrap_err();
+        assert!(matches!(&err, Error::Invalid { .. }), "{len}: {err:?}");
+    }
+    // Nothing was reserved on the way.
+    assert_eq!(urb.free_bytes().unwrap(), ring_size());
+    assert_eq!(bpf_drain(&o), 0);
+}
+
+#[test]
+fn fds_of_other_bpf_objects_are_not_maps() {
+    require_user_ringbuf!();
+    let k = kernel_ring();
+    let not_a_map = |e: Error, is: &str| match &e {
+        Error::WrongObject { what, reason } => {
+            assert!(what.starts_with("map fd "), "{e}");
+            assert!(
+                reason.contains(is) && reason.ends_with("not a BPF map"),
+                "{e}"
+            );
+        }
+        _ => panic!("expected WrongObject ({is}), got {e:?}"),
+    };
+    let prog = || {
+        k.program("ringbuf_output")
+            .unwrap()
+            .fd()
+            .try_clone_to_owned()
+            .unwrap()
+    };
+    not_a_map(RingBuf::from_fd(prog()).unwrap_err(), "a BPF program (id ");
+    not_a_map(UserRingBuf::from_fd(prog()).unwrap_err(), "a BPF program");
+    not_a_map(Map::from_fd(prog()).unwrap_err(), "a BPF program");
+    let btf = || {
+        k.btf_fd()
+            .expect("ringbuf.bpf.o has BTF")
+            .try_clone_to_owned()
+            .unwrap()
+    };
+    not_a_map(RingBuf::from_fd(btf()).unwrap_err(), "a BTF object (id ");
+    not_a_map(UserRingBuf::from_fd(btf()).unwrap_err(), "a BTF object");
+    not_a_map(Map::from_fd(btf()).unwrap_err(), "a BTF object");
+    // Not a BPF object at all: the kernel's EINVAL, naming the fd.
+    let file: std::os::fd::OwnedFd = std::fs::File::open("/proc/self/exe").unwrap().into();
+    let err = RingBuf::from_fd(file).unwrap_err();
+    assert!(
+        matches!(&err, Error::Bpf { errno: Errno::EINVAL, what, .. } if what.starts_with("map fd ")),
+        "{err:?}"
+    );
+    // The kernel's answer for each kind, as the check reads it.
+    assert!(matches!(
+        sys::fd_kind(k.map("ringbuf_events").unwrap().fd()).unwrap(),
+        sys::FdKind::Map { map_type: BPF_MAP_TYPE_RINGBUF, id: Some(id) }
+            if id == k.map("ringbuf_events").unwrap().info().id
+    ));
+    assert!(matches!(
+        sys::fd_kind(k.program("ringbuf_output").unwrap().fd()).unwrap(),
+        sys::FdKind::Program { id: Some(_) }
+    ));
+    assert!(matches!(
+        sys::fd_kind(k.btf_fd().unwrap()).unwrap(),
+        sys::FdKind::Btf { id: Some(_) }
+    ));
+}
+
+#[test]
+fn maps_from_fds_are_named_by_the_kernel_or_the_fd() {
+    require_user_ringbuf!();
+    let named = bare_ring(BPF_MAP_TYPE_RINGBUF, "ringbuf_named");
+    let rb = RingBuf::from_fd(named.fd().try_clone_to_owned().unwrap()).unwrap();
+    assert_eq!(rb.name(), "ringbuf_named");
+    let unnamed = bare_ring(BPF_MAP_TYPE_USER_RINGBUF, "");
+    let fd = unnamed.fd().try_clone_to_owned().unwrap();
+    let urb = UserRingBuf::from_fd(fd).unwrap();
+    assert_eq!(urb.name(), format!("fd {}", urb.as_fd().as_raw_fd()));
+    // A wrong map from an unnamed fd: the error names the fd.
+    let fd = unnamed.fd().try_clone_to_owned().unwrap();
+    let err = RingBuf::from_fd(fd).unwrap_err();
+    assert!(
+        matches!(&err, Error::WrongObject { what, .. } if what.starts_with("map 'fd ")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn frozen_rings_cannot_be_mapped() {
+    require_user_ringbuf!();
+    for (map_type, name) in [
+        (BPF_MAP_TYPE_RINGBUF, "ringbuf_frozen"),
+        (BPF_MAP_TYPE_USER_RINGBUF, "ringbuf_ufrozen"),
+    ] {
+        let map = bare_ring(map_type, name);
+        map.freeze().unwrap();
+        let err = if map_type == BPF_MAP_TYPE_RINGBUF {
+            RingBuf::from_map(&map).map(drop).unwrap_err()
+        } else {
+            UserRingBuf::from_map(&map).map(drop).unwrap_err()
+        };
+        assert!(
+            matches!(&err, Error::Syscall { call: "mmap", errno: Errno::EPERM, what } if what.contains(name)),
+            "{name}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_panic_in_consume_still_consumes_the_record() {
+    require_ringbuf!();
+    let o = kernel_ring();
+    let mut rb = RingBuf::from_map(o.map("ringbuf_events").unwrap()).unwrap();
+    for i in 0..3 {
+        assert_eq!(output(&o, &pattern(i, 20)), 0);
+    }
+    let mut seen = 0;
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rb.consume(|r| {
+            seen += 1;
+            assert_eq!(r, &pattern(0, 20)[..]);
+            panic!("the callback panics on purpose");
+        })
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(seen, 1);
+    assert_eq!(
+        drain(&mut rb),
+        vec![pattern(1, 20), pattern(2, 20)],
+        "the record the callback panicked on is consumed, the rest are not"
+    );
+}
+
+#[test]
+fn the_ring_size_is_confirmed_by_the_kernel() {
+    require_user_ringbuf!();
+    for map_type in [BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_USER_RINGBUF] {
+        let map = bare_ring(map_type, "ringbuf_probe");
+        let owned = sys::OwnedMap::new(map.fd().try_clone_to_owned().unwrap()).unwrap();
+        let size = ring_size();
+        // The kernel refuses a page past the ring: the size is right.
+        assert_eq!(sys::confirm_ring_size(&owned, size), Ok(()), "{map_type}");
+        // Believing it smaller, the probe's page is inside the ring and
+        // maps: the check would refuse the ring.
+        for smaller in [size / 2, sys::page_size()] {
+            assert_eq!(
+                sys::confirm_ring_size(&owned, smaller),
+                Err(sys::RING_LARGER_THAN_INFO),
+                "{map_type}, {smaller}"
+            );
+        }
+        // Frozen (no writable mapping allowed): the read-only probe still
+        // answers.
+        map.freeze().unwrap();
+        assert_eq!(sys::confirm_ring_size(&owned, size), Ok(()), "{map_type}");
+        assert_eq!(
+            sys::confirm_ring_size(&owned, size / 2),
+            Err(sys::RING_LARGER_THAN_INFO)
+        );
+    }
+    // Not a ring: refused before any mapping.
+    let k = kernel_ring();
+    let array = k.map("ringbuf_array").unwrap();
+    let owned = sys::OwnedMap::new(array.fd().try_clone_to_owned().unwrap()).unwrap();
+    assert_eq!(
+        sys::confirm_ring_size(&owned, ring_size()),
+        Err(Errno::EINVAL)
+    );
 }

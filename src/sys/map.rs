@@ -71,17 +71,57 @@ pub struct OwnedMap {
 }
 
 impl OwnedMap {
-    /// Takes ownership of `fd` and asks the kernel for its shape
-    /// (`BPF_OBJ_GET_INFO_BY_FD`, Linux 4.13). An fd that is not a BPF
-    /// object answers `EINVAL`, a closed one `EBADF`. For a per-CPU map,
-    /// an unreadable CPU count is an error (see [`possible_cpus`]).
+    /// Takes ownership of `fd`, checks that it is a BPF map, and asks the
+    /// kernel for its shape (`BPF_OBJ_GET_INFO_BY_FD`, Linux 4.13).
+    ///
+    /// `BPF_OBJ_GET_INFO_BY_FD` answers for programs, BTF objects and
+    /// links too, with their own info structs, so the fd's kind is taken
+    /// from `/proc/self/fdinfo/FD` ([`fd_kind`]): it must be a map whose
+    /// `map_type` and `map_id` there are the ones the info gives. Another
+    /// BPF object is `EINVAL` (what the kernel answers a map command on
+    /// such an fd), and so is an fd that is not a BPF object at all (from
+    /// `BPF_OBJ_GET_INFO_BY_FD`); a closed fd is `EBADF`. Needs procfs:
+    /// an unreadable `fdinfo` file is the errno of its `open` or `read`
+    /// (`ENOENT` without `/proc`). For a per-CPU map, an unreadable CPU
+    /// count is an error (see [`possible_cpus`]).
     pub fn new(fd: OwnedFd) -> Result<OwnedMap, Errno> {
+        let map = OwnedMap::unchecked(fd)?;
+        match fd_kind(map.fd())? {
+            FdKind::Map { map_type, id }
+                if map_type == map.info.map_type && id.is_none_or(|id| id == map.info.id) =>
+            {
+                Ok(map)
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// [`OwnedMap::new`] without the `fdinfo` check, for an fd that
+    /// [`map_create`] has just returned (a map for certain, and no need
+    /// for procfs).
+    pub(crate) fn created(fd: OwnedFd) -> Result<OwnedMap, Errno> {
+        OwnedMap::unchecked(fd)
+    }
+
+    fn unchecked(fd: OwnedFd) -> Result<OwnedMap, Errno> {
         let info = map_info(fd.as_fd())?;
         let value_bytes = value_bytes(&info)?;
         Ok(OwnedMap {
             fd,
             info,
             value_bytes,
+        })
+    }
+
+    /// Another `OwnedMap` for the same map, through a duplicate of the fd
+    /// (`fcntl(F_DUPFD_CLOEXEC)`; no fd left is `EMFILE`), with the shape
+    /// already known: no other system call, no procfs.
+    pub fn try_clone(&self) -> Result<OwnedMap, Errno> {
+        let fd = self.fd.try_clone().map_err(|e| Errno::from_io(&e))?;
+        Ok(OwnedMap {
+            fd,
+            info: self.info,
+            value_bytes: self.value_bytes,
         })
     }
 
@@ -240,6 +280,106 @@ fn parse_cpu_list(text: &str) -> Option<usize> {
     (n > 0).then_some(n)
 }
 
+/// What kind of object an fd is, as `/proc/self/fdinfo` shows it ([`fd_kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdKind {
+    /// A BPF map (a `map_type:` line): its type, and its id where the
+    /// kernel shows one (`map_id:`).
+    Map {
+        /// `enum bpf_map_type`.
+        map_type: u32,
+        /// The map's id.
+        id: Option<u32>,
+    },
+    /// A BPF program (`prog_type:`), with its id (`prog_id:`).
+    Program {
+        /// The program's id.
+        id: Option<u32>,
+    },
+    /// A loaded BTF object (`btf_id:`).
+    Btf {
+        /// The BTF object's id.
+        id: Option<u32>,
+    },
+    /// A BPF link (`link_type:`), with its id (`link_id:`).
+    Link {
+        /// The link's id.
+        id: Option<u32>,
+    },
+    /// None of those: not a BPF object, or one this crate does not name
+    /// (a BPF token, say).
+    Other,
+}
+
+impl std::fmt::Display for FdKind {
+    /// `a BPF map (id 3)`, `a BPF program (id 12)`, `a BTF object`, …
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (what, id) = match *self {
+            FdKind::Map { id, .. } => ("a BPF map", id),
+            FdKind::Program { id } => ("a BPF program", id),
+            FdKind::Btf { id } => ("a BTF object", id),
+            FdKind::Link { id } => ("a BPF link", id),
+            FdKind::Other => return f.write_str("not a BPF map, program, BTF object or link"),
+        };
+        f.write_str(what)?;
+        match id {
+            Some(id) => write!(f, " (id {id})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What `fd` is, from the kernel's `/proc/self/fdinfo/FD` (procfs):
+/// every BPF map's there has a `map_type:` line, a program's
+/// `prog_type:`, a BTF object's `btf_id:`, a link's `link_type:`. The
+/// file's `open` or `read` errno when it cannot be read (`ENOENT`
+/// without procfs, or for an fd number that is not open).
+pub fn fd_kind(fd: BorrowedFd<'_>) -> Result<FdKind, Errno> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
+    let file = std::fs::File::open(path).map_err(|e| Errno::from_io(&e))?;
+    // The lines that say what the object is come first, after a few
+    // generic ones (pos, flags, mnt_id, ino); a link's can go on for
+    // long (one line per attached address), which is not needed.
+    let mut text = Vec::new();
+    file.take(64 * 1024)
+        .read_to_end(&mut text)
+        .map_err(|e| Errno::from_io(&e))?;
+    Ok(parse_fdinfo(&String::from_utf8_lossy(&text)))
+}
+
+/// The kind an fdinfo text shows (see [`fd_kind`]).
+fn parse_fdinfo(text: &str) -> FdKind {
+    let field = |key: &str| {
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k == key).then(|| v.trim())
+        })
+    };
+    let number = |key: &str| field(key).and_then(|v| v.parse::<u32>().ok());
+    if let Some(map_type) = number("map_type") {
+        FdKind::Map {
+            map_type,
+            id: number("map_id"),
+        }
+    } else if field("prog_type").is_some() {
+        FdKind::Program {
+            id: number("prog_id"),
+        }
+    } else if field("link_type").is_some() {
+        FdKind::Link {
+            id: number("link_id"),
+        }
+    } else if let Some(id) = field("btf_id") {
+        FdKind::Btf {
+            id: id.parse().ok(),
+        }
+    } else {
+        FdKind::Other
+    }
+}
+
 /// `BPF_MAP_GET_FD_BY_ID` (Linux 4.13): opens a map by its kernel id. Needs
 /// `CAP_SYS_ADMIN` (`EPERM` otherwise); an id no map has (any more) is
 /// `ENOENT`.
@@ -257,4 +397,71 @@ pub fn map_get_fd_by_id(id: u32) -> Result<OwnedFd, Errno> {
 /// that is not a BPF object answers `EINVAL`, a closed one `EBADF`.
 pub fn map_info(fd: BorrowedFd<'_>) -> Result<MapInfo, Errno> {
     obj_info(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fdinfo_kinds() {
+        let map = "pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t1057\nmap_type:\t27\nkey_size:\t0\nvalue_size:\t0\nmax_entries:\t16384\nmap_flags:\t0x0\nmap_extra:\t0x0\nmemlock:\t0\nmap_id:\t42\nfrozen:\t0\n";
+        assert_eq!(
+            parse_fdinfo(map),
+            FdKind::Map {
+                map_type: 27,
+                id: Some(42)
+            }
+        );
+        let old_map = "pos:\t0\nflags:\t02000002\nmap_type:\t2\nkey_size:\t4\n";
+        assert_eq!(
+            parse_fdinfo(old_map),
+            FdKind::Map {
+                map_type: 2,
+                id: None
+            },
+            "kernels without map_id in fdinfo"
+        );
+        let prog = "pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t1057\nprog_type:\t31\nprog_jited:\t1\nprog_tag:\t0123456789abcdef\nmemlock:\t4096\nprog_id:\t7\nrun_time_ns:\t0\nrun_cnt:\t0\n";
+        assert_eq!(parse_fdinfo(prog), FdKind::Program { id: Some(7) });
+        let btf = "pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t1057\nbtf_id:\t3\n";
+        assert_eq!(parse_fdinfo(btf), FdKind::Btf { id: Some(3) });
+        let link = "pos:\t0\nflags:\t02000000\nlink_type:\ttracing\nlink_id:\t5\nprog_tag:\t0123456789abcdef\nprog_id:\t7\nattach_type:\t26\ntarget_obj_id:\t1\ntarget_btf_id:\t9\n";
+        assert_eq!(parse_fdinfo(link), FdKind::Link { id: Some(5) });
+        // A map's owner program type is not a program.
+        let prog_array = "map_type:\t3\nmap_id:\t8\nowner_prog_type:\t1\nowner_jited:\t1\n";
+        assert_eq!(
+            parse_fdinfo(prog_array),
+            FdKind::Map {
+                map_type: 3,
+                id: Some(8)
+            }
+        );
+        assert_eq!(
+            parse_fdinfo("pos:\t0\nflags:\t0100000\nmnt_id:\t20\nino:\t12\n"),
+            FdKind::Other
+        );
+        assert_eq!(parse_fdinfo(""), FdKind::Other);
+        assert_eq!(
+            parse_fdinfo("map_type:\tsoon\n"),
+            FdKind::Other,
+            "a map_type that is not a number is not trusted"
+        );
+    }
+
+    #[test]
+    fn regular_files_are_not_bpf_objects() {
+        let f = std::fs::File::open("/proc/self/exe").unwrap();
+        assert_eq!(fd_kind(f.as_fd()), Ok(FdKind::Other));
+        assert_eq!(OwnedMap::new(f.into()).unwrap_err(), Errno::EINVAL);
+    }
+
+    #[test]
+    fn kinds_read_as_text() {
+        assert_eq!(
+            FdKind::Program { id: Some(7) }.to_string(),
+            "a BPF program (id 7)"
+        );
+        assert_eq!(FdKind::Btf { id: None }.to_string(), "a BTF object");
+    }
 }

@@ -97,7 +97,8 @@ pub use link::{
     link_info, perf_event_open, raw_tracepoint_open, read_small_at,
 };
 pub use map::{
-    MapShape, OwnedMap, map_create, map_freeze, map_get_fd_by_id, map_info, possible_cpus,
+    FdKind, MapShape, OwnedMap, fd_kind, map_create, map_freeze, map_get_fd_by_id, map_info,
+    possible_cpus,
 };
 pub use mmap::{
     SharedMapping, mmap_shared_anywhere, mmap_shared_fixed, mmap_shared_noreplace, munmap,
@@ -108,8 +109,8 @@ pub use prog::{
     TestRunResult, prog_info, prog_info_into, prog_load, prog_stream_read, prog_test_run,
 };
 pub use ringbuf::{
-    ReserveError, RingConsumer, RingCorrupt, RingProducer, RingRecord, RingReservation,
-    USER_RINGBUF_MAX_RECORD,
+    RING_LARGER_THAN_INFO, ReserveError, RingConsumer, RingCorrupt, RingProducer, RingRecord,
+    RingReservation, USER_RINGBUF_MAX_RECORD, confirm_ring_size, ring_kernel_check,
 };
 pub use signals::{Signal, SignalFd, poll_readable};
 
@@ -132,7 +133,12 @@ fn bpf<A: Attr>(cmd: Cmd, attr: &mut A) -> Result<i64, Errno> {
             std::mem::size_of::<A>() as libc::c_uint,
         )
     };
-    if ret < 0 { Err(Errno::last()) } else { Ok(ret) }
+    // `c_long` is 4 bytes in a 32-bit process.
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(ret as i64)
+    }
 }
 
 /// Wraps a freshly returned fd, moving it off fd 0.

@@ -32,12 +32,21 @@
 //! Everything but the lent record bytes is accessed with atomics: the
 //! positions and the header length words with acquire loads and release
 //! stores, pairing with the kernel's `smp_load_acquire` and
-//! `smp_store_release`. The mapping functions check the map's type,
-//! flags and size from `BPF_OBJ_GET_INFO_BY_FD` of the same fd before
-//! mapping, so every address computed below lies inside a mapping the
-//! kernel filled completely (it maps all pages or fails), and every
-//! value read from the shared pages is checked before it is used as a
-//! length or an offset.
+//! `smp_store_release`. The positions are the kernel's `unsigned long`,
+//! accessed here as `u64`: right for every 64-bit kernel, a 32-bit
+//! process on one included, and wrong for a 32-bit kernel (4-byte
+//! positions, wrapping at 2^32), where rings are refused
+//! ([`ring_kernel_check`]). The mapping functions check the map's type,
+//! flags and size from `BPF_OBJ_GET_INFO_BY_FD` of the same fd (which
+//! [`OwnedMap::new`] has checked to be a map) before mapping, and
+//! confirm the size after mapping: our mappings of the size the info
+//! gives succeeded, and a one-page mapping of the first page past them
+//! fails (see [`confirm_ring_size`]), so the ring is exactly that size.
+//! Every address computed below therefore lies inside a mapping the
+//! kernel filled completely (it maps all pages or fails), the kernel's
+//! positions are masked with the ring's real size, and every value read
+//! from the shared pages is checked before it is used as a length or an
+//! offset.
 //!
 //! Record bytes are lent out as slices, which is sound because of the
 //! ring's protocol, as the kernel implements it up to Linux 6.18:
@@ -52,12 +61,19 @@
 //!   consumer position moves past them, and only the consumer moves it.
 //!   [`RingRecord`] borrows the [`RingConsumer`] mutably and moves the
 //!   position in its `Drop`, after the last use of the slice.
-//! - User-produced ring: the kernel reads a record only once its header
-//!   says committed, skips discarded ones, stops at a busy one, and never
-//!   writes the data pages. [`RingReservation`] writes the busy header
-//!   before publishing the producer position, lends the record's bytes
-//!   while it lives, and commits (release store) when it is submitted,
-//!   discarded or dropped.
+//! - User-produced ring: the kernel touches nothing of a busy record but
+//!   its header's length word, and nothing after it.
+//!   `bpf_user_ringbuf_drain` loads the length word at the consumer
+//!   position (acquire) and stops there while the busy bit is set; it
+//!   skips a discarded record, and hands a committed one to the BPF
+//!   callback (a local dynptr over its bytes, which the program may read
+//!   and perhaps write) before moving the consumer position past it.
+//!   What the kernel does with committed records does not matter here:
+//!   once a record is committed this crate holds no reference into it.
+//!   [`RingReservation`] writes the busy header before publishing the
+//!   producer position, lends the record's bytes while it lives, and
+//!   commits (release store) when it is submitted, discarded or
+//!   dropped, after the last use of the lent slice.
 //! - One consumer (or producer) per ring: a second one in this process
 //!   moving the same position would let the kernel overwrite a lent
 //!   record, so each map (by its kernel id, unique while our mappings hold
@@ -199,13 +215,135 @@ struct RingPages {
     size: u64,
 }
 
+/// [`RingConsumer::new`], [`RingProducer::new`] and [`confirm_ring_size`]
+/// answer this when the kernel maps more of the ring than its
+/// `max_entries` says: `EFBIG`, which `mmap` itself never answers.
+pub const RING_LARGER_THAN_INFO: Errno = Errno::from_raw(libc::EFBIG);
+
+/// Whether rings can be shared with the running kernel: `Ok` when its
+/// `unsigned long` (the type of the ring's positions) is 8 bytes, as this
+/// crate reads them. Always `Ok`, without a system call, in a 64-bit
+/// process (which only runs on a 64-bit kernel). In a 32-bit process
+/// `uname(2)`'s machine says (`x86_64`, `aarch64`, `ppc64le`, `s390x`,
+/// `riscv64`, … are 64-bit): `Err` with a description for a 32-bit
+/// kernel, for a machine this crate does not know, for a process under
+/// the `linux32` personality (its `uname` shows the 32-bit machine even
+/// on a 64-bit kernel, so it is refused too), or when `uname` fails.
+/// Cached for the process.
+pub fn ring_kernel_check() -> Result<(), String> {
+    if cfg!(target_pointer_width = "64") {
+        return Ok(());
+    }
+    static CHECK: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    CHECK
+        .get_or_init(|| {
+            let machine = uname_machine()
+                .map_err(|e| format!("uname failed ({e}), so the kernel's word size is unknown"))?;
+            if machine_is_64bit(&machine) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the kernel's machine is '{machine}' (uname), not one this crate knows to be 64-bit: ring positions are the kernel's unsigned long, which a 32-bit kernel keeps in 4 bytes, and this crate reads them as 8"
+                ))
+            }
+        })
+        .clone()
+}
+
+/// `uname(2)`'s machine field (`uname -m`).
+fn uname_machine() -> Result<String, Errno> {
+    // SAFETY: an all-zero utsname (arrays of C chars) is a valid value for
+    // uname to overwrite.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname writes one utsname into `u`.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return Err(Errno::last());
+    }
+    let bytes: Vec<u8> = u.machine.iter().map(|&c| c as u8).collect();
+    Ok(super::object_name_text(&bytes))
+}
+
+/// Whether `uname -m` names a 64-bit kernel.
+fn machine_is_64bit(machine: &str) -> bool {
+    const MACHINES: [&str; 13] = [
+        "x86_64",
+        "aarch64",
+        "aarch64_be",
+        "ppc64",
+        "ppc64le",
+        "s390x",
+        "riscv64",
+        "mips64",
+        "sparc64",
+        "loongarch64",
+        "alpha",
+        "ia64",
+        "parisc64",
+    ];
+    MACHINES.contains(&machine)
+}
+
+/// Confirms that the ring buffer `map` (either kind) has no more than
+/// `data_size` data bytes: a one-page read-only `mmap` of the first page
+/// past the consumer page, the producer page and the data mapped twice
+/// (file offset `2 * page + 2 * data_size`) must fail. `Ok` when the
+/// kernel refuses it with `EINVAL`; [`RING_LARGER_THAN_INFO`] when it maps
+/// (the mapping is undone at once); the errno of any other failure
+/// (`ENOMEM`), or `EOVERFLOW` without a system call for an offset `mmap`
+/// cannot take here.
+///
+/// Why the probe tells: the kernel maps a ring (`ringbuf_map_mmap_kern`
+/// and `ringbuf_map_mmap_user`, as of Linux 5.8 and 6.1 up to 6.18) with
+/// `remap_vmalloc_range` at the page offset asked, which refuses
+/// (`EINVAL`) any range that does not end inside the ring's pages: the
+/// two position pages and the data pages twice. A read-only mapping gets
+/// that far for both kinds (their permission checks only refuse writable
+/// mappings: any but the consumer page of a kernel-produced ring, the
+/// consumer page of a user-produced one), frozen maps included. So the
+/// probe maps exactly when the ring is larger than `data_size`. Call it
+/// with the size a ring's mappings of `2 * page + 2 * data_size` bytes
+/// succeeded with (which proves it is not smaller) to know the size
+/// exactly. `EINVAL` without a system call when `map` is not a ring
+/// buffer of either kind.
+pub fn confirm_ring_size(map: &OwnedMap, data_size: usize) -> Result<(), Errno> {
+    let t = map.info().map_type;
+    if t != BPF_MAP_TYPE_RINGBUF && t != BPF_MAP_TYPE_USER_RINGBUF {
+        return Err(Errno::EINVAL);
+    }
+    let page = page_size();
+    let overflow = || Errno::from_raw(libc::EOVERFLOW);
+    let past = data_size
+        .checked_add(page)
+        .and_then(|n| n.checked_mul(2))
+        .ok_or_else(overflow)?;
+    if libc::off_t::try_from(past).is_err() {
+        // A 32-bit off_t: the probe cannot be made, and the ring is not
+        // used unconfirmed.
+        return Err(overflow());
+    }
+    match mmap_shared_offset(page, libc::PROT_READ, map.fd(), past) {
+        Err(Errno::EINVAL) => Ok(()),
+        Err(e) => Err(e),
+        Ok(extra) => {
+            // SAFETY: `extra` is the one-page mapping just made, ours, and
+            // nothing refers to it.
+            let _ = unsafe { munmap(extra, page) };
+            Err(RING_LARGER_THAN_INFO)
+        }
+    }
+}
+
 impl RingPages {
     /// Maps the ring `map`, which must be of `map_type`, with the kernel's
     /// permissions for that type. `EINVAL` without a system call for
     /// another map type, unknown creation flags, or a size that is not a
-    /// power-of-two multiple of the page size; the kernel's `mmap`
-    /// answers for the rest (`EACCES` for a writable mapping through an fd
-    /// opened read-only, `EPERM` for a frozen map).
+    /// power-of-two multiple of the page size; `EOPNOTSUPP` without a
+    /// system call on a kernel whose ring positions are not 8 bytes
+    /// ([`ring_kernel_check`]); [`RING_LARGER_THAN_INFO`] when the kernel
+    /// maps more than the size the info gives. The kernel's `mmap`
+    /// answers for the rest (`EACCES` for a writable mapping through an
+    /// fd opened read-only, `EPERM` for a writable mapping of a frozen
+    /// map, `ENOMEM`).
     fn map(map: &OwnedMap, map_type: u32) -> Result<RingPages, Errno> {
         let info = map.info();
         let page = page_size();
@@ -216,6 +354,9 @@ impl RingPages {
             || size % page != 0
         {
             return Err(Errno::EINVAL);
+        }
+        if ring_kernel_check().is_err() {
+            return Err(Errno::EOPNOTSUPP);
         }
         let producer_len = size
             .checked_mul(2)
@@ -237,6 +378,10 @@ impl RingPages {
         };
         pages.producer = mmap_shared_offset(producer_len, prod_prot, map.fd(), page)?;
         pages.producer_len = producer_len;
+        // The size is only what BPF_OBJ_GET_INFO_BY_FD said; the mappings
+        // above prove the ring has at least that much, this that it has
+        // no more.
+        confirm_ring_size(map, size)?;
         Ok(pages)
     }
 
@@ -311,9 +456,13 @@ impl RingConsumer {
     /// `EINVAL` without a system call when `map` is not a
     /// `BPF_MAP_TYPE_RINGBUF`, has creation flags other than
     /// `BPF_F_NUMA_NODE`, or a size that is not a power-of-two multiple
-    /// of the page size; `EBUSY` when this process already consumes it.
-    /// The kernel's `mmap` answers `EACCES` for an fd opened read-only
-    /// (`BPF_F_RDONLY`), `ENOMEM` without address space.
+    /// of the page size; `EBUSY` when this process already consumes it;
+    /// `EOPNOTSUPP` on a 32-bit kernel ([`ring_kernel_check`]);
+    /// [`RING_LARGER_THAN_INFO`] when the kernel maps more than
+    /// `max_entries` data bytes. The kernel's `mmap` answers `EACCES` for
+    /// an fd opened read-only (`BPF_F_RDONLY`), `EPERM` for a frozen map
+    /// (the consumer page is mapped writable), `ENOMEM` without address
+    /// space.
     pub fn new(map: &OwnedMap) -> Result<RingConsumer, Errno> {
         let claim = Claim::take(map.info().id)?;
         let pages = RingPages::map(map, BPF_MAP_TYPE_RINGBUF)?;
@@ -509,8 +658,11 @@ impl RingProducer {
     /// `EINVAL` without a system call when `map` is not a
     /// `BPF_MAP_TYPE_USER_RINGBUF`, has creation flags other than
     /// `BPF_F_NUMA_NODE`, a size that is not a power-of-two multiple of
-    /// the page size; `EBUSY` when this process already produces into it. The kernel's
-    /// `mmap` answers `EACCES` for an fd opened read-only.
+    /// the page size; `EBUSY` when this process already produces into
+    /// it; `EOPNOTSUPP` and [`RING_LARGER_THAN_INFO`] as for
+    /// [`RingConsumer::new`]. The kernel's `mmap` answers `EACCES` for an
+    /// fd opened read-only, `EPERM` for a frozen map, `ENOMEM` without
+    /// address space.
     pub fn new(map: &OwnedMap) -> Result<RingProducer, Errno> {
         let claim = Claim::take(map.info().id)?;
         let pages = RingPages::map(map, BPF_MAP_TYPE_USER_RINGBUF)?;
@@ -535,9 +687,12 @@ impl RingProducer {
     }
 
     /// The bytes a record of `len` bytes takes in the ring: header and
-    /// padding to a multiple of 8 included.
+    /// padding to a multiple of 8 included. Never panics: a `len` above
+    /// `usize::MAX - 15`, whose size would not fit in a `usize`, gives
+    /// `usize::MAX & !7` (no ring takes such a record).
     pub fn record_bytes(len: usize) -> usize {
-        len.saturating_add(HDR as usize).next_multiple_of(8)
+        len.checked_add(HDR as usize + 7)
+            .map_or(usize::MAX & !7, |n| n & !7)
     }
 
     /// Free bytes: the ring's size less what is produced and not yet
@@ -621,10 +776,11 @@ impl RingReservation<'_> {
         // data offset below `size`, and `len <= size - 8`, so they lie in
         // the two copies of the data, inside the writable producer
         // mapping, which lives as long as `ring`. The record is busy: the
-        // kernel reads no byte of it (it stops at the busy header) and
-        // never writes user-ring data, and the ring is claimed by this one
-        // producer, borrowed mutably here; the slice's borrow of `self`
-        // ends before the commit that hands the bytes to the kernel.
+        // kernel touches none of its bytes nor anything after it (it
+        // stops at the busy header; module docs), and the ring is claimed
+        // by this one producer, borrowed mutably here; the slice's borrow
+        // of `self` ends before the commit that hands the bytes to the
+        // kernel.
         unsafe { std::slice::from_raw_parts_mut(self.addr as *mut u8, self.len) }
     }
 
@@ -739,5 +895,36 @@ mod tests {
         assert_eq!(RingProducer::record_bytes(1), 16);
         assert_eq!(RingProducer::record_bytes(8), 16);
         assert_eq!(RingProducer::record_bytes(9), 24);
+    }
+
+    #[test]
+    fn record_sizes_saturate_without_panicking() {
+        let top = usize::MAX & !7;
+        // Exactly `top` for usize::MAX - 22 ..= usize::MAX - 15 (header
+        // and padding included); saturated at `top` past that, where the
+        // exact size would not fit in a usize.
+        for len in usize::MAX - 22..=usize::MAX {
+            assert_eq!(RingProducer::record_bytes(len), top, "{len}");
+        }
+        assert_eq!(RingProducer::record_bytes(usize::MAX - 23), top - 8);
+        assert_eq!(RingProducer::record_bytes(usize::MAX - 30), top - 8);
+        assert_eq!(RingProducer::record_bytes(usize::MAX - 31), top - 16);
+    }
+
+    #[test]
+    fn kernel_machines() {
+        for m in ["x86_64", "aarch64", "ppc64le", "s390x", "riscv64"] {
+            assert!(machine_is_64bit(m), "{m}");
+        }
+        // 32-bit kernels, and what uname shows under linux32.
+        for m in [
+            "i686", "i386", "armv7l", "armv8l", "ppc", "s390", "mips", "", "x86",
+        ] {
+            assert!(!machine_is_64bit(m), "{m}");
+        }
+        if cfg!(target_pointer_width = "64") {
+            assert_eq!(ring_kernel_check(), Ok(()));
+        }
+        assert!(!uname_machine().unwrap().is_empty());
     }
 }
