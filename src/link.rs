@@ -225,13 +225,37 @@ impl Link {
     }
 
     /// Adopts a link fd (from [`Link::open_pinned`], `BPF_LINK_GET_FD_BY_ID`
-    /// or another process). The kernel is asked what it is, so an fd that
-    /// is not a link is refused: `BPF_OBJ_GET_INFO_BY_FD` answers it with
-    /// `EINVAL`, and a link fd with a type this crate does not know is
-    /// accepted.
+    /// or another process). What the fd is comes from
+    /// `/proc/self/fdinfo` (so `/proc` must be mounted: [`Error::Syscall`]
+    /// otherwise): a map, program or BTF fd is [`Error::WrongObject`], a
+    /// file that is no BPF object too; a link of a type this crate does not
+    /// know is accepted.
     pub fn from_fd(fd: OwnedFd) -> Result<Link> {
+        let what = || format!("link fd {}", fd.as_raw_fd());
+        match sys::fd_kind(fd.as_fd()) {
+            Ok(sys::FdKind::Link { .. }) => {}
+            Ok(sys::FdKind::Other) => {
+                return Err(Error::WrongObject {
+                    what: what(),
+                    reason: "is not a BPF object".into(),
+                });
+            }
+            Ok(other) => {
+                return Err(Error::WrongObject {
+                    what: what(),
+                    reason: format!("is {other}, not a BPF link"),
+                });
+            }
+            Err(errno) => {
+                return Err(Error::Syscall {
+                    call: "open /proc/self/fdinfo",
+                    what: what(),
+                    errno,
+                });
+            }
+        }
         sys::link_info(fd.as_fd(), &mut [])
-            .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, "an adopted link fd", e))?;
+            .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, what(), e))?;
         Ok(Link {
             fd,
             perf_event: None,

@@ -406,6 +406,25 @@ fn pinned_link_outlives_its_fd() {
         2,
         "detached with its last fd"
     );
+    // Only links are adopted as links.
+    let map_fd = obj
+        .map("arena")
+        .map(|m| m.fd().try_clone_to_owned().unwrap());
+    if let Some(fd) = map_fd {
+        let e = Link::from_fd(fd).unwrap_err();
+        assert!(e.to_string().contains("not a BPF link"), "{e}");
+    }
+    let prog_fd = obj
+        .program("on_raw_tp")
+        .unwrap()
+        .fd()
+        .try_clone_to_owned()
+        .unwrap();
+    let e = Link::from_fd(prog_fd).unwrap_err();
+    assert!(e.to_string().contains("is a BPF program"), "{e}");
+    let file = std::fs::File::open("/dev/null").unwrap();
+    let e = Link::from_fd(file.into()).unwrap_err();
+    assert!(e.to_string().contains("is not a BPF object"), "{e}");
     // Tracing links have no BPF_LINK_DETACH.
     let l = obj.attach("on_raw_tp").unwrap();
     assert_eq!(

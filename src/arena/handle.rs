@@ -101,10 +101,9 @@ impl Arena {
     /// privileges beyond holding the fd.
     ///
     /// Errors (`fd` is closed on every one):
-    /// - [`Error::Bpf`] (`BPF_OBJ_GET_INFO_BY_FD`): `EINVAL` when `fd` is
-    ///   not a BPF object;
-    /// - [`Error::WrongObject`]: a map of another type (or another kind of
-    ///   BPF object); or an arena created with `map_extra` = 0 that is
+    /// - [`Error::WrongObject`]: `fd` is not a BPF map (what it is comes
+    ///   from `/proc/self/fdinfo`: [`Error::Syscall`] without procfs), a map
+    ///   of another type; or an arena created with `map_extra` = 0 that is
     ///   already mapped somewhere (the kernel answers `EINVAL` to a mapping
     ///   anywhere else, and does not say where);
     /// - [`Error::Invalid`]: an agreed address [`validate_address`] refuses
@@ -116,6 +115,26 @@ impl Arena {
     ///   (`BPF_F_RDONLY`: such an fd cannot map an arena at all), `EPERM`
     ///   for a frozen arena (no writable mapping), `ENOMEM` without room.
     pub fn from_fd(fd: OwnedFd) -> Result<Arena> {
+        // What the fd is, before its info is read as a map's.
+        match sys::fd_kind(fd.as_fd()) {
+            Ok(sys::FdKind::Map { .. }) => {}
+            Ok(kind) => {
+                return Err(Error::WrongObject {
+                    what: format!("arena fd {}", fd.as_raw_fd()),
+                    reason: match kind {
+                        sys::FdKind::Other => "is not a BPF object".to_string(),
+                        k => format!("is {k}, not a BPF map"),
+                    },
+                });
+            }
+            Err(errno) => {
+                return Err(Error::Syscall {
+                    call: "open /proc/self/fdinfo",
+                    what: format!("arena fd {}", fd.as_raw_fd()),
+                    errno,
+                });
+            }
+        }
         let info = sys::map_info(fd.as_fd())
             .map_err(|e| Error::bpf(Cmd::ObjGetInfoByFd, "adopted map", e))?;
         let name = String::from_utf8_lossy(&info.name)
