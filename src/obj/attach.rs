@@ -389,11 +389,9 @@ impl fmt::Display for AttachTarget {
 /// is none: not ELF, no such defined function, or an address outside every
 /// loadable segment.
 pub fn elf_function_offset(elf: &[u8], name: &str) -> Result<u64, String> {
-    use object::{BinaryFormat, Object, ObjectSegment, ObjectSymbol, SymbolKind};
-    let file = object::File::parse(elf).map_err(|e| format!("not an ELF file ({e})"))?;
-    if file.format() != BinaryFormat::Elf {
-        return Err("not an ELF file".into());
-    }
+    use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+    let file =
+        super::parse::ElfFile::parse(elf).map_err(|e| format!("not a 64-bit ELF file ({e})"))?;
     let mut found: Option<u64> = None;
     for s in file.symbols().chain(file.dynamic_symbols()) {
         if s.name() != Ok(name) || !s.is_definition() || s.kind() != SymbolKind::Text {
@@ -509,7 +507,7 @@ mod tests {
         assert!(
             elf_function_offset(b"not elf", "main")
                 .unwrap_err()
-                .contains("not an ELF")
+                .contains("not a 64-bit ELF")
         );
     }
 

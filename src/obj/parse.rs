@@ -5,6 +5,14 @@ use super::*;
 use crate::btf::{self, Btf};
 use crate::insn;
 use object::{Object, ObjectSection, ObjectSymbol, SectionKind, SymbolSection};
+
+/// BPF objects are 64-bit ELF (either byte order): parsing only that form
+/// keeps the 32-bit reader and the other formats out of the binary.
+pub(crate) type ElfFile<'a> = object::read::elf::ElfFile64<'a, object::Endianness>;
+/// A section of an [`ElfFile`].
+pub(crate) type ElfSection<'a, 'f> = object::read::elf::ElfSection64<'a, 'f, object::Endianness>;
+/// A symbol of an [`ElfFile`].
+pub(crate) type ElfSymbol<'a, 'f> = object::read::elf::ElfSymbol64<'a, 'f, object::Endianness>;
 use std::collections::HashMap;
 
 /// Checks a section's declared size against what the kernel would accept.
@@ -91,7 +99,7 @@ pub(super) enum Role {
 /// The parser's state between phases.
 pub(super) struct Parser<'f, 'a> {
     name: String,
-    pub(super) file: &'f object::File<'a>,
+    pub(super) file: &'f ElfFile<'a>,
     pub(super) btf: Option<Btf<'a>>,
     /// Section index → role (section phase).
     pub(super) roles: HashMap<object::SectionIndex, Role>,
@@ -111,8 +119,8 @@ pub(super) struct Parser<'f, 'a> {
 
 /// Parses object `name` from its bytes.
 pub(super) fn parse(name: &str, bytes: &[u8]) -> Result<ObjectSpec, ObjError> {
-    let file = object::File::parse(bytes).map_err(|e| ObjError::Elf(e.to_string()))?;
-    if file.format() != object::BinaryFormat::Elf || !file.is_64() || !file.is_little_endian() {
+    let file = ElfFile::parse(bytes).map_err(|e| ObjError::Elf(e.to_string()))?;
+    if !file.is_little_endian() {
         return Err(ObjError::Elf(
             "expected a 64-bit little-endian ELF file".into(),
         ));
@@ -128,7 +136,7 @@ pub(super) fn parse(name: &str, bytes: &[u8]) -> Result<ObjectSpec, ObjError> {
 
 impl<'f, 'a> Parser<'f, 'a> {
     /// A parser for `file`, with its `.BTF` parsed.
-    fn new(name: &str, file: &'f object::File<'a>) -> Result<Parser<'f, 'a>, ObjError> {
+    fn new(name: &str, file: &'f ElfFile<'a>) -> Result<Parser<'f, 'a>, ObjError> {
         let btf = match file.section_by_name(".BTF") {
             Some(s) => {
                 let data = s.data().map_err(|e| sec_err(".BTF", e.to_string()))?;
@@ -240,7 +248,7 @@ impl<'f, 'a> Parser<'f, 'a> {
     /// The role of a section that is not executable.
     fn data_section(
         &mut self,
-        s: &object::Section<'_, '_>,
+        s: &ElfSection<'_, '_>,
         name: &str,
         nobits: bool,
         spec: &mut ObjectSpec,
@@ -344,7 +352,7 @@ impl<'f, 'a> Parser<'f, 'a> {
     /// A symbol defined in section of role `role`.
     fn defined_symbol(
         &mut self,
-        sym: &object::Symbol<'_, '_>,
+        sym: &ElfSymbol<'_, '_>,
         name: String,
         role: Role,
         spec: &mut ObjectSpec,
@@ -541,7 +549,7 @@ impl<'f, 'a> Parser<'f, 'a> {
 /// when its name is `.text` or a libbpf program section; an empty section
 /// of another name is ignored, a non-empty one refused.
 fn code_section(
-    s: &object::Section<'_, '_>,
+    s: &ElfSection<'_, '_>,
     name: &str,
     spec: &mut ObjectSpec,
 ) -> Result<Role, ObjError> {
@@ -570,7 +578,7 @@ fn code_section(
 /// `STT_NOTYPE` symbol of size 0 (hand-written assembly without `.type`
 /// and `.size`; its extent is set later, by `place_funcs`). Other symbols
 /// there (local labels) are not functions.
-fn func_sym(sym: &object::Symbol<'_, '_>, name: String) -> Result<Option<FuncSym>, ObjError> {
+fn func_sym(sym: &ElfSymbol<'_, '_>, name: String) -> Result<Option<FuncSym>, ObjError> {
     let st_type = match sym.flags() {
         object::SymbolFlags::Elf { st_info, .. } => st_info.st_type(),
         _ => return Ok(None),

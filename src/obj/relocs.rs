@@ -1,6 +1,7 @@
 //! The relocation phase of the parser: every relocation of every code
 //! section, classified by what it points at ([`RelocTarget`]).
 
+use super::parse::ElfSymbol;
 use super::parse::{Parser, Role};
 use super::{ARENA_SECTION, MapOrigin, ObjError, ObjectSpec, Reloc, RelocTarget};
 use crate::insn::Insn;
@@ -137,7 +138,7 @@ impl Parser<'_, '_> {
 
     /// A symbol's name, or its section's name for an unnamed (section)
     /// symbol.
-    fn symbol_name(&self, sym: &object::Symbol<'_, '_>) -> String {
+    fn symbol_name(&self, sym: &ElfSymbol<'_, '_>) -> String {
         match sym.name().unwrap_or("") {
             "" => sym
                 .section_index()
@@ -155,7 +156,7 @@ impl Parser<'_, '_> {
         &self,
         spec: &ObjectSpec,
         site: &Site<'_>,
-        sym: &object::Symbol<'_, '_>,
+        sym: &ElfSymbol<'_, '_>,
         symbol: &str,
         idx: object::SectionIndex,
         (how, imm): (Use, i32),
