@@ -22,6 +22,7 @@ pub static OBJECTS: &[(&str, &[u8])] = objects![
     "htab.bpf.o",
     "insns.o",
     "pages.bpf.o",
+    "tcp_cc.bpf.o",
     "user_list.bpf.o",
     "bad/globals_too_big.bpf.o",
     "bad/kconfig_missing.bpf.o",

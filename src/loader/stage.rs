@@ -294,7 +294,7 @@ impl Load<'_> {
                 )
             })?),
             MapOrigin::Kconfig => self.spec.data.iter().find(|d| d.kind == DataKind::Kconfig),
-            MapOrigin::Declared => None,
+            MapOrigin::Declared | MapOrigin::StructOps(_) => None,
         };
         if let Some(d) = data {
             // The image is built only now, and fallibly: a declared size the
