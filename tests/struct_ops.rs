@@ -394,3 +394,55 @@ fn tcp_congestion_control_with_arena_state() {
     drop(obj2);
     assert!(!is_available(CC_NOLINK), "{:?}", available());
 }
+
+/// Objects whose struct_ops maps cannot match the kernel are refused
+/// before anything is created, each with an error naming the map, member
+/// or program (`bpf-asm/bad/tcp_cc_mismatch.bpf.c`; only vmlinux BTF is
+/// read, so this registers nothing and needs no privileges).
+#[test]
+fn mismatched_struct_ops_are_refused_at_load() {
+    if !std::path::Path::new(bpf_arena::kfunc::VMLINUX_BTF_PATH).exists() {
+        common::report(
+            "SKIP",
+            "mismatched_struct_ops_are_refused_at_load",
+            "this kernel has no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF)",
+        );
+        return;
+    }
+    let bad = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/bpf-asm/bad/tcp_cc_mismatch.bpf.o"
+    );
+    let load = |progs: &[&str]| {
+        ObjectLoader::from_file(bad)
+            .unwrap()
+            .load_only(progs)
+            .unwrap()
+            .load()
+            .unwrap_err()
+    };
+    let e = load(&["twice", "avoid"]);
+    assert!(
+        matches!(&e, Error::Invalid { .. })
+            && e.to_string().contains("'twice' fills member")
+            && e.to_string().contains("'two_members'"),
+        "{e}"
+    );
+    let e = load(&["extra_ssthresh"]);
+    assert!(
+        matches!(&e, Error::Object(_))
+            && e.to_string()
+                .contains("map 'unknown_member': member 'not_in_kernel' is set"),
+        "{e}"
+    );
+    let e = load(&["nothing"]);
+    assert!(
+        matches!(&e, Error::Unresolved { name, .. } if name == "no_such_ops"),
+        "{e}"
+    );
+    let e = load(&["orphan"]);
+    assert!(
+        e.to_string().contains("'orphan'") && e.to_string().contains("fills no member"),
+        "{e}"
+    );
+}

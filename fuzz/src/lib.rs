@@ -28,6 +28,7 @@ pub static OBJECTS: &[(&str, &[u8])] = objects![
     "bad/kconfig_missing.bpf.o",
     "bad/missing_symbol.o",
     "bad/no_arena_map.bpf.o",
+    "bad/tcp_cc_mismatch.bpf.o",
     "bad/two_arenas.bpf.o",
     "bad/unknown_section.o",
     "bad/verifier_reject.bpf.o",
