@@ -291,6 +291,9 @@ pub const BPF_MAP_TYPE_RINGBUF: u32 = 27;
 pub const BPF_MAP_TYPE_USER_RINGBUF: u32 = 31;
 /// `BPF_MAP_TYPE_ARENA` (Linux 6.9).
 pub const MAP_TYPE_ARENA: u32 = 33;
+/// `BPF_MAP_TYPE_STRUCT_OPS` (Linux 5.6): the value is a kernel struct
+/// of function pointers (`.struct_ops`, `.struct_ops.link` variables).
+pub const BPF_MAP_TYPE_STRUCT_OPS: u32 = 26;
 
 /// `BPF_F_NUMA_NODE` (map flag, Linux 4.14): `numa_node` is valid. The
 /// only creation flag a ring buffer takes up to Linux 6.18.
@@ -319,6 +322,9 @@ pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 /// `BPF_F_MMAPABLE` (Linux 5.5): array values (and arenas, which must have
 /// it) can be mapped into user space.
 pub const BPF_F_MMAPABLE: u32 = 1 << 10;
+/// `BPF_F_LINK` (Linux 6.4): a struct_ops map registered through a link
+/// (`BPF_LINK_CREATE`) rather than by its update.
+pub const BPF_F_LINK: u32 = 1 << 13;
 
 /// `BPF_TRACE_RAW_TP` (`enum bpf_attach_type`): `tp_btf/` programs.
 pub const BPF_TRACE_RAW_TP: u32 = 23;

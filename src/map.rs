@@ -24,6 +24,13 @@ impl Map {
     /// them; if the kernel refuses the BTF, the map is created without it, as
     /// libbpf does. `inner` is the template fd for map-in-map types.
     ///
+    /// A spec with [`MapSpec::btf_vmlinux_value_type_id`] set is a
+    /// struct_ops map (Linux 5.6; `BPF_F_LINK` 6.4): it is created with
+    /// that kernel type id and `btf` (required: [`Error::Invalid`]
+    /// without), never without BTF; the kernel answers `EINVAL` when the
+    /// value size is not the kernel type's or the key size is not 4, and
+    /// `ENOTSUPP` (524) for a type id that is not a struct_ops value.
+    ///
     /// Needs `CAP_BPF` (or `CAP_SYS_ADMIN`) for most map types: the kernel
     /// answers `EPERM` otherwise. A map type, flag or size the running kernel
     /// does not know is `EINVAL` (`E2BIG` for sizes past its limits), a bad
@@ -48,7 +55,23 @@ impl Map {
             map_extra: spec.map_extra,
             ..Default::default()
         };
-        let with_btf = btf.filter(|_| spec.value_type_id != 0);
+        // A struct_ops map's value is a kernel struct: the kernel wants
+        // the object's BTF with it all the same, and no key or value ids.
+        let struct_ops = spec.btf_vmlinux_value_type_id != 0;
+        if struct_ops {
+            let b = btf.ok_or_else(|| {
+                Error::invalid(
+                    "map",
+                    format!(
+                        "struct_ops map '{}' needs the object's BTF (the kernel requires btf_fd with btf_vmlinux_value_type_id)",
+                        spec.name
+                    ),
+                )
+            })?;
+            attr.btf_fd = b.as_raw_fd() as u32;
+            attr.btf_vmlinux_value_type_id = spec.btf_vmlinux_value_type_id;
+        }
+        let with_btf = btf.filter(|_| !struct_ops && spec.value_type_id != 0);
         if let Some(b) = with_btf {
             attr.btf_fd = b.as_raw_fd() as u32;
             attr.btf_key_type_id = spec.key_type_id;

@@ -139,6 +139,49 @@ impl<'a> Btf<'a> {
         }
     }
 
+    /// The bitfield size in bits of each member of a STRUCT/UNION, in
+    /// member order: 0 for a member that is not a bitfield. With the kind
+    /// flag set the size is in the member's offset word; without it, a
+    /// bitfield is an INT member whose encoding says fewer bits than its
+    /// size, or a bit offset inside it.
+    pub fn member_bitfield_sizes(&self, id: u32) -> Result<Vec<u32>, BtfError> {
+        let h = self.header_of(id)?;
+        if !matches!(h.kind(), kind::STRUCT | kind::UNION) {
+            return Err(bad(id, "not a struct or union"));
+        }
+        let e = self.extra(id).ok_or_else(|| bad(id, "truncated"))?;
+        let mut out = Vec::with_capacity(h.vlen() as usize);
+        for m in e.chunks_exact(12) {
+            let (Some(ty), Some(off)) = (u32_at(m, 4), u32_at(m, 8)) else {
+                continue;
+            };
+            if h.kind_flag() {
+                out.push(off >> 24);
+                continue;
+            }
+            let t = self.skip_mods(ty)?;
+            let th = self.header_of(t)?;
+            let bits = match th.kind() {
+                kind::INT => {
+                    let enc = self
+                        .extra(t)
+                        .and_then(|x| u32_at(x, 0))
+                        .ok_or_else(|| bad(t, "truncated"))?;
+                    let (nr_bits, int_off) = (enc & 0xff, (enc >> 16) & 0xff);
+                    let whole = u64::from(th.size_or_type).saturating_mul(8);
+                    if u64::from(nr_bits) != whole || int_off != 0 {
+                        nr_bits
+                    } else {
+                        0
+                    }
+                }
+                _ => 0,
+            };
+            out.push(bits);
+        }
+        Ok(out)
+    }
+
     /// Finds the DATASEC named `name`.
     pub fn find_datasec(&self, name: &str) -> Option<u32> {
         self.find_by_name(kind::DATASEC, name)

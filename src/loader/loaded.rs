@@ -2,13 +2,14 @@
 //! access to every global.
 
 use super::programs::LoadedProgram;
+use super::struct_ops::{LoadedStructOps, update_error};
 use super::{LoadTimings, no_such_global, no_such_program, no_such_section, outside_section};
 use crate::arena::{Arena, ArenaPtr, Plain, plain_from_bytes, plain_to_bytes};
 use crate::error::{Error, Result};
 use crate::link::{AttachTarget, Link};
 use crate::map::Map;
 use crate::obj::relocate::RelocatedProgram;
-use crate::obj::{ARENA_SECTION, MapOrigin, ObjectSpec, VarSpec, zeroed_vec};
+use crate::obj::{ARENA_SECTION, MapOrigin, ObjectSpec, StructOpsSpec, VarSpec, zeroed_vec};
 use crate::prog::Program;
 use crate::sys::Errno;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -25,6 +26,8 @@ pub struct LoadedObject {
     pub(super) arena: Option<Arc<Arena>>,
     pub(super) arena_offset: u64,
     pub(super) btf: Option<OwnedFd>,
+    /// The struct_ops maps created, with their values.
+    pub(super) struct_ops: Vec<LoadedStructOps>,
 }
 
 impl LoadedObject {
@@ -122,6 +125,115 @@ impl LoadedObject {
     /// [`Link::attach`].
     pub fn attach_to(&self, name: &str, target: &AttachTarget) -> Result<Link> {
         Link::attach(self.program(name)?, target)
+    }
+
+    /// The object's struct_ops maps that were created (all of them,
+    /// unless [`ObjectLoader::load_only`](super::ObjectLoader::load_only)
+    /// left out every program of one), in object order: attach each
+    /// `.struct_ops.link` one ([`StructOpsSpec::link`]) with
+    /// [`LoadedObject::attach_struct_ops`], register each `.struct_ops` one
+    /// with [`LoadedObject::register_struct_ops`]. Their maps are
+    /// [`LoadedObject::map`] by the same name.
+    pub fn struct_ops_maps(&self) -> impl Iterator<Item = &StructOpsSpec> {
+        self.struct_ops
+            .iter()
+            .filter_map(|s| self.spec.struct_ops.get(s.spec))
+    }
+
+    /// struct_ops map `name`, its value and its map.
+    fn struct_ops(&self, name: &str) -> Result<(&StructOpsSpec, &LoadedStructOps, &Map)> {
+        let found = self.struct_ops.iter().find_map(|l| {
+            let spec = self
+                .spec
+                .struct_ops
+                .get(l.spec)
+                .filter(|s| s.name == name)?;
+            Some((spec, l))
+        });
+        let Some((spec, l)) = found else {
+            let all: Vec<&str> = self.struct_ops_maps().map(|s| s.name.as_str()).collect();
+            return Err(Error::invalid(
+                "struct_ops map",
+                format!(
+                    "object '{}' has no loaded struct_ops map '{name}' (its struct_ops maps: {})",
+                    self.spec.name,
+                    if all.is_empty() {
+                        "none".to_string()
+                    } else {
+                        all.join(", ")
+                    }
+                ),
+            ));
+        };
+        let map = self
+            .map(name)
+            .ok_or_else(|| Error::invalid("struct_ops map", format!("'{name}' was not created")))?;
+        Ok((spec, l, map))
+    }
+
+    /// Registers `.struct_ops.link` map `name` with the kernel through a
+    /// new link ([`Link::attach_struct_ops`]: `BPF_LINK_CREATE`, Linux
+    /// 6.4): from now on the kernel uses the struct (a TCP congestion
+    /// control becomes selectable by its name), until the link is dropped
+    /// or detached. The map's value was written at load, so the map can be
+    /// attached again after the link is gone.
+    ///
+    /// Errors: [`Error::Invalid`] for a name that is not a loaded
+    /// struct_ops map, or one in `.struct_ops` (registered with
+    /// [`LoadedObject::register_struct_ops`] instead); the kernel's
+    /// refusal as [`Error::Bpf`], such as `EEXIST` when a struct of that
+    /// name is registered already.
+    pub fn attach_struct_ops(&self, name: &str) -> Result<Link> {
+        let (spec, _, map) = self.struct_ops(name)?;
+        if !spec.link {
+            return Err(Error::invalid(
+                "struct_ops map",
+                format!(
+                    "'{name}' is in section '{}', whose maps register by their update, without a link: use LoadedObject::register_struct_ops (or put it in .struct_ops.link)",
+                    spec.section
+                ),
+            ));
+        }
+        Link::attach_struct_ops(map)
+    }
+
+    /// Registers `.struct_ops` map `name` with the kernel by writing its
+    /// value (`BPF_MAP_UPDATE_ELEM`, Linux 5.6; no link involved). It
+    /// stays registered until [`LoadedObject::unregister_struct_ops`] or
+    /// until this object is dropped, which unregisters it; a map registers
+    /// once (the kernel answers `EBUSY` to a second update, even after
+    /// unregistering).
+    ///
+    /// Errors: [`Error::Invalid`] for a name that is not a loaded
+    /// struct_ops map, or one in `.struct_ops.link` (attached with
+    /// [`LoadedObject::attach_struct_ops`] instead); the kernel's refusal
+    /// as [`Error::Bpf`]: `EEXIST` for a name registered already, `EINVAL`
+    /// for a member it refuses (a mandatory function left unset), `EBUSY`
+    /// for a second registration.
+    pub fn register_struct_ops(&self, name: &str) -> Result<()> {
+        let (spec, l, map) = self.struct_ops(name)?;
+        if spec.link {
+            return Err(Error::invalid(
+                "struct_ops map",
+                format!(
+                    "'{name}' is in section '{}', whose maps register through a link: use LoadedObject::attach_struct_ops",
+                    spec.section
+                ),
+            ));
+        }
+        map.update(&0u32.to_le_bytes(), &l.value, 0)
+            .map_err(|e| update_error(e, name, spec.kernel_type_name()))
+    }
+
+    /// Unregisters `.struct_ops` map `name` (`BPF_MAP_DELETE_ELEM`): the
+    /// kernel stops offering the struct (users of it, such as sockets
+    /// that selected a congestion control, keep it until they let go).
+    /// The kernel answers `ENOENT` when it was never registered,
+    /// `EINPROGRESS` when it was unregistered already, and `EOPNOTSUPP`
+    /// for a `.struct_ops.link` map (drop its link instead).
+    pub fn unregister_struct_ops(&self, name: &str) -> Result<()> {
+        let (_, _, map) = self.struct_ops(name)?;
+        map.delete(&0u32.to_le_bytes())
     }
 
     /// The loaded programs, in object order.
@@ -398,6 +510,15 @@ impl LoadedObject {
 
 impl Drop for LoadedObject {
     fn drop(&mut self) {
+        // A registered `.struct_ops` map holds itself in the kernel: only a
+        // delete lets it go.
+        for l in &self.struct_ops {
+            if let Some(spec) = self.spec.struct_ops.get(l.spec).filter(|s| !s.link)
+                && let Some(Some(map)) = self.maps.get(spec.map)
+            {
+                let _ = map.delete(&0u32.to_le_bytes());
+            }
+        }
         self.programs.clear();
     }
 }

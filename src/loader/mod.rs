@@ -1,17 +1,71 @@
 //! Loading an object: the only module that sequences kernel work.
 //!
 //! [`ObjectLoader::load`] does, in order ([address first, programs after](crate::guide::design)):
-//! fill in the kconfig externs → fix up and load the BTF → create maps
-//! (global data maps written, `.rodata` frozen, mmapped) → create or reuse,
-//! place and map the arena, copy the arena globals → resolve the kfunc and
-//! ksym externs → guard the arena's NULL page → relocate and load the
-//! chosen programs.
+//! lay out the struct_ops maps' values against vmlinux BTF → fill in the
+//! kconfig externs → fix up and load the BTF → create maps (global data
+//! maps written, `.rodata` frozen, mmapped) → create or reuse, place and
+//! map the arena, copy the arena globals → resolve the kfunc and ksym
+//! externs → guard the arena's NULL page → relocate and load the chosen
+//! programs → write the `.struct_ops.link` maps' values.
 //!
 //! Before loading, a caller can set any global's initial value by name, change
 //! map sizes, choose which programs load, give the arena an address, and
 //! reuse an existing map or arena. After loading, [`LoadedObject`] gives
 //! programs and maps by name, typed access to every global by name, the arena
 //! handle, and where the arena globals were placed.
+//!
+//! # struct_ops maps
+//!
+//! A variable in a `.struct_ops` or `.struct_ops.link` section fills in a
+//! kernel struct of function pointers — `struct tcp_congestion_ops`,
+//! `struct sched_ext_ops` — whose members point at programs of
+//! `SEC("struct_ops/…")` sections. The parser makes each such variable a
+//! map of type `BPF_MAP_TYPE_STRUCT_OPS` ([`crate::obj::StructOpsSpec`]);
+//! the load then works from the kernel's view of that struct:
+//!
+//! - **Kernel types.** Before anything is created, the struct is looked up
+//!   by the name of the object's struct (a `___flavour` suffix dropped) in
+//!   `/sys/kernel/btf/vmlinux`, with the map value type the kernel wraps
+//!   it in, `bpf_struct_ops_<name>`: a header (a reference count and a
+//!   state) followed by the struct as member `data`. A kernel without the
+//!   pair cannot register such a struct: [`Error::Unresolved`]. Types that
+//!   kernel modules define are not looked up.
+//! - **The map.** Created with the wrapper's type id as
+//!   `btf_vmlinux_value_type_id`, its size as `value_size`, a 4-byte key,
+//!   one entry, and the object's BTF fd, which the kernel insists on even
+//!   though the value's type is its own (the key and value type ids stay
+//!   0: the kernel refuses them next to a vmlinux type); `.struct_ops.link`
+//!   maps get `BPF_F_LINK`.
+//! - **The programs.** Each program a function pointer names is loaded
+//!   with the kernel struct's type id as `attach_btf_id` and the position
+//!   of that member among the kernel struct's members as
+//!   `expected_attach_type`; the kernel verifies it against that member's
+//!   prototype and checks both numbers again when the value is written.
+//!   A program can therefore implement one member of one struct: it may
+//!   fill that member in several maps, but a program named by two
+//!   different members is refused at load (give each member its own
+//!   program; libbpf refuses it too). A struct_ops program that fills no
+//!   member cannot be loaded (the kernel would not know what it
+//!   implements), and [`ObjectLoader::load_only`] must keep all of a
+//!   map's programs or none (then the map is not created).
+//! - **The value.** Laid out member by member, matched by name, since the
+//!   object may declare only the members it sets, in any order: data
+//!   members (such as `name`) are copied when their size is the kernel's;
+//!   function pointers get their program's fd; the header and everything
+//!   else stay zero. A member the kernel lacks is skipped when it is all
+//!   zero (an object built for a newer kernel) and refused otherwise, as
+//!   is a non-NULL data pointer. The kernel checks the rest when the value
+//!   is written (mandatory functions, a unique name).
+//! - **Registration.** A `.struct_ops.link` map's value is written at load
+//!   (`BPF_MAP_UPDATE_ELEM`: the kernel builds its trampolines but
+//!   registers nothing); [`LoadedObject::attach_struct_ops`] registers it
+//!   through a link (Linux 6.4), dropping the link unregisters it, and the
+//!   map can be linked again. A `.struct_ops` map registers when its value
+//!   is written, so that write waits for
+//!   [`LoadedObject::register_struct_ops`]; it unregisters with
+//!   [`LoadedObject::unregister_struct_ops`] (`BPF_MAP_DELETE_ELEM`), or
+//!   when the [`LoadedObject`] is dropped — closing the map's fd would not
+//!   do it, as a registered map holds a reference to itself.
 
 #![forbid(unsafe_code)]
 #![deny(
@@ -28,6 +82,7 @@ mod loaded;
 mod plan;
 mod programs;
 mod stage;
+mod struct_ops;
 
 pub use externs::Resolution;
 pub use loaded::LoadedObject;
@@ -328,12 +383,14 @@ impl ObjectLoader {
     /// pinned or given ([`ObjectLoader::reuse_map`] fds are duplicated for
     /// each load; a reused arena is shared).
     ///
-    /// In order: the kconfig externs are filled in, the object's BTF is
+    /// In order: struct_ops maps are laid out against vmlinux BTF (see
+    /// the [module docs](self)), the kconfig externs are filled in, the object's BTF is
     /// loaded (`BPF_BTF_LOAD`), the maps are created (global data written,
     /// `.rodata` frozen, mmapped), the arena is created or reused, placed
     /// and mapped and its globals copied, then every extern is resolved
     /// ([`ObjectLoader::plan`] shows the same step) and each chosen program
-    /// is relocated and loaded (`BPF_PROG_LOAD`). The first load in a
+    /// is relocated and loaded (`BPF_PROG_LOAD`), and the `.struct_ops.link`
+    /// maps get their values (`BPF_MAP_UPDATE_ELEM`). The first load in a
     /// process that needs kfuncs scans vmlinux BTF for their ids (a few
     /// hundred microseconds); later loads use the cache. The scan runs on
     /// the calling thread: measured on a 2-CPU machine, a helper thread
@@ -342,18 +399,25 @@ impl ObjectLoader {
     /// Needs what the object needs: `CAP_BPF` (and `CAP_PERFMON` for
     /// arenas and most tracing programs, or root), and on a kernel that
     /// lacks a feature the answer is [`Error::NotSupported`] naming the
-    /// release that brought it: the arena map type (6.9); binding the arena
+    /// release that brought it: `.struct_ops.link` maps (6.4); the arena
+    /// map type (6.9); binding the arena
     /// to a program that uses arena pointers but never names the map
     /// (`fd_array_cnt`, 6.14); an arena kfunc (`bpf_arena_reserve_pages`,
     /// 6.17) declared as a strong extern, or declared `__weak` and called
     /// without a `bpf_ksym_exists` check. A program the verifier rejects is
-    /// [`Error::Verifier`], with the log; other kernel refusals are
-    /// [`Error::Bpf`] naming the command and the map or program.
+    /// [`Error::Verifier`], with the log; a struct_ops map whose kernel
+    /// struct this kernel lacks is [`Error::Unresolved`], and one whose
+    /// members do not match the kernel's [`Error::Object`] naming the map
+    /// and member; other kernel refusals are [`Error::Bpf`] naming the
+    /// command and the map or program (for a struct_ops value: `EEXIST`
+    /// when its name is registered already, `EINVAL` for a member the
+    /// kernel refuses, such as a mandatory function left unset).
     pub fn load(&self) -> Result<LoadedObject> {
         Load {
             l: self,
             spec: self.spec.clone(),
             new_pins: NewPins::default(),
+            struct_ops: struct_ops::StructOpsPlan::default(),
         }
         .run()
     }
@@ -367,6 +431,9 @@ struct Load<'l> {
     spec: ObjectSpec,
     /// Pins this load created; removed if the load fails.
     new_pins: NewPins,
+    /// The struct_ops maps' kernel types, values and program attach
+    /// settings, decided before anything is created.
+    struct_ops: struct_ops::StructOpsPlan,
 }
 
 impl Load<'_> {
@@ -374,6 +441,7 @@ impl Load<'_> {
     fn run(mut self) -> Result<LoadedObject> {
         let start = Instant::now();
         let mut t = LoadTimings::default();
+        self.struct_ops = self.plan_struct_ops()?;
         let staged = self.stage(&mut t, start)?;
         let resolve_start = Instant::now();
         let vmlinux = externs::vmlinux_kfuncs_of(&self.spec)?;
@@ -390,6 +458,8 @@ impl Load<'_> {
             t.maps = t.maps.saturating_add(guard_start.elapsed());
         }
         let programs = self.load_programs(&staged, &resolution, &modules, &mut t)?;
+        let plan = std::mem::take(&mut self.struct_ops);
+        let struct_ops = self.write_struct_ops(plan, &staged, &programs)?;
         t.total = start.elapsed();
         if let (Some(a), Some(_)) = (&staged.arena, &self.spec.arena_data) {
             a.claim_globals(&self.globals_claim(staged.arena_offset), true)?;
@@ -404,6 +474,7 @@ impl Load<'_> {
             arena: staged.arena,
             arena_offset: staged.arena_offset,
             btf: staged.btf,
+            struct_ops,
         })
     }
 }

@@ -9,8 +9,8 @@ use crate::btf::kind;
 use crate::error::{Error, Result};
 use crate::features::{Feature, Support, probe};
 use crate::kfunc;
+use crate::obj::ObjectSpec;
 use crate::obj::relocate::{KernelFacts, RelocatedProgram, relocate};
-use crate::obj::{ObjectSpec, ProgramSpec};
 use crate::prog::{Program, ProgramBtf, ProgramBuilder, ProgramType};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Instant;
@@ -63,7 +63,7 @@ impl Load<'_> {
             t.relocate = t
                 .relocate
                 .saturating_add(load_start.saturating_duration_since(relocate_start));
-            let program = self.load_program(p, &relocated, staged, modules)?;
+            let program = self.load_program(pi, &relocated, staged, modules)?;
             t.prog_load = t.prog_load.saturating_add(load_start.elapsed());
             out.push(LoadedProgram {
                 name: p.name.clone(),
@@ -77,11 +77,16 @@ impl Load<'_> {
     /// `BPF_PROG_LOAD` of program `p`, relocated as `relocated`.
     fn load_program(
         &self,
-        p: &ProgramSpec,
+        pi: usize,
         relocated: &RelocatedProgram,
         staged: &Staged,
         modules: &[OwnedFd],
     ) -> Result<Program> {
+        let p = self
+            .spec
+            .programs
+            .get(pi)
+            .ok_or_else(|| Error::invalid("program", format!("no program #{pi}")))?;
         if relocated.uses_arena_cast && staged.arena.is_none() {
             return Err(Error::invalid(
                 "program",
@@ -91,7 +96,21 @@ impl Load<'_> {
                 ),
             ));
         }
-        let attach_btf_id = attach_target(p.prog_type, p.expected_attach_type, &p.section)?;
+        // A struct_ops program implements one member of a kernel struct:
+        // that struct's type id and the member's index.
+        let (attach_btf_id, expected_attach_type) = if p.prog_type == ProgramType::STRUCT_OPS {
+            self.struct_ops.attach_of(pi).ok_or_else(|| {
+                Error::invalid(
+                    "program",
+                    format!("struct_ops program '{}' fills no struct_ops member", p.name),
+                )
+            })?
+        } else {
+            (
+                attach_target(p.prog_type, p.expected_attach_type, &p.section)?,
+                p.expected_attach_type,
+            )
+        };
         // A program that uses arena pointers but never names the arena map
         // gets the arena bound through fd_array.
         let bind = relocated.uses_arena_cast && !relocated.names_arena && staged.arena.is_some();
@@ -110,7 +129,7 @@ impl Load<'_> {
         b.name(&p.name)
             .license(&self.spec.license)
             .flags(p.flags)
-            .expected_attach_type(p.expected_attach_type)
+            .expected_attach_type(expected_attach_type)
             .attach_btf_id(attach_btf_id)
             .kern_version(self.spec.kern_version.unwrap_or(0))
             .fd_array(&fds)

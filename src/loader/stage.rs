@@ -4,6 +4,7 @@
 //! here too.
 
 use super::{Load, Reuse};
+use crate::abi::BPF_F_LINK;
 use crate::arena::{
     Arena, ArenaBuilder, ArenaFlags, BPF_F_MMAPABLE, GlobalsClaim, PlacedVar, page_size,
 };
@@ -13,7 +14,7 @@ use crate::map::Map;
 use crate::obj::{
     ARENA_SECTION, DataKind, MapOrigin, MapSpec, Pinning, fixup_btf, place_arena_globals,
 };
-use crate::sys::{self, Cmd};
+use crate::sys::{self, Cmd, Errno};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -99,8 +100,11 @@ impl Load<'_> {
         let maps_start = Instant::now();
         let mut maps = Vec::with_capacity(self.spec.maps.len());
         let mut obtained = None;
-        for spec in self.spec.maps.clone() {
-            if spec.is_arena() {
+        for (i, spec) in self.spec.maps.clone().into_iter().enumerate() {
+            if self.struct_ops.skipped_maps.contains(&i) {
+                // A struct_ops map all of whose programs were left out.
+                maps.push(None);
+            } else if spec.is_arena() {
                 obtained = Some(self.arena_for(&spec)?);
                 maps.push(None);
             } else {
@@ -254,6 +258,15 @@ impl Load<'_> {
 
     /// The map for `spec` (not the arena): reused, pinned, or created.
     fn map_for(&mut self, spec: &MapSpec, btf: Option<BorrowedFd<'_>>) -> Result<Map> {
+        if let (MapOrigin::StructOps(_), Some(_)) = (spec.origin, self.l.reuse.get(&spec.name)) {
+            return Err(Error::invalid(
+                "map",
+                format!(
+                    "'{}' is a struct_ops map, which cannot be reused: its value is written once, by the load that creates it",
+                    spec.name
+                ),
+            ));
+        }
         match self.l.reuse.get(&spec.name) {
             Some(Reuse::Fd(fd)) => Map::from_fd(dup(fd, &spec.name)?),
             Some(Reuse::Pinned(p)) => Map::open_pinned(p),
@@ -282,7 +295,12 @@ impl Load<'_> {
             Some(i) => Some(Map::create(i, btf, None)?),
             None => None,
         };
-        let mut map = Map::create(spec, btf, inner.as_ref().map(|m| m.fd()))?;
+        let mut map = match Map::create(spec, btf, inner.as_ref().map(|m| m.fd())) {
+            Err(e) if e.errno() == Some(Errno::EINVAL) && is_struct_ops_link(spec) => {
+                return Err(struct_ops_link_error(e, spec, btf));
+            }
+            r => r?,
+        };
         let data = match spec.origin {
             MapOrigin::Data(d) => Some(self.spec.data.get(d).ok_or_else(|| {
                 Error::invalid(
@@ -294,7 +312,7 @@ impl Load<'_> {
                 )
             })?),
             MapOrigin::Kconfig => self.spec.data.iter().find(|d| d.kind == DataKind::Kconfig),
-            MapOrigin::Declared => None,
+            MapOrigin::Declared | MapOrigin::StructOps(_) => None,
         };
         if let Some(d) = data {
             // The image is built only now, and fallibly: a declared size the
@@ -397,6 +415,29 @@ impl Load<'_> {
             arena: Arc::new(a),
             fresh: true,
         })
+    }
+}
+
+fn is_struct_ops_link(spec: &MapSpec) -> bool {
+    matches!(spec.origin, MapOrigin::StructOps(_)) && spec.map_flags & BPF_F_LINK != 0
+}
+
+/// Why a `.struct_ops.link` map could not be created (`EINVAL`): if the
+/// same map without `BPF_F_LINK` can be, the kernel predates struct_ops
+/// links.
+fn struct_ops_link_error(e: Error, spec: &MapSpec, btf: Option<BorrowedFd<'_>>) -> Error {
+    let mut plain = spec.clone();
+    plain.map_flags &= !BPF_F_LINK;
+    match Map::create(&plain, btf, None) {
+        Ok(_) => Error::NotSupported {
+            what: "struct_ops maps registered through a link (.struct_ops.link, BPF_F_LINK)",
+            since: "6.4",
+            detail: Some(format!(
+                "map '{}' (a .struct_ops map registers without one)",
+                spec.name
+            )),
+        },
+        Err(_) => e,
     }
 }
 

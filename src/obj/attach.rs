@@ -285,7 +285,7 @@ impl AttachTarget {
                 })
             }
             "struct_ops" | "struct_ops.s" => Err(format!(
-                "'{section}' programs attach with their struct_ops map, not one by one"
+                "'{section}' programs attach with their struct_ops map, not one by one (LoadedObject::attach_struct_ops, or register_struct_ops for a .struct_ops map)"
             )),
             _ => Err(format!(
                 "a program of type {prog_type} in section '{section}' has no attachment this crate reads from a section name"

@@ -18,6 +18,9 @@
 //! - global data: `.bss`, `.data`, `.rodata`, `.data.*`, `.rodata.*` (merged
 //!   string sections included), with their variables;
 //! - arena globals: `.addr_space.1`, with their initial bytes;
+//! - struct_ops maps: each variable of `.struct_ops` / `.struct_ops.link`
+//!   is a `BPF_MAP_TYPE_STRUCT_OPS` map ([`StructOpsSpec`]), its function
+//!   pointers bound to programs by the section's relocations;
 //! - externs: `.ksyms` (kfuncs, typed ksyms) and `.kconfig`;
 //! - `license`, `version`, `.BTF`, `.BTF.ext`, and the relocations of every
 //!   code section, classified by what they point at.
@@ -42,6 +45,7 @@ mod progtype;
 pub mod relocate;
 mod relocs;
 mod spec;
+mod struct_ops;
 
 pub use attach::{AttachTarget, BtfKind, Iface, Needs, elf_function_offset};
 pub use btf_fixup::fixup_btf;
@@ -49,6 +53,12 @@ pub use image::Image;
 pub(crate) use image::zeroed_vec;
 pub use progtype::{SectionDef, section_def};
 pub use spec::*;
+pub use struct_ops::{
+    FuncSlot, KernelMember, KernelMemberKind, KernelStructOps, MAX_STRUCT_OPS_MEMBERS,
+    MAX_STRUCT_OPS_VALUE, MAX_STRUCT_OPS_VARIABLES, MemberKind, STRUCT_OPS_LINK_SECTION,
+    STRUCT_OPS_SECTION, StructOpsMember, StructOpsSpec, StructOpsValue, VALUE_PREFIX,
+    is_struct_ops_section,
+};
 
 use crate::btf;
 use file::read_object_file;

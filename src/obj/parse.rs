@@ -92,6 +92,8 @@ pub(super) enum Role {
     Maps,
     /// `maps` (legacy map records).
     LegacyMaps,
+    /// `.struct_ops` or `.struct_ops.link`: `struct_ops_sections[i]`.
+    StructOps(usize),
     /// Anything else.
     Other,
 }
@@ -115,6 +117,9 @@ pub(super) struct Parser<'f, 'a> {
     pub(super) extern_index: HashMap<object::SymbolIndex, usize>,
     /// Externs by index (symbol phase; `loaded` set by the relocations).
     pub(super) externs: Vec<PendingExtern>,
+    /// struct_ops sections: bytes (section phase) and symbols (symbol
+    /// phase), with their ELF section index.
+    pub(super) struct_ops_sections: Vec<(object::SectionIndex, struct_ops::Section)>,
 }
 
 /// Parses object `name` from its bytes.
@@ -158,11 +163,13 @@ impl<'f, 'a> Parser<'f, 'a> {
             func_syms: Vec::new(),
             extern_index: HashMap::new(),
             externs: Vec::new(),
+            struct_ops_sections: Vec::new(),
         })
     }
 
     /// Parses the object, phase by phase: sections, symbols, maps,
-    /// programs, relocations, externs, then the global data maps.
+    /// programs, struct_ops maps, relocations, externs, then the global
+    /// data maps.
     fn run(mut self) -> Result<ObjectSpec, ObjError> {
         let mut spec = self.empty_spec()?;
         self.sections(&mut spec)?;
@@ -170,6 +177,7 @@ impl<'f, 'a> Parser<'f, 'a> {
         self.place_funcs(&mut spec)?;
         self.maps(&mut spec)?;
         self.programs(&mut spec)?;
+        self.struct_ops(&mut spec)?;
         self.relocations(&mut spec)?;
         externs::decide(std::mem::take(&mut self.externs), &mut spec);
         externs::layout_kconfig(self.btf.as_ref(), &mut spec)?;
@@ -198,6 +206,7 @@ impl<'f, 'a> Parser<'f, 'a> {
             sections: Vec::new(),
             programs: Vec::new(),
             maps: Vec::new(),
+            struct_ops: Vec::new(),
             data: Vec::new(),
             arena_data: None,
             externs: Vec::new(),
@@ -276,6 +285,20 @@ impl<'f, 'a> Parser<'f, 'a> {
         } else if name == "maps" {
             self.legacy_maps = Some(data()?);
             Role::LegacyMaps
+        } else if is_struct_ops_section(name) {
+            check_size(name, size, MAX_DATA_SECTION, "struct_ops variables")?;
+            if self.struct_ops_sections.iter().any(|(_, s)| s.name == name) {
+                return Err(sec_err(name, "appears twice"));
+            }
+            self.struct_ops_sections.push((
+                s.index(),
+                struct_ops::Section {
+                    name: name.to_string(),
+                    bytes: data()?,
+                    symbols: Vec::new(),
+                },
+            ));
+            Role::StructOps(self.struct_ops_sections.len().saturating_sub(1))
         } else if name == "license" {
             let d = data()?;
             let text = d.split(|&b| b == 0).next().unwrap_or_default();
@@ -401,6 +424,13 @@ impl<'f, 'a> Parser<'f, 'a> {
                 self.map_syms.push((name, offset));
             }
             Role::LegacyMaps => self.legacy_syms.push((name, offset)),
+            Role::StructOps(i) => {
+                if let Some((_, sec)) = self.struct_ops_sections.get_mut(i) {
+                    spec.symbol_offsets
+                        .push((sec.name.clone(), name.clone(), offset));
+                    sec.symbols.push((name, offset));
+                }
+            }
             Role::Other => {}
         }
         Ok(())

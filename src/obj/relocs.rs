@@ -198,6 +198,28 @@ impl Parser<'_, '_> {
                     })
                     .ok_or_else(|| site.err(symbol, "no map at this offset of .maps"))?,
             ),
+            Role::StructOps(i) => {
+                let section = self
+                    .struct_ops_sections
+                    .get(i)
+                    .map_or("", |(_, s)| s.name.as_str());
+                RelocTarget::Map(
+                    spec.maps
+                        .iter()
+                        .position(|m| {
+                            matches!(m.origin, MapOrigin::StructOps(k) if spec
+                                .struct_ops
+                                .get(k)
+                                .is_some_and(|so| so.section == section && so.offset == offset))
+                        })
+                        .ok_or_else(|| {
+                            site.err(
+                                symbol,
+                                format!("no struct_ops map at this offset of {section}"),
+                            )
+                        })?,
+                )
+            }
             Role::LegacyMaps => RelocTarget::Map(
                 spec.maps
                     .iter()

@@ -1,7 +1,7 @@
 //! The plain-data description of a parsed object: [`ObjectSpec`] and its
 //! parts (maps, global data, arena globals, externs, code, relocations).
 
-use super::{Image, ObjError, btf, parse, read_object_file};
+use super::{Image, ObjError, StructOpsSpec, btf, parse, read_object_file};
 use crate::abi::{self, ProgramFlags, ProgramType};
 use crate::btf::Btf;
 use crate::insn::Insn;
@@ -27,6 +27,9 @@ pub enum MapOrigin {
     Data(usize),
     /// Backs `.kconfig` externs.
     Kconfig,
+    /// A struct_ops variable, [`ObjectSpec::struct_ops`]`[i]`
+    /// (`BPF_MAP_TYPE_STRUCT_OPS`).
+    StructOps(usize),
 }
 
 /// A map to create.
@@ -54,6 +57,10 @@ pub struct MapSpec {
     pub key_type_id: u32,
     /// BTF id of the value type (0: none).
     pub value_type_id: u32,
+    /// For a struct_ops map: the kernel BTF id of its value type
+    /// (`struct bpf_struct_ops_<name>` in vmlinux), which the loader finds
+    /// (0 in a parsed spec, and for other maps).
+    pub btf_vmlinux_value_type_id: u32,
     /// Inner map template for map-in-map types.
     pub inner: Option<Box<MapSpec>>,
     /// What the map is for.
@@ -311,8 +318,12 @@ pub struct ObjectSpec {
     pub sections: Vec<SectionInfo>,
     /// Programs, in section then offset order.
     pub programs: Vec<ProgramSpec>,
-    /// Maps: declared ones, then one per data section, then `.kconfig`.
+    /// Maps: declared ones, then the struct_ops ones, then one per data
+    /// section, then `.kconfig`.
     pub maps: Vec<MapSpec>,
+    /// struct_ops variables (`.struct_ops`, `.struct_ops.link`), each with
+    /// its map in [`ObjectSpec::maps`].
+    pub struct_ops: Vec<StructOpsSpec>,
     /// Global data sections.
     pub data: Vec<DataSpec>,
     /// Arena globals.

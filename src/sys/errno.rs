@@ -53,6 +53,7 @@ errnos! {
     ELOOP = 40, "Too many levels of symbolic links (also: a symbolic link where none is followed).";
     EPROTO = 71, "Protocol error: a kfunc call with an `fd_array` index but no `fd_array`.";
     EOPNOTSUPP = 95, "Operation not supported: no JIT support for arenas, or an unsupported map operation.";
+    EINPROGRESS = 115, "Operation now in progress: a `.struct_ops` map that is unregistered already.";
     ENOTSUPP = 524, "Operation not supported (the kernel-internal `ENOTSUPP`, which leaks to user space from some BPF paths).";
 }
 

@@ -35,6 +35,21 @@ fn map_line(m: &MapSpec, spec: &ObjectSpec) -> String {
         }
         MapOrigin::Kconfig => s.push_str(", holds .kconfig"),
         MapOrigin::Declared => {}
+        MapOrigin::StructOps(i) => {
+            if let Some(so) = spec.struct_ops.get(i) {
+                let progs: Vec<String> = so
+                    .programs()
+                    .filter_map(|(m, p)| Some(format!("{m}={}", spec.programs.get(p)?.name)))
+                    .collect();
+                let _ = write!(
+                    s,
+                    ", struct {} in {} ({})",
+                    so.type_name,
+                    so.section,
+                    progs.join(", ")
+                );
+            }
+        }
     }
     if let Some(i) = &m.inner {
         let _ = write!(
