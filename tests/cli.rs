@@ -1584,3 +1584,36 @@ fn attach_prints_ring_buffer_records_as_they_arrive() {
     let (code, rest, err) = finished(cli);
     assert_eq!((code, rest.as_str(), err.as_str()), (0, "count=7\n", ""));
 }
+
+/// Without PROGRAMs, `attach` also attaches the object's struct_ops maps:
+/// a `.struct_ops.link` map through a link, a `.struct_ops` map by its
+/// registration. Both congestion controls are registered while it waits
+/// and gone once it has detached.
+#[test]
+fn attach_registers_struct_ops_maps() {
+    require_arena!();
+    const AVAILABLE: &str = "/proc/sys/net/ipv4/tcp_available_congestion_control";
+    let available = || std::fs::read_to_string(AVAILABLE).unwrap();
+    let o = obj("tcp_cc.bpf.o");
+    let (cli, head) = attach_started(&["attach", &o], 2);
+    assert_eq!(
+        head,
+        "arena_cc attached struct_ops tcp_congestion_ops\narena_cc_nolink attached struct_ops tcp_congestion_ops\n"
+    );
+    let during = available();
+    // SAFETY: sends a signal to the child process we started.
+    assert_eq!(unsafe { libc::kill(cli.id() as i32, libc::SIGTERM) }, 0);
+    let (code, rest, err) = finished(cli);
+    assert_eq!((code, rest.as_str(), err.as_str()), (0, "", ""));
+    for cc in ["bpf_arena_cc", "bpf_arena_cc_nl"] {
+        assert!(
+            during.split_whitespace().any(|n| n == cc),
+            "{cc} while attached: {during}"
+        );
+        assert!(
+            !available().split_whitespace().any(|n| n == cc),
+            "{cc} after: {}",
+            available()
+        );
+    }
+}

@@ -61,6 +61,9 @@ Sections, and KIND TARGET as printed for them:
   tcx/DIR                 tcx/DIR IFACE (needs --iface)
   cgroup_skb/DIR          cgroup_skb/DIR PATH (needs --cgroup)
   cgroup/HOOK             cgroup/HOOK PATH (needs --cgroup)
+  .struct_ops[.link] map  MAP attached struct_ops TYPE (when no PROGRAM is
+                          named: every struct_ops map of the object, after
+                          the programs; TYPE is the kernel struct it fills)
 
 Output: once every program is attached, `PROGRAM attached KIND TARGET` per
 program; then, with --ringbuf, `MAP: HEX` per record as it arrives (the
@@ -101,6 +104,15 @@ pub fn attach(a: AttachArgs) -> Result<(), Fail> {
     )?;
     let plan = plan(&shown, loader.spec(), &a)?;
     let obj = load(path, &loader)?;
+    // struct_ops maps register with the programs they name, so they come
+    // along only when no program is chosen.
+    let struct_ops: Vec<(String, bool, String)> = if a.programs.is_empty() {
+        obj.struct_ops_maps()
+            .map(|s| (s.name.clone(), s.link, s.kernel_type_name().to_string()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     // The consumers, before anything is attached: every record is seen.
     let mut rings = Vec::with_capacity(a.ringbufs.len());
     for m in &a.ringbufs {
@@ -119,9 +131,24 @@ pub fn attach(a: AttachArgs) -> Result<(), Fail> {
         links.push(link);
         let _ = writeln!(out, "{name} attached {target}");
     }
+    let mut registered = Vec::new();
+    for (name, link, kind) in &struct_ops {
+        let done = if *link {
+            obj.attach_struct_ops(name).map(|l| links.push(l))
+        } else {
+            obj.register_struct_ops(name)
+                .map(|()| registered.push(name))
+        };
+        done.map_err(|e| object(format!("{shown}: attaching struct_ops map '{name}': {e}")))?;
+        let _ = writeln!(out, "{name} attached struct_ops {kind}");
+    }
     emit(&out);
     wait(&signals, &mut rings, a.duration)?;
     drop(links);
+    for name in registered {
+        obj.unregister_struct_ops(name)
+            .map_err(|e| object(format!("{shown}: detaching struct_ops map '{name}': {e}")))?;
+    }
     // What was committed before the detach.
     drain(&mut rings)?;
     let mut out = String::new();
@@ -185,7 +212,7 @@ fn plan(
         };
         plan.push((name.clone(), target));
     }
-    if plan.is_empty() {
+    if plan.is_empty() && (named || spec.struct_ops.is_empty()) {
         let all: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
         return Err(object(format!(
             "{shown}: no program of the object attaches by its section (its programs: {})",
