@@ -611,7 +611,7 @@ impl Pmu {
             detail: Some(format!(
                 "this kernel has no {name} PMU ({} is missing: it was built without CONFIG_{}S)",
                 dir.display(),
-                name.to_uppercase()
+                name.to_ascii_uppercase()
             )),
         };
         let type_ = read_small(&dir.join("type"))

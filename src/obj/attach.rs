@@ -176,7 +176,7 @@ impl AttachTarget {
                 Some(r) if !r.is_empty() => Ok(r.to_string()),
                 _ => Err(format!(
                     "section '{section}' names no {what}: write it as '{head}/{what_upper}' or attach with an explicit target",
-                    what_upper = what.to_uppercase().replace(' ', "_")
+                    what_upper = what.to_ascii_uppercase().replace(' ', "_")
                 )),
             }
         };
