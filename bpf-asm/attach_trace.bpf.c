@@ -16,7 +16,8 @@
  * uprobe, uretprobe (no target in the section: attached by hand): count
  *        calls of a user function and keep its first argument and return
  *        value (x86-64 pt_regs).
- * kprobe/do_unlinkat: counts unlink() calls (kernels with CONFIG_KPROBES).
+ * kprobe/do_unlinkat, kretprobe/do_unlinkat: count unlink() calls; the
+ *        return probe keeps the return value (kernels with CONFIG_KPROBES).
  */
 #include "arena.h"
 
@@ -47,6 +48,8 @@ __u64 __arena uprobe_arg;
 __u64 __arena uretprobe_hits;
 __u64 __arena uretprobe_ret;
 __u64 __arena kprobe_hits;
+__u64 __arena kretprobe_hits;
+__s64 __arena kretprobe_ret;
 
 static __attribute__((always_inline)) int mine(void)
 {
@@ -178,6 +181,16 @@ int on_kprobe(void *regs)
 {
 	if (mine())
 		kprobe_hits++;
+	return 0;
+}
+
+SEC("kretprobe/do_unlinkat")
+int on_kretprobe(unsigned long *regs)
+{
+	if (mine()) {
+		kretprobe_hits++;
+		kretprobe_ret = (int)regs[10];
+	}
 	return 0;
 }
 

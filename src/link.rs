@@ -71,6 +71,7 @@ impl Link {
     /// program (a second XDP link on one interface), `EPERM` without the
     /// capability the hook needs.
     pub fn attach(prog: &Program, target: &AttachTarget) -> Result<Link> {
+        check_type(prog, target)?;
         let what = || format!("program '{}' to {target}", prog.name());
         let bpf_err = |cmd| move |e| Error::bpf(cmd, what(), e);
         let link = |fd| Link {
@@ -475,6 +476,47 @@ impl LinkInfo {
             detail,
         }
     }
+}
+
+/// The program types each kind of target takes: a program of another type
+/// is refused here, naming both, instead of with the kernel's bare `EINVAL`.
+fn check_type(prog: &Program, target: &AttachTarget) -> Result<()> {
+    use crate::prog::ProgramType as T;
+    let wanted: &[T] = match target {
+        AttachTarget::RawTracepoint { .. } => &[T::RAW_TRACEPOINT, T::RAW_TRACEPOINT_WRITABLE],
+        AttachTarget::Btf {
+            kind: BtfKind::Lsm, ..
+        } => &[T::LSM],
+        AttachTarget::Btf { .. } | AttachTarget::Iter { .. } => &[T::TRACING],
+        AttachTarget::Tracepoint { .. } => &[T::TRACEPOINT],
+        AttachTarget::Kprobe { .. } | AttachTarget::Uprobe { .. } => &[T::KPROBE],
+        AttachTarget::Xdp { .. } => &[T::XDP],
+        AttachTarget::Tcx { .. } => &[T::SCHED_CLS],
+        AttachTarget::Cgroup { .. } => &[
+            T::CGROUP_SKB,
+            T::CGROUP_SOCK,
+            T::CGROUP_SOCK_ADDR,
+            T::CGROUP_SOCKOPT,
+            T::CGROUP_SYSCTL,
+            T::CGROUP_DEVICE,
+            T::SOCK_OPS,
+            T::LSM,
+        ],
+    };
+    let t = prog.program_type();
+    if wanted.contains(&t) {
+        return Ok(());
+    }
+    let names: Vec<String> = wanted.iter().map(|w| w.to_string()).collect();
+    Err(Error::invalid(
+        "attach target",
+        format!(
+            "program '{}' is a {t} program; {} takes a {} program",
+            prog.name(),
+            target.kind(),
+            names.join(" or ")
+        ),
+    ))
 }
 
 /// `PERF_TYPE_TRACEPOINT`.

@@ -191,11 +191,14 @@ impl RingBuf {
     }
 
     /// Hands each committed record, in order, to `f` (lent in place for
-    /// the call) and consumes it once `f` returns; stops when the ring is
-    /// empty, at a record still being written, or after a record for
-    /// which `f` returns [`ControlFlow::Break`]. Returns how many records
-    /// `f` saw (discarded records are skipped and not counted). No system
-    /// call; never blocks.
+    /// the call) and consumes it once `f` returns; stops at the end of what
+    /// had been produced when it was called, at a record still being
+    /// written, or after a record for which `f` returns
+    /// [`ControlFlow::Break`]. Records produced while it runs are left for
+    /// the next call — so a callback whose own work makes the program
+    /// produce more (printing from a program that traces `write`) cannot
+    /// keep it going forever. Returns how many records `f` saw (discarded
+    /// records are skipped and not counted). No system call; never blocks.
     ///
     /// A panic in `f` consumes the record `f` was given too (it is
     /// dropped, which moves the consumer position past it, while the
@@ -208,7 +211,15 @@ impl RingBuf {
         F: FnMut(&[u8]) -> ControlFlow<()>,
     {
         let mut n = 0;
+        // The producer's position now: records that start at or past it
+        // were produced during this call.
+        let end = self.ring.position().wrapping_add(self.ring.pending_bytes());
         loop {
+            // (Positions wrap at 2^64: compared by distance.)
+            let left = end.wrapping_sub(self.ring.position());
+            if left == 0 || left > u64::MAX / 2 {
+                return Ok(n);
+            }
             let record = match self.ring.next_record() {
                 Ok(Some(r)) => r,
                 Ok(None) => return Ok(n),

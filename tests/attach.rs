@@ -347,10 +347,10 @@ fn kprobes_configured_out() -> bool {
     bpf_arena::kconfig::kernel_config().is_ok_and(|c| !c.values.contains_key("CONFIG_KPROBES"))
 }
 
-#[test]
-fn kprobe() {
-    let obj = load("on_kprobe");
-    match obj.attach("on_kprobe") {
+/// Attaches `prog` (a kprobe program) by its section, or says why this
+/// kernel cannot: `None` after a justified skip.
+fn attach_kprobe(obj: &LoadedObject, prog: &str) -> Option<Link> {
+    match obj.attach(prog) {
         Err(Error::NotSupported { what, detail, .. }) => {
             let why = format!("{what}: {}", detail.unwrap_or_default());
             assert!(why.contains("no kprobe PMU"), "{why}");
@@ -359,22 +359,51 @@ fn kprobe() {
             }
             common::report(
                 "SKIP",
-                "kprobe",
+                prog,
                 &format!(
                     "this kernel is built without CONFIG_KPROBES ({why}); the kernel matrix runs it"
                 ),
             );
+            None
         }
-        Err(e) => panic!("attaching a kprobe: {e}"),
-        Ok(link) => {
-            unlink_missing_n(4);
-            assert_eq!(arena_u64(&obj, "kprobe_hits"), 4);
-            assert_eq!(link.info().unwrap().link_type, LinkType::PERF_EVENT);
-            drop(link);
-            unlink_missing_n(4);
-            assert_eq!(arena_u64(&obj, "kprobe_hits"), 4);
-        }
+        Err(e) => panic!("attaching {prog}: {e}"),
+        Ok(link) => Some(link),
     }
+}
+
+#[test]
+fn kprobe() {
+    let obj = load("on_kprobe");
+    let Some(link) = attach_kprobe(&obj, "on_kprobe") else {
+        return;
+    };
+    unlink_missing_n(4);
+    assert_eq!(arena_u64(&obj, "kprobe_hits"), 4);
+    assert_eq!(link.info().unwrap().link_type, LinkType::PERF_EVENT);
+    drop(link);
+    unlink_missing_n(4);
+    assert_eq!(arena_u64(&obj, "kprobe_hits"), 4);
+}
+
+#[test]
+fn kretprobe_sees_the_return_value() {
+    let obj = load("on_kretprobe");
+    let Some(link) = attach_kprobe(&obj, "on_kretprobe") else {
+        return;
+    };
+    assert_eq!(link.target().unwrap().kind(), "kretprobe");
+    unlink_missing_n(3);
+    assert_eq!(arena_u64(&obj, "kretprobe_hits"), 3);
+    if cfg!(target_arch = "x86_64") {
+        let ret = obj.arena_global::<i64>("kretprobe_ret").unwrap();
+        assert_eq!(
+            obj.arena().unwrap().read(ret).unwrap(),
+            -(libc::ENOENT as i64)
+        );
+    }
+    drop(link);
+    unlink_missing_n(3);
+    assert_eq!(arena_u64(&obj, "kretprobe_hits"), 3);
 }
 
 #[test]
@@ -450,9 +479,10 @@ fn wrong_targets_are_refused_with_their_names() {
         "{text}"
     );
     assert!(text.contains("no_such_tracepoint_here"), "{text}");
-    let e = obj
+    let tp = load("on_tracepoint");
+    let e = tp
         .attach_to(
-            "on_raw_tp",
+            "on_tracepoint",
             &AttachTarget::Tracepoint {
                 category: "syscalls".into(),
                 name: "no_such_event".into(),
@@ -464,9 +494,9 @@ fn wrong_targets_are_refused_with_their_names() {
             .contains("no tracepoint 'syscalls/no_such_event'"),
         "{e}"
     );
-    let e = obj
+    let e = tp
         .attach_to(
-            "on_raw_tp",
+            "on_tracepoint",
             &AttachTarget::Tracepoint {
                 category: "..".into(),
                 name: "x".into(),
@@ -476,9 +506,10 @@ fn wrong_targets_are_refused_with_their_names() {
     assert!(e.to_string().contains("is not CATEGORY/NAME"), "{e}");
     let e = obj.attach("no_such_program").unwrap_err();
     assert!(e.to_string().contains("no_such_program"), "{e}");
-    let e = obj
+    let up = load("on_uprobe");
+    let e = up
         .attach_to(
-            "on_raw_tp",
+            "on_uprobe",
             &AttachTarget::Uprobe {
                 path: "/proc/self/exe".into(),
                 function: Some("no_such_function_anywhere".into()),

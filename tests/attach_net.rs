@@ -348,7 +348,7 @@ fn xdp_and_tcx_errors_name_program_and_target() {
         "{msg}"
     );
 
-    // A program of another type: the kernel's EINVAL, naming both.
+    // A program of another type than the target takes.
     let ifindex = pair.in_right(|| netns::if_index(RIGHT_IF).unwrap());
     let wrong = pair.in_right(|| {
         Link::attach(
@@ -358,17 +358,17 @@ fn xdp_and_tcx_errors_name_program_and_target() {
             },
         )
     });
+    // Refused before the kernel is asked, naming both types.
     match wrong {
-        Err(e @ Error::Bpf { .. }) => {
-            assert_eq!(e.errno(), Some(Errno::EINVAL));
+        Err(e @ Error::Invalid { .. }) => {
             let text = e.to_string();
             assert!(
-                text.contains(&format!(
-                    "program 'cg_count_ingress' to xdp ifindex {ifindex}"
-                )),
+                text.contains(
+                    "program 'cg_count_ingress' is a cgroup_skb program; xdp takes a xdp program"
+                ),
                 "{text}"
             );
         }
-        other => panic!("expected EINVAL, got {other:?}"),
+        other => panic!("expected Error::Invalid, got {other:?}"),
     }
 }

@@ -1442,7 +1442,7 @@ fn attach_errors() {
             &["attach", &o, "reset"],
             1,
             format!(
-                "{o}: program 'reset' does not attach: a program of type syscall in section 'syscall' has no attachment this crate reads from a section name"
+                "{o}: program 'reset' does not attach: section 'syscall': syscall programs are run (Program::run_syscall, `bpf-arena run`), not attached"
             ),
         ),
         (
@@ -1491,10 +1491,18 @@ fn attach_errors() {
             "--cgroup /: no program to attach takes a cgroup (cgroup_skb/*, cgroup/*)".into(),
         ),
         (
+            &["attach", &obj("bad/attach_malformed.bpf.o")],
+            1,
+            format!(
+                "{}: program 'typo' does not attach: section 'tracepoint/sys_enter_getpid': a tracepoint is written 'tracepoint/CATEGORY/NAME'",
+                obj("bad/attach_malformed.bpf.o")
+            ),
+        ),
+        (
             &["attach", &obj("counter.bpf.o")],
             1,
             format!(
-                "{}: no program of the object attaches by its section (its programs: count, core_max_entries)",
+                "{}: no program of the object attaches by its section ('count': section 'syscall': syscall programs are run (Program::run_syscall, `bpf-arena run`), not attached; 'core_max_entries': section 'syscall': syscall programs are run (Program::run_syscall, `bpf-arena run`), not attached)",
                 obj("counter.bpf.o")
             ),
         ),

@@ -187,6 +187,33 @@ fn consume_stops_at_break() {
     );
 }
 
+/// A callback that makes BPF produce more (each record seen triggers one
+/// more) stops at what had been produced when `consume` was called: the
+/// new records wait for the next call instead of feeding the loop forever.
+#[test]
+fn consume_takes_what_was_there_when_called() {
+    require_ringbuf!();
+    let o = kernel_ring();
+    let mut rb = RingBuf::from_map(o.map("ringbuf_events").unwrap()).unwrap();
+    for i in 0..3 {
+        assert_eq!(output(&o, &pattern(i, 16)), 0);
+    }
+    let mut next = 3;
+    let n = rb
+        .consume(|_| {
+            assert_eq!(output(&o, &pattern(next, 16)), 0);
+            next += 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(
+        drain(&mut rb),
+        (3..6).map(|i| pattern(i, 16)).collect::<Vec<_>>(),
+        "what the callback produced is there for the next call"
+    );
+}
+
 #[test]
 fn discarded_records_are_skipped() {
     require_ringbuf!();

@@ -171,6 +171,11 @@ fn attach_target(t: ProgramType, attach: u32, section: &str) -> Result<u32> {
         .ok_or_else(|| Error::Unresolved {
             what: "attach target",
             name: name.clone(),
-            detail: format!("named by section '{section}'; not in /sys/kernel/btf/vmlinux"),
+            detail: match (t, attach) {
+                (ProgramType::TRACING, abi::BPF_TRACE_RAW_TP) => format!(
+                    "named by section '{section}'; not in /sys/kernel/btf/vmlinux (tp_btf/ takes a raw tracepoint such as sys_enter or sched_switch; a syscall's own event is tracepoint/syscalls/NAME)"
+                ),
+                _ => format!("named by section '{section}'; not in /sys/kernel/btf/vmlinux"),
+            },
         })
 }

@@ -95,8 +95,9 @@ pub enum AttachTarget {
         name: String,
     },
     /// `kprobe/FUNC[+OFFSET]`, `kretprobe/FUNC`: a kprobe through the
-    /// `kprobe` PMU (Linux 4.17) and a perf-event link. Needs a kernel
-    /// built with `CONFIG_KPROBES`.
+    /// `kprobe` PMU (4.17) and a perf-event link (`BPF_PERF_EVENT`, Linux
+    /// 5.15, which is what attaching needs). Needs a kernel built with
+    /// `CONFIG_KPROBES`.
     Kprobe {
         /// The kernel function.
         function: String,
@@ -106,7 +107,8 @@ pub enum AttachTarget {
         retprobe: bool,
     },
     /// `uprobe/PATH:FUNC[+OFFSET]`, `uretprobe/PATH:FUNC`: a uprobe through
-    /// the `uprobe` PMU (Linux 4.17) and a perf-event link. `PATH` is used
+    /// the `uprobe` PMU (4.17) and a perf-event link (`BPF_PERF_EVENT`,
+    /// Linux 5.15, which is what attaching needs). `PATH` is used
     /// as written (relative to the working directory when relative; a bare
     /// library name is not searched for, unlike libbpf).
     Uprobe {
@@ -159,25 +161,66 @@ pub enum Needs {
     Cgroup,
 }
 
+/// Why a section names no attachment ([`AttachTarget::from_section`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoTarget {
+    /// Which kind of reason.
+    pub why: Why,
+    /// The reason in words, naming the section.
+    pub reason: String,
+}
+
+/// The kinds of [`NoTarget`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// The program is run, not attached (`syscall`, `socket`, `tc`
+    /// classifiers loaded for `BPF_PROG_TEST_RUN`), or attached by means
+    /// this crate does not offer.
+    Run,
+    /// The section names an attach kind but no target (`kprobe`, `uprobe`,
+    /// `raw_tp` alone): libbpf's auto-attach skips such programs too.
+    Unnamed,
+    /// The section names a target in a form that cannot be read
+    /// (`tracepoint/sys_enter_openat`, `kprobe/f+zz`, `tcx/sideways`).
+    Malformed,
+    /// The program is attached through its map (`struct_ops`).
+    ViaMap,
+}
+
+impl fmt::Display for NoTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
 impl AttachTarget {
     /// Reads the target from section `section` of a program of type
-    /// `prog_type`, as libbpf's auto-attach does. `Err` says why such a
-    /// program attaches to nothing by itself: a type with no attachment
-    /// (`syscall`, `socket`), a section that names no target (`kprobe`
-    /// alone), or one attached some other way (`struct_ops` programs go
-    /// with their map).
-    pub fn from_section(section: &str, prog_type: ProgramType) -> Result<AttachTarget, String> {
+    /// `prog_type`, as libbpf's auto-attach does. [`NoTarget`] says why
+    /// such a program attaches to nothing by itself, and of which kind the
+    /// reason is: a type that is run rather than attached (`syscall`,
+    /// `socket`), a section that names no target (`kprobe` alone), a target
+    /// written in a form that cannot be read (`tracepoint/sys_enter_openat`,
+    /// missing its category), or an attachment made another way
+    /// (`struct_ops` programs go with their map).
+    pub fn from_section(section: &str, prog_type: ProgramType) -> Result<AttachTarget, NoTarget> {
+        let bad = |reason: String| NoTarget {
+            why: Why::Malformed,
+            reason,
+        };
         let (head, rest) = match section.split_once('/') {
             Some((h, r)) => (h, Some(r)),
             None => (section, None),
         };
-        let named = |what: &str| -> Result<String, String> {
+        let named = |what: &str| -> Result<String, NoTarget> {
             match rest {
                 Some(r) if !r.is_empty() => Ok(r.to_string()),
-                _ => Err(format!(
-                    "section '{section}' names no {what}: write it as '{head}/{what_upper}' or attach with an explicit target",
-                    what_upper = what.to_ascii_uppercase().replace(' ', "_")
-                )),
+                _ => Err(NoTarget {
+                    why: Why::Unnamed,
+                    reason: format!(
+                        "section '{section}' names no {what}: write it as '{head}/{what_upper}', or attach it with an explicit target (LoadedObject::attach_to)",
+                        what_upper = what.to_ascii_uppercase().replace(' ', "_")
+                    ),
+                }),
             }
         };
         let btf = |kind| named("target").map(|name| AttachTarget::Btf { kind, name });
@@ -200,19 +243,19 @@ impl AttachTarget {
                             name: n.to_string(),
                         })
                     }
-                    _ => Err(format!(
+                    _ => Err(bad(format!(
                         "section '{section}': a tracepoint is written 'tracepoint/CATEGORY/NAME'"
-                    )),
+                    ))),
                 }
             }
             "kprobe" | "kretprobe" => {
                 let r = named("function")?;
-                let (function, offset) = split_offset(&r, section)?;
+                let (function, offset) = split_offset(&r, section).map_err(bad)?;
                 let retprobe = head == "kretprobe";
                 if retprobe && offset != 0 {
-                    return Err(format!(
+                    return Err(bad(format!(
                         "section '{section}': a return probe takes no offset"
-                    ));
+                    )));
                 }
                 Ok(AttachTarget::Kprobe {
                     function,
@@ -223,21 +266,21 @@ impl AttachTarget {
             "uprobe" | "uretprobe" | "uprobe.s" | "uretprobe.s" => {
                 let r = named("binary:function")?;
                 let Some((path, func)) = r.rsplit_once(':') else {
-                    return Err(format!(
+                    return Err(bad(format!(
                         "section '{section}': a uprobe is written 'uprobe/PATH:FUNCTION[+OFFSET]'"
-                    ));
+                    )));
                 };
                 if path.is_empty() || func.is_empty() {
-                    return Err(format!(
+                    return Err(bad(format!(
                         "section '{section}': a uprobe is written 'uprobe/PATH:FUNCTION[+OFFSET]'"
-                    ));
+                    )));
                 }
-                let (function, offset) = split_offset(func, section)?;
+                let (function, offset) = split_offset(func, section).map_err(bad)?;
                 let retprobe = head.starts_with("uretprobe");
                 if retprobe && offset != 0 {
-                    return Err(format!(
+                    return Err(bad(format!(
                         "section '{section}': a return probe takes no offset"
-                    ));
+                    )));
                 }
                 Ok(AttachTarget::Uprobe {
                     path: PathBuf::from(path),
@@ -259,22 +302,27 @@ impl AttachTarget {
                     iface: Iface::Unset,
                     egress: true,
                 }),
-                _ => Err(format!(
+                _ => Err(bad(format!(
                     "section '{section}': tcx programs are 'tcx/ingress' or 'tcx/egress'"
-                )),
+                ))),
             },
             "cgroup_skb" | "cgroup" => {
                 let def = super::section_def(section)
                     .filter(|d| d.prog_type == prog_type)
                     .ok_or_else(|| {
-                        format!("section '{section}' is not a cgroup hook libbpf knows")
+                        bad(format!(
+                            "section '{section}' is not a cgroup hook libbpf knows"
+                        ))
                     })?;
                 let attach_type = match (section, def.attach_type) {
                     ("cgroup_skb/egress", _) => abi::BPF_CGROUP_INET_EGRESS,
                     ("cgroup/skb", _) => {
-                        return Err(format!(
-                            "section '{section}' names no direction: use cgroup_skb/ingress or cgroup_skb/egress, or attach with an explicit target"
-                        ));
+                        return Err(NoTarget {
+                            why: Why::Unnamed,
+                            reason: format!(
+                                "section '{section}' names no direction: use cgroup_skb/ingress or cgroup_skb/egress, or attach it with an explicit target (LoadedObject::attach_to)"
+                            ),
+                        });
                     }
                     (_, t) => t,
                 };
@@ -284,12 +332,24 @@ impl AttachTarget {
                     hook: section.to_string(),
                 })
             }
-            "struct_ops" | "struct_ops.s" => Err(format!(
-                "'{section}' programs attach with their struct_ops map, not one by one (LoadedObject::attach_struct_ops, or register_struct_ops for a .struct_ops map)"
-            )),
-            _ => Err(format!(
-                "a program of type {prog_type} in section '{section}' has no attachment this crate reads from a section name"
-            )),
+            "struct_ops" | "struct_ops.s" => Err(NoTarget {
+                why: Why::ViaMap,
+                reason: format!(
+                    "'{section}' programs attach with their struct_ops map, not one by one (LoadedObject::attach_struct_ops, or register_struct_ops for a .struct_ops map)"
+                ),
+            }),
+            _ if prog_type == ProgramType::SYSCALL => Err(NoTarget {
+                why: Why::Run,
+                reason: format!(
+                    "section '{section}': syscall programs are run (Program::run_syscall, `bpf-arena run`), not attached"
+                ),
+            }),
+            _ => Err(NoTarget {
+                why: Why::Run,
+                reason: format!(
+                    "a program of type {prog_type} in section '{section}' has no attachment this crate reads from a section name (it is run, or attached by means this crate does not offer)"
+                ),
+            }),
         }
     }
 
@@ -331,11 +391,18 @@ impl AttachTarget {
                 path,
                 function,
                 offset,
+                pid,
                 ..
-            } => match function {
-                Some(f) => format!("{}:{}", path.display(), with_offset(f, *offset)),
-                None => format!("{}:{offset:#x}", path.display()),
-            },
+            } => {
+                let at = match function {
+                    Some(f) => format!("{}:{}", path.display(), with_offset(f, *offset)),
+                    None => format!("{}:{offset:#x}", path.display()),
+                };
+                match pid {
+                    Some(p) => format!("{at} (pid {p})"),
+                    None => at,
+                }
+            }
             AttachTarget::Xdp { iface } | AttachTarget::Tcx { iface, .. } => iface.to_string(),
             AttachTarget::Cgroup { path, .. } => path
                 .as_ref()
@@ -513,8 +580,14 @@ mod tests {
 
     #[test]
     fn sections_without_targets_say_why() {
-        let e = |s: &str, ty| AttachTarget::from_section(s, ty).unwrap_err();
-        assert!(e("syscall", ProgramType::SYSCALL).contains("no attachment"));
+        let e = |s: &str, ty| AttachTarget::from_section(s, ty).unwrap_err().reason;
+        assert!(e("syscall", ProgramType::SYSCALL).contains("are run"));
+        assert!(e("socket", ProgramType::SOCKET_FILTER).contains("no attachment"));
+        let why = |s: &str, ty| AttachTarget::from_section(s, ty).unwrap_err().why;
+        assert_eq!(why("kprobe", ProgramType::KPROBE), Why::Unnamed);
+        assert_eq!(why("tracepoint/x", ProgramType::TRACEPOINT), Why::Malformed);
+        assert_eq!(why("syscall", ProgramType::SYSCALL), Why::Run);
+        assert_eq!(why("struct_ops/x", ProgramType::STRUCT_OPS), Why::ViaMap);
         assert!(e("kprobe", ProgramType::KPROBE).contains("names no function"));
         assert!(e("raw_tp", ProgramType::RAW_TRACEPOINT).contains("names no tracepoint"));
         assert!(e("tracepoint/x", ProgramType::TRACEPOINT).contains("CATEGORY/NAME"));

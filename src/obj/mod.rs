@@ -47,7 +47,7 @@ mod relocs;
 mod spec;
 mod struct_ops;
 
-pub use attach::{AttachTarget, BtfKind, Iface, Needs, elf_function_offset};
+pub use attach::{AttachTarget, BtfKind, Iface, Needs, NoTarget, Why, elf_function_offset};
 pub use btf_fixup::fixup_btf;
 pub use image::Image;
 pub(crate) use image::zeroed_vec;

@@ -33,6 +33,7 @@ macro_rules! errnos {
 errnos! {
     EPERM = 1, "Operation not permitted: a capability is missing (CAP_BPF, CAP_PERFMON or CAP_SYS_ADMIN).";
     ENOENT = 2, "No such file or directory (also: no such map element, no such stream).";
+    ESRCH = 3, "No such process: a uprobe (or perf event) for a process that does not exist.";
     EINTR = 4, "Interrupted system call.";
     EIO = 5, "Input/output error.";
     E2BIG = 7, "Argument list too long: an attr larger than the kernel knows with a non-zero tail, or an arena larger than 4 GiB.";

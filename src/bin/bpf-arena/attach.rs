@@ -16,6 +16,7 @@ use crate::run::get_value;
 use crate::{Fail, emit, object};
 use bpf_arena::link::{AttachTarget, Iface, Needs};
 use bpf_arena::obj::ObjectSpec;
+use bpf_arena::obj::Why;
 use bpf_arena::ringbuf::RingBuf;
 use bpf_arena::sys::{Errno, Signal, SignalFd, poll_readable};
 use std::fmt::Write as _;
@@ -56,7 +57,8 @@ Sections, and KIND TARGET as printed for them:
   tracepoint/CAT/NAME     tracepoint CAT/NAME
   kprobe/FUNC[+OFF]       kprobe FUNC[+0xOFF] (kretprobe alike)
   uprobe/PATH:FUNC[+OFF]  uprobe PATH:FUNC[+0xOFF] (uretprobe alike)
-  iter/NAME               iter NAME
+  iter/NAME               iter NAME (attached only: an iterator runs when
+                          read, and attach does not read it)
   xdp                     xdp IFACE (needs --iface)
   tcx/DIR                 tcx/DIR IFACE (needs --iface)
   cgroup_skb/DIR          cgroup_skb/DIR PATH (needs --cgroup)
@@ -75,6 +77,8 @@ in the order given. Nothing else.
 
 Errors (exit 1, one line on stderr), found before anything is loaded: a
 PROGRAM the object does not have, or whose section names no attachment; a
+section that names its target in a form that cannot be read (even when no
+PROGRAM is named: `tracepoint/sys_enter_openat` lacks its category); a
 program that needs --iface or --cgroup without it; an --iface not in this
 network namespace; a --cgroup that is not a directory; an --iface or
 --cgroup no program to attach uses; no attachable program at all; a
@@ -176,14 +180,27 @@ fn plan(
     };
     let (mut takes_iface, mut takes_cgroup) = (false, false);
     let mut plan = Vec::new();
+    let mut skipped = Vec::new();
     for p in chosen {
         let name = &p.name;
         let target = match AttachTarget::from_section(&p.section, p.prog_type) {
             Ok(t) => t,
-            Err(_) if !named => continue,
-            Err(why) => {
+            // Unattached in the attach-everything mode: programs that are
+            // run, sections that name no target (libbpf skips those too),
+            // struct_ops programs (their maps are attached). A target
+            // written wrong is an error either way.
+            Err(e) if !named && e.why != Why::Malformed => {
+                skipped.push(format!("'{name}': {e}"));
+                continue;
+            }
+            Err(e) => {
+                let cli = if e.why == Why::Unnamed {
+                    " (the CLI reads targets from section names only)"
+                } else {
+                    ""
+                };
                 return Err(object(format!(
-                    "{shown}: program '{name}' does not attach: {why}"
+                    "{shown}: program '{name}' does not attach: {e}{cli}"
                 )));
             }
         };
@@ -213,13 +230,12 @@ fn plan(
         plan.push((name.clone(), target));
     }
     if plan.is_empty() && (named || spec.struct_ops.is_empty()) {
-        let all: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
         return Err(object(format!(
-            "{shown}: no program of the object attaches by its section (its programs: {})",
-            if all.is_empty() {
-                "none".to_string()
+            "{shown}: no program of the object attaches by its section ({})",
+            if skipped.is_empty() {
+                "it has no programs".to_string()
             } else {
-                all.join(", ")
+                skipped.join("; ")
             }
         )));
     }
