@@ -6,8 +6,10 @@
  *
  * raw_tp/sys_enter, tp_btf/sys_enter, tracepoint/syscalls/sys_enter_getppid:
  *        count the thread's getppid() calls (`syscall_nr` holds its number).
- * fentry/do_unlinkat, fexit/do_unlinkat: count unlink() calls; fexit keeps
- *        the return value.
+ * fentry/__x64_sys_getppid, fexit/__x64_sys_getppid: count getppid() calls
+ *        (the x86-64 syscall wrapper: kept across releases where inner
+ *        functions such as do_unlinkat come and go); fexit keeps the
+ *        return value, the parent's pid.
  * fmod_ret/security_file_open: while `fmod_ret_deny` is set, the thread's
  *        open() calls fail with EACCES without running the function.
  * lsm/file_open: counts the thread's opens; while `lsm_deny` is set they
@@ -16,8 +18,9 @@
  * uprobe, uretprobe (no target in the section: attached by hand): count
  *        calls of a user function and keep its first argument and return
  *        value (x86-64 pt_regs).
- * kprobe/do_unlinkat, kretprobe/do_unlinkat: count unlink() calls; the
- *        return probe keeps the return value (kernels with CONFIG_KPROBES).
+ * kprobe/__x64_sys_getppid, kretprobe/__x64_sys_getppid: count getppid()
+ *        calls; the return probe keeps the return value (kernels with
+ *        CONFIG_KPROBES).
  */
 #include "arena.h"
 
@@ -87,7 +90,7 @@ int on_tracepoint(struct sys_enter_event *ctx)
 	return 0;
 }
 
-SEC("fentry/do_unlinkat")
+SEC("fentry/__x64_sys_getppid")
 int on_fentry(unsigned long long *ctx)
 {
 	if (mine())
@@ -95,14 +98,14 @@ int on_fentry(unsigned long long *ctx)
 	return 0;
 }
 
-/* do_unlinkat(int dfd, struct filename *name): the return value follows
- * the two arguments. */
-SEC("fexit/do_unlinkat")
+/* __x64_sys_getppid(const struct pt_regs *regs): the return value follows
+ * the one argument. */
+SEC("fexit/__x64_sys_getppid")
 int on_fexit(unsigned long long *ctx)
 {
 	if (mine()) {
 		fexit_hits++;
-		fexit_ret = (int)ctx[2];
+		fexit_ret = (long)ctx[1];
 	}
 	return 0;
 }
@@ -176,7 +179,7 @@ int on_uretprobe(unsigned long *regs)
 	return 0;
 }
 
-SEC("kprobe/do_unlinkat")
+SEC("kprobe/__x64_sys_getppid")
 int on_kprobe(void *regs)
 {
 	if (mine())
@@ -184,12 +187,12 @@ int on_kprobe(void *regs)
 	return 0;
 }
 
-SEC("kretprobe/do_unlinkat")
+SEC("kretprobe/__x64_sys_getppid")
 int on_kretprobe(unsigned long *regs)
 {
 	if (mine()) {
 		kretprobe_hits++;
-		kretprobe_ret = (int)regs[10];
+		kretprobe_ret = (long)regs[10];
 	}
 	return 0;
 }

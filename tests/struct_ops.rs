@@ -245,7 +245,22 @@ fn tcp_congestion_control_with_arena_state() {
         .iter()
         .find(|m| m.name == "ssthresh")
         .unwrap();
-    assert_eq!((ssthresh.index, ssthresh.kind), (0, KernelMemberKind::Func));
+    // Its index is its position among the kernel struct's members, which
+    // moves between releases (0 in 6.x; 7.3 put members before it).
+    let btf = bpf_arena::kfunc::vmlinux_btf().unwrap();
+    let id = btf
+        .find_by_name(bpf_arena::btf::kind::STRUCT, "tcp_congestion_ops")
+        .unwrap();
+    let position = btf
+        .members(id)
+        .unwrap()
+        .iter()
+        .position(|(n, _, _)| *n == "ssthresh")
+        .unwrap();
+    assert_eq!(
+        (ssthresh.index as usize, ssthresh.kind),
+        (position, KernelMemberKind::Func)
+    );
     // (The kernel checked each program's expected_attach_type against its
     // member's index when the value was written at load.)
     for (name, p) in obj.programs() {
