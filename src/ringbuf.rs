@@ -142,13 +142,7 @@ impl RingBuf {
     }
 
     fn open(map: OwnedMap, name: String) -> Result<RingBuf> {
-        check_ring(&map, &name, Kind::Kernel)?;
-        let ring = RingConsumer::new(&map).map_err(|e| setup_error(e, &name, Kind::Kernel))?;
-        let epoll = Epoll::watch(map.fd(), sys::EPOLLIN).map_err(|errno| Error::Syscall {
-            call: "epoll_ctl",
-            what: format!("ring buffer '{name}'"),
-            errno,
-        })?;
+        let (ring, epoll) = rig(&map, &name, Kind::Kernel, RingConsumer::new, sys::EPOLLIN)?;
         Ok(RingBuf {
             name,
             ring,
@@ -351,13 +345,7 @@ impl UserRingBuf {
     }
 
     fn open(map: OwnedMap, name: String) -> Result<UserRingBuf> {
-        check_ring(&map, &name, Kind::User)?;
-        let ring = RingProducer::new(&map).map_err(|e| setup_error(e, &name, Kind::User))?;
-        let epoll = Epoll::watch(map.fd(), sys::EPOLLOUT).map_err(|errno| Error::Syscall {
-            call: "epoll_ctl",
-            what: format!("ring buffer '{name}'"),
-            errno,
-        })?;
+        let (ring, epoll) = rig(&map, &name, Kind::User, RingProducer::new, sys::EPOLLOUT)?;
         Ok(UserRingBuf {
             name,
             ring,
@@ -605,6 +593,26 @@ fn not_64bit(name: &str, kind: Kind, why: String) -> Error {
         since: kind.since_64bit(),
         detail: Some(format!("ring buffer '{name}': {why}")),
     }
+}
+
+/// Checks `map` as a ring of `kind`, maps it with `make`
+/// ([`RingConsumer::new`] or [`RingProducer::new`]) and watches its fd for
+/// `events`.
+fn rig<R>(
+    map: &OwnedMap,
+    name: &str,
+    kind: Kind,
+    make: fn(&OwnedMap) -> std::result::Result<R, Errno>,
+    events: u32,
+) -> Result<(R, Epoll)> {
+    check_ring(map, name, kind)?;
+    let ring = make(map).map_err(|e| setup_error(e, name, kind))?;
+    let epoll = Epoll::watch(map.fd(), events).map_err(|errno| Error::Syscall {
+        call: "epoll_ctl",
+        what: format!("ring buffer '{name}'"),
+        errno,
+    })?;
+    Ok((ring, epoll))
 }
 
 /// The error for a failed [`RingConsumer::new`] / [`RingProducer::new`]
