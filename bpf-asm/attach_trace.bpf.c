@@ -6,10 +6,10 @@
  *
  * raw_tp/sys_enter, tp_btf/sys_enter, tracepoint/syscalls/sys_enter_getppid:
  *        count the thread's getppid() calls (`syscall_nr` holds its number).
- * fentry/__x64_sys_getppid, fexit/__x64_sys_getppid: count getppid() calls
- *        (the x86-64 syscall wrapper: kept across releases where inner
- *        functions such as do_unlinkat come and go); fexit keeps the
- *        return value, the parent's pid.
+ * fentry/security_file_open, fexit/security_file_open: count open() calls
+ *        (an LSM entry point: kept across releases where inner functions
+ *        such as do_unlinkat come and go, and in vmlinux BTF where syscall
+ *        wrappers are not); fexit keeps the return value.
  * fmod_ret/security_file_open: while `fmod_ret_deny` is set, the thread's
  *        open() calls fail with EACCES without running the function.
  * lsm/file_open: counts the thread's opens; while `lsm_deny` is set they
@@ -18,7 +18,7 @@
  * uprobe, uretprobe (no target in the section: attached by hand): count
  *        calls of a user function and keep its first argument and return
  *        value (x86-64 pt_regs).
- * kprobe/__x64_sys_getppid, kretprobe/__x64_sys_getppid: count getppid()
+ * kprobe/security_file_open, kretprobe/security_file_open: count open()
  *        calls; the return probe keeps the return value (kernels with
  *        CONFIG_KPROBES).
  */
@@ -90,7 +90,7 @@ int on_tracepoint(struct sys_enter_event *ctx)
 	return 0;
 }
 
-SEC("fentry/__x64_sys_getppid")
+SEC("fentry/security_file_open")
 int on_fentry(unsigned long long *ctx)
 {
 	if (mine())
@@ -98,14 +98,14 @@ int on_fentry(unsigned long long *ctx)
 	return 0;
 }
 
-/* __x64_sys_getppid(const struct pt_regs *regs): the return value follows
- * the one argument. */
-SEC("fexit/__x64_sys_getppid")
+/* security_file_open(struct file *file): the return value follows the one
+ * argument. */
+SEC("fexit/security_file_open")
 int on_fexit(unsigned long long *ctx)
 {
 	if (mine()) {
 		fexit_hits++;
-		fexit_ret = (long)ctx[1];
+		fexit_ret = (int)ctx[1];
 	}
 	return 0;
 }
@@ -179,7 +179,7 @@ int on_uretprobe(unsigned long *regs)
 	return 0;
 }
 
-SEC("kprobe/__x64_sys_getppid")
+SEC("kprobe/security_file_open")
 int on_kprobe(void *regs)
 {
 	if (mine())
@@ -187,12 +187,12 @@ int on_kprobe(void *regs)
 	return 0;
 }
 
-SEC("kretprobe/__x64_sys_getppid")
+SEC("kretprobe/security_file_open")
 int on_kretprobe(unsigned long *regs)
 {
 	if (mine()) {
 		kretprobe_hits++;
-		kretprobe_ret = (long)regs[10];
+		kretprobe_ret = (int)regs[10];
 	}
 	return 0;
 }

@@ -153,15 +153,25 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .find(|s| (s.pid, s.nr) == (me, getpid))
         .map_or(0, |s| s.count);
-    // Every call of the load thread was made while attached; a few more
-    // getpid calls of this process (none expected) are tolerated.
-    if made == 0 || counted < made || counted > made + 1000 {
+    // Every call of the load thread was made while attached. The kernel
+    // skips an event that comes while the program is already running on
+    // that CPU (an interrupt, or a task preempting it), and counts it as a
+    // recursion miss of the program (any process's event): those may be
+    // missing. A few more getpid calls of this process are tolerated.
+    let misses = obj.program("syscall_top")?.info()?.recursion_misses;
+    if made == 0 || counted.saturating_add(misses) < made || counted > made + 1000 {
         return Err(format!(
-            "the load thread made {made} getpid calls, but the table holds {counted} for (pid {me}, syscall {getpid})"
+            "the load thread made {made} getpid calls, but the table holds {counted} for (pid {me}, syscall {getpid}), and the program missed {misses} events"
         )
         .into());
     }
-    println!("\nok: the load thread's {made} getpid calls were all counted ({counted})");
+    if counted >= made {
+        println!("\nok: the load thread's {made} getpid calls were all counted ({counted})");
+    } else {
+        println!(
+            "\nok: {counted} of the load thread's {made} getpid calls were counted; the kernel skipped {misses} events that came while the program was running"
+        );
+    }
     Ok(())
 }
 

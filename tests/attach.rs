@@ -53,6 +53,13 @@ fn open_dev_null() -> std::io::Result<std::fs::File> {
     std::fs::File::open("/dev/null")
 }
 
+/// `n` opens of /dev/null: security_file_open runs for each.
+fn open_n(n: usize) {
+    for _ in 0..n {
+        open_dev_null().unwrap();
+    }
+}
+
 /// Attaches `prog` by its section, runs `trigger` 5 times, checks `counter`
 /// went up by exactly 5, drops the link, triggers again and checks it did
 /// not move. Returns the loaded object for further checks.
@@ -179,30 +186,44 @@ fn tracepoint_through_perf_event() {
     }
 }
 
-/// (x86-64: the target is the x86-64 syscall wrapper.)
 #[test]
-#[cfg(target_arch = "x86_64")]
 fn fentry() {
     require_arena!();
     if trampolines_refused("fentry") {
         return;
     }
-    counts_then_stops("on_fentry", "fentry_hits", getppid_n);
+    counts_then_stops("on_fentry", "fentry_hits", open_n);
 }
 
-/// (x86-64: the target is the x86-64 syscall wrapper.)
+/// fexit sees the function's return value: 0 for an open that is allowed,
+/// and the value an fmod_ret program put in its place (-EACCES) when that
+/// one denies.
 #[test]
-#[cfg(target_arch = "x86_64")]
 fn fexit_sees_the_return_value() {
     require_arena!();
     if trampolines_refused("fexit_sees_the_return_value") {
         return;
     }
-    let obj = counts_then_stops("on_fexit", "fexit_hits", getppid_n);
-    let ret = obj.arena_global::<i64>("fexit_ret").unwrap();
-    // SAFETY: getppid has no preconditions.
-    let parent = unsafe { libc::getppid() } as i64;
-    assert_eq!(obj.arena().unwrap().read(ret).unwrap(), parent);
+    let obj = counts_then_stops("on_fexit", "fexit_hits", open_n);
+    let ret = |o: &LoadedObject| {
+        let p = o.arena_global::<i64>("fexit_ret").unwrap();
+        o.arena().unwrap().read(p).unwrap()
+    };
+    assert_eq!(ret(&obj), 0);
+    let both = ObjectLoader::from_file(OBJ)
+        .unwrap()
+        .load_only(&["on_fexit", "on_fmod_ret"])
+        .unwrap()
+        .load()
+        .unwrap();
+    both.set_global("target_tid", tid()).unwrap();
+    let _exit = both.attach("on_fexit").unwrap();
+    let _modify = both.attach("on_fmod_ret").unwrap();
+    both.set_global("fmod_ret_deny", 1u32).unwrap();
+    let denied = open_dev_null();
+    both.set_global("fmod_ret_deny", 0u32).unwrap();
+    assert_eq!(denied.unwrap_err().raw_os_error(), Some(libc::EACCES));
+    assert_eq!(ret(&both), -(libc::EACCES as i64));
 }
 
 #[test]
@@ -378,26 +399,22 @@ fn attach_kprobe(obj: &LoadedObject, prog: &str) -> Option<Link> {
     }
 }
 
-/// (x86-64: the target is the x86-64 syscall wrapper.)
 #[test]
-#[cfg(target_arch = "x86_64")]
 fn kprobe() {
     require_arena!();
     let obj = load("on_kprobe");
     let Some(link) = attach_kprobe(&obj, "on_kprobe") else {
         return;
     };
-    getppid_n(4);
+    open_n(4);
     assert_eq!(arena_u64(&obj, "kprobe_hits"), 4);
     assert_eq!(link.info().unwrap().link_type, LinkType::PERF_EVENT);
     drop(link);
-    getppid_n(4);
+    open_n(4);
     assert_eq!(arena_u64(&obj, "kprobe_hits"), 4);
 }
 
-/// (x86-64: the target is the x86-64 syscall wrapper.)
 #[test]
-#[cfg(target_arch = "x86_64")]
 fn kretprobe_sees_the_return_value() {
     require_arena!();
     let obj = load("on_kretprobe");
@@ -405,14 +422,14 @@ fn kretprobe_sees_the_return_value() {
         return;
     };
     assert_eq!(link.target().unwrap().kind(), "kretprobe");
-    getppid_n(3);
+    open_n(3);
     assert_eq!(arena_u64(&obj, "kretprobe_hits"), 3);
-    let ret = obj.arena_global::<i64>("kretprobe_ret").unwrap();
-    // SAFETY: getppid has no preconditions.
-    let parent = unsafe { libc::getppid() } as i64;
-    assert_eq!(obj.arena().unwrap().read(ret).unwrap(), parent);
+    if cfg!(target_arch = "x86_64") {
+        let ret = obj.arena_global::<i64>("kretprobe_ret").unwrap();
+        assert_eq!(obj.arena().unwrap().read(ret).unwrap(), 0, "allowed");
+    }
     drop(link);
-    getppid_n(3);
+    open_n(3);
     assert_eq!(arena_u64(&obj, "kretprobe_hits"), 3);
 }
 

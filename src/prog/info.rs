@@ -89,6 +89,12 @@ pub struct ProgramInfo {
     pub verified_insns: Option<u32>,
     /// The kernel id of the program's BTF (Linux 5.0), `None` without BTF.
     pub btf_id: Option<u32>,
+    /// How often the kernel skipped running the program because it was
+    /// already running on that CPU (Linux 5.12; 0 before): an attached
+    /// program's events that happen while it runs — an interrupt, or on a
+    /// preemptible kernel another task scheduled in mid-run — are not
+    /// seen by it, and counted here instead.
+    pub recursion_misses: u64,
     /// The kernel ids of the maps the program uses, in the order the
     /// verifier met them (Linux 4.15; empty before). The translated
     /// instructions name maps by these ids.
@@ -224,6 +230,7 @@ impl Program {
             gpl_compatible: counts.gpl_compatible & 1 != 0,
             verified_insns: (counts.verified_insns != 0).then_some(counts.verified_insns),
             btf_id: (counts.btf_id != 0).then_some(counts.btf_id),
+            recursion_misses: counts.recursion_misses,
             map_ids,
             xlated_len: counts.xlated_prog_len as usize,
             xlated_insns,
