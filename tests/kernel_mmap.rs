@@ -12,7 +12,7 @@ use bpf_arena::arena::ArenaBuilder;
 use bpf_arena::features::Feature;
 use bpf_arena::sys::{self, Errno};
 use common::*;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
 const G4: u64 = 1 << 32;
@@ -508,7 +508,7 @@ fn adopt_fd_and_pin() {
     assert!(matches!(e, Error::AddressInUse { .. }), "{e}");
     let base = a.base();
     drop(a);
-    let b = bpf_arena::arena::Arena::open_pinned(&path).unwrap();
+    let b = while_address_taken(|| bpf_arena::arena::Arena::open_pinned(&path)).unwrap();
     assert_eq!((b.base(), b.pages(), b.name()), (base, 4, "pinned"));
     assert_eq!(
         b.read(b.ptr_at::<u64>(page()).unwrap()).unwrap(),
@@ -516,22 +516,29 @@ fn adopt_fd_and_pin() {
         "same pages"
     );
     drop(b);
-    let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    // A read-only fd (BPF_OBJ_GET with BPF_F_RDONLY) cannot map an arena at
+    // all. Shown on an arena without an agreed address, mapped wherever the
+    // kernel puts it: `base` is free again and may be any other test's by
+    // now (tests run as threads of one process).
+    let raw = common::raw_arena(4, 0, 0).unwrap();
+    let raw_path = dir.join("unplaced_arena");
+    let c_path = std::ffi::CString::new(raw_path.to_str().unwrap()).unwrap();
+    sys::obj_pin(raw.as_fd(), &c_path).unwrap();
     let ro = sys::obj_get(&c_path, 1 << 3).unwrap();
-    let nr = libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE;
     assert_eq!(
-        mmap(base, 4 * page(), RW, nr, &ro, 0),
+        mmap(0, 4 * page(), RW, libc::MAP_SHARED, &ro, 0),
         Err(Errno::EACCES),
         "read-only fd, PROT_WRITE"
     );
     assert_eq!(
-        mmap(base, 4 * page(), libc::PROT_READ, nr, &ro, 0),
+        mmap(0, 4 * page(), libc::PROT_READ, libc::MAP_SHARED, &ro, 0),
         Err(Errno::EINVAL),
         "read-only fd, PROT_READ"
     );
     let e = bpf_arena::arena::Arena::from_fd(ro).unwrap_err();
     assert_eq!(e.errno(), Some(Errno::EACCES), "{e}");
-    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_file(&raw_path).unwrap();
     // A map that is not an arena is refused.
     let array = sys::map_create(&sys::MapCreateAttr {
         map_type: 2,

@@ -464,7 +464,7 @@ fn reuse_arena_by_pin_path_and_by_fd_body() {
 
     let mut l = loader("counter.bpf.o");
     l.reuse_pinned("arena", pins.join("arena")).unwrap();
-    let second = l.load().unwrap();
+    let second = common::while_address_taken(|| l.load()).unwrap();
     let a = second.arena().unwrap();
     assert_eq!(a.base(), base, "mapped at its map_extra");
     assert_eq!(

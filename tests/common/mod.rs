@@ -582,3 +582,20 @@ pub fn asm_object(name: &str) -> std::path::PathBuf {
         .join("bpf-asm")
         .join(name)
 }
+
+/// Runs `f`, which maps an arena at an address this test freed a moment
+/// ago, again while another test holds that address: tests run as threads
+/// of one process, and an arena created meanwhile may take the free 4 GiB
+/// slot until its test ends. Tries for up to 5 s; any other outcome is
+/// returned at once.
+pub fn while_address_taken<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    for _ in 0..500 {
+        match f() {
+            Err(e) if e.to_string().contains("already mapped in this process") => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+    f()
+}
