@@ -741,56 +741,49 @@ fn tracepoint_id(category: &str, name: &str) -> Result<u64> {
             format!("'{category}/{name}' is not CATEGORY/NAME"),
         ));
     }
-    let read = |root: &Path| -> Result<u64> {
-        let p = root.join("events").join(category).join(name).join("id");
-        let text = read_small(&p).map_err(|e| match e {
-            FileReadError::Io(_, Errno::ENOENT) => Error::invalid(
-                "tracepoint",
-                format!("no tracepoint '{category}/{name}' (no {})", p.display()),
-            ),
-            e => file_error("tracepoint id", &p, e),
-        })?;
-        text.trim().parse().map_err(|_| {
-            Error::invalid(
-                "tracepoint",
-                format!("{} holds {:?}, not an id", p.display(), text.trim()),
-            )
-        })
-    };
-    match mounted_tracefs() {
-        Some(root) => read(&root),
+    // tracefs's root as a directory fd: the mounted one, or when none is
+    // mounted a fresh instance that is mounted nowhere. The id is read the
+    // same way from either.
+    let (root, at) = match mounted_tracefs() {
+        Some(dir) => {
+            let f = std::fs::File::open(&dir).map_err(|e| Error::Syscall {
+                call: "open",
+                what: dir.display().to_string(),
+                errno: Errno::from_io(&e),
+            })?;
+            (OwnedFd::from(f), dir.display().to_string())
+        }
         None => {
-            // No tracefs mounted: a fresh instance, mounted nowhere, read
-            // through its root fd.
-            let root = sys::detached_tracefs().map_err(|e| Error::Syscall {
+            let fd = sys::detached_tracefs().map_err(|e| Error::Syscall {
                 call: "fsopen/fsmount",
                 what: "a private tracefs instance (tracefs is not mounted)".into(),
                 errno: e,
             })?;
-            let rel = format!("events/{category}/{name}/id");
-            let c = c_string("tracepoint", &rel)?;
-            let text = match sys::read_small_at(root.as_fd(), &c) {
-                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-                Err(Errno::ENOENT) => {
-                    return Err(Error::invalid(
-                        "tracepoint",
-                        format!("no tracepoint '{category}/{name}' (no {rel} in tracefs)"),
-                    ));
-                }
-                Err(e) => {
-                    return Err(Error::Syscall {
-                        call: "read",
-                        what: format!("{rel} in a private tracefs"),
-                        errno: e,
-                    });
-                }
-            };
-            text.trim().parse().map_err(|_| {
-                Error::invalid(
-                    "tracepoint",
-                    format!("{rel} holds {:?}, not an id", text.trim()),
-                )
-            })
+            (fd, "a private tracefs instance".to_string())
         }
-    }
+    };
+    let rel = format!("events/{category}/{name}/id");
+    let c = c_string("tracepoint", &rel)?;
+    let text = match sys::read_small_at(root.as_fd(), &c) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(Errno::ENOENT) => {
+            return Err(Error::invalid(
+                "tracepoint",
+                format!("no tracepoint '{category}/{name}' (no {rel} in {at})"),
+            ));
+        }
+        Err(e) => {
+            return Err(Error::Syscall {
+                call: "read",
+                what: format!("{rel} in {at}"),
+                errno: e,
+            });
+        }
+    };
+    text.trim().parse().map_err(|_| {
+        Error::invalid(
+            "tracepoint",
+            format!("{rel} in {at} holds {:?}, not an id", text.trim()),
+        )
+    })
 }
