@@ -17,7 +17,7 @@ use crate::{Fail, emit, object};
 use bpf_arena::link::{AttachTarget, Iface, Needs};
 use bpf_arena::obj::ObjectSpec;
 use bpf_arena::obj::Why;
-use bpf_arena::ringbuf::RingBuf;
+use bpf_arena::ringbuf::{BPF_MAP_TYPE_RINGBUF, RingBuf};
 use bpf_arena::sys::{Errno, Signal, SignalFd, poll_readable};
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
@@ -268,7 +268,7 @@ fn plan(
             let rings: Vec<&str> = spec
                 .maps
                 .iter()
-                .filter(|s| is_ringbuf(s.map_type))
+                .filter(|s| s.map_type == BPF_MAP_TYPE_RINGBUF)
                 .map(|s| s.name.as_str())
                 .collect();
             return Err(object(format!(
@@ -280,20 +280,15 @@ fn plan(
                 }
             )));
         };
-        if !is_ringbuf(map.map_type) {
+        if map.map_type != BPF_MAP_TYPE_RINGBUF {
             return Err(object(format!(
-                "--ringbuf {m}: map '{m}' is of type {} ({}), not ringbuf (27)",
+                "--ringbuf {m}: map '{m}' is of type {} ({}), not ringbuf ({BPF_MAP_TYPE_RINGBUF})",
                 bpf_arena::abi::map_type_name(map.map_type).unwrap_or("unknown"),
                 map.map_type
             )));
         }
     }
     Ok(plan)
-}
-
-/// `BPF_MAP_TYPE_RINGBUF`.
-fn is_ringbuf(map_type: u32) -> bool {
-    map_type == 27
 }
 
 /// `--cgroup PATH` must be a directory (that it is a cgroup v2 one, the
@@ -306,12 +301,10 @@ fn check_dir(path: &Path) -> Result<(), Fail> {
     if kind.is_dir() {
         return Ok(());
     }
-    let what = if kind.is_file() {
-        "a regular file"
-    } else {
+    Err(object(format!(
+        "--cgroup {shown}: {}, not a directory",
         bpf_arena::abi::file_type_name(kind)
-    };
-    Err(object(format!("--cgroup {shown}: {what}, not a directory")))
+    )))
 }
 
 /// Waits until `duration` has passed (from now; `None`: no limit) or
