@@ -53,6 +53,15 @@ fn open_dev_null() -> std::io::Result<std::fs::File> {
     std::fs::File::open("/dev/null")
 }
 
+/// One open of /dev/null while global `flag` of `obj` is set (the deny
+/// switch of the fmod_ret and LSM programs), cleared again right after.
+fn open_with(obj: &LoadedObject, flag: &str) -> std::io::Result<std::fs::File> {
+    obj.set_global(flag, 1u32).unwrap();
+    let r = open_dev_null();
+    obj.set_global(flag, 0u32).unwrap();
+    r
+}
+
 /// `n` opens of /dev/null: security_file_open runs for each.
 fn open_n(n: usize) {
     for _ in 0..n {
@@ -219,9 +228,7 @@ fn fexit_sees_the_return_value() {
     both.set_global("target_tid", tid()).unwrap();
     let _exit = both.attach("on_fexit").unwrap();
     let _modify = both.attach("on_fmod_ret").unwrap();
-    both.set_global("fmod_ret_deny", 1u32).unwrap();
-    let denied = open_dev_null();
-    both.set_global("fmod_ret_deny", 0u32).unwrap();
+    let denied = open_with(&both, "fmod_ret_deny");
     assert_eq!(denied.unwrap_err().raw_os_error(), Some(libc::EACCES));
     assert_eq!(ret(&both), -(libc::EACCES as i64));
 }
@@ -242,16 +249,11 @@ fn fmod_ret_replaces_the_return_value() {
         })
     ));
     open_dev_null().unwrap();
-    obj.set_global("fmod_ret_deny", 1u32).unwrap();
-    let e = open_dev_null().unwrap_err();
-    obj.set_global("fmod_ret_deny", 0u32).unwrap();
+    let e = open_with(&obj, "fmod_ret_deny").unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{e}");
     assert_eq!(arena_u64(&obj, "fmod_ret_hits"), 2);
     drop(link);
-    obj.set_global("fmod_ret_deny", 1u32).unwrap();
-    let after = open_dev_null();
-    obj.set_global("fmod_ret_deny", 0u32).unwrap();
-    after.expect("open works again once the link is dropped");
+    open_with(&obj, "fmod_ret_deny").expect("open works again once the link is dropped");
     assert_eq!(arena_u64(&obj, "fmod_ret_hits"), 2);
 }
 
@@ -264,17 +266,12 @@ fn lsm_hook_denies() {
     let obj = load("on_lsm");
     let link = obj.attach("on_lsm").unwrap();
     open_dev_null().unwrap();
-    obj.set_global("lsm_deny", 1u32).unwrap();
-    let e = open_dev_null().unwrap_err();
-    obj.set_global("lsm_deny", 0u32).unwrap();
+    let e = open_with(&obj, "lsm_deny").unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
     assert_eq!(arena_u64(&obj, "lsm_hits"), 2);
     assert_eq!(link.info().unwrap().link_type, LinkType::TRACING);
     drop(link);
-    obj.set_global("lsm_deny", 1u32).unwrap();
-    let after = open_dev_null();
-    obj.set_global("lsm_deny", 0u32).unwrap();
-    after.expect("open works again once the link is dropped");
+    open_with(&obj, "lsm_deny").expect("open works again once the link is dropped");
     assert_eq!(arena_u64(&obj, "lsm_hits"), 2);
 }
 
