@@ -693,10 +693,17 @@ impl Deadline {
     /// Milliseconds left, rounded up so a wait never ends early; -1 (no
     /// limit) without a deadline; `None` once it has passed.
     fn remaining_ms(&self) -> Option<i32> {
+        self.remaining_ms_at(Instant::now())
+    }
+
+    /// [`Deadline::remaining_ms`] as seen at `now` (the tests pass their
+    /// own clock, so that a slow or preempted machine cannot change the
+    /// answer).
+    fn remaining_ms_at(&self, now: Instant) -> Option<i32> {
         let Some(at) = self.0 else {
             return Some(-1);
         };
-        let left = at.saturating_duration_since(Instant::now());
+        let left = at.saturating_duration_since(now);
         if left.is_zero() {
             return None;
         }
@@ -711,12 +718,19 @@ mod tests {
 
     #[test]
     fn deadlines_round_up_and_end() {
+        // Exact arithmetic against a fixed clock: under emulation more than
+        // a millisecond can pass between two lines of a test.
+        let t0 = Instant::now();
+        let at = |d: Duration| Deadline(t0.checked_add(d));
         assert_eq!(Deadline::after(Duration::MAX).remaining_ms(), Some(-1));
-        let d = Deadline::after(Duration::from_micros(1500));
-        let ms = d.remaining_ms().unwrap();
-        assert!((1..=2).contains(&ms), "{ms}");
+        let d = at(Duration::from_micros(1500));
+        assert_eq!(d.remaining_ms_at(t0), Some(2), "1.5 ms rounds up");
+        assert_eq!(d.remaining_ms_at(t0 + Duration::from_micros(500)), Some(1));
+        assert_eq!(d.remaining_ms_at(t0 + Duration::from_micros(1499)), Some(1));
+        assert_eq!(d.remaining_ms_at(t0 + Duration::from_micros(1500)), None);
+        assert_eq!(d.remaining_ms_at(t0 + Duration::from_secs(1)), None);
         assert_eq!(Deadline::after(Duration::ZERO).remaining_ms(), None);
-        let long = Deadline::after(Duration::from_secs(100 * 86_400));
-        assert_eq!(long.remaining_ms(), Some(i32::MAX));
+        let long = at(Duration::from_secs(100 * 86_400));
+        assert_eq!(long.remaining_ms_at(t0), Some(i32::MAX));
     }
 }

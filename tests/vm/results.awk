@@ -131,7 +131,7 @@ END {
       c = cell(k, rows[i])
       kind = c ~ /^skip/ ? "skip" : (c ~ /^kernel bug/ ? "kbug" : c)
       count[k, kind]++
-      if (c == "FAIL" || c == "hung" || c == "timeout" || c == "not run") bad = 1
+      if (c == "FAIL" || c == "hung" || c == "timeout" || c == "not run") { bad = 1; why[++nwhy] = kname[k] " " rows[i] ": " c }
       line = line " " esc(short(c, 60)) " |"
     }
     out(line)
@@ -148,7 +148,7 @@ END {
   out("| kernel | uname -r | package | version | result | wall |"); out("|---|---|---|---|---|---|")
   for (k = 1; k <= nk; k++) {
     r = !booted[k] ? "did not boot (" vmstate[k] ")" : !done[k] ? "did not finish (" vmstate[k] ")" : "ran"
-    if (!booted[k] || !done[k]) bad = 1
+    if (!booted[k] || !done[k]) { bad = 1; why[++nwhy] = kname[k] ": " r }
     out("| " kname[k] " | " (release[k] != "" ? release[k] : "?") " | " kpkg[k] " | " kver[k] " | " r " | " vmsecs[k] " s |")
   }
   out(""); out("### Summary"); out("")
@@ -157,17 +157,17 @@ END {
       kname[k], count[k, "pass"], count[k, "FAIL"], count[k, "skip"], count[k, "kbug"], count[k, "ignored"],
       count[k, "hung"] + count[k, "timeout"], count[k, "not run"], vmsecs[k])
     if (oops[k]) s = s "; console: " oops[k] " oops/BUG/WARNING lines"
-    if (crashed[k]) { s = s " (the kernel crashed: FAIL)"; bad = 1 }
+    if (crashed[k]) { s = s " (the kernel crashed: FAIL)"; bad = 1; why[++nwhy] = kname[k] ": the kernel crashed" }
     out("- " s)
   }
   for (k = 1; k <= nk; k++)
     for (lab in binlist)
       if (bins[k, lab] != "" && (bins[k, lab] != "done" || binfo[k, lab, "rc"] !~ /^(0|101)$/)) {
-        if (bins[k, lab] != "done" || binfo[k, lab, "rc"] != 1) bad = 1
+        if (bins[k, lab] != "done" || binfo[k, lab, "rc"] != 1) { bad = 1; why[++nwhy] = kname[k] ": binary " lab " ended: state " bins[k, lab] ", exit status " binfo[k, lab, "rc"] }
         out("- " kname[k] ": binary " lab " ended: state " bins[k, lab] ", exit status " binfo[k, lab, "rc"] ", " binfo[k, lab, "secs"] " s")
       }
   out("- static bpf-arena CLI (" triple ", bash .ci/min-size): " cli_size " bytes" (cli_size > 800000 ? " (ABOVE 800 KB: FAIL)" : ""))
-  if (cli_size > 800000) bad = 1
+  if (cli_size > 800000) { bad = 1; why[++nwhy] = "static CLI above 800 KB: " cli_size " bytes" }
   out("- total wall time: " total " s")
   nf = 0
   for (k = 1; k <= nk; k++) for (i = 1; i <= nrows; i++) {
@@ -182,6 +182,11 @@ END {
   for (k = 1; k <= nk; k++) {
     if (stuck[k] != "") { out(""); out("- " kname[k] " stuck processes:" stuck[k]) }
     if (oops[k]) { out(""); out("- " kname[k] " console (first Oops/BUG/WARNING lines; Comm is the test thread, its name cut to 15 characters):" oopsl[k]) }
+  }
+  # Last, so that a log cut to its tail still says why the run failed.
+  if (bad) {
+    out(""); out("### Why this run failed (" nwhy " reason(s), first 40)"); out("")
+    for (i = 1; i <= nwhy && i <= 40; i++) out("- " why[i])
   }
   exit bad
 }
