@@ -55,6 +55,13 @@ static void __arena *__arena cur_page;
 static __u32 __arena npages;
 static __u32 __arena frag_left;
 
+/*
+ * The node pushed last. It also makes clang describe struct node in full in
+ * the BTF: a struct reached only through a pointer member is written there
+ * as a forward declaration, which generated Rust types cannot lay out.
+ */
+struct node __arena *__arena newest;
+
 static void __arena *alloc_node(__u32 size)
 {
 	void __arena *page;
@@ -86,6 +93,7 @@ int arena_list_add(void *ctx)
 		n->next = list.first;
 		list.first = n;
 		list.len++;
+		newest = n;
 	}
 	list_len = list.len;
 	return 0;
@@ -121,6 +129,7 @@ int arena_list_del(void *ctx)
 		npages--;
 	}
 	frag_left = 0;
+	newest = NULL;
 	list_len = list.len;
 	return 0;
 }

@@ -171,6 +171,21 @@ impl From<ObjError> for Error {
     }
 }
 
+/// Generation errors are [`Error::Invalid`]: `what` is "object" when an
+/// object does not match the code generated for it, "BTF" otherwise.
+impl From<crate::codegen::GenError> for Error {
+    fn from(e: crate::codegen::GenError) -> Self {
+        let what = match e {
+            crate::codegen::GenError::Mismatch { .. } => "object",
+            _ => "BTF",
+        };
+        Error::Invalid {
+            what,
+            reason: e.to_string(),
+        }
+    }
+}
+
 fn hint(e: Errno) -> &'static str {
     match e {
         Errno::EPERM => {

@@ -18,8 +18,8 @@
 //!     v
 //!   map   prog
 //!     v
-//!   kfunc   kconfig
-//!     v
+//!   kfunc   kconfig                                codegen
+//!     v                                              v
 //!   error  ------------------------------------->  obj
 //!     v                                            v   v
 //!   sys                                         insn   btf
@@ -41,12 +41,16 @@
 //!     text) and BTF (read, edit).
 //!   - [`obj`]: ELF objects — parse, then relocate against
 //!     [`obj::relocate::KernelFacts`] handed in as plain data.
+//!   - [`codegen`]: Rust source from an object's BTF — `#[repr(C)]`
+//!     types with compile-time layout checks, arena pointers as
+//!     [`ArenaPtr`], and a typed handle per object (`bpf-arena gen`).
 //! - Live layer — talks to the running kernel:
 //!   - [`sys`]: the only code that calls `bpf(2)` (and `mmap` for
 //!     arenas, global data and ring buffers): one `#[repr(C)]` attr
 //!     struct per command, [`sys::Errno`], `OwnedFd`. Uses only [`abi`].
 //!   - [`Error`]: the crate's error, and the conversions from the pure
-//!     layer's error types ([`obj::ObjError`], [`btf::BtfError`]).
+//!     layer's error types ([`obj::ObjError`], [`btf::BtfError`],
+//!     [`codegen::GenError`]).
 //!   - [`kfunc`], [`kconfig`]: kernel facts read from files — kfunc BTF
 //!     ids from `/sys/kernel/btf/vmlinux`, the kernel configuration.
 //!   - [`map`], [`prog`], [`arena`]: live kernel objects that own fds and
@@ -107,6 +111,7 @@ mod error;
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+pub mod codegen;
 pub mod features;
 pub mod guide;
 pub mod insn;

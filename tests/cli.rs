@@ -115,9 +115,9 @@ fn inspect_every_object_matches_its_golden_output() {
 #[test]
 fn inspect_places_arena_globals_for_a_page_count() {
     let out = ok(&["inspect", &obj("arena_list.bpf.o"), "--pages", "200"]);
-    assert!(out.contains("arena globals: 48 bytes in .addr_space.1, placed at offset 0xc7000 of a 200-page arena\n"), "{out}");
+    assert!(out.contains("arena globals: 56 bytes in .addr_space.1, placed at offset 0xc7000 of a 200-page arena\n"), "{out}");
     assert!(
-        out.contains("  arena_sum: offset 24, size 8, arena offset 0xc7018\n"),
+        out.contains("  arena_sum: offset 32, size 8, arena offset 0xc7020\n"),
         "{out}"
     );
     let out = ok(&["inspect", &obj("arena_list.bpf.o"), "--pages", "262144"]);
@@ -605,12 +605,12 @@ fn errors_exit_with_status_and_one_line() {
         (
             &[],
             2,
-            "bpf-arena: a command is required (probe, inspect, run, show, attach); see bpf-arena --help\n",
+            "bpf-arena: a command is required (probe, inspect, run, show, attach, gen); see bpf-arena --help\n",
         ),
         (
             &["frob"],
             2,
-            "bpf-arena: unknown command 'frob' (probe, inspect, run, show, attach); see bpf-arena --help\n",
+            "bpf-arena: unknown command 'frob' (probe, inspect, run, show, attach, gen); see bpf-arena --help\n",
         ),
         (
             &["probe", "x"],
@@ -1012,7 +1012,7 @@ fn hostile_arguments_and_files_are_refused() {
         (
             &[bad],
             2,
-            "bpf-arena: unknown command '\u{fffd}name' (probe, inspect, run, show, attach); see bpf-arena --help\n",
+            "bpf-arena: unknown command '\u{fffd}name' (probe, inspect, run, show, attach, gen); see bpf-arena --help\n",
         ),
         (
             &[OsStr::new("run"), o, OsStr::new("--get"), bad],

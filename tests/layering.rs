@@ -3,7 +3,7 @@
 //! appear, and that the pure layer does not use `libc`.
 //!
 //! ```text
-//! pure:  abi  <  insn, btf  <  obj
+//! pure:  abi  <  insn, btf  <  obj  <  codegen
 //! live:  sys  <  error  <  kfunc, kconfig  <  map, prog  <  arena  <  features  <  loader
 //!        map  <  ringbuf
 //! ```
@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The pure modules: plain data and parsing, no system calls.
-const PURE: &[&str] = &["abi", "insn", "btf", "obj"];
+const PURE: &[&str] = &["abi", "insn", "btf", "obj", "codegen"];
 
 /// For each top-level module, the crate modules it may reference
 /// (`crate::x`, `super::x` reaching the crate root, `use crate::{x, …}`),
@@ -32,9 +32,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("insn", &["abi"]),
     ("btf", &["abi"]),
     ("obj", &["abi", "insn", "btf"]),
+    // Rust source from an object's BTF.
+    ("codegen", &["abi", "insn", "btf", "obj"]),
     // Live layer: the system call boundary, then the crate error.
     ("sys", &["abi"]),
-    ("error", &["abi", "insn", "btf", "obj", "sys"]),
+    ("error", &["abi", "insn", "btf", "obj", "codegen", "sys"]),
     // Kernel facts read from files (vmlinux BTF, kernel config).
     ("kfunc", &["abi", "insn", "btf", "obj", "sys", "error"]),
     ("kconfig", &["abi", "insn", "btf", "obj", "sys", "error"]),

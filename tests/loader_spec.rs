@@ -63,10 +63,12 @@ fn arena_list_spec() {
         (bss.map_type, bss.key_size, bss.max_entries, bss.origin),
         (2, 4, 1, MapOrigin::Data(0))
     );
-    // __arena globals: int test_val = 1; struct list_head list; u64 arena_sum; statics after.
+    // __arena globals: int test_val = 1; struct list_head list; then
+    // (clang's order) the node pointer `newest`, u64 arena_sum; statics after.
     assert_eq!(var(&s, "test_val"), (".addr_space.1".into(), 0, 4));
     assert_eq!(var(&s, "list"), (".addr_space.1".into(), 8, 16));
-    assert_eq!(var(&s, "arena_sum"), (".addr_space.1".into(), 24, 8));
+    assert_eq!(var(&s, "newest"), (".addr_space.1".into(), 24, 8));
+    assert_eq!(var(&s, "arena_sum"), (".addr_space.1".into(), 32, 8));
     let a = s.arena_data.as_ref().unwrap();
     assert_eq!(
         a.bytes.read(0, 4).unwrap(),
@@ -94,13 +96,13 @@ fn arena_list_spec() {
             ("bpf_arena_free_pages", ExternKind::Kfunc, true)
         ]
     );
-    // readelf: 2 kfunc calls; 6 .addr_space.1 + 7 list + 1 arena_sum; 2 cnt + 2 list_len + 1 list_sum; 2 arena.
+    // readelf: 2 kfunc calls; 6 .addr_space.1 + 7 list + 1 arena_sum + 2 newest; 2 cnt + 2 list_len + 1 list_sum; 2 arena.
     assert_eq!(
         counts(&s),
         [
             (RelocKind::Map, 2),
             (RelocKind::Data, 5),
-            (RelocKind::Arena, 14),
+            (RelocKind::Arena, 16),
             (RelocKind::Kfunc, 2)
         ]
     );
@@ -674,7 +676,7 @@ fn btf_fixups_fill_datasecs() {
         .iter()
         .map(|i| (b.name(i.type_id).unwrap().to_string(), i.offset))
         .collect();
-    assert!(by_name.contains(&("arena_sum".into(), 24)), "{by_name:?}");
+    assert!(by_name.contains(&("arena_sum".into(), 32)), "{by_name:?}");
     assert!(
         by_name.windows(2).all(|w| w[0].1 <= w[1].1),
         "sorted by offset"

@@ -119,7 +119,9 @@ pub use builder::{ArenaBuilder, validate_address};
 pub(crate) use globals::{GlobalsClaim, PlacedVar};
 pub use handle::Arena;
 pub use pages::{page_size, pages_len};
-pub use ptr::{ArenaPtr, Plain, plain_from_bytes, plain_to_bytes};
+pub use ptr::{
+    ArenaPtr, KernelArenaPtr, Plain, plain_from_bytes, plain_to_bytes, read_at, write_at, zeroed,
+};
 
 /// `BPF_F_MMAPABLE`, which an arena must have, and `BPF_MAP_TYPE_ARENA`
 /// (both defined in [`abi`](crate::abi)).

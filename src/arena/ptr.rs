@@ -149,6 +149,131 @@ impl<T> fmt::Debug for ArenaPtr<T> {
 // SAFETY: repr(transparent) over u64: any bits are a valid (possibly dangling) address.
 unsafe impl<T: 'static> Plain for ArenaPtr<T> {}
 
+/// An arena pointer as BPF stores it in an arena created with
+/// [`ArenaFlags::NO_USER_CONV`](crate::arena::ArenaFlags::NO_USER_CONV):
+/// 64 bits holding the **kernel form**, the low 32 bits of the address
+/// (the kernel never converts pointers to user form there, so what a
+/// program stores is what its register held).
+///
+/// `bpf-arena gen` gives the pointers of such an object this type instead
+/// of [`ArenaPtr`], so that a kernel-form value cannot be read as a user
+/// address by mistake: turn it into an [`ArenaPtr`] with
+/// [`KernelArenaPtr::to_user`] and read through the arena. A value above
+/// 2³² (a user-form address, which a program can also store there) is
+/// kept as it is by that conversion, exactly as [`Arena::stored`] does.
+///
+/// [`Arena::stored`]: crate::arena::Arena::stored
+#[repr(transparent)]
+pub struct KernelArenaPtr<T> {
+    raw: u64,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> KernelArenaPtr<T> {
+    /// The NULL pointer.
+    pub const fn null() -> Self {
+        KernelArenaPtr::from_raw(0)
+    }
+
+    /// The pointer as stored: 64 bits, normally the kernel form (< 2³²).
+    pub const fn from_raw(raw: u64) -> Self {
+        KernelArenaPtr {
+            raw,
+            _t: PhantomData,
+        }
+    }
+
+    /// The kernel form of a user-form pointer, to store where BPF expects
+    /// one (its low 32 bits; NULL stays NULL).
+    pub const fn from_user(ptr: ArenaPtr<T>) -> Self {
+        KernelArenaPtr::from_raw(ptr.kernel32() as u64)
+    }
+
+    /// The stored 64 bits.
+    pub const fn raw(self) -> u64 {
+        self.raw
+    }
+
+    /// Whether this is NULL (no bits set).
+    pub const fn is_null(self) -> bool {
+        self.raw == 0
+    }
+
+    /// The user-form pointer into `arena`, ready for
+    /// [`Arena::read`](crate::arena::Arena::read): the arena's upper 32
+    /// address bits with the stored low 32 bits, NULL for 0, and a stored
+    /// value above 2³² unchanged ([`Arena::stored`](crate::arena::Arena::stored)).
+    #[inline]
+    pub fn to_user(self, arena: &crate::arena::Arena) -> ArenaPtr<T> {
+        arena.stored(ArenaPtr::from_addr(self.raw))
+    }
+
+    /// The same stored value as a pointer to `U`.
+    pub const fn cast<U>(self) -> KernelArenaPtr<U> {
+        KernelArenaPtr::from_raw(self.raw)
+    }
+}
+
+impl<T> Clone for KernelArenaPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for KernelArenaPtr<T> {}
+impl<T> PartialEq for KernelArenaPtr<T> {
+    fn eq(&self, o: &Self) -> bool {
+        self.raw == o.raw
+    }
+}
+impl<T> Eq for KernelArenaPtr<T> {}
+impl<T> Hash for KernelArenaPtr<T> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.raw.hash(h)
+    }
+}
+impl<T> Default for KernelArenaPtr<T> {
+    fn default() -> Self {
+        Self::null()
+    }
+}
+impl<T> fmt::Debug for KernelArenaPtr<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KernelArenaPtr({:#x})", self.raw)
+    }
+}
+
+// SAFETY: repr(transparent) over u64: any bits are a valid stored value.
+unsafe impl<T: 'static> Plain for KernelArenaPtr<T> {}
+
+/// A [`Plain`] value of all zero bytes (valid for every `Plain` type: any
+/// bit pattern is). The generated types' `Default`.
+pub fn zeroed<T: Plain>() -> T {
+    // SAFETY: T: Plain accepts any bit pattern, all zeros included.
+    unsafe { std::mem::zeroed() }
+}
+
+/// The `T` stored at byte `OFF` of `bytes`, unaligned. `OFF +
+/// size_of::<T>() <= N` is checked when the call is compiled (a call
+/// that breaks it does not build), so this cannot fail. Generated union
+/// types read their members with it.
+#[inline]
+pub fn read_at<T: Plain, const N: usize, const OFF: usize>(bytes: &[u8; N]) -> T {
+    const { assert!(OFF <= N && std::mem::size_of::<T>() <= N - OFF) };
+    // SAFETY: [OFF, OFF + size_of::<T>()) lies inside `bytes` (checked at
+    // compile time above); T: Plain accepts any bits; read_unaligned
+    // handles the alignment.
+    unsafe { std::ptr::read_unaligned(bytes.as_ptr().add(OFF) as *const T) }
+}
+
+/// Stores `value` at byte `OFF` of `bytes`, unaligned; the bounds are
+/// checked at compile time as in [`read_at`]. Generated union types write
+/// their members with it.
+#[inline]
+pub fn write_at<T: Plain, const N: usize, const OFF: usize>(bytes: &mut [u8; N], value: T) {
+    const { assert!(OFF <= N && std::mem::size_of::<T>() <= N - OFF) };
+    bytes[OFF..OFF + std::mem::size_of::<T>()].copy_from_slice(plain_bytes(&value));
+}
+
 /// The bytes of a [`Plain`] value (host byte order).
 pub fn plain_to_bytes<T: Plain>(v: &T) -> Vec<u8> {
     plain_bytes(v).to_vec()

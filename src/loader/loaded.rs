@@ -241,6 +241,29 @@ impl LoadedObject {
         self.programs.iter().map(|p| (p.name.as_str(), &p.program))
     }
 
+    /// A map by name, as a `Result`: [`Error::Invalid`] naming the map
+    /// when the object has none of that name (or it was not created).
+    /// The arena is [`LoadedObject::require_arena`].
+    pub fn require_map(&self, name: &str) -> Result<&Map> {
+        self.map(name).ok_or_else(|| {
+            Error::invalid(
+                "map",
+                format!("the object '{}' has no map '{name}'", self.spec.name),
+            )
+        })
+    }
+
+    /// The arena, as a `Result`: [`Error::Invalid`] when the object has
+    /// none.
+    pub fn require_arena(&self) -> Result<&Arena> {
+        self.arena().ok_or_else(|| {
+            Error::invalid(
+                "arena",
+                format!("the object '{}' has no arena map", self.spec.name),
+            )
+        })
+    }
+
     /// A map by name (the arena is [`LoadedObject::arena`]).
     pub fn map(&self, name: &str) -> Option<&Map> {
         let i = self.spec.maps.iter().position(|m| m.name == name)?;

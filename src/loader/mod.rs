@@ -88,7 +88,7 @@ pub use externs::Resolution;
 pub use loaded::LoadedObject;
 pub use plan::LoadPlan;
 
-use crate::arena::{Arena, Plain, plain_to_bytes};
+use crate::arena::{Arena, Plain, plain_from_bytes, plain_to_bytes};
 use crate::error::{Error, Result};
 use crate::obj::{ARENA_SECTION, DataKind, ObjectSpec, VarSpec};
 use std::collections::HashMap;
@@ -232,6 +232,53 @@ impl ObjectLoader {
             .write(v.offset, bytes)
             .ok_or_else(|| outside_section(&v, len))?;
         Ok(self)
+    }
+
+    /// The initial bytes of global `name` (in `.bss`, `.data`, `.rodata*`,
+    /// `.data.*` or `.addr_space.1`) as the object has them now: its
+    /// initialiser, zeros for `.bss`, or what
+    /// [`ObjectLoader::set_global_bytes`] stored. No system call.
+    ///
+    /// Errors ([`Error::Invalid`]): no such global, a `.kconfig` extern
+    /// (its value comes from the running kernel at load time), or a
+    /// variable lying outside its section.
+    pub fn global_bytes(&self, name: &str) -> Result<Vec<u8>> {
+        let v = self.var(name)?;
+        let image = if v.section == ARENA_SECTION {
+            self.spec.arena_data.as_ref().map(|a| &a.bytes)
+        } else {
+            match self.spec.data.iter().find(|d| d.section == v.section) {
+                Some(d) if d.kind == DataKind::Kconfig => {
+                    return Err(Error::invalid(
+                        "global value",
+                        format!(
+                            "'{name}' is a kconfig extern: its value is known only at load time"
+                        ),
+                    ));
+                }
+                d => d.map(|d| &d.bytes),
+            }
+        };
+        let image = image.ok_or_else(|| no_such_section(name, &v.section))?;
+        image
+            .read(v.offset, v.size)
+            .ok_or_else(|| outside_section(&v, image.len()))
+    }
+
+    /// The initial value of global `name` as a `T` whose size must be the
+    /// variable's ([`ObjectLoader::global_bytes`], typed).
+    pub fn global<T: Plain>(&self, name: &str) -> Result<T> {
+        let bytes = self.global_bytes(name)?;
+        plain_from_bytes(&bytes).ok_or_else(|| {
+            Error::invalid(
+                "global value",
+                format!(
+                    "'{name}' is {} bytes, not the {} of the type asked for",
+                    bytes.len(),
+                    std::mem::size_of::<T>()
+                ),
+            )
+        })
     }
 
     /// Sets the initial value of global `name` to `value`, whose size must

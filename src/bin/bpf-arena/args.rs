@@ -46,6 +46,25 @@ pub enum Command {
     AttachHelp,
     /// `bpf-arena attach OBJECT ...`.
     Attach(AttachArgs),
+    /// `bpf-arena gen --help`.
+    GenHelp,
+    /// `bpf-arena gen OBJECT ...`.
+    Gen(GenArgs),
+}
+
+/// `gen OBJECT [--module NAME] [--embed PATH] [--arena-type NAME]... [--types-only]`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct GenArgs {
+    /// The object file.
+    pub object: PathBuf,
+    /// `--module NAME`.
+    pub module: Option<String>,
+    /// `--embed PATH`.
+    pub embed: Option<String>,
+    /// `--arena-type NAME`, in order.
+    pub arena_types: Vec<String>,
+    /// `--types-only`.
+    pub types_only: bool,
 }
 
 /// `inspect OBJECT [--pages N] [--disasm PROGRAM]`.
@@ -132,7 +151,7 @@ pub struct AttachArgs {
 }
 
 /// The commands, as usage errors list them.
-const COMMANDS: &str = "probe, inspect, run, show, attach";
+const COMMANDS: &str = "probe, inspect, run, show, attach, gen";
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[OsString]) -> Result<Command, Usage> {
@@ -160,6 +179,8 @@ pub fn parse(args: &[OsString]) -> Result<Command, Usage> {
         Some("show") => show(rest).map(Command::Show),
         Some("attach") if help => Ok(Command::AttachHelp),
         Some("attach") => attach(rest).map(Command::Attach),
+        Some("gen") if help => Ok(Command::GenHelp),
+        Some("gen") => gen_args(rest).map(Command::Gen),
         _ => Err(usage(format!(
             "unknown command '{}' ({COMMANDS}); see bpf-arena --help",
             first.to_string_lossy()
@@ -224,6 +245,60 @@ fn inspect(args: &[OsString]) -> Result<InspectArgs, Usage> {
         pages,
         disasm,
     })
+}
+
+fn gen_args(args: &[OsString]) -> Result<GenArgs, Usage> {
+    let mut g = GenArgs {
+        object: PathBuf::new(),
+        module: None,
+        embed: None,
+        arena_types: Vec::new(),
+        types_only: false,
+    };
+    let mut object = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.to_str() {
+            Some("--module") => {
+                let m = text(value(&mut it, "--module")?, "--module: name")?;
+                let ok = m.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ok {
+                    return Err(usage(format!(
+                        "--module: '{m}' is not a Rust identifier (letters, digits and _)"
+                    )));
+                }
+                g.module = Some(m.to_string());
+            }
+            Some("--embed") => {
+                g.embed = Some(text(value(&mut it, "--embed")?, "--embed: path")?.to_string())
+            }
+            Some("--arena-type") => g
+                .arena_types
+                .push(text(value(&mut it, "--arena-type")?, "--arena-type: type")?.to_string()),
+            Some("--types-only") => g.types_only = true,
+            _ if is_option(a, true) => {
+                return Err(usage(format!(
+                    "unknown option '{}' for gen (see bpf-arena gen --help)",
+                    a.to_string_lossy()
+                )));
+            }
+            _ if object.is_none() => object = Some(PathBuf::from(a)),
+            _ => {
+                return Err(usage(format!(
+                    "unexpected argument '{}' (gen takes one OBJECT)",
+                    a.to_string_lossy()
+                )));
+            }
+        }
+    }
+    if g.types_only && (g.embed.is_some()) {
+        return Err(usage(
+            "--embed is for the handle, which --types-only leaves out",
+        ));
+    }
+    g.object = object.ok_or_else(|| usage("gen needs an OBJECT"))?;
+    Ok(g)
 }
 
 fn run(args: &[OsString]) -> Result<RunArgs, Usage> {

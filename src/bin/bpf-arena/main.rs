@@ -31,10 +31,37 @@ Commands:
   show OBJECT [OPTIONS] [PROGRAM...]   load programs, print the kernel's view of each
   attach OBJECT [OPTIONS] [PROGRAM...] attach programs to kernel events for a while,
                                        then detach and print values
+  gen OBJECT [OPTIONS]                 Rust types and a typed handle from the
+                                       object's BTF
 
 Run `bpf-arena COMMAND --help` for a command's options.
 Exit status: 0 success, 1 the object failed to parse or load or a run or
 attachment failed, 2 usage error.
+";
+
+const GEN_HELP: &str = "\
+Usage: bpf-arena gen OBJECT [--module NAME] [--embed PATH] [--arena-type NAME]...
+                            [--types-only]
+
+Prints Rust source for OBJECT, generated from its BTF: a module named after
+the object with a `types` module (a #[repr(C)] type for every struct, union,
+enum and typedef its globals and maps reach, each size and field offset
+asserted at compile time, pointers into the arena as ArenaPtr<T>, or
+KernelArenaPtr<T> for a BPF_F_NO_USER_CONV arena) and a typed handle: Loader
+and Loaded, with one method per global variable, program and map. The same
+object always gives the same text, formatted as rustfmt leaves it. Needs no
+privileges. The module docs of bpf_arena::codegen say what each BTF kind
+becomes.
+
+Options:
+  --module NAME       name the module NAME (default: the object's name)
+  --embed PATH        embed the object: OBJECT = include_bytes!(PATH) and
+                      Loader::embedded() (PATH as the generated file's
+                      include! site sees it; absolute is safest)
+  --arena-type NAME   also generate struct, union or typedef NAME as a type
+                      that lives in the arena (for structures BPF hands over
+                      through a void pointer); repeatable
+  --types-only        print only the types (bpf_arena::codegen::rust_types)
 ";
 
 const PROBE_HELP: &str = "\
@@ -122,6 +149,8 @@ fn main() -> ExitCode {
         Ok(Command::Show(a)) => show::show(a),
         Ok(Command::AttachHelp) => shown(attach::HELP),
         Ok(Command::Attach(a)) => attach::attach(a),
+        Ok(Command::GenHelp) => shown(GEN_HELP),
+        Ok(Command::Gen(a)) => gen_code(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -163,6 +192,33 @@ fn probe() -> String {
         let _ = writeln!(out, "{}: {s}", f.name());
     }
     out
+}
+
+/// `bpf-arena gen`: the generated module on stdout.
+fn gen_code(a: args::GenArgs) -> Result<(), Fail> {
+    let spec = load_spec(&a.object)?;
+    let fail = |e: bpf_arena::codegen::GenError| path_error(&a.object, bpf_arena::Error::from(e));
+    let text = if a.types_only {
+        let mut spec = spec;
+        if let Some(m) = &a.module {
+            spec.name = m.clone();
+        }
+        bpf_arena::codegen::rust_types(&spec).map_err(fail)?
+    } else {
+        let mut opts = bpf_arena::codegen::Options::default();
+        if let Some(m) = &a.module {
+            opts.module(m);
+        }
+        if let Some(e) = &a.embed {
+            opts.embed(e);
+        }
+        for t in &a.arena_types {
+            opts.arena_type(t);
+        }
+        bpf_arena::codegen::generate(&spec, &opts).map_err(fail)?
+    };
+    emit(&text);
+    Ok(())
 }
 
 fn load_spec(path: &std::path::Path) -> Result<ObjectSpec, Fail> {

@@ -1,0 +1,302 @@
+//! The text of the typed object handle: `Loader` (before the load) and
+//! `Loaded` (after it), one method per global variable, program and map.
+
+use super::emit::{Out, ty};
+use super::layout::{Home, Model};
+use super::names::{Scope, bare, ident};
+use crate::obj::{DataKind, MapOrigin, ObjectSpec};
+
+/// Methods of `Loader` that globals must step around.
+const LOADER_METHODS: &[&str] = &[
+    "from_bytes",
+    "from_file",
+    "from_spec",
+    "embedded",
+    "inner",
+    "inner_mut",
+    "into_inner",
+    "load",
+];
+
+/// Methods of `Loaded` that globals, programs and maps must step around.
+const LOADED_METHODS: &[&str] = &["inner", "into_inner"];
+
+/// A global with a unique name, and its accessor names.
+struct Acc<'a> {
+    g: &'a super::layout::Global,
+    rust: String,
+    get: String,
+    set: String,
+    ptr: String,
+}
+
+/// The handle's imports (the types module re-exports nothing but the
+/// generated types).
+pub(crate) fn imports(m: &Model, depth: usize) -> String {
+    let mut o = Out::new(depth);
+    let mut arena = vec!["ArenaPtr"];
+    if m.form == super::layout::PtrForm::Kernel && super::emit::uses_arena(m) {
+        arena.push("KernelArenaPtr");
+    }
+    o.line(&match arena.as_slice() {
+        [one] => format!("use ::bpf_arena::arena::{one};"),
+        many => format!("use ::bpf_arena::arena::{{{}}};", many.join(", ")),
+    });
+    o.line("use ::bpf_arena::map::Map;");
+    o.line("use ::bpf_arena::obj::ObjectSpec;");
+    o.line("use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};");
+    o.line("use ::std::path::Path;");
+    o.text
+}
+
+pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: usize) -> String {
+    let mut o = Out::new(depth);
+    let obj = spec.name.as_str();
+    // Globals whose name another global also has are left out: the
+    // loader finds globals by name, and would find the first.
+    let unique: Vec<_> = m
+        .globals
+        .iter()
+        .filter(|g| m.globals.iter().filter(|h| h.name == g.name).count() == 1)
+        .collect();
+    let programs: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
+    let maps: Vec<(&str, bool)> = spec
+        .maps
+        .iter()
+        .filter(|mp| matches!(mp.origin, MapOrigin::Declared | MapOrigin::StructOps(_)))
+        .map(|mp| (mp.name.as_str(), mp.is_arena()))
+        .collect();
+
+    let mut before = Scope::with(LOADER_METHODS);
+    let mut after = Scope::with(LOADED_METHODS);
+    let mut accs = Vec::new();
+    for g in &unique {
+        let base = ident(&g.name);
+        let get = after.claim(base.clone());
+        let set = after.claim(format!("set_{}", bare(&get)));
+        let ptr = if g.home == Home::Arena {
+            after.claim(format!("{}_ptr", bare(&get)))
+        } else {
+            String::new()
+        };
+        before.claim(get.clone());
+        before.claim(set.clone());
+        accs.push(Acc {
+            g,
+            rust: ty(m, &g.ty),
+            get,
+            set,
+            ptr,
+        });
+    }
+    let prog_names: Vec<(String, &str)> = programs
+        .iter()
+        .map(|p| (after.claim(ident(p)), *p))
+        .collect();
+    let map_names: Vec<(String, &str, bool)> = maps
+        .iter()
+        .map(|(n, a)| (after.claim(ident(n)), *n, *a))
+        .collect();
+
+    // The check of an object against this module.
+    o.doc(
+        "Checks that `spec` has every global variable (in the same section, of the same size),\nprogram and map this module was generated for.",
+    );
+    o.open("fn check(spec: &ObjectSpec) -> Result<()>");
+    let checks = accs.len() + programs.len() + maps.len();
+    let mutable = if checks == 0 { "" } else { "mut " };
+    o.line(&format!(
+        "let {mutable}c = ::bpf_arena::codegen::Check::new(spec, {obj:?});"
+    ));
+    for a in &accs {
+        o.line(&format!(
+            "c.global({:?}, {:?}, {});",
+            a.g.name, a.g.section, a.g.size
+        ));
+    }
+    for p in &programs {
+        o.line(&format!("c.program({p:?});"));
+    }
+    for (n, _) in &maps {
+        o.line(&format!("c.map({n:?});"));
+    }
+    o.line("Ok(c.finish()?)");
+    o.close("");
+    o.line("");
+
+    if let Some(path) = embed {
+        o.doc("The object's bytes, embedded in the program when it was built.");
+        o.line(&format!(
+            "pub const OBJECT: &[u8] = include_bytes!({path:?});"
+        ));
+        o.line("");
+    }
+
+    // Loader.
+    o.doc(&format!(
+        "The object `{obj}`, parsed and checked against this module, before the load: its\nglobals' initial values, then [`Loader::load`]. Wraps [`ObjectLoader`]."
+    ));
+    o.line("pub struct Loader(ObjectLoader);");
+    o.line("");
+    o.open("impl Loader");
+    o.doc(
+        "Parses the object from its bytes and checks it against this module (an object\nbuilt from other sources is an error naming what differs).",
+    );
+    o.open("pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader>");
+    o.line(&format!(
+        "Loader::from_spec(ObjectSpec::parse({obj:?}, bytes)?)"
+    ));
+    o.close("");
+    o.line("");
+    o.doc("Reads the object file at `path`, then as [`Loader::from_bytes`].");
+    o.open("pub fn from_file(path: impl AsRef<Path>) -> Result<Loader>");
+    o.line("Loader::from_spec(ObjectSpec::from_file(path.as_ref())?)");
+    o.close("");
+    o.line("");
+    o.doc("Checks a parsed object against this module.");
+    o.open("pub fn from_spec(spec: ObjectSpec) -> Result<Loader>");
+    o.line("check(&spec)?;");
+    o.line("Ok(Loader(ObjectLoader::new(spec)))");
+    o.close("");
+    if embed.is_some() {
+        o.line("");
+        o.doc("The embedded object ([`OBJECT`]), as [`Loader::from_bytes`].");
+        o.open("pub fn embedded() -> Result<Loader>");
+        o.line("Loader::from_bytes(OBJECT)");
+        o.close("");
+    }
+    o.line("");
+    o.doc("The wrapped loader, for what this module has no method for.");
+    o.open("pub fn inner(&self) -> &ObjectLoader");
+    o.line("&self.0");
+    o.close("");
+    o.line("");
+    o.doc("The wrapped loader, mutable (page count, pinning, map reuse, …).");
+    o.open("pub fn inner_mut(&mut self) -> &mut ObjectLoader");
+    o.line("&mut self.0");
+    o.close("");
+    o.line("");
+    o.doc("The wrapped loader.");
+    o.open("pub fn into_inner(self) -> ObjectLoader");
+    o.line("self.0");
+    o.close("");
+    o.line("");
+    o.doc("Loads the object ([`ObjectLoader::load`]).");
+    o.open("pub fn load(&self) -> Result<Loaded>");
+    o.line("self.0.load().map(Loaded)");
+    o.close("");
+    for a in &accs {
+        let where_ = describe_home(a.g);
+        if matches!(a.g.home, Home::Data(DataKind::Kconfig)) {
+            continue;
+        }
+        o.line("");
+        o.doc(&format!(
+            "The initial value of `{}` ({where_}) as the object has it now.",
+            a.g.name
+        ));
+        o.open(&format!("pub fn {}(&self) -> Result<{}>", a.get, a.rust));
+        o.line(&format!("self.0.global({:?})", a.g.name));
+        o.close("");
+        o.line("");
+        o.doc(&format!(
+            "Sets the initial value of `{}` ({where_}).",
+            a.g.name
+        ));
+        let sig = format!(
+            "pub fn {}(&mut self, value: {}) -> Result<&mut Self>",
+            a.set, a.rust
+        );
+        o.open(&sig);
+        o.line(&format!("self.0.set_global({:?}, value)?;", a.g.name));
+        o.line("Ok(self)");
+        o.close("");
+    }
+    o.close("");
+    o.line("");
+
+    // Loaded.
+    o.doc(&format!(
+        "The object `{obj}`, loaded: its globals through their mappings, its programs and maps\nby name. Wraps [`LoadedObject`]."
+    ));
+    o.line("pub struct Loaded(LoadedObject);");
+    o.line("");
+    o.open("impl Loaded");
+    o.doc("The wrapped object, for what this module has no method for.");
+    o.open("pub fn inner(&self) -> &LoadedObject");
+    o.line("&self.0");
+    o.close("");
+    o.line("");
+    o.doc("The wrapped object.");
+    o.open("pub fn into_inner(self) -> LoadedObject");
+    o.line("self.0");
+    o.close("");
+    for a in &accs {
+        let where_ = describe_home(a.g);
+        o.line("");
+        let how = match a.g.home {
+            Home::Arena => "read from the arena",
+            Home::Data(DataKind::Kconfig) => "as the loader filled it in from the kernel",
+            Home::Data(_) => "read from its map's mapping",
+        };
+        o.doc(&format!("`{}` ({where_}), {how}.", a.g.name));
+        o.open(&format!("pub fn {}(&self) -> Result<{}>", a.get, a.rust));
+        o.line(&format!("self.0.global({:?})", a.g.name));
+        o.close("");
+        if matches!(
+            a.g.home,
+            Home::Data(DataKind::Bss) | Home::Data(DataKind::Data) | Home::Arena
+        ) {
+            o.line("");
+            o.doc(&format!("Sets `{}` ({where_}).", a.g.name));
+            o.open(&format!(
+                "pub fn {}(&self, value: {}) -> Result<()>",
+                a.set, a.rust
+            ));
+            o.line(&format!("self.0.set_global({:?}, value)", a.g.name));
+            o.close("");
+        }
+        if a.g.home == Home::Arena {
+            o.line("");
+            o.doc(&format!(
+                "Where `{}` lies in the arena (user form), to read parts of it or pass it on.",
+                a.g.name
+            ));
+            o.open(&format!(
+                "pub fn {}(&self) -> Result<ArenaPtr<{}>>",
+                a.ptr, a.rust
+            ));
+            o.line(&format!("self.0.arena_global({:?})", a.g.name));
+            o.close("");
+        }
+    }
+    for (rust, name) in &prog_names {
+        o.line("");
+        o.doc(&format!("Program `{name}`."));
+        o.open(&format!("pub fn {rust}(&self) -> Result<&Program>"));
+        o.line(&format!("self.0.program({name:?})"));
+        o.close("");
+    }
+    for (rust, name, is_arena) in &map_names {
+        o.line("");
+        if *is_arena {
+            o.doc(&format!("The arena (map `{name}`)."));
+            o.open(&format!("pub fn {rust}(&self) -> Result<&Arena>"));
+            o.line("self.0.require_arena()");
+        } else {
+            o.doc(&format!("Map `{name}`."));
+            o.open(&format!("pub fn {rust}(&self) -> Result<&Map>"));
+            o.line(&format!("self.0.require_map({name:?})"));
+        }
+        o.close("");
+    }
+    o.close("");
+    o.text
+}
+
+fn describe_home(g: &super::layout::Global) -> String {
+    match g.home {
+        Home::Arena => "an arena global".into(),
+        Home::Data(_) => format!("in `{}`", g.section),
+    }
+}

@@ -1,0 +1,435 @@
+//! Rust source generated from an object's BTF: `#[repr(C)]` types whose
+//! layout is checked when they compile, and a typed handle with one
+//! method per global variable, program and map.
+//!
+//! Pure: an [`ObjectSpec`] in, a `String` of Rust source out; no system
+//! calls. The same object gives the same text on every machine, formatted
+//! as `rustfmt` leaves it. `bpf-arena gen OBJECT` prints [`generate`]'s
+//! output.
+//!
+//! # What is generated
+//!
+//! One module per object (named after it) holding a `types` module and,
+//! next to it, the handle:
+//!
+//! ```text
+//! pub mod arena_list {
+//!     pub use types::*;
+//!     pub mod types { /* node, list_head, … */ }
+//!     pub struct Loader(ObjectLoader);   // before the load
+//!     pub struct Loaded(LoadedObject);   // after it
+//! }
+//! ```
+//!
+//! **Which types.** Every struct, union, enum and typedef reachable from
+//! the object's global variables (`.bss`, `.data`, `.rodata*`, `.kconfig`,
+//! and the arena's `.addr_space.1`) and from the key and value types of
+//! its maps, and the types named with [`Options::arena_type`]. Types keep
+//! their C names (`struct node` is `node`): a name that is a Rust keyword
+//! is a raw identifier (`r#type`, or `self_` where Rust allows no raw
+//! form), a primitive's name gets a `_` (`typedef … u32` is `u32_`), and a
+//! name taken twice, or one the module uses itself (`Arena`, `ArenaPtr`,
+//! `KernelArenaPtr`, `Loaded`, `LoadedObject`, `Loader`, `Map`,
+//! `ObjectLoader`, `ObjectSpec`, `Path`, `Program`, `Result`, `types`),
+//! gets `_2`. Anonymous types are named after where they
+//! are used: `node__anon_1` for the first anonymous member of `node`,
+//! `node__link` for the anonymous type of member `link`, `VAR_t` for a
+//! global's, `MAP_key` / `MAP_value` for a map's; a typedef of an
+//! anonymous type gives it its name.
+//!
+//! **Each BTF kind:**
+//! - `STRUCT`: a `#[repr(C)]` struct (`#[repr(C, packed)]` when a member
+//!   sits off its natural alignment or the size is no multiple of the
+//!   largest alignment) with every member at the offset BTF gives,
+//!   explicit `__pad_N: [u8; K]` fields wherever C leaves a hole or tail
+//!   padding, and compile-time assertions of the size and of every field
+//!   offset, so that a generated file that no longer matches its object
+//!   does not build. Because every byte belongs to a field and every field
+//!   is [`Plain`](crate::arena::Plain), the generated `unsafe impl Plain`
+//!   holds; `Default` is all zeros. Bitfields share a storage field
+//!   (`_bitfield_N`, the smallest aligned `u8`/`u16`/`u32`/`u64` around
+//!   them that fits between the neighbouring members, else a byte array)
+//!   with a getter and a `set_` method each, sign-extended for signed
+//!   types, `bool` for `_Bool`, the enum type for an enum. An anonymous
+//!   member is a field `__anon_N` of its own generated type. A flexible
+//!   array member (`T items[]`) is a `[T; 0]` field plus `items_at(this,
+//!   i)`, which gives a pointer to element `i` of the struct at `this`.
+//! - `UNION`: a struct over the union's bytes, with a getter and `set_`
+//!   method per member (a Rust `union` would need `unsafe` to read, and
+//!   could be built with uninitialised bytes). `Debug` shows every member.
+//! - `ENUM`, `ENUM64`: a `#[repr(transparent)]` newtype over the integer
+//!   of the enum's size and sign, with one associated constant per
+//!   enumerator: a C enum may hold any value, which a Rust `enum` may not.
+//!   `Debug` prints the enumerator's name, or the number.
+//! - `TYPEDEF`: `pub type NAME = TARGET;` for a typedef of a struct,
+//!   union, enum or number; a typedef of a pointer or array is used
+//!   expanded, since what it becomes depends on where it lies.
+//! - `FWD` (declared, never defined): an opaque zero-sized struct, for
+//!   pointers; when the object also defines the struct, the definition.
+//! - `INT`: `u8`…`u128`, `i8`…`i128` by size and sign; `_Bool` is `u8`
+//!   (any byte is then valid); a size Rust has no integer for is a byte
+//!   array. `FLOAT`: `f32`, `f64`, other sizes a byte array.
+//! - `ARRAY`: `[T; N]`, nested for more dimensions.
+//! - `PTR`: **a pointer into the arena is an arena pointer** of the
+//!   pointee's generated type: every pointer in a type that lives in arena
+//!   memory (reachable from an `.addr_space.1` global, or named with
+//!   [`Options::arena_type`]), a pointer-typed arena global, a pointer to
+//!   a type that lives in the arena, and a pointer tagged
+//!   `address_space(1)` (clang 19 does not tag `__arena` pointers in BTF,
+//!   so the rest is inferred). It is [`ArenaPtr<T>`](crate::arena::ArenaPtr)
+//!   (user form), or [`KernelArenaPtr<T>`](crate::arena::KernelArenaPtr)
+//!   when the object's arena has `BPF_F_NO_USER_CONV`, whose programs
+//!   store the 32-bit kernel form (`to_user(&arena)` turns it into an
+//!   `ArenaPtr`). A `void` pointee is `u8`. Any other pointer (and every
+//!   function pointer) is a `u64` with a doc line saying what it points
+//!   to.
+//! - `CONST`, `VOLATILE`, `RESTRICT`, `TYPE_TAG`: see through (a
+//!   `TYPE_TAG` `address_space(1)` marks an arena pointer).
+//! - `VAR`, `DATASEC`: where the globals and their types come from.
+//!   `FUNC`, `FUNC_PROTO`, `DECL_TAG`: not generated (functions are
+//!   programs, reached through the handle).
+//!
+//! **The handle.** `Loader::from_bytes` (`include_bytes!` of the object)
+//! or `Loader::from_file` parses the object and checks it against the
+//! module: every global present in the same section with the same size,
+//! every program and map present; an object built from other sources is
+//! an error naming the difference, not a wrong read later. With
+//! [`Options::embed`], `Loader::embedded()` uses the bytes compiled into
+//! the program. Before the load, each global (not `.kconfig`) has a typed
+//! getter and `set_` method; `Loader::load` gives a `Loaded`, where each
+//! global has a typed getter (read from the mapping or the arena), a
+//! `set_` method for `.bss`, `.data` and arena globals, and for arena
+//! globals `NAME_ptr`, its place in the arena; each program
+//! (`-> Result<&Program>`) and map (`-> Result<&Map>`, the arena
+//! `-> Result<&Arena>`) has a method named after it. `inner()` gives the
+//! wrapped loader or object for everything else. A name that clashes with
+//! another method gets `_2`; two globals of the same name (statics in
+//! different sections) get no accessor, since globals are found by name.
+//!
+//! # Using it from `build.rs`
+//!
+//! ```no_run
+//! // build.rs of a crate with bpf/probe.bpf.c and a committed bpf/probe.bpf.o
+//! use std::path::PathBuf;
+//! use std::process::Command;
+//!
+//! fn main() {
+//!     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+//!     let src = "bpf/probe.bpf.c";
+//!     println!("cargo:rerun-if-changed={src}");
+//!     // Build the object when clang is there, else use the committed one.
+//!     let built = out.join("probe.bpf.o");
+//!     let ok = Command::new("clang-19")
+//!         .args(["--target=bpf", "-mcpu=v4", "-O2", "-g", "-c", src, "-o"])
+//!         .arg(&built)
+//!         .status()
+//!         .is_ok_and(|s| s.success());
+//!     let object = if ok { built } else { PathBuf::from("bpf/probe.bpf.o") };
+//!     let object = std::fs::canonicalize(object).unwrap();
+//!     let spec = bpf_arena::obj::ObjectSpec::from_file(&object).unwrap();
+//!     let mut opts = bpf_arena::codegen::Options::default();
+//!     opts.embed(object.to_str().unwrap());
+//!     let code = bpf_arena::codegen::generate(&spec, &opts).unwrap();
+//!     std::fs::write(out.join("probe.rs"), code).unwrap();
+//! }
+//! ```
+//!
+//! with `bpf-arena` under `[build-dependencies]` as well as
+//! `[dependencies]`, and in the crate:
+//!
+//! ```ignore
+//! include!(concat!(env!("OUT_DIR"), "/probe.rs"));
+//!
+//! let obj = probe::Loader::embedded()?.load()?;
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+mod emit;
+mod handle;
+mod layout;
+mod names;
+
+use crate::btf::BtfError;
+use crate::obj::{ObjectSpec, VarSpec};
+
+/// Why code could not be generated for an object, or why an object does
+/// not match the code generated for it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GenError {
+    /// The object's BTF cannot be read.
+    #[error("the object's BTF: {0}")]
+    Btf(#[from] BtfError),
+    /// A type the generator cannot lay out (malformed BTF).
+    #[error("BTF type [{id}] ({name}): {reason}")]
+    Type {
+        /// The type id.
+        id: u32,
+        /// The type, as C spells it.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// [`Options::arena_type`] named a type the object's BTF does not have.
+    #[error("the object's BTF has no struct, union or typedef named '{0}'")]
+    NoSuchType(String),
+    /// The object differs from the one the code was generated from.
+    #[error("object '{object}' is not the one this code was generated from: {reason}")]
+    Mismatch {
+        /// The object's name.
+        object: String,
+        /// The first difference.
+        reason: String,
+    },
+}
+
+/// What to generate besides the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    module: Option<String>,
+    embed: Option<String>,
+    arena_types: Vec<String>,
+}
+
+impl Options {
+    /// Names the generated module (default: the object's name).
+    pub fn module(&mut self, name: &str) -> &mut Self {
+        self.module = Some(name.to_string());
+        self
+    }
+
+    /// Embeds the object: the handle gets `OBJECT`
+    /// (`include_bytes!(path)`) and `Loader::embedded()`. `path` is
+    /// written into the generated code as it is, so it should be absolute
+    /// (as in `OUT_DIR`), or relative to the file that `include!`s it.
+    pub fn embed(&mut self, path: &str) -> &mut Self {
+        self.embed = Some(path.to_string());
+        self
+    }
+
+    /// Generates struct, union or typedef `name` even if no global or map
+    /// reaches it, as a type that lives in arena memory (its pointers are
+    /// arena pointers). For structures a program builds in the arena and
+    /// hands over through a `void *` or an integer.
+    pub fn arena_type(&mut self, name: &str) -> &mut Self {
+        self.arena_types.push(name.to_string());
+        self
+    }
+}
+
+/// The module of Rust types for `spec` (the `types` module of
+/// [`generate`], on its own): see the [module docs](self).
+///
+/// Errors: [`GenError`] for BTF that cannot be read or laid out.
+pub fn rust_types(spec: &ObjectSpec) -> Result<String, GenError> {
+    let m = layout::build(spec, &[])?;
+    let name = module_name(spec, &Options::default());
+    let mut out = header(spec);
+    out.push_str(&format!(
+        "/// The types of the BPF object `{}`.\n",
+        spec.name
+    ));
+    out.push_str(&format!("pub mod {name} {{\n"));
+    out.push_str(ALLOWS);
+    let body = emit::types(&m, 1);
+    if !body.is_empty() {
+        out.push('\n');
+        out.push_str(&body);
+    }
+    out.push_str("}\n");
+    Ok(out)
+}
+
+/// The whole module for `spec`: its types and the typed handle (see the
+/// [module docs](self)).
+///
+/// Errors: [`GenError`] for BTF that cannot be read or laid out, or an
+/// [`Options::arena_type`] the object does not have.
+pub fn generate(spec: &ObjectSpec, opts: &Options) -> Result<String, GenError> {
+    let m = layout::build(spec, &opts.arena_types)?;
+    let name = module_name(spec, opts);
+    let mut out = header(spec);
+    out.push_str(&format!(
+        "/// The BPF object `{}`: its types, and a typed handle (`Loader`, then `Loaded`).\n",
+        spec.name
+    ));
+    out.push_str(&format!("pub mod {name} {{\n"));
+    out.push_str(ALLOWS);
+    out.push('\n');
+    out.push_str(&handle::imports(&m, 1));
+    out.push_str("\n    pub use types::*;\n\n");
+    out.push_str("    /// The object's types, their layout checked when they compile.\n");
+    let body = emit::types(&m, 2);
+    if body.is_empty() {
+        out.push_str("    pub mod types {}\n");
+    } else {
+        out.push_str("    pub mod types {\n");
+        out.push_str(&body);
+        out.push_str("    }\n");
+    }
+    out.push('\n');
+    out.push_str(&handle::handle(spec, &m, opts.embed.as_deref(), 1));
+    out.push_str("}\n");
+    Ok(out)
+}
+
+/// Names the generated module uses for its own items and imports: a C
+/// type of one of these names gets `_2` appended.
+const RESERVED_TYPES: &[&str] = &[
+    "Arena",
+    "ArenaPtr",
+    "KernelArenaPtr",
+    "Loaded",
+    "LoadedObject",
+    "Loader",
+    "Map",
+    "ObjectLoader",
+    "ObjectSpec",
+    "Path",
+    "Program",
+    "Result",
+    "types",
+];
+
+/// The lints generated code is exempt from (C names, generated docs).
+const ALLOWS: &str = "    #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
+    #![allow(dead_code, missing_docs, unused_imports)]
+    #![allow(clippy::all, clippy::pedantic)]
+";
+
+fn header(spec: &ObjectSpec) -> String {
+    format!(
+        "// Generated by bpf-arena gen from the BTF of the object `{}`. Do not edit: regenerate.\n\n",
+        spec.name
+    )
+}
+
+fn module_name(spec: &ObjectSpec, opts: &Options) -> String {
+    let n = opts.module.as_deref().unwrap_or(&spec.name);
+    let n = names::ident(n);
+    if n.is_empty() { "object".into() } else { n }
+}
+
+/// Bits `shift .. shift + bits` of a little-endian byte array, as an
+/// unsigned number (bits past the array's end read as 0). Generated
+/// bitfield accessors whose storage is a byte array use it.
+pub fn bits_get<const N: usize>(bytes: &[u8; N], shift: u32, bits: u32) -> u64 {
+    let mut v = 0u64;
+    for i in 0..bits.min(64) {
+        let b = shift.saturating_add(i);
+        let byte = bytes.get((b / 8) as usize).copied().unwrap_or(0);
+        if (byte >> (b % 8)) & 1 != 0 {
+            v |= 1u64 << i;
+        }
+    }
+    v
+}
+
+/// Stores the low `bits` bits of `value` at bits `shift .. shift + bits`
+/// of a little-endian byte array, leaving the other bits as they are
+/// (bits past the array's end are dropped).
+pub fn bits_set<const N: usize>(bytes: &mut [u8; N], shift: u32, bits: u32, value: u64) {
+    for i in 0..bits.min(64) {
+        let b = shift.saturating_add(i);
+        if let Some(byte) = bytes.get_mut((b / 8) as usize) {
+            let m = 1u8 << (b % 8);
+            if (value >> i) & 1 != 0 {
+                *byte |= m;
+            } else {
+                *byte &= !m;
+            }
+        }
+    }
+}
+
+/// Checks an object against what generated code expects of it: the
+/// generated `Loader` runs one of these before using an object.
+#[derive(Debug)]
+pub struct Check<'a> {
+    spec: &'a ObjectSpec,
+    object: &'a str,
+    first: Option<String>,
+}
+
+impl<'a> Check<'a> {
+    /// A check of `spec` against the object generated code calls `object`.
+    pub fn new(spec: &'a ObjectSpec, object: &'a str) -> Check<'a> {
+        Check {
+            spec,
+            object,
+            first: None,
+        }
+    }
+
+    fn fail(&mut self, reason: String) {
+        self.first.get_or_insert(reason);
+    }
+
+    /// Global `name` must exist, in `section`, `size` bytes long.
+    pub fn global(&mut self, name: &str, section: &str, size: u64) {
+        let found: Vec<&VarSpec> = self.spec.variables().filter(|v| v.name == name).collect();
+        match found.as_slice() {
+            [] => self.fail(format!("it has no global variable '{name}'")),
+            [v] if v.section != section => self.fail(format!(
+                "global '{name}' is in section '{}', not '{section}'",
+                v.section
+            )),
+            [v] if v.size != size => {
+                self.fail(format!("global '{name}' is {} bytes, not {size}", v.size))
+            }
+            [_] => {}
+            _ => self.fail(format!("it has more than one global variable '{name}'")),
+        }
+    }
+
+    /// Program `name` must exist.
+    pub fn program(&mut self, name: &str) {
+        if self.spec.program(name).is_none() {
+            self.fail(format!("it has no program '{name}'"));
+        }
+    }
+
+    /// Map `name` must exist.
+    pub fn map(&mut self, name: &str) {
+        if self.spec.map(name).is_none() {
+            self.fail(format!("it has no map '{name}'"));
+        }
+    }
+
+    /// The first difference found, as [`GenError::Mismatch`].
+    pub fn finish(self) -> Result<(), GenError> {
+        match self.first {
+            None => Ok(()),
+            Some(reason) => Err(GenError::Mismatch {
+                object: self.object.to_string(),
+                reason,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_round_trip_across_bytes() {
+        let mut b = [0u8; 5];
+        bits_set(&mut b, 3, 29, 0x1abc_def1);
+        assert_eq!(bits_get(&b, 3, 29), 0x1abc_def1);
+        assert_eq!(b[0] & 0b111, 0, "bits below the field are kept");
+        bits_set(&mut b, 0, 3, 0b101);
+        assert_eq!(bits_get(&b, 3, 29), 0x1abc_def1);
+        assert_eq!(bits_get(&b, 0, 3), 0b101);
+        assert_eq!(bits_get(&b, 38, 10), 0, "past the end reads 0");
+        bits_set(&mut b, 39, 8, 0xff);
+        assert_eq!(bits_get(&b, 39, 1), 1);
+    }
+}
