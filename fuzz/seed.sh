@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 objs=(../bpf-asm/*.o ../bpf-asm/bad/*.o)
 c=corpus
-mkdir -p "$c"/{obj_parse,link,globals,btf,insn,kconfig,cli_args}
+mkdir -p "$c"/{obj_parse,link,globals,btf,insn,kconfig,cli_args,codegen}
 
 for o in "${objs[@]}"; do
     base=$(basename "$(dirname "$o")")_$(basename "$o")
@@ -32,6 +32,8 @@ for i in $(seq 0 31); do
     printf "\\x01${x}\\x00" >"$c/btf/seed_btf_$i"
     printf "\\x01${x}\\x01" >"$c/btf/seed_ext_$i"
     printf "\\x01${x}" >"$c/insn/seed_$i"
+    # codegen: [object index, options]: every option set, no edit.
+    printf "${x}\\x07" >"$c/codegen/seed_$i"
 done
 
 cfg='CONFIG_BPF=y
@@ -54,6 +56,8 @@ a run x.bpf.o --set a=-0x10 --get b --pages 4 --times 3 --ctx 0x0011 prog >"$c/c
 a probe >"$c/cli_args/probe"
 a --help >"$c/cli_args/help"
 a run --help >"$c/cli_args/run_help"
+a gen x.bpf.o --module m --embed /p.o --arena-type t >"$c/cli_args/gen"
+a gen x.bpf.o --types-only >"$c/cli_args/gen_types"
 
 for t in "$c"/*/; do
     echo "seeded $(basename "$t"): $(find "$t" -type f | wc -l) files"

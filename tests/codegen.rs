@@ -39,6 +39,7 @@ generated!(
     events_bench,
     externs,
     fixed_addr,
+    gen_names,
     htab,
     insns,
     layouts,
@@ -600,4 +601,29 @@ fn unknown_arena_type_and_malformed_btf_are_errors() {
     let btf = bad.btf.as_mut().unwrap();
     btf.truncate(btf.len() / 2);
     assert!(codegen::generate(&bad, &Options::default()).is_err());
+}
+
+#[test]
+fn names_that_collide_with_rust_are_renamed_and_work() {
+    // Types named like Rust items got `_2`, a primitive's name `_`,
+    // keywords are raw identifiers; the layout still holds (it compiled).
+    let h = gen_names::holder::default();
+    let _: (gen_names::Ok_2, gen_names::Loader_2, gen_names::size_of_2) = (h.ok, h.loader, h.so);
+    let _: gen_names::r#type = h.loader.t;
+    assert_eq!(gen_names::Some_2::MIN.0, i32::MIN);
+    assert_eq!(
+        format!("{:?}", gen_names::Some_2(0)),
+        "None",
+        "the first name of a value"
+    );
+    assert_eq!(gen_names::u8_::small.0, 255);
+    require_arena!();
+    let obj = gen_names::Loader::from_file(object("gen_names.bpf.o"))
+        .unwrap()
+        .load()
+        .unwrap();
+    assert_eq!(obj.touch().unwrap().run_syscall(&mut []).unwrap(), 0);
+    assert_eq!(obj.in_bss().unwrap().plain, 1);
+    assert_eq!(obj.in_arena().unwrap().plain, 2);
+    assert!(obj.holder_ptr().unwrap().is_null());
 }

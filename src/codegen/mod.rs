@@ -29,9 +29,10 @@
 //! is a raw identifier (`r#type`, or `self_` where Rust allows no raw
 //! form), a primitive's name gets a `_` (`typedef … u32` is `u32_`), and a
 //! name taken twice, or one the module uses itself (`Arena`, `ArenaPtr`,
-//! `KernelArenaPtr`, `Loaded`, `LoadedObject`, `Loader`, `Map`,
-//! `ObjectLoader`, `ObjectSpec`, `Path`, `Program`, `Result`, `types`),
-//! gets `_2`. Anonymous types are named after where they
+//! `KernelArenaPtr`, `Loaded`, `LoadedObject`, `Loader`, `Map`, `OBJECT`,
+//! `ObjectLoader`, `ObjectSpec`, `Path`, `Program`, `Result`, `check`,
+//! `size_of`, `types`, and the prelude's `AsRef`, `Default`, `Err`,
+//! `None`, `Ok`, `Option`, `Some`), gets `_2`. Anonymous types are named after where they
 //! are used: `node__anon_1` for the first anonymous member of `node`,
 //! `node__link` for the anonymous type of member `link`, `VAR_t` for a
 //! global's, `MAP_key` / `MAP_value` for a map's; a typedef of an
@@ -283,6 +284,7 @@ pub fn generate(spec: &ObjectSpec, opts: &Options) -> Result<String, GenError> {
 /// Names the generated module uses for its own items and imports: a C
 /// type of one of these names gets `_2` appended.
 const RESERVED_TYPES: &[&str] = &[
+    // The handle's and the types' own items and imports.
     "Arena",
     "ArenaPtr",
     "KernelArenaPtr",
@@ -290,12 +292,24 @@ const RESERVED_TYPES: &[&str] = &[
     "LoadedObject",
     "Loader",
     "Map",
+    "OBJECT",
     "ObjectLoader",
     "ObjectSpec",
     "Path",
     "Program",
     "Result",
+    "check",
+    "size_of",
     "types",
+    // Prelude names the generated code uses: a glob-imported type (or an
+    // enum's constructor) of that name would shadow them.
+    "AsRef",
+    "Default",
+    "Err",
+    "None",
+    "Ok",
+    "Option",
+    "Some",
 ];
 
 /// The lints generated code is exempt from (C names, generated docs).

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+/*
+ * Names that collide with Rust, for `bpf-arena gen`: types named like Rust
+ * keywords, primitives, prelude items and the generated module's own items,
+ * members named like keywords and like the generator's own fields, an
+ * enum with aliases and extreme values, a typedef'd enum, an empty struct,
+ * a struct only declared, a function pointer and a pointer outside the
+ * arena. tests/codegen.rs compiles what is generated for it; the program
+ * only touches the globals.
+ */
+#include "arena.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARENA);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 4);
+} arena SEC(".maps");
+
+typedef __u32 u32;
+typedef __u64 Result;
+struct type { u32 value; };
+struct Default { int fn; int self; int Self; int _; int __pad_0; };
+struct Ok { struct Default d; Result r; };
+struct Loader { struct type t; };
+struct size_of { char c; };
+struct empty {};
+struct opaque;
+enum Some { None = 0, Some_alias = 0, MIN = -2147483647 - 1, MAX = 2147483647 };
+typedef enum { E_A = 1, E_B = 2 } e_t;
+enum u8 : unsigned char { small = 255 };
+
+struct holder {
+	struct Ok ok;
+	struct Loader loader;
+	struct size_of so;
+	struct empty nothing;
+	struct opaque *op;
+	int (*callback)(int);
+	enum Some some;
+	e_t e;
+	enum u8 tiny;
+	u32 plain;
+};
+
+struct holder __arena in_arena;
+struct holder in_bss;
+struct holder __arena *__arena holder_ptr;
+
+SEC("syscall")
+int touch(void *ctx)
+{
+	in_bss.plain = 1;
+	in_arena.plain = 2;
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";
