@@ -794,6 +794,10 @@ fn help_for_the_tool_and_each_command() {
             &["attach", "--help"][..],
             "Usage: bpf-arena attach OBJECT [--set NAME=VALUE]... [--get NAME]... [--pages N]\n                        [--for SECONDS] [--iface NAME] [--cgroup PATH]\n                        [--ringbuf MAP]... [PROGRAM...]\n",
         ),
+        (
+            &["gen", "--help"][..],
+            "Usage: bpf-arena gen OBJECT [--module NAME] [--embed PATH] [--arena-type NAME]...\n                            [--types-only]\n",
+        ),
     ] {
         let out = ok(args);
         assert!(out.starts_with(needle), "{out}");
@@ -821,6 +825,8 @@ fn readme_examples_are_current() {
     };
     let inspect = ok(&["inspect", &obj("user_list.bpf.o")]);
     assert_eq!(block("inspect bpf-asm/user_list.bpf.o"), inspect);
+    let types = ok(&["gen", &obj("arena_list.bpf.o"), "--types-only"]);
+    assert_eq!(block("gen bpf-asm/arena_list.bpf.o --types-only"), types);
     // The README's probe output is from one kernel, named above the block
     // ("On Linux 6.18.44, as root:"). On that release it must match byte
     // for byte; on any other, the features, their order and the release
@@ -1622,6 +1628,72 @@ fn attach_registers_struct_ops_maps() {
             !available().split_whitespace().any(|n| n == cc),
             "{cc} after: {}",
             available()
+        );
+    }
+}
+
+/// `bpf-arena gen`: its options, and its errors (exit 1 for the object,
+/// 2 for usage) in one line each.
+#[test]
+fn gen_options_and_errors() {
+    let o = obj("arena_list.bpf.o");
+    let out = ok(&[
+        "gen",
+        &o,
+        "--module",
+        "lists",
+        "--embed",
+        "/abs/arena_list.bpf.o",
+    ]);
+    assert!(out.contains("pub mod lists {\n"), "{out}");
+    assert!(
+        out.contains("pub const OBJECT: &[u8] = include_bytes!(\"/abs/arena_list.bpf.o\");"),
+        "{out}"
+    );
+    assert!(out.contains("pub fn embedded() -> Result<Loader> {"));
+    let out = ok(&["gen", &obj("htab.bpf.o"), "--arena-type", "entry"]);
+    assert!(out.contains("pub struct entry {"), "{out}");
+    for (args, code, msg) in [
+        (
+            vec!["gen"],
+            2,
+            "bpf-arena: gen needs an OBJECT\n".to_string(),
+        ),
+        (
+            vec!["gen", &o, "--module", "no-dash"],
+            2,
+            "bpf-arena: --module: 'no-dash' is not a Rust identifier (letters, digits and _)\n"
+                .to_string(),
+        ),
+        (
+            vec!["gen", &o, "--types-only", "--embed", "x.o"],
+            2,
+            "bpf-arena: --embed is for the handle, which --types-only leaves out\n".to_string(),
+        ),
+        (
+            vec!["gen", &o, "--wat"],
+            2,
+            "bpf-arena: unknown option '--wat' for gen (see bpf-arena gen --help)\n".to_string(),
+        ),
+        (
+            vec!["gen", &o, "--arena-type", "nope"],
+            1,
+            format!(
+                "bpf-arena: {o}: invalid BTF: the object's BTF has no struct, union or typedef named 'nope'\n"
+            ),
+        ),
+        (
+            vec!["gen", "/nonexistent.bpf.o"],
+            1,
+            "bpf-arena: open failed for /nonexistent.bpf.o: ENOENT".to_string(),
+        ),
+    ] {
+        let (c, out, err) = cli(&args);
+        assert_eq!(c, code, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}");
+        assert!(
+            err.starts_with(&msg) && err.ends_with('\n') && err.lines().count() == 1,
+            "{args:?}: {err}"
         );
     }
 }
