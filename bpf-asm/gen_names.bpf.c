@@ -24,6 +24,8 @@ struct Ok { struct Default d; Result r; };
 struct Loader { struct type t; };
 struct size_of { char c; };
 struct empty {};
+typedef struct same same;
+struct same { int x; };
 struct opaque;
 enum Some { None = 0, Some_alias = 0, MIN = -2147483647 - 1, MAX = 2147483647 };
 typedef enum { E_A = 1, E_B = 2 } e_t;
@@ -40,6 +42,7 @@ struct holder {
 	e_t e;
 	enum u8 tiny;
 	u32 plain;
+	same s;
 };
 
 struct holder __arena in_arena;

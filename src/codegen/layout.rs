@@ -507,6 +507,15 @@ impl<'a> Builder<'a> {
                             | kind::FLOAT
                     ) {
                         self.name_anon(id, "")?;
+                        // `typedef struct foo foo;` says nothing new: the
+                        // struct's own name stands for both.
+                        let same = matches!(
+                            tk,
+                            kind::STRUCT | kind::UNION | kind::ENUM | kind::ENUM64 | kind::FWD
+                        ) && self.btf.name(target)? == self.btf.name(id)?;
+                        if same {
+                            self.naming_typedefs.insert(id);
+                        }
                         if !self.naming_typedefs.contains(&id) {
                             self.emit.insert(id);
                         }

@@ -19,7 +19,7 @@ pub mod gen_names {
         use ::bpf_arena::arena::ArenaPtr;
         use ::core::mem::{offset_of, size_of};
 
-        /// `struct holder` (72 bytes, in arena memory).
+        /// `struct holder` (80 bytes, in arena memory).
         #[repr(C)]
         #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct holder {
@@ -36,10 +36,12 @@ pub mod gen_names {
             pub tiny: u8_,
             pub __pad_1: [u8; 3],
             pub plain: u32,
+            pub s: same,
+            pub __pad_2: [u8; 4],
         }
 
         const _: () = {
-            assert!(size_of::<holder>() == 72);
+            assert!(size_of::<holder>() == 80);
             assert!(offset_of!(holder, ok) == 0);
             assert!(offset_of!(holder, loader) == 32);
             assert!(offset_of!(holder, so) == 36);
@@ -52,6 +54,8 @@ pub mod gen_names {
             assert!(offset_of!(holder, tiny) == 64);
             assert!(offset_of!(holder, __pad_1) == 65);
             assert!(offset_of!(holder, plain) == 68);
+            assert!(offset_of!(holder, s) == 72);
+            assert!(offset_of!(holder, __pad_2) == 76);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -313,14 +317,35 @@ pub mod gen_names {
 
         // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
         unsafe impl ::bpf_arena::arena::Plain for u8_ {}
+
+        /// `struct same` (4 bytes, in arena memory).
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub struct same {
+            pub x: i32,
+        }
+
+        const _: () = {
+            assert!(size_of::<same>() == 4);
+            assert!(offset_of!(same, x) == 0);
+        };
+
+        // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
+        unsafe impl ::bpf_arena::arena::Plain for same {}
+
+        impl Default for same {
+            fn default() -> Self {
+                ::bpf_arena::arena::zeroed()
+            }
+        }
     }
 
     /// Checks that `spec` has every global variable (in the same section, of the same size),
     /// program and map this module was generated for.
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "gen_names");
-        c.global("in_bss", ".bss", 72);
-        c.global("in_arena", ".addr_space.1", 72);
+        c.global("in_bss", ".bss", 80);
+        c.global("in_arena", ".addr_space.1", 80);
         c.global("holder_ptr", ".addr_space.1", 8);
         c.program("touch");
         c.map("arena");
