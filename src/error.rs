@@ -172,11 +172,15 @@ impl From<ObjError> for Error {
 }
 
 /// Generation errors are [`Error::Invalid`]: `what` is "object" when an
-/// object does not match the code generated for it, "BTF" otherwise.
+/// object does not match the code generated for it, "arena type" for a
+/// type asked for that the object does not define, "BTF" otherwise.
 impl From<crate::codegen::GenError> for Error {
     fn from(e: crate::codegen::GenError) -> Self {
         let what = match e {
             crate::codegen::GenError::Mismatch { .. } => "object",
+            crate::codegen::GenError::NoSuchType(_) | crate::codegen::GenError::OnlyDeclared(_) => {
+                "arena type"
+            }
             _ => "BTF",
         };
         Error::Invalid {

@@ -1679,7 +1679,14 @@ fn gen_options_and_errors() {
             vec!["gen", &o, "--arena-type", "nope"],
             1,
             format!(
-                "bpf-arena: {o}: invalid BTF: the object's BTF has no struct, union or typedef named 'nope'\n"
+                "bpf-arena: {o}: invalid arena type: the object's BTF has no struct, union or typedef named 'nope'\n"
+            ),
+        ),
+        (
+            vec!["gen", &o, "--types-only", "--arena-type", "nope"],
+            1,
+            format!(
+                "bpf-arena: {o}: invalid arena type: the object's BTF has no struct, union or typedef named 'nope'\n"
             ),
         ),
         (

@@ -596,6 +596,19 @@ fn unknown_arena_type_and_malformed_btf_are_errors() {
         e.to_string(),
         "the object's BTF has no struct, union or typedef named 'no_such_struct'"
     );
+    // Options apply to the types-only form too.
+    o.types_only();
+    assert_eq!(codegen::generate(&spec, &o).unwrap_err(), e);
+    // A struct the BTF only declares has no layout to generate.
+    let names = ObjectSpec::from_file(&object("gen_names.bpf.o")).unwrap();
+    let mut o = Options::default();
+    o.arena_type("opaque");
+    let e = codegen::generate(&names, &o).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("the object's BTF only declares 'opaque' (a forward declaration"),
+        "{e}"
+    );
     // BTF cut short is an error, never a panic.
     let mut bad = spec.clone();
     let btf = bad.btf.as_mut().unwrap();

@@ -192,8 +192,9 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
         }
         o.line("");
         o.doc(&format!(
-            "The initial value of `{}` ({where_}) as the object has it now.",
-            a.g.name
+            "The initial value of `{}` ({where_}) as the object has it now.{}",
+            a.g.name,
+            raw_note(a.g)
         ));
         o.open(&format!("pub fn {}(&self) -> Result<{}>", a.get, a.rust));
         o.line(&format!("self.0.global({:?})", a.g.name));
@@ -239,7 +240,11 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
             Home::Data(DataKind::Kconfig) => "as the loader filled it in from the kernel",
             Home::Data(_) => "read from its map's mapping",
         };
-        o.doc(&format!("`{}` ({where_}), {how}.", a.g.name));
+        o.doc(&format!(
+            "`{}` ({where_}), {how}.{}",
+            a.g.name,
+            raw_note(a.g)
+        ));
         o.open(&format!("pub fn {}(&self) -> Result<{}>", a.get, a.rust));
         o.line(&format!("self.0.global({:?})", a.g.name));
         o.close("");
@@ -292,6 +297,17 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
     }
     o.close("");
     o.text
+}
+
+/// For a global that is a pointer outside the arena (a `u64`): what it
+/// points to.
+fn raw_note(g: &super::layout::Global) -> String {
+    match &g.ty {
+        super::layout::Ty::Raw(what) => format!(
+            "\nA pointer to {what} (a `u64`: BTF does not say it points into the arena; if it\ndoes, `ArenaPtr::from_addr` of it reads through the arena)."
+        ),
+        _ => String::new(),
+    }
 }
 
 fn describe_home(g: &super::layout::Global) -> String {

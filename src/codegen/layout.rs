@@ -240,6 +240,9 @@ pub(crate) fn build(spec: &ObjectSpec, arena_types: &[String]) -> Result<Model, 
             .into_iter()
             .find_map(|k| b.btf.find_by_name(k, name));
         let Some(id) = found else {
+            if b.btf.find_by_name(kind::FWD, name).is_some() {
+                return Err(GenError::OnlyDeclared(name.clone()));
+            }
             return Err(GenError::NoSuchType(name.clone()));
         };
         b.reach(id, true)?;

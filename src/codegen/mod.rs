@@ -66,7 +66,11 @@
 //!   union, enum or number; a typedef of a pointer or array is used
 //!   expanded, since what it becomes depends on where it lies.
 //! - `FWD` (declared, never defined): an opaque zero-sized struct, for
-//!   pointers; when the object also defines the struct, the definition.
+//!   pointers only (it is not `Plain`, so it is never read); when the
+//!   object also defines the struct, the definition. clang writes a struct
+//!   reached only through a pointer member this way: a global of the
+//!   struct's own type (a pointer-typed global is enough) makes it write
+//!   the struct in full.
 //! - `INT`: `u8`…`u128`, `i8`…`i128` by size and sign; `_Bool` is `u8`
 //!   (any byte is then valid); a size Rust has no integer for is a byte
 //!   array. `FLOAT`: `f32`, `f64`, other sizes a byte array.
@@ -96,7 +100,8 @@
 //! every program and map present; an object built from other sources is
 //! an error naming the difference, not a wrong read later. With
 //! [`Options::embed`], `Loader::embedded()` uses the bytes compiled into
-//! the program. Before the load, each global (not `.kconfig`) has a typed
+//! the program. Every variable of the object's sections gets accessors,
+//! `static` ones included. Before the load, each global (not `.kconfig`) has a typed
 //! getter and `set_` method; `Loader::load` gives a `Loaded`, where each
 //! global has a typed getter (read from the mapping or the arena), a
 //! `set_` method for `.bss`, `.data` and arena globals, and for arena
@@ -181,6 +186,12 @@ pub enum GenError {
     /// [`Options::arena_type`] named a type the object's BTF does not have.
     #[error("the object's BTF has no struct, union or typedef named '{0}'")]
     NoSuchType(String),
+    /// [`Options::arena_type`] named a type the object's BTF only declares
+    /// (a forward declaration, without its layout).
+    #[error(
+        "the object's BTF only declares '{0}' (a forward declaration, without its members: clang writes a struct reached only through a pointer member so; give the struct a global of its own)"
+    )]
+    OnlyDeclared(String),
     /// The object differs from the one the code was generated from.
     #[error("object '{object}' is not the one this code was generated from: {reason}")]
     Mismatch {
@@ -197,6 +208,7 @@ pub struct Options {
     module: Option<String>,
     embed: Option<String>,
     arena_types: Vec<String>,
+    types_only: bool,
 }
 
 impl Options {
@@ -215,6 +227,13 @@ impl Options {
         self
     }
 
+    /// Generates only the types, without the handle ([`rust_types`], with
+    /// the other options); [`Options::embed`] is then unused.
+    pub fn types_only(&mut self) -> &mut Self {
+        self.types_only = true;
+        self
+    }
+
     /// Generates struct, union or typedef `name` even if no global or map
     /// reaches it, as a type that lives in arena memory (its pointers are
     /// arena pointers). For structures a program builds in the arena and
@@ -227,11 +246,17 @@ impl Options {
 
 /// The module of Rust types for `spec` (the `types` module of
 /// [`generate`], on its own): see the [module docs](self).
+/// [`generate`] with [`Options::types_only`] is the same with options.
 ///
 /// Errors: [`GenError`] for BTF that cannot be read or laid out.
 pub fn rust_types(spec: &ObjectSpec) -> Result<String, GenError> {
-    let m = layout::build(spec, &[])?;
-    let name = module_name(spec, &Options::default());
+    let mut opts = Options::default();
+    opts.types_only();
+    generate(spec, &opts)
+}
+
+fn types_only(spec: &ObjectSpec, m: &layout::Model, opts: &Options) -> String {
+    let name = module_name(spec, opts);
     let mut out = header(spec);
     out.push_str(&format!(
         "/// The types of the BPF object `{}`.\n",
@@ -239,13 +264,13 @@ pub fn rust_types(spec: &ObjectSpec) -> Result<String, GenError> {
     ));
     out.push_str(&format!("pub mod {name} {{\n"));
     out.push_str(ALLOWS);
-    let body = emit::types(&m, 1);
+    let body = emit::types(m, 1);
     if !body.is_empty() {
         out.push('\n');
         out.push_str(&body);
     }
     out.push_str("}\n");
-    Ok(out)
+    out
 }
 
 /// The whole module for `spec`: its types and the typed handle (see the
@@ -255,6 +280,9 @@ pub fn rust_types(spec: &ObjectSpec) -> Result<String, GenError> {
 /// [`Options::arena_type`] the object does not have.
 pub fn generate(spec: &ObjectSpec, opts: &Options) -> Result<String, GenError> {
     let m = layout::build(spec, &opts.arena_types)?;
+    if opts.types_only {
+        return Ok(types_only(spec, &m, opts));
+    }
     let name = module_name(spec, opts);
     let mut out = header(spec);
     out.push_str(&format!(

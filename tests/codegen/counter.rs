@@ -86,6 +86,8 @@ pub mod counter {
         }
 
         /// The initial value of `counter` (in `.bss`) as the object has it now.
+        /// A pointer to typedef __u64 (a `u64`: BTF does not say it points into the arena; if it
+        /// does, `ArenaPtr::from_addr` of it reads through the arena).
         pub fn counter(&self) -> Result<u64> {
             self.0.global("counter")
         }
@@ -123,6 +125,8 @@ pub mod counter {
         }
 
         /// `counter` (in `.bss`), read from its map's mapping.
+        /// A pointer to typedef __u64 (a `u64`: BTF does not say it points into the arena; if it
+        /// does, `ArenaPtr::from_addr` of it reads through the arena).
         pub fn counter(&self) -> Result<u64> {
             self.0.global("counter")
         }

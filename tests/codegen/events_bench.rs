@@ -109,6 +109,8 @@ pub mod events_bench {
         }
 
         /// The initial value of `table` (in `.bss`) as the object has it now.
+        /// A pointer to struct slot (a `u64`: BTF does not say it points into the arena; if it
+        /// does, `ArenaPtr::from_addr` of it reads through the arena).
         pub fn table(&self) -> Result<u64> {
             self.0.global("table")
         }
@@ -179,6 +181,8 @@ pub mod events_bench {
         }
 
         /// `table` (in `.bss`), read from its map's mapping.
+        /// A pointer to struct slot (a `u64`: BTF does not say it points into the arena; if it
+        /// does, `ArenaPtr::from_addr` of it reads through the arena).
         pub fn table(&self) -> Result<u64> {
             self.0.global("table")
         }

@@ -214,26 +214,15 @@ pub mod gen_names {
             }
         }
 
-        /// `struct opaque`: only declared in the object's BTF, so opaque. clang describes a struct
-        /// reached only through a pointer member this way: a global (or a pointer-typed
-        /// global) of the struct's own type makes it describe the struct in full.
+        /// `struct opaque`: only declared in the object's BTF, so opaque: its size is unknown (not
+        /// `Plain`, so never read; `ArenaPtr::add` on it steps 0 bytes: cast the pointer to a
+        /// type you know). clang describes a struct reached only through a pointer member
+        /// this way: a global (or a pointer-typed global) of the struct's own type makes it
+        /// describe the struct in full.
         #[repr(C)]
         #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct opaque {
             _opaque: [u8; 0],
-        }
-
-        const _: () = {
-            assert!(size_of::<opaque>() == 0);
-        };
-
-        // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
-        unsafe impl ::bpf_arena::arena::Plain for opaque {}
-
-        impl Default for opaque {
-            fn default() -> Self {
-                ::bpf_arena::arena::zeroed()
-            }
         }
 
         /// `enum Some` (4 bytes): a value BPF stores is kept whether or not it is named.

@@ -128,6 +128,8 @@ pub mod htab {
         }
 
         /// The initial value of `bump` (in `.bss`) as the object has it now.
+        /// A pointer to char (a `u64`: BTF does not say it points into the arena; if it
+        /// does, `ArenaPtr::from_addr` of it reads through the arena).
         pub fn bump(&self) -> Result<u64> {
             self.0.global("bump")
         }
@@ -197,6 +199,8 @@ pub mod htab {
         }
 
         /// `bump` (in `.bss`), read from its map's mapping.
+        /// A pointer to char (a `u64`: BTF does not say it points into the arena; if it
+        /// does, `ArenaPtr::from_addr` of it reads through the arena).
         pub fn bump(&self) -> Result<u64> {
             self.0.global("bump")
         }

@@ -198,25 +198,20 @@ fn probe() -> String {
 fn gen_code(a: args::GenArgs) -> Result<(), Fail> {
     let spec = load_spec(&a.object)?;
     let fail = |e: bpf_arena::codegen::GenError| path_error(&a.object, bpf_arena::Error::from(e));
-    let text = if a.types_only {
-        let mut spec = spec;
-        if let Some(m) = &a.module {
-            spec.name = m.clone();
-        }
-        bpf_arena::codegen::rust_types(&spec).map_err(fail)?
-    } else {
-        let mut opts = bpf_arena::codegen::Options::default();
-        if let Some(m) = &a.module {
-            opts.module(m);
-        }
-        if let Some(e) = &a.embed {
-            opts.embed(e);
-        }
-        for t in &a.arena_types {
-            opts.arena_type(t);
-        }
-        bpf_arena::codegen::generate(&spec, &opts).map_err(fail)?
-    };
+    let mut opts = bpf_arena::codegen::Options::default();
+    if let Some(m) = &a.module {
+        opts.module(m);
+    }
+    if let Some(e) = &a.embed {
+        opts.embed(e);
+    }
+    for t in &a.arena_types {
+        opts.arena_type(t);
+    }
+    if a.types_only {
+        opts.types_only();
+    }
+    let text = bpf_arena::codegen::generate(&spec, &opts).map_err(fail)?;
     emit(&text);
     Ok(())
 }
