@@ -202,12 +202,18 @@ fn golden_files_are_formatted_as_rustfmt_leaves_them() {
     let out = match out {
         Ok(o) => o,
         Err(e) => {
+            // The kernel matrix's guests have no toolchain; everywhere else
+            // (CI's host run included) strict mode needs rustfmt.
+            let in_matrix = std::env::var_os("BPF_ARENA_REPORT").is_some();
             common::report(
                 "SKIP",
                 "golden_files_are_formatted_as_rustfmt_leaves_them",
                 &format!("no rustfmt ({e}): install it with rustup component add rustfmt"),
             );
-            assert!(!common::strict(), "rustfmt is needed in strict mode");
+            assert!(
+                in_matrix || !common::strict(),
+                "rustfmt is needed in strict mode"
+            );
             return;
         }
     };

@@ -1,8 +1,8 @@
-//! `bpf-arena`: probe, inspect, run, show, attach. Output is an interface: keep it
+//! `bpf-arena`: probe, inspect, run, show, attach, gen. Output is an interface: keep it
 //! byte-exact. Exit status: 0 success, 1 object/kernel problem, 2 usage.
 //! The arguments are parsed by [`args`] (pure and total); `run`, `show` and
 //! `attach` load objects through [`load`]; `show` lives in [`show`],
-//! `attach` in [`attach`].
+//! `attach` in [`attach`]; `gen` prints `bpf_arena::codegen`'s text.
 
 use bpf_arena::features::probe_all;
 use bpf_arena::obj::ObjectSpec;
