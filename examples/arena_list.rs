@@ -5,35 +5,23 @@
 //! through the crate's typed arena pointers, compares that sum with the one
 //! BPF computes, deletes the list and checks the sum is 0 again.
 //!
+//! The types and the handle come from the object's BTF: `bpf-arena gen
+//! bpf-asm/arena_list.bpf.o` wrote `tests/codegen/arena_list.rs` (`struct
+//! node` and `struct list_head` as `#[repr(C)]` types whose layout is
+//! checked when they compile, and one method per global, program and map).
+//!
 //! `cargo run --release --example arena_list -- 1000` (default 1000; the
 //! arena grows to fit, up to 4 GiB).
 
-use bpf_arena::arena::{ArenaPtr, Plain};
-use bpf_arena::loader::ObjectLoader;
+use bpf_arena::Program;
 
-/// `struct node { struct node __arena *next; __u64 value; }`
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct Node {
-    next: ArenaPtr<Node>,
-    value: u64,
-}
-// SAFETY: two 8-byte fields, no padding, every bit pattern valid.
-unsafe impl Plain for Node {}
-
-/// `struct list_head { struct node __arena *first; __u64 len; }`, the
-/// `__arena` global `list`.
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct ListHead {
-    first: ArenaPtr<Node>,
-    len: u64,
-}
-// SAFETY: two 8-byte fields, no padding, every bit pattern valid.
-unsafe impl Plain for ListHead {}
+include!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/codegen/arena_list.rs"
+));
 
 /// Nodes per page: the BPF allocator keeps 16 bytes of each page to chain it.
-const NODES_PER_PAGE: u64 = (4096 - 16) / std::mem::size_of::<Node>() as u64;
+const NODES_PER_PAGE: u64 = (4096 - 16) / std::mem::size_of::<arena_list::node>() as u64;
 
 /// Runs the demo; any error is printed as one line (`arena_list: …`), never as a
 /// `Debug` dump, so a kernel without arenas reads "needs Linux 6.9".
@@ -59,40 +47,36 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("at most {max} elements (a 4 GiB arena)").into());
     }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf-asm/arena_list.bpf.o");
-    let mut loader = ObjectLoader::from_file(path)?;
+    let mut loader = arena_list::Loader::from_file(path)?;
     // Pages for the nodes, plus the NULL page, the globals page and slack.
     let pages = n.div_ceil(NODES_PER_PAGE) + 3;
-    let declared = loader.spec().map("arena").map_or(0, |m| m.max_entries) as u64;
+    let declared = loader
+        .inner()
+        .spec()
+        .map("arena")
+        .map_or(0, |m| m.max_entries) as u64;
     if pages > declared {
-        loader.set_arena_pages(pages as u32)?;
+        loader.inner_mut().set_arena_pages(pages as u32)?;
     }
-    loader.set_global("cnt", n as u32)?;
+    loader.set_cnt(n as u32)?;
     let obj = loader.load()?;
-    let arena = obj.arena().ok_or("the object has no arena")?;
+    let arena = obj.arena()?;
     println!(
         "arena_list: {n} elements; arena of {} pages at {:#x}, __arena globals at offset {:#x}",
         arena.pages(),
         arena.base(),
-        obj.arena_globals_offset().unwrap_or(0)
+        obj.inner().arena_globals_offset().unwrap_or(0)
     );
 
-    let run = |name: &str| -> Result<(), Box<dyn std::error::Error>> {
-        let ret = obj.program(name)?.run_syscall(&mut [])?;
-        if ret != 0 {
-            return Err(format!("{name} returned {ret}").into());
-        }
-        Ok(())
-    };
     let expected = n * n.saturating_sub(1) / 2;
-    run("arena_list_add")?;
+    call(obj.arena_list_add()?)?;
 
     // Walk the list BPF built: list.first is an __arena global.
     let walk = || -> Result<(u64, u64), bpf_arena::Error> {
-        let head: ListHead = arena.read(obj.arena_global::<ListHead>("list")?)?;
-        let mut p = head.first;
+        let mut p = obj.list()?.first;
         let (mut count, mut sum) = (0, 0);
         while !p.is_null() {
-            let node = arena.read(p)?;
+            let node: arena_list::node = arena.read(p)?;
             count += 1;
             sum += node.value;
             p = node.next;
@@ -103,25 +87,32 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "sum of the list walked from user space: {user_sum} ({count} nodes; expected {expected})"
     );
-    let head: ListHead = arena.read(obj.arena_global::<ListHead>("list")?)?;
-    check(head.len == n, "list.len counts the nodes")?;
+    check(obj.list()?.len == n, "list.len counts the nodes")?;
     check(user_sum == expected && count == n, "user-space walk")?;
 
-    run("arena_list_sum")?;
-    let bpf_sum: u64 = obj.global("list_sum")?;
-    let arena_sum: u64 = obj.global("arena_sum")?;
+    call(obj.arena_list_sum()?)?;
+    let (bpf_sum, arena_sum) = (obj.list_sum()?, obj.arena_sum()?);
     println!(
         "sum computed by BPF: {bpf_sum} (__arena global arena_sum: {arena_sum}; expected {expected})"
     );
     check(bpf_sum == expected && arena_sum == expected, "BPF sum")?;
 
-    run("arena_list_del")?;
-    run("arena_list_sum")?;
-    let after: u64 = obj.global("list_sum")?;
+    call(obj.arena_list_del()?)?;
+    call(obj.arena_list_sum()?)?;
+    let after = obj.list_sum()?;
     let (left, _) = walk()?;
     println!("sum after deletion: {after} ({left} nodes left; expected 0)");
     check(after == 0 && left == 0, "deletion")?;
     println!("ok");
+    Ok(())
+}
+
+/// Runs a syscall program once; it returns 0 when it succeeded.
+fn call(prog: &Program) -> Result<(), Box<dyn std::error::Error>> {
+    let ret = prog.run_syscall(&mut [])?;
+    if ret != 0 {
+        return Err(format!("{} returned {ret}", prog.name()).into());
+    }
     Ok(())
 }
 

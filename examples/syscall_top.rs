@@ -25,28 +25,25 @@
 //! `getpid` in bursts; at the end the example checks that BPF counted every
 //! one of those calls, and exits non-zero if not.
 //!
+//! `struct slot`, the table's type (`[slot; 4096]`) and the typed handle
+//! come from the object's BTF: `bpf-arena gen bpf-asm/syscall_top.bpf.o`
+//! wrote `tests/codegen/syscall_top.rs`.
+//!
 //! `cargo run --release --example syscall_top -- 2` (seconds; default 3).
 //! Needs root (or `CAP_BPF` + `CAP_PERFMON`) and Linux 6.10.
 
-use bpf_arena::arena::{Arena, ArenaPtr, Plain};
+use bpf_arena::arena::{Arena, ArenaPtr};
 use bpf_arena::features::{Feature, Support, probe};
-use bpf_arena::loader::ObjectLoader;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// `struct slot { __u32 pid; __u32 nr; __u64 count; }`: a free slot has
-/// pid 0 and nr 0.
-#[derive(Clone, Copy, Debug)]
-#[repr(C)]
-struct Slot {
-    pid: u32,
-    nr: u32,
-    count: u64,
-}
-// SAFETY: 4 + 4 + 8 bytes, no padding, every bit pattern valid.
-unsafe impl Plain for Slot {}
+include!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/codegen/syscall_top.rs"
+));
+use syscall_top::slot;
 
 /// Runs the demo; any error is printed as one line (`syscall_top: …`).
 fn main() -> std::process::ExitCode {
@@ -72,15 +69,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     require(Feature::ArenaAtomics, "atomics on arena memory")?;
 
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf-asm/syscall_top.bpf.o");
-    let obj = ObjectLoader::from_file(path)?.load()?;
-    let arena = obj.arena().ok_or("the object has no arena")?;
-    // The table: an array of slots starting at the __arena global `table`.
-    let slots =
-        obj.variable("table").ok_or("no global 'table'")?.size / std::mem::size_of::<Slot>() as u64;
-    let table = obj.arena_global_at::<Slot>("table", 0)?;
-    let overflow = obj.arena_global::<u64>("overflow")?;
+    let obj = syscall_top::Loader::from_file(path)?.load()?;
+    let arena = obj.arena()?;
+    // The table: the __arena global `table`, a `[slot; 4096]`.
+    let table = obj.table_ptr()?;
+    let slots = len(table);
 
-    let link = obj.attach("syscall_top")?;
+    // Where it attaches comes from its section (tp_btf/sys_enter).
+    let link = obj.inner().attach(obj.syscall_top()?.name())?;
     println!(
         "syscall_top: counting every system call for {seconds} s into a {slots}-slot table in the arena at {:#x}",
         table.addr()
@@ -108,9 +104,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     for second in 1..=seconds {
         std::thread::sleep(Duration::from_secs(1));
         let t = Instant::now();
-        let entries = walk(arena, table, slots)?;
+        let entries = walk(arena, table)?;
         let took = t.elapsed();
-        let mut rows: Vec<(Slot, u64)> = entries
+        let mut rows: Vec<(slot, u64)> = entries
             .iter()
             .map(|s| {
                 (
@@ -123,7 +119,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "\n[{second} s] {} entries, {} events that found the table full; {slots} slots walked in {took:.1?}",
             entries.len(),
-            arena.read(overflow)?
+            obj.overflow()?
         );
         println!(
             "  {:>7}  {:<16}  {:>4} {:<16}  {:>10}  {:>10}",
@@ -149,7 +145,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let made = calls.load(Ordering::Relaxed);
     let me = std::process::id();
     let getpid = libc::SYS_getpid as u32;
-    let counted = walk(arena, table, slots)?
+    let counted = walk(arena, table)?
         .iter()
         .find(|s| (s.pid, s.nr) == (me, getpid))
         .map_or(0, |s| s.count);
@@ -158,7 +154,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // that CPU (an interrupt, or a task preempting it), and counts it as a
     // recursion miss of the program (any process's event): those may be
     // missing. A few more getpid calls of this process are tolerated.
-    let misses = obj.program("syscall_top")?.info()?.recursion_misses;
+    let misses = obj.syscall_top()?.info()?.recursion_misses;
     if made == 0 || counted.saturating_add(misses) < made || counted > made + 1000 {
         return Err(format!(
             "the load thread made {made} getpid calls, but the table holds {counted} for (pid {me}, syscall {getpid}), and the program missed {misses} events"
@@ -175,18 +171,24 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The table's used slots, read in place from the arena: one relaxed load
-/// per 8 bytes, no system call. (A slot claimed a moment ago may show its
-/// key with a count of 0.)
-fn walk(arena: &Arena, table: ArenaPtr<Slot>, slots: u64) -> bpf_arena::Result<Vec<Slot>> {
+/// The table's used slots (a free slot has pid 0 and nr 0), read in place
+/// from the arena: one relaxed load per 8 bytes, no system call. (A slot
+/// claimed a moment ago may show its key with a count of 0.)
+fn walk<const N: usize>(arena: &Arena, table: ArenaPtr<[slot; N]>) -> bpf_arena::Result<Vec<slot>> {
+    let first = table.cast::<slot>();
     let mut used = Vec::new();
-    for i in 0..slots {
-        let s = arena.read(table.add(i))?;
+    for i in 0..N as u64 {
+        let s = arena.read(first.add(i))?;
         if s.pid != 0 {
             used.push(s);
         }
     }
     Ok(used)
+}
+
+/// The number of slots, as the generated type has it.
+fn len<const N: usize>(_: ArenaPtr<[slot; N]>) -> usize {
+    N
 }
 
 /// The process name from `/proc/PID/comm`, or `?` once it has exited.

@@ -114,29 +114,49 @@
 //!
 //! # Using it from `build.rs`
 //!
+//! The build script compiles the BPF source when clang is installed, else
+//! takes an object committed next to it (so that a machine without clang
+//! still builds), and generates the module into `OUT_DIR` with the object
+//! embedded:
+//!
 //! ```no_run
 //! // build.rs of a crate with bpf/probe.bpf.c and a committed bpf/probe.bpf.o
 //! use std::path::PathBuf;
 //! use std::process::Command;
 //!
-//! fn main() {
-//!     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-//!     let src = "bpf/probe.bpf.c";
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let (src, committed) = ("bpf/probe.bpf.c", "bpf/probe.bpf.o");
 //!     println!("cargo:rerun-if-changed={src}");
-//!     // Build the object when clang is there, else use the committed one.
-//!     let built = out.join("probe.bpf.o");
-//!     let ok = Command::new("clang-19")
-//!         .args(["--target=bpf", "-mcpu=v4", "-O2", "-g", "-c", src, "-o"])
-//!         .arg(&built)
-//!         .status()
-//!         .is_ok_and(|s| s.success());
-//!     let object = if ok { built } else { PathBuf::from("bpf/probe.bpf.o") };
-//!     let object = std::fs::canonicalize(object).unwrap();
-//!     let spec = bpf_arena::obj::ObjectSpec::from_file(&object).unwrap();
+//!     println!("cargo:rerun-if-changed={committed}");
+//!     println!("cargo:rerun-if-env-changed=PATH"); // which clang there is
+//!     let out = PathBuf::from(std::env::var("OUT_DIR")?);
+//!     let runs = |c: &str| {
+//!         let version = Command::new(c).arg("--version").output();
+//!         version.is_ok_and(|o| o.status.success())
+//!     };
+//!     let object = match ["clang-19", "clang"].into_iter().find(|c| runs(c)) {
+//!         Some(clang) => {
+//!             let built = out.join("probe.bpf.o");
+//!             // (-I for your headers; -fdebug-prefix-map to keep paths out)
+//!             let status = Command::new(clang)
+//!                 .args(["--target=bpf", "-mcpu=v4", "-O2", "-g", "-c", src, "-o"])
+//!                 .arg(&built)
+//!                 .status()?;
+//!             if !status.success() {
+//!                 return Err(format!("{clang} failed on {src}").into());
+//!             }
+//!             built
+//!         }
+//!         None => PathBuf::from(committed),
+//!     };
+//!     // Absolute: the generated code include_bytes!s it from OUT_DIR.
+//!     let object = std::fs::canonicalize(&object)?;
+//!     let spec = bpf_arena::obj::ObjectSpec::from_file(&object)?;
 //!     let mut opts = bpf_arena::codegen::Options::default();
-//!     opts.embed(object.to_str().unwrap());
-//!     let code = bpf_arena::codegen::generate(&spec, &opts).unwrap();
-//!     std::fs::write(out.join("probe.rs"), code).unwrap();
+//!     opts.embed(object.to_str().ok_or("the object's path is not UTF-8")?);
+//!     let code = bpf_arena::codegen::generate(&spec, &opts)?;
+//!     std::fs::write(out.join("probe.rs"), code)?;
+//!     Ok(())
 //! }
 //! ```
 //!
@@ -148,6 +168,11 @@
 //!
 //! let obj = probe::Loader::embedded()?.load()?;
 //! ```
+//!
+//! The repository's `examples/gen-build` package is this recipe, built and
+//! run by CI (`cargo run --manifest-path examples/gen-build/Cargo.toml`);
+//! its build script also names the file in every error and takes the
+//! compiler from `BPF_CLANG` (`none` for the committed object).
 
 #![forbid(unsafe_code)]
 #![deny(
