@@ -5,7 +5,8 @@
  * members named like keywords and like the generator's own fields, an
  * enum with aliases and extreme values, a typedef'd enum, an empty struct,
  * a struct only declared, a function pointer and a pointer outside the
- * arena. tests/codegen.rs compiles what is generated for it; the program
+ * arena; and names long enough to push every generated line past
+ * rustfmt's widths (the generated text must still be what rustfmt leaves). tests/codegen.rs compiles what is generated for it; the program
  * only touches the globals.
  */
 #include "arena.h"
@@ -31,6 +32,21 @@ enum Some { None = 0, Some_alias = 0, MIN = -2147483647 - 1, MAX = 2147483647 };
 typedef enum { E_A = 1, E_B = 2 } e_t;
 enum u8 : unsigned char { small = 255 };
 
+#define LONG_STRUCT a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths
+struct LONG_STRUCT {
+	int a_field_whose_name_is_long_enough_to_push_the_assertion_past_sixty_columns;
+	char short_one;
+	long long a_field_whose_name_is_so_long_that_even_the_offset_of_arguments_alone_are_past_sixty;
+	unsigned int a_bitfield_with_a_long_name_that_pushes_the_accessor_signature_past_width : 3;
+	union {
+		int a_union_member_whose_name_is_long_enough_to_break_the_debug_field_call;
+		char b;
+	} u;
+};
+enum a_long_enum_name_for_generated_constants_to_be_long {
+	AN_ENUMERATOR_WHOSE_NAME_IS_LONG_ENOUGH_TO_PUSH_THE_CONSTANT_PAST_THE_WIDTH = 1,
+};
+
 struct holder {
 	struct Ok ok;
 	struct Loader loader;
@@ -48,6 +64,14 @@ struct holder {
 struct holder __arena in_arena;
 struct holder in_bss;
 struct holder __arena *__arena holder_ptr;
+struct LONG_STRUCT __arena a_global_variable_whose_name_is_long_enough_for_the_chain_width;
+enum a_long_enum_name_for_generated_constants_to_be_long long_enum_global;
+
+SEC("syscall")
+int a_program_whose_name_is_long_enough_to_break_its_lines(void *ctx)
+{
+	return 0;
+}
 
 SEC("syscall")
 int touch(void *ctx)

@@ -50,13 +50,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut loader = arena_list::Loader::from_file(path)?;
     // Pages for the nodes, plus the NULL page, the globals page and slack.
     let pages = n.div_ceil(NODES_PER_PAGE) + 3;
-    let declared = loader
-        .inner()
-        .spec()
-        .map("arena")
-        .map_or(0, |m| m.max_entries) as u64;
-    if pages > declared {
-        loader.inner_mut().set_arena_pages(pages as u32)?;
+    if pages > u64::from(loader.arena_pages()) {
+        loader.set_arena_pages(pages as u32)?;
     }
     loader.set_cnt(n as u32)?;
     let obj = loader.load()?;

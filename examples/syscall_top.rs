@@ -73,10 +73,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let arena = obj.arena()?;
     // The table: the __arena global `table`, a `[slot; 4096]`.
     let table = obj.table_ptr()?;
-    let slots = len(table);
+    let slots = obj.table()?.len();
 
     // Where it attaches comes from its section (tp_btf/sys_enter).
-    let link = obj.inner().attach(obj.syscall_top()?.name())?;
+    let link = obj.attach_syscall_top()?;
     println!(
         "syscall_top: counting every system call for {seconds} s into a {slots}-slot table in the arena at {:#x}",
         table.addr()
@@ -175,20 +175,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// from the arena: one relaxed load per 8 bytes, no system call. (A slot
 /// claimed a moment ago may show its key with a count of 0.)
 fn walk<const N: usize>(arena: &Arena, table: ArenaPtr<[slot; N]>) -> bpf_arena::Result<Vec<slot>> {
-    let first = table.cast::<slot>();
-    let mut used = Vec::new();
-    for i in 0..N as u64 {
-        let s = arena.read(first.add(i))?;
-        if s.pid != 0 {
-            used.push(s);
-        }
-    }
-    Ok(used)
-}
-
-/// The number of slots, as the generated type has it.
-fn len<const N: usize>(_: ArenaPtr<[slot; N]>) -> usize {
-    N
+    Ok(arena
+        .read(table)?
+        .into_iter()
+        .filter(|s| s.pid != 0)
+        .collect())
 }
 
 /// The process name from `/proc/PID/comm`, or `?` once it has exited.

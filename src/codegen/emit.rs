@@ -7,6 +7,23 @@ use super::names::bare;
 /// `rustfmt`'s default line width.
 const WIDTH: usize = 100;
 
+/// `rustfmt`'s default `fn_call_width`: the arguments of a call on one line.
+const CALL_WIDTH: usize = 60;
+
+/// `rustfmt`'s default `chain_width`: a method chain on one line.
+const CHAIN_WIDTH: usize = 60;
+
+/// A method call whose first argument is a C name (see [`Out::named_call`]).
+pub(crate) struct NamedCall<'a> {
+    /// The receiver (`self.0`).
+    pub recv: &'a str,
+    pub method: &'a str,
+    /// The C name, written as a string literal.
+    pub name: &'a str,
+    /// The arguments after the name, with their leading `, `.
+    pub rest: &'a str,
+}
+
 /// Text with an indentation level.
 pub(crate) struct Out {
     pub text: String,
@@ -32,9 +49,13 @@ impl Out {
         self.text.push('\n');
     }
 
-    /// `s {`, then one level deeper.
+    /// `s {` (`{` alone for an empty `s`), then one level deeper.
     pub(crate) fn open(&mut self, s: &str) {
-        self.line(&format!("{s} {{"));
+        if s.is_empty() {
+            self.line("{");
+        } else {
+            self.line(&format!("{s} {{"));
+        }
         self.depth = self.depth.saturating_add(1);
     }
 
@@ -60,16 +81,204 @@ impl Out {
         self.depth.saturating_mul(4).saturating_add(s.len())
     }
 
-    /// `assert!(COND);`, broken the way rustfmt breaks a call that does
-    /// not fit on one line.
-    fn assert(&mut self, cond: &str) {
+    /// `assert!(offset_of!(T, FIELD) == N);` (or `size_of`), laid out as
+    /// rustfmt lays out a call-like macro: one line while its argument is
+    /// within rustfmt's 60-column call width (and the line within 100),
+    /// else the argument on its own line, and `offset_of!`'s own arguments
+    /// one per line when they exceed 60 columns too.
+    fn assert(&mut self, ty: &str, field: Option<&str>, value: u64) {
+        let (cond, inner) = match field {
+            Some(f) => (
+                format!("offset_of!({ty}, {f}) == {value}"),
+                Some(format!("{ty}, {f}")),
+            ),
+            None => (format!("size_of::<{ty}>() == {value}"), None),
+        };
         let one = format!("assert!({cond});");
-        if self.width(&one) <= WIDTH {
+        if cond.len() <= CALL_WIDTH && self.width(&one) <= WIDTH {
+            self.line(&one);
+            return;
+        }
+        self.open_paren("assert!(");
+        match (field, inner) {
+            (Some(f), Some(inner)) if inner.len() > CALL_WIDTH || self.width(&cond) > WIDTH => {
+                self.open_paren("offset_of!(");
+                self.line(&format!("{ty},"));
+                self.line(f);
+                self.close_paren(&format!(") == {value}"));
+            }
+            _ => self.line(&cond),
+        }
+        self.close_paren(");");
+    }
+
+    /// `CALLEE(ARGS)TAIL` laid out as rustfmt lays out a function call: on
+    /// one line while the arguments are within 60 columns and the line
+    /// within 100, else one argument per line with a trailing comma.
+    pub(crate) fn call(&mut self, callee: &str, args: &[String], tail: &str) {
+        let joined = args.join(", ");
+        let one = format!("{callee}({joined}){tail}");
+        if joined.len() <= CALL_WIDTH && self.width(&one) <= WIDTH {
+            self.line(&one);
+            return;
+        }
+        self.open_paren(&format!("{callee}("));
+        for a in args {
+            self.line(&format!("{a},"));
+        }
+        self.close_paren(&format!("){tail}"));
+    }
+
+    /// `LEAD RECV.METHOD("NAME"REST)TAIL`, a method call whose first
+    /// argument is a C name: on one line while the chain is within
+    /// rustfmt's 60-column chain width, else with the name bound first
+    /// (`let name = "NAME";`), which rustfmt has no reason to rewrap.
+    pub(crate) fn named_call(&mut self, lead: &str, call: NamedCall<'_>, tail: &str) {
+        let NamedCall {
+            recv,
+            method,
+            name,
+            rest,
+        } = call;
+        let q = tail.starts_with('?');
+        let chain = format!(
+            "{recv}.{method}({name:?}{rest}){}",
+            if q { "?" } else { "" }
+        );
+        let one = format!("{lead}{recv}.{method}({name:?}{rest}){tail}");
+        if chain.len() <= CHAIN_WIDTH && self.width(&one) <= WIDTH {
             self.line(&one);
         } else {
-            self.open_paren("assert!(");
-            self.line(cond);
-            self.close_paren(");");
+            self.assign("let name", &format!("{name:?}"));
+            self.line(&format!("{lead}{recv}.{method}(name{rest}){tail}"));
+        }
+    }
+
+    /// Opens `impl TRAIT for TY {` (`body` false: writes the empty impl
+    /// `{}`), with `for TY` and the braces on lines of their own when the
+    /// line would pass 100 columns, as rustfmt does.
+    pub(crate) fn impl_for(&mut self, head: &str, ty: &str, body: bool) {
+        let one = format!("{head} for {ty} {{{}", if body { "" } else { "}" });
+        // rustfmt measures an impl header without its indentation.
+        if format!("{head} for {ty} {{").len() <= WIDTH {
+            if body {
+                self.open(&format!("{head} for {ty}"));
+            } else {
+                self.line(&one);
+            }
+            return;
+        }
+        self.line(head);
+        self.depth = self.depth.saturating_add(1);
+        self.line(&format!("for {ty}"));
+        self.depth = self.depth.saturating_sub(1);
+        self.line("{");
+        if body {
+            self.depth = self.depth.saturating_add(1);
+        } else {
+            self.line("}");
+        }
+    }
+
+    /// `LEFT = RIGHT;` (a `type` alias, a `const`), with `RIGHT;` on the
+    /// next line when the line would pass 100 columns.
+    pub(crate) fn assign(&mut self, left: &str, right: &str) {
+        let one = format!("{left} = {right};");
+        // Broken only when that makes the value fit, as rustfmt does.
+        let below = self.depth.saturating_add(1).saturating_mul(4) + right.len() + 1;
+        if self.width(&one) <= WIDTH || below > WIDTH {
+            self.line(&one);
+        } else {
+            self.line(&format!("{left} ="));
+            self.depth = self.depth.saturating_add(1);
+            self.line(&format!("{right};"));
+            self.depth = self.depth.saturating_sub(1);
+        }
+    }
+
+    /// A struct field `NAME: TY,`, with the type on the next line when the
+    /// line would pass 100 columns.
+    pub(crate) fn field(&mut self, name: &str, ty: &str) {
+        let one = format!("{name}: {ty},");
+        let below = self.depth.saturating_add(1).saturating_mul(4) + ty.len() + 1;
+        if self.width(&one) <= WIDTH || below > WIDTH {
+            self.line(&one);
+        } else {
+            self.line(&format!("{name}:"));
+            self.depth = self.depth.saturating_add(1);
+            self.line(&format!("{ty},"));
+            self.depth = self.depth.saturating_sub(1);
+        }
+    }
+
+    /// `LEFT: TY = VALUE;` (an associated constant): one line, or the
+    /// value on the next line, or the type and the value each on a line of
+    /// their own, whichever rustfmt would pick for the width.
+    pub(crate) fn constant(&mut self, left: &str, ty: &str, value: &str) {
+        let head = format!("{left}: {ty}");
+        if self.width(&format!("{head} =")) <= WIDTH {
+            self.assign(&head, value);
+            return;
+        }
+        self.line(&format!("{left}:"));
+        self.depth = self.depth.saturating_add(1);
+        self.line(&format!("{ty} ="));
+        self.line(&format!("{value};"));
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// `MACRO!(ARGS)TAIL`: as [`Out::call`], without the trailing comma a
+    /// macro's arguments do not get.
+    pub(crate) fn macro_call(&mut self, callee: &str, args: &[String], tail: &str) {
+        let joined = args.join(", ");
+        let one = format!("{callee}({joined}){tail}");
+        if joined.len() <= CALL_WIDTH && self.width(&one) <= WIDTH {
+            self.line(&one);
+            return;
+        }
+        self.open_paren(&format!("{callee}("));
+        let n = args.len();
+        for (i, a) in args.iter().enumerate() {
+            let comma = if i.saturating_add(1) < n { "," } else { "" };
+            self.line(&format!("{a}{comma}"));
+        }
+        self.close_paren(&format!("){tail}"));
+    }
+
+    /// Opens `HEAD(PARAMS)RET {`: one line within 100 columns, else one
+    /// parameter per line with a trailing comma, as rustfmt does.
+    pub(crate) fn sig(&mut self, head: &str, params: &[&str], ret: &str) {
+        let one = format!("{head}({}){ret}", params.join(", "));
+        if self.width(&format!("{one} {{")) <= WIDTH {
+            self.open(&one);
+            return;
+        }
+        self.open_paren(&format!("{head}("));
+        for p in params {
+            self.line(&format!("{p},"));
+        }
+        self.depth = self.depth.saturating_sub(1);
+        let close = format!("){ret}");
+        match ret
+            .strip_prefix(" -> Result<")
+            .and_then(|r| r.strip_suffix('>'))
+        {
+            // `) -> Result<LONG>` past 100 columns: the generic argument on
+            // a line of its own.
+            Some(inner) if self.width(&close) > WIDTH => {
+                self.line(") -> Result<");
+                self.depth = self.depth.saturating_add(1);
+                self.line(&format!("{inner},"));
+                self.depth = self.depth.saturating_sub(1);
+                self.open(">");
+            }
+            // rustfmt puts the brace on a line of its own when the last
+            // line and ` {` pass the width left after the indentation.
+            _ if self.width(&close).saturating_add(2) > WIDTH.saturating_sub(self.depth * 4) => {
+                self.line(&close);
+                self.open("");
+            }
+            _ => self.open(&close),
         }
     }
 
@@ -245,18 +454,21 @@ fn emit_item(o: &mut Out, m: &Model, item: &Item) {
                 o.close("");
             }
             o.line("");
-            o.open(&format!("impl ::core::fmt::Debug for {}", item.name));
+            o.impl_for("impl ::core::fmt::Debug", &item.name, true);
             o.open("fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result");
-            o.line(&format!(
-                "let mut d = f.debug_struct({:?});",
-                bare(&item.name)
-            ));
+            let call = NamedCall {
+                recv: "f",
+                method: "debug_struct",
+                name: bare(&item.name),
+                rest: "",
+            };
+            o.named_call("let mut d = ", call, ";");
             for u in members {
-                o.line(&format!(
-                    "d.field({:?}, &self.{}());",
-                    bare(&u.name),
-                    u.name
-                ));
+                let args = [
+                    format!("{:?}", bare(&u.name)),
+                    format!("&self.{}()", u.name),
+                ];
+                o.call("d.field", &args, ";");
             }
             o.line("d.finish()");
             o.close("");
@@ -274,28 +486,32 @@ fn emit_item(o: &mut Out, m: &Model, item: &Item) {
             if !values.is_empty() {
                 o.open(&format!("impl {}", item.name));
                 for (n, v, _) in values {
-                    o.line(&format!(
-                        "pub const {n}: {} = {}({v});",
-                        item.name, item.name
-                    ));
+                    o.constant(
+                        &format!("pub const {n}"),
+                        &item.name,
+                        &format!("{}({v})", item.name),
+                    );
                 }
                 o.close("");
                 o.line("");
             }
-            o.open(&format!("impl ::core::fmt::Debug for {}", item.name));
+            o.impl_for("impl ::core::fmt::Debug", &item.name, true);
             o.open("fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result");
             let firsts: Vec<_> = values.iter().filter(|(_, _, first)| *first).collect();
             if firsts.is_empty() {
-                o.line(&format!(
-                    "write!(f, \"{}({{}})\", self.0)",
-                    bare(&item.name)
-                ));
+                let fmt = format!("{:?}", format!("{}({{}})", bare(&item.name)));
+                o.macro_call("write!", &["f".into(), fmt, "self.0".into()], "");
             } else {
                 o.open("match self.0");
                 for (n, v, _) in firsts {
-                    o.line(&format!("{v} => f.write_str({:?}),", bare(n)));
+                    o.call(
+                        &format!("{v} => f.write_str"),
+                        &[format!("{:?}", bare(n))],
+                        ",",
+                    );
                 }
-                o.line(&format!("v => write!(f, \"{}({{v}})\"),", bare(&item.name)));
+                let fmt = format!("{:?}", format!("{}({{v}})", bare(&item.name)));
+                o.macro_call("v => write!", &["f".into(), fmt], ",");
                 o.close("");
             }
             o.close("");
@@ -305,10 +521,7 @@ fn emit_item(o: &mut Out, m: &Model, item: &Item) {
             o.line(
                 "// SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.",
             );
-            o.line(&format!(
-                "unsafe impl ::bpf_arena::arena::Plain for {} {{}}",
-                item.name
-            ));
+            o.impl_for("unsafe impl ::bpf_arena::arena::Plain", &item.name, false);
         }
         Body::Typedef { target } => {
             o.doc(&format!("`{}`.", item.c_name));
@@ -332,18 +545,18 @@ fn emit_field(o: &mut Out, m: &Model, f: &Field) {
     if let Some(d) = &f.doc {
         o.doc(d);
     }
-    o.line(&format!("pub {}: {},", f.name, ty(m, &f.ty)));
+    o.field(&format!("pub {}", f.name), &ty(m, &f.ty));
 }
 
-/// The compile-time checks of an item's size and field offsets.
+/// The compile-time checks of an item's size and field offsets, on a
+/// short alias of the item's name (`T`, or `U` for a type named `T`).
 fn assertions(o: &mut Out, item: &Item, fields: &[Field]) {
+    let alias = if item.name == "T" { "U" } else { "T" };
     o.open("const _: () =");
-    o.assert(&format!("size_of::<{}>() == {}", item.name, item.size));
+    o.assign(&format!("type {alias}"), &item.name);
+    o.assert(alias, None, item.size);
     for f in fields {
-        o.assert(&format!(
-            "offset_of!({}, {}) == {}",
-            item.name, f.name, f.offset
-        ));
+        o.assert(alias, Some(&f.name), f.offset);
     }
     o.close(";");
     o.line("");
@@ -353,12 +566,9 @@ fn plain_and_default(o: &mut Out, item: &Item) {
     o.line(
         "// SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.",
     );
-    o.line(&format!(
-        "unsafe impl ::bpf_arena::arena::Plain for {} {{}}",
-        item.name
-    ));
+    o.impl_for("unsafe impl ::bpf_arena::arena::Plain", &item.name, false);
     o.line("");
-    o.open(&format!("impl Default for {}", item.name));
+    o.impl_for("impl Default", &item.name, true);
     o.open("fn default() -> Self");
     o.line("::bpf_arena::arena::zeroed()");
     o.close("");
@@ -442,7 +652,11 @@ fn bit_accessors(o: &mut Out, m: &Model, b: &BitMember, first: &mut bool) {
         b.bit_offset,
         b.shift
     ));
-    o.open(&format!("pub fn {}(&self) -> {rt}", b.name));
+    o.sig(
+        &format!("pub fn {}", b.name),
+        &["&self"],
+        &format!(" -> {rt}"),
+    );
     o.line(&bit_get_expr(m, b, storage));
     o.close("");
     o.line("");
@@ -451,10 +665,12 @@ fn bit_accessors(o: &mut Out, m: &Model, b: &BitMember, first: &mut bool) {
         bare(&b.name),
         b.bits
     ));
-    o.open(&format!(
-        "pub fn set_{}(&mut self, value: {rt})",
-        bare(&b.name)
-    ));
+    let value_param = format!("value: {rt}");
+    o.sig(
+        &format!("pub fn set_{}", bare(&b.name)),
+        &["&mut self", &value_param],
+        "",
+    );
     let value = match &b.ret {
         BitRet::Enum { .. } => "value.0",
         _ => "value",
@@ -489,14 +705,12 @@ fn flex_accessor(o: &mut Out, m: &Model, f: &Flex, first: &mut bool) {
         "A pointer to element `i` of the flexible array `{}` of the struct at\n`this` (a user-form pointer: read it with `Arena::read`).",
         bare(&f.field)
     ));
-    o.open(&format!(
-        "pub fn {}_at(this: ArenaPtr<Self>, i: u64) -> ArenaPtr<{elem}>",
-        bare(&f.field)
-    ));
-    o.line(&format!(
-        "this.byte_add({}).cast::<{elem}>().add(i)",
-        f.offset
-    ));
+    o.sig(
+        &format!("pub fn {}_at", bare(&f.field)),
+        &["this: ArenaPtr<Self>", "i: u64"],
+        &format!(" -> ArenaPtr<{elem}>"),
+    );
+    o.line(&format!("this.byte_add({}).cast().add(i)", f.offset));
     o.close("");
 }
 
@@ -522,7 +736,11 @@ fn union_accessors(o: &mut Out, m: &Model, item: &Item, u: &UnionMember, first: 
         bare(&u.name),
         u.offset
     ));
-    o.open(&format!("pub fn {}(&self) -> {t}", u.name));
+    o.sig(
+        &format!("pub fn {}", u.name),
+        &["&self"],
+        &format!(" -> {t}"),
+    );
     o.line(&format!(
         "::bpf_arena::arena::read_at::<_, {n}, {}>(&self.bytes)",
         u.offset
@@ -533,10 +751,12 @@ fn union_accessors(o: &mut Out, m: &Model, item: &Item, u: &UnionMember, first: 
         "Sets member `{}`; the bytes it does not cover keep their value.",
         bare(&u.name)
     ));
-    o.open(&format!(
-        "pub fn set_{}(&mut self, value: {t})",
-        bare(&u.name)
-    ));
+    let value_param = format!("value: {t}");
+    o.sig(
+        &format!("pub fn set_{}", bare(&u.name)),
+        &["&mut self", &value_param],
+        "",
+    );
     o.line(&format!(
         "::bpf_arena::arena::write_at::<_, {n}, {}>(&mut self.bytes, value);",
         u.offset

@@ -1,13 +1,14 @@
 //! The text of the typed object handle: `Loader` (before the load) and
 //! `Loaded` (after it), one method per global variable, program and map.
 
-use super::emit::{Out, ty};
+use super::emit::{NamedCall, Out, ty};
 use super::layout::{Home, Model};
 use super::names::{Scope, bare, ident};
-use crate::obj::{DataKind, MapOrigin, ObjectSpec};
+use crate::obj::{AttachTarget, DataKind, MapOrigin, Needs, ObjectSpec};
 
 /// Methods of `Loader` that globals must step around.
 const LOADER_METHODS: &[&str] = &[
+    "arena_pages",
     "from_bytes",
     "from_file",
     "from_spec",
@@ -16,6 +17,7 @@ const LOADER_METHODS: &[&str] = &[
     "inner_mut",
     "into_inner",
     "load",
+    "set_arena_pages",
 ];
 
 /// Methods of `Loaded` that globals, programs and maps must step around.
@@ -43,8 +45,8 @@ pub(crate) fn imports(m: &Model, depth: usize) -> String {
         many => format!("use ::bpf_arena::arena::{{{}}};", many.join(", ")),
     });
     o.line("use ::bpf_arena::map::Map;");
-    o.line("use ::bpf_arena::obj::ObjectSpec;");
-    o.line("use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};");
+    o.line("use ::bpf_arena::obj::{Iface, ObjectSpec};");
+    o.line("use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};");
     o.line("use ::std::path::Path;");
     o.text
 }
@@ -93,6 +95,16 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
         .iter()
         .map(|p| (after.claim(ident(p)), *p))
         .collect();
+    // Programs whose section says where they attach: `attach_NAME`.
+    let attaches: Vec<(String, &str, AttachTarget)> = spec
+        .programs
+        .iter()
+        .filter_map(|p| {
+            let t = AttachTarget::from_section(&p.section, p.prog_type).ok()?;
+            let name = after.claim(format!("attach_{}", bare(&ident(&p.name))));
+            Some((name, p.name.as_str(), t))
+        })
+        .collect();
     let map_names: Vec<(String, &str, bool)> = maps
         .iter()
         .map(|(n, a)| (after.claim(ident(n)), *n, *a))
@@ -105,20 +117,24 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
     o.open("fn check(spec: &ObjectSpec) -> Result<()>");
     let checks = accs.len() + programs.len() + maps.len();
     let mutable = if checks == 0 { "" } else { "mut " };
-    o.line(&format!(
-        "let {mutable}c = ::bpf_arena::codegen::Check::new(spec, {obj:?});"
-    ));
+    o.call(
+        &format!("let {mutable}c = ::bpf_arena::codegen::Check::new"),
+        &["spec".into(), format!("{obj:?}")],
+        ";",
+    );
     for a in &accs {
-        o.line(&format!(
-            "c.global({:?}, {:?}, {});",
-            a.g.name, a.g.section, a.g.size
-        ));
+        let args = [
+            format!("{:?}", a.g.name),
+            format!("{:?}", a.g.section),
+            a.g.size.to_string(),
+        ];
+        o.call("c.global", &args, ";");
     }
     for p in &programs {
-        o.line(&format!("c.program({p:?});"));
+        o.call("c.program", &[format!("{p:?}")], ";");
     }
     for (n, _) in &maps {
-        o.line(&format!("c.map({n:?});"));
+        o.call("c.map", &[format!("{n:?}")], ";");
     }
     o.line("Ok(c.finish()?)");
     o.close("");
@@ -126,9 +142,8 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
 
     if let Some(path) = embed {
         o.doc("The object's bytes, embedded in the program when it was built.");
-        o.line(&format!(
-            "pub const OBJECT: &[u8] = include_bytes!({path:?});"
-        ));
+        let args = [format!("{path:?}")];
+        o.macro_call("pub const OBJECT: &[u8] = include_bytes!", &args, ";");
         o.line("");
     }
 
@@ -142,10 +157,13 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
     o.doc(
         "Parses the object from its bytes and checks it against this module (an object\nbuilt from other sources is an error naming what differs).",
     );
-    o.open("pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader>");
-    o.line(&format!(
-        "Loader::from_spec(ObjectSpec::parse({obj:?}, bytes)?)"
-    ));
+    o.open("pub fn from_bytes(bytes: &[u8]) -> Result<Loader>");
+    o.call(
+        "let spec = ObjectSpec::parse",
+        &[format!("{obj:?}"), "bytes".into()],
+        "?;",
+    );
+    o.line("Loader::from_spec(spec)");
     o.close("");
     o.line("");
     o.doc("Reads the object file at `path`, then as [`Loader::from_bytes`].");
@@ -185,6 +203,22 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
     o.open("pub fn load(&self) -> Result<Loaded>");
     o.line("self.0.load().map(Loaded)");
     o.close("");
+    if let Some(arena) = spec.arena_map().and_then(|i| spec.maps.get(i)) {
+        let name = &arena.name;
+        o.line("");
+        o.doc(&format!(
+            "The arena's size in pages (`max_entries` of map `{name}`, as declared or set)."
+        ));
+        o.open("pub fn arena_pages(&self) -> u32");
+        o.line("self.0.arena_pages().unwrap_or(0)");
+        o.close("");
+        o.line("");
+        o.doc("Sets the arena's size in pages ([`ObjectLoader::set_arena_pages`]).");
+        o.open("pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self>");
+        o.line("self.0.set_arena_pages(pages)?;");
+        o.line("Ok(self)");
+        o.close("");
+    }
     for a in &accs {
         let where_ = describe_home(a.g);
         if matches!(a.g.home, Home::Data(DataKind::Kconfig)) {
@@ -196,20 +230,23 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
             a.g.name,
             raw_note(a.g)
         ));
-        o.open(&format!("pub fn {}(&self) -> Result<{}>", a.get, a.rust));
-        o.line(&format!("self.0.global({:?})", a.g.name));
+        let ret = format!(" -> Result<{}>", a.rust);
+        o.sig(&format!("pub fn {}", a.get), &["&self"], &ret);
+        o.named_call("", global_call("global", &a.g.name, ""), "");
         o.close("");
         o.line("");
         o.doc(&format!(
             "Sets the initial value of `{}` ({where_}).",
             a.g.name
         ));
-        let sig = format!(
-            "pub fn {}(&mut self, value: {}) -> Result<&mut Self>",
-            a.set, a.rust
+        let value = format!("value: {}", a.rust);
+        let params = ["&mut self", value.as_str()];
+        o.sig(
+            &format!("pub fn {}", a.set),
+            &params,
+            " -> Result<&mut Self>",
         );
-        o.open(&sig);
-        o.line(&format!("self.0.set_global({:?}, value)?;", a.g.name));
+        o.named_call("", global_call("set_global", &a.g.name, ", value"), "?;");
         o.line("Ok(self)");
         o.close("");
     }
@@ -245,8 +282,9 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
             a.g.name,
             raw_note(a.g)
         ));
-        o.open(&format!("pub fn {}(&self) -> Result<{}>", a.get, a.rust));
-        o.line(&format!("self.0.global({:?})", a.g.name));
+        let ret = format!(" -> Result<{}>", a.rust);
+        o.sig(&format!("pub fn {}", a.get), &["&self"], &ret);
+        o.named_call("", global_call("global", &a.g.name, ""), "");
         o.close("");
         if matches!(
             a.g.home,
@@ -254,11 +292,10 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
         ) {
             o.line("");
             o.doc(&format!("Sets `{}` ({where_}).", a.g.name));
-            o.open(&format!(
-                "pub fn {}(&self, value: {}) -> Result<()>",
-                a.set, a.rust
-            ));
-            o.line(&format!("self.0.set_global({:?}, value)", a.g.name));
+            let value = format!("value: {}", a.rust);
+            let params = ["&self", value.as_str()];
+            o.sig(&format!("pub fn {}", a.set), &params, " -> Result<()>");
+            o.named_call("", global_call("set_global", &a.g.name, ", value"), "");
             o.close("");
         }
         if a.g.home == Home::Arena {
@@ -267,31 +304,70 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
                 "Where `{}` lies in the arena (user form), to read parts of it or pass it on.",
                 a.g.name
             ));
-            o.open(&format!(
-                "pub fn {}(&self) -> Result<ArenaPtr<{}>>",
-                a.ptr, a.rust
-            ));
-            o.line(&format!("self.0.arena_global({:?})", a.g.name));
+            let ret = format!(" -> Result<ArenaPtr<{}>>", a.rust);
+            o.sig(&format!("pub fn {}", a.ptr), &["&self"], &ret);
+            o.named_call("", global_call("arena_global", &a.g.name, ""), "");
             o.close("");
         }
     }
     for (rust, name) in &prog_names {
         o.line("");
         o.doc(&format!("Program `{name}`."));
-        o.open(&format!("pub fn {rust}(&self) -> Result<&Program>"));
-        o.line(&format!("self.0.program({name:?})"));
+        o.sig(
+            &format!("pub fn {rust}"),
+            &["&self"],
+            " -> Result<&Program>",
+        );
+        o.named_call("", global_call("program", name, ""), "");
+        o.close("");
+    }
+    for (rust, name, target) in &attaches {
+        o.line("");
+        match target.needs() {
+            Needs::Nothing => {
+                o.doc(&format!(
+                    "Attaches program `{name}` where its section says (`{target}`); detached when the\n`Link` is dropped."
+                ));
+                o.sig(&format!("pub fn {rust}"), &["&self"], " -> Result<Link>");
+                o.named_call("", global_call("attach", name, ""), "");
+            }
+            Needs::Iface => {
+                o.doc(&format!(
+                    "Attaches program `{name}` (`{}`) to network interface `iface`; detached when the\n`Link` is dropped.",
+                    target.kind()
+                ));
+                let params = ["&self", "iface: &str"];
+                o.sig(&format!("pub fn {rust}"), &params, " -> Result<Link>");
+                o.line(&format!("let name = {name:?};"));
+                o.line("let target = self.0.attach_target(name)?;");
+                o.line("let target = target.with_iface(Iface::Name(iface.to_string()));");
+                o.line("self.0.attach_to(name, &target)");
+            }
+            Needs::Cgroup => {
+                o.doc(&format!(
+                    "Attaches program `{name}` (`{}`) to the cgroup v2 directory `cgroup`; detached\nwhen the `Link` is dropped.",
+                    target.kind()
+                ));
+                let params = ["&self", "cgroup: impl AsRef<Path>"];
+                o.sig(&format!("pub fn {rust}"), &params, " -> Result<Link>");
+                o.line(&format!("let name = {name:?};"));
+                o.line("let target = self.0.attach_target(name)?;");
+                o.line("let target = target.with_cgroup(cgroup.as_ref());");
+                o.line("self.0.attach_to(name, &target)");
+            }
+        }
         o.close("");
     }
     for (rust, name, is_arena) in &map_names {
         o.line("");
         if *is_arena {
             o.doc(&format!("The arena (map `{name}`)."));
-            o.open(&format!("pub fn {rust}(&self) -> Result<&Arena>"));
+            o.sig(&format!("pub fn {rust}"), &["&self"], " -> Result<&Arena>");
             o.line("self.0.require_arena()");
         } else {
             o.doc(&format!("Map `{name}`."));
-            o.open(&format!("pub fn {rust}(&self) -> Result<&Map>"));
-            o.line(&format!("self.0.require_map({name:?})"));
+            o.sig(&format!("pub fn {rust}"), &["&self"], " -> Result<&Map>");
+            o.named_call("", global_call("require_map", name, ""), "");
         }
         o.close("");
     }
@@ -307,6 +383,16 @@ fn raw_note(g: &super::layout::Global) -> String {
             "\nA pointer to {what} (a `u64`: BTF does not say it points into the arena; if it\ndoes, `ArenaPtr::from_addr` of it reads through the arena)."
         ),
         _ => String::new(),
+    }
+}
+
+/// `self.0.METHOD("NAME"REST)`.
+fn global_call<'a>(method: &'a str, name: &'a str, rest: &'a str) -> NamedCall<'a> {
+    NamedCall {
+        recv: "self.0",
+        method,
+        name,
+        rest,
     }
 }
 

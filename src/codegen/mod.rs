@@ -29,7 +29,8 @@
 //! is a raw identifier (`r#type`, or `self_` where Rust allows no raw
 //! form), a primitive's name gets a `_` (`typedef … u32` is `u32_`), and a
 //! name taken twice, or one the module uses itself (`Arena`, `ArenaPtr`,
-//! `KernelArenaPtr`, `Loaded`, `LoadedObject`, `Loader`, `Map`, `OBJECT`,
+//! `Iface`, `KernelArenaPtr`, `Link`, `Loaded`, `LoadedObject`, `Loader`,
+//! `Map`, `OBJECT`,
 //! `ObjectLoader`, `ObjectSpec`, `Path`, `Program`, `Result`, `check`,
 //! `size_of`, `types`, and the prelude's `AsRef`, `Default`, `Err`,
 //! `None`, `Ok`, `Option`, `Some`), gets `_2`. Anonymous types are named after where they
@@ -107,7 +108,11 @@
 //! `set_` method for `.bss`, `.data` and arena globals, and for arena
 //! globals `NAME_ptr`, its place in the arena; each program
 //! (`-> Result<&Program>`) and map (`-> Result<&Map>`, the arena
-//! `-> Result<&Arena>`) has a method named after it. `inner()` gives the
+//! `-> Result<&Arena>`) has a method named after it, and each program
+//! whose section says where it attaches an `attach_NAME` (taking the
+//! interface or cgroup directory when the section cannot name it) that
+//! gives the [`Link`](crate::Link). The `Loader` of an object with an arena
+//! also has `arena_pages` and `set_arena_pages`. `inner()` gives the
 //! wrapped loader or object for everything else. A name that clashes with
 //! another method gets `_2`; two globals of the same name (statics in
 //! different sections) get no accessor, since globals are found by name.
@@ -340,7 +345,9 @@ const RESERVED_TYPES: &[&str] = &[
     // The handle's and the types' own items and imports.
     "Arena",
     "ArenaPtr",
+    "Iface",
     "KernelArenaPtr",
+    "Link",
     "Loaded",
     "LoadedObject",
     "Loader",

@@ -316,6 +316,14 @@ impl ObjectLoader {
         Ok(self)
     }
 
+    /// The page count of the object's arena map (its `max_entries`, as
+    /// declared or as [`ObjectLoader::set_arena_pages`] set it); `None`
+    /// when the object has no arena.
+    pub fn arena_pages(&self) -> Option<u32> {
+        let i = self.spec.arena_map()?;
+        self.spec.maps.get(i).map(|m| m.max_entries)
+    }
+
     /// Loads only these programs (the others are skipped).
     pub fn load_only<S: AsRef<str>>(&mut self, names: &[S]) -> Result<&mut Self> {
         if let Some(n) = names

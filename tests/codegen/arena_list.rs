@@ -8,8 +8,8 @@ pub mod arena_list {
 
     use ::bpf_arena::arena::ArenaPtr;
     use ::bpf_arena::map::Map;
-    use ::bpf_arena::obj::ObjectSpec;
-    use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};
+    use ::bpf_arena::obj::{Iface, ObjectSpec};
+    use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};
     use ::std::path::Path;
 
     pub use types::*;
@@ -34,9 +34,10 @@ pub mod arena_list {
         }
 
         const _: () = {
-            assert!(size_of::<list_head>() == 16);
-            assert!(offset_of!(list_head, first) == 0);
-            assert!(offset_of!(list_head, len) == 8);
+            type T = list_head;
+            assert!(size_of::<T>() == 16);
+            assert!(offset_of!(T, first) == 0);
+            assert!(offset_of!(T, len) == 8);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -57,9 +58,10 @@ pub mod arena_list {
         }
 
         const _: () = {
-            assert!(size_of::<node>() == 16);
-            assert!(offset_of!(node, next) == 0);
-            assert!(offset_of!(node, value) == 8);
+            type T = node;
+            assert!(size_of::<T>() == 16);
+            assert!(offset_of!(T, next) == 0);
+            assert!(offset_of!(T, value) == 8);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -100,8 +102,9 @@ pub mod arena_list {
     impl Loader {
         /// Parses the object from its bytes and checks it against this module (an object
         /// built from other sources is an error naming what differs).
-        pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader> {
-            Loader::from_spec(ObjectSpec::parse("arena_list", bytes)?)
+        pub fn from_bytes(bytes: &[u8]) -> Result<Loader> {
+            let spec = ObjectSpec::parse("arena_list", bytes)?;
+            Loader::from_spec(spec)
         }
 
         /// Reads the object file at `path`, then as [`Loader::from_bytes`].
@@ -133,6 +136,17 @@ pub mod arena_list {
         /// Loads the object ([`ObjectLoader::load`]).
         pub fn load(&self) -> Result<Loaded> {
             self.0.load().map(Loaded)
+        }
+
+        /// The arena's size in pages (`max_entries` of map `arena`, as declared or set).
+        pub fn arena_pages(&self) -> u32 {
+            self.0.arena_pages().unwrap_or(0)
+        }
+
+        /// Sets the arena's size in pages ([`ObjectLoader::set_arena_pages`]).
+        pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+            self.0.set_arena_pages(pages)?;
+            Ok(self)
         }
 
         /// The initial value of `cnt` (in `.bss`) as the object has it now.

@@ -8,8 +8,8 @@ pub mod atomics {
 
     use ::bpf_arena::arena::ArenaPtr;
     use ::bpf_arena::map::Map;
-    use ::bpf_arena::obj::ObjectSpec;
-    use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};
+    use ::bpf_arena::obj::{Iface, ObjectSpec};
+    use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};
     use ::std::path::Path;
 
     pub use types::*;
@@ -52,8 +52,9 @@ pub mod atomics {
     impl Loader {
         /// Parses the object from its bytes and checks it against this module (an object
         /// built from other sources is an error naming what differs).
-        pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader> {
-            Loader::from_spec(ObjectSpec::parse("atomics", bytes)?)
+        pub fn from_bytes(bytes: &[u8]) -> Result<Loader> {
+            let spec = ObjectSpec::parse("atomics", bytes)?;
+            Loader::from_spec(spec)
         }
 
         /// Reads the object file at `path`, then as [`Loader::from_bytes`].
@@ -85,6 +86,17 @@ pub mod atomics {
         /// Loads the object ([`ObjectLoader::load`]).
         pub fn load(&self) -> Result<Loaded> {
             self.0.load().map(Loaded)
+        }
+
+        /// The arena's size in pages (`max_entries` of map `arena`, as declared or set).
+        pub fn arena_pages(&self) -> u32 {
+            self.0.arena_pages().unwrap_or(0)
+        }
+
+        /// Sets the arena's size in pages ([`ObjectLoader::set_arena_pages`]).
+        pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+            self.0.set_arena_pages(pages)?;
+            Ok(self)
         }
 
         /// The initial value of `runs` (in `.data`) as the object has it now.
@@ -325,6 +337,12 @@ pub mod atomics {
         /// Program `fetch_add`.
         pub fn fetch_add(&self) -> Result<&Program> {
             self.0.program("fetch_add")
+        }
+
+        /// Attaches program `atomics_raw_tp` where its section says (`raw_tp sys_enter`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_atomics_raw_tp(&self) -> Result<Link> {
+            self.0.attach("atomics_raw_tp")
         }
 
         /// The arena (map `arena`).

@@ -8,8 +8,8 @@ pub mod attach_trace {
 
     use ::bpf_arena::arena::ArenaPtr;
     use ::bpf_arena::map::Map;
-    use ::bpf_arena::obj::ObjectSpec;
-    use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};
+    use ::bpf_arena::obj::{Iface, ObjectSpec};
+    use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};
     use ::std::path::Path;
 
     pub use types::*;
@@ -73,8 +73,9 @@ pub mod attach_trace {
     impl Loader {
         /// Parses the object from its bytes and checks it against this module (an object
         /// built from other sources is an error naming what differs).
-        pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader> {
-            Loader::from_spec(ObjectSpec::parse("attach_trace", bytes)?)
+        pub fn from_bytes(bytes: &[u8]) -> Result<Loader> {
+            let spec = ObjectSpec::parse("attach_trace", bytes)?;
+            Loader::from_spec(spec)
         }
 
         /// Reads the object file at `path`, then as [`Loader::from_bytes`].
@@ -106,6 +107,17 @@ pub mod attach_trace {
         /// Loads the object ([`ObjectLoader::load`]).
         pub fn load(&self) -> Result<Loaded> {
             self.0.load().map(Loaded)
+        }
+
+        /// The arena's size in pages (`max_entries` of map `arena`, as declared or set).
+        pub fn arena_pages(&self) -> u32 {
+            self.0.arena_pages().unwrap_or(0)
+        }
+
+        /// Sets the arena's size in pages ([`ObjectLoader::set_arena_pages`]).
+        pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+            self.0.set_arena_pages(pages)?;
+            Ok(self)
         }
 
         /// The initial value of `syscall_nr` (in `.bss`) as the object has it now.
@@ -682,6 +694,66 @@ pub mod attach_trace {
         /// Program `on_kretprobe`.
         pub fn on_kretprobe(&self) -> Result<&Program> {
             self.0.program("on_kretprobe")
+        }
+
+        /// Attaches program `on_raw_tp` where its section says (`raw_tp sys_enter`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_on_raw_tp(&self) -> Result<Link> {
+            self.0.attach("on_raw_tp")
+        }
+
+        /// Attaches program `on_tp_btf` where its section says (`tp_btf sys_enter`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_on_tp_btf(&self) -> Result<Link> {
+            self.0.attach("on_tp_btf")
+        }
+
+        /// Attaches program `on_tracepoint` where its section says (`tracepoint syscalls/sys_enter_getppid`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_on_tracepoint(&self) -> Result<Link> {
+            self.0.attach("on_tracepoint")
+        }
+
+        /// Attaches program `on_fentry` where its section says (`fentry security_file_open`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_on_fentry(&self) -> Result<Link> {
+            self.0.attach("on_fentry")
+        }
+
+        /// Attaches program `on_fexit` where its section says (`fexit security_file_open`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_on_fexit(&self) -> Result<Link> {
+            self.0.attach("on_fexit")
+        }
+
+        /// Attaches program `on_fmod_ret` where its section says (`fmod_ret security_file_open`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_on_fmod_ret(&self) -> Result<Link> {
+            self.0.attach("on_fmod_ret")
+        }
+
+        /// Attaches program `on_lsm` where its section says (`lsm file_open`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_on_lsm(&self) -> Result<Link> {
+            self.0.attach("on_lsm")
+        }
+
+        /// Attaches program `on_iter` where its section says (`iter task`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_on_iter(&self) -> Result<Link> {
+            self.0.attach("on_iter")
+        }
+
+        /// Attaches program `on_kprobe` where its section says (`kprobe security_file_open`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_on_kprobe(&self) -> Result<Link> {
+            self.0.attach("on_kprobe")
+        }
+
+        /// Attaches program `on_kretprobe` where its section says (`kretprobe security_file_open`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_on_kretprobe(&self) -> Result<Link> {
+            self.0.attach("on_kretprobe")
         }
 
         /// The arena (map `arena`).

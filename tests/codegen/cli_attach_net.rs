@@ -8,8 +8,8 @@ pub mod cli_attach_net {
 
     use ::bpf_arena::arena::ArenaPtr;
     use ::bpf_arena::map::Map;
-    use ::bpf_arena::obj::ObjectSpec;
-    use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};
+    use ::bpf_arena::obj::{Iface, ObjectSpec};
+    use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};
     use ::std::path::Path;
 
     pub use types::*;
@@ -37,8 +37,9 @@ pub mod cli_attach_net {
     impl Loader {
         /// Parses the object from its bytes and checks it against this module (an object
         /// built from other sources is an error naming what differs).
-        pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader> {
-            Loader::from_spec(ObjectSpec::parse("cli_attach_net", bytes)?)
+        pub fn from_bytes(bytes: &[u8]) -> Result<Loader> {
+            let spec = ObjectSpec::parse("cli_attach_net", bytes)?;
+            Loader::from_spec(spec)
         }
 
         /// Reads the object file at `path`, then as [`Loader::from_bytes`].
@@ -117,6 +118,24 @@ pub mod cli_attach_net {
         /// Program `skb_in`.
         pub fn skb_in(&self) -> Result<&Program> {
             self.0.program("skb_in")
+        }
+
+        /// Attaches program `xdp_count` (`xdp`) to network interface `iface`; detached when the
+        /// `Link` is dropped.
+        pub fn attach_xdp_count(&self, iface: &str) -> Result<Link> {
+            let name = "xdp_count";
+            let target = self.0.attach_target(name)?;
+            let target = target.with_iface(Iface::Name(iface.to_string()));
+            self.0.attach_to(name, &target)
+        }
+
+        /// Attaches program `skb_in` (`cgroup_skb/ingress`) to the cgroup v2 directory `cgroup`; detached
+        /// when the `Link` is dropped.
+        pub fn attach_skb_in(&self, cgroup: impl AsRef<Path>) -> Result<Link> {
+            let name = "skb_in";
+            let target = self.0.attach_target(name)?;
+            let target = target.with_cgroup(cgroup.as_ref());
+            self.0.attach_to(name, &target)
         }
     }
 }

@@ -8,8 +8,8 @@ pub mod events_bench {
 
     use ::bpf_arena::arena::ArenaPtr;
     use ::bpf_arena::map::Map;
-    use ::bpf_arena::obj::ObjectSpec;
-    use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};
+    use ::bpf_arena::obj::{Iface, ObjectSpec};
+    use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};
     use ::std::path::Path;
 
     pub use types::*;
@@ -51,8 +51,9 @@ pub mod events_bench {
     impl Loader {
         /// Parses the object from its bytes and checks it against this module (an object
         /// built from other sources is an error naming what differs).
-        pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader> {
-            Loader::from_spec(ObjectSpec::parse("events_bench", bytes)?)
+        pub fn from_bytes(bytes: &[u8]) -> Result<Loader> {
+            let spec = ObjectSpec::parse("events_bench", bytes)?;
+            Loader::from_spec(spec)
         }
 
         /// Reads the object file at `path`, then as [`Loader::from_bytes`].
@@ -84,6 +85,17 @@ pub mod events_bench {
         /// Loads the object ([`ObjectLoader::load`]).
         pub fn load(&self) -> Result<Loaded> {
             self.0.load().map(Loaded)
+        }
+
+        /// The arena's size in pages (`max_entries` of map `arena`, as declared or set).
+        pub fn arena_pages(&self) -> u32 {
+            self.0.arena_pages().unwrap_or(0)
+        }
+
+        /// Sets the arena's size in pages ([`ObjectLoader::set_arena_pages`]).
+        pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+            self.0.set_arena_pages(pages)?;
+            Ok(self)
         }
 
         /// The initial value of `syscall_nr` (in `.rodata`) as the object has it now.
@@ -250,6 +262,30 @@ pub mod events_bench {
         /// Program `ev_fill`.
         pub fn ev_fill(&self) -> Result<&Program> {
             self.0.program("ev_fill")
+        }
+
+        /// Attaches program `ev_filter` where its section says (`tp_btf sys_enter`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_ev_filter(&self) -> Result<Link> {
+            self.0.attach("ev_filter")
+        }
+
+        /// Attaches program `ev_arena` where its section says (`tp_btf sys_enter`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_ev_arena(&self) -> Result<Link> {
+            self.0.attach("ev_arena")
+        }
+
+        /// Attaches program `ev_hash` where its section says (`tp_btf sys_enter`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_ev_hash(&self) -> Result<Link> {
+            self.0.attach("ev_hash")
+        }
+
+        /// Attaches program `ev_array` where its section says (`tp_btf sys_enter`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_ev_array(&self) -> Result<Link> {
+            self.0.attach("ev_array")
         }
 
         /// Map `hash_count`.

@@ -8,8 +8,8 @@ pub mod gen_names {
 
     use ::bpf_arena::arena::ArenaPtr;
     use ::bpf_arena::map::Map;
-    use ::bpf_arena::obj::ObjectSpec;
-    use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};
+    use ::bpf_arena::obj::{Iface, ObjectSpec};
+    use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};
     use ::std::path::Path;
 
     pub use types::*;
@@ -41,21 +41,22 @@ pub mod gen_names {
         }
 
         const _: () = {
-            assert!(size_of::<holder>() == 80);
-            assert!(offset_of!(holder, ok) == 0);
-            assert!(offset_of!(holder, loader) == 32);
-            assert!(offset_of!(holder, so) == 36);
-            assert!(offset_of!(holder, nothing) == 37);
-            assert!(offset_of!(holder, __pad_0) == 37);
-            assert!(offset_of!(holder, op) == 40);
-            assert!(offset_of!(holder, callback) == 48);
-            assert!(offset_of!(holder, some) == 56);
-            assert!(offset_of!(holder, e) == 60);
-            assert!(offset_of!(holder, tiny) == 64);
-            assert!(offset_of!(holder, __pad_1) == 65);
-            assert!(offset_of!(holder, plain) == 68);
-            assert!(offset_of!(holder, s) == 72);
-            assert!(offset_of!(holder, __pad_2) == 76);
+            type T = holder;
+            assert!(size_of::<T>() == 80);
+            assert!(offset_of!(T, ok) == 0);
+            assert!(offset_of!(T, loader) == 32);
+            assert!(offset_of!(T, so) == 36);
+            assert!(offset_of!(T, nothing) == 37);
+            assert!(offset_of!(T, __pad_0) == 37);
+            assert!(offset_of!(T, op) == 40);
+            assert!(offset_of!(T, callback) == 48);
+            assert!(offset_of!(T, some) == 56);
+            assert!(offset_of!(T, e) == 60);
+            assert!(offset_of!(T, tiny) == 64);
+            assert!(offset_of!(T, __pad_1) == 65);
+            assert!(offset_of!(T, plain) == 68);
+            assert!(offset_of!(T, s) == 72);
+            assert!(offset_of!(T, __pad_2) == 76);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -77,10 +78,11 @@ pub mod gen_names {
         }
 
         const _: () = {
-            assert!(size_of::<Ok_2>() == 32);
-            assert!(offset_of!(Ok_2, d) == 0);
-            assert!(offset_of!(Ok_2, __pad_0) == 20);
-            assert!(offset_of!(Ok_2, r) == 24);
+            type T = Ok_2;
+            assert!(size_of::<T>() == 32);
+            assert!(offset_of!(T, d) == 0);
+            assert!(offset_of!(T, __pad_0) == 20);
+            assert!(offset_of!(T, r) == 24);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -104,12 +106,13 @@ pub mod gen_names {
         }
 
         const _: () = {
-            assert!(size_of::<Default_2>() == 20);
-            assert!(offset_of!(Default_2, r#fn) == 0);
-            assert!(offset_of!(Default_2, self_) == 4);
-            assert!(offset_of!(Default_2, Self_) == 8);
-            assert!(offset_of!(Default_2, __) == 12);
-            assert!(offset_of!(Default_2, __pad_0) == 16);
+            type T = Default_2;
+            assert!(size_of::<T>() == 20);
+            assert!(offset_of!(T, r#fn) == 0);
+            assert!(offset_of!(T, self_) == 4);
+            assert!(offset_of!(T, Self_) == 8);
+            assert!(offset_of!(T, __) == 12);
+            assert!(offset_of!(T, __pad_0) == 16);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -135,8 +138,9 @@ pub mod gen_names {
         }
 
         const _: () = {
-            assert!(size_of::<Loader_2>() == 4);
-            assert!(offset_of!(Loader_2, t) == 0);
+            type T = Loader_2;
+            assert!(size_of::<T>() == 4);
+            assert!(offset_of!(T, t) == 0);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -156,8 +160,9 @@ pub mod gen_names {
         }
 
         const _: () = {
-            assert!(size_of::<r#type>() == 4);
-            assert!(offset_of!(r#type, value) == 0);
+            type T = r#type;
+            assert!(size_of::<T>() == 4);
+            assert!(offset_of!(T, value) == 0);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -183,8 +188,9 @@ pub mod gen_names {
         }
 
         const _: () = {
-            assert!(size_of::<size_of_2>() == 1);
-            assert!(offset_of!(size_of_2, c) == 0);
+            type T = size_of_2;
+            assert!(size_of::<T>() == 1);
+            assert!(offset_of!(T, c) == 0);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -202,7 +208,8 @@ pub mod gen_names {
         pub struct empty {}
 
         const _: () = {
-            assert!(size_of::<empty>() == 0);
+            type T = empty;
+            assert!(size_of::<T>() == 0);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -249,7 +256,8 @@ pub mod gen_names {
         }
 
         const _: () = {
-            assert!(size_of::<Some_2>() == 4);
+            type T = Some_2;
+            assert!(size_of::<T>() == 4);
         };
 
         // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
@@ -276,7 +284,8 @@ pub mod gen_names {
         }
 
         const _: () = {
-            assert!(size_of::<e_t>() == 4);
+            type T = e_t;
+            assert!(size_of::<T>() == 4);
         };
 
         // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
@@ -301,7 +310,8 @@ pub mod gen_names {
         }
 
         const _: () = {
-            assert!(size_of::<u8_>() == 1);
+            type T = u8_;
+            assert!(size_of::<T>() == 1);
         };
 
         // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
@@ -315,8 +325,9 @@ pub mod gen_names {
         }
 
         const _: () = {
-            assert!(size_of::<same>() == 4);
-            assert!(offset_of!(same, x) == 0);
+            type T = same;
+            assert!(size_of::<T>() == 4);
+            assert!(offset_of!(T, x) == 0);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -327,6 +338,174 @@ pub mod gen_names {
                 ::bpf_arena::arena::zeroed()
             }
         }
+
+        /// `struct a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths` (24 bytes, in arena memory).
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub struct a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths {
+            pub a_field_whose_name_is_long_enough_to_push_the_assertion_past_sixty_columns: i32,
+            pub short_one: i8,
+            pub __pad_0: [u8; 3],
+            pub a_field_whose_name_is_so_long_that_even_the_offset_of_arguments_alone_are_past_sixty:
+                i64,
+            /// Bitfields `a_bitfield_with_a_long_name_that_pushes_the_accessor_signature_past_width` (bits 0..3).
+            pub _bitfield_1: u8,
+            pub __pad_1: [u8; 3],
+            pub u: a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths__u,
+        }
+
+        const _: () = {
+            type T = a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths;
+            assert!(size_of::<T>() == 24);
+            assert!(
+                offset_of!(
+                    T,
+                    a_field_whose_name_is_long_enough_to_push_the_assertion_past_sixty_columns
+                ) == 0
+            );
+            assert!(offset_of!(T, short_one) == 4);
+            assert!(offset_of!(T, __pad_0) == 5);
+            assert!(
+                offset_of!(
+                    T,
+                    a_field_whose_name_is_so_long_that_even_the_offset_of_arguments_alone_are_past_sixty
+                ) == 8
+            );
+            assert!(offset_of!(T, _bitfield_1) == 16);
+            assert!(offset_of!(T, __pad_1) == 17);
+            assert!(offset_of!(T, u) == 20);
+        };
+
+        // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
+        unsafe impl ::bpf_arena::arena::Plain
+            for a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths
+        {
+        }
+
+        impl Default for a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths {
+            fn default() -> Self {
+                ::bpf_arena::arena::zeroed()
+            }
+        }
+
+        impl a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths {
+            /// Bitfield `a_bitfield_with_a_long_name_that_pushes_the_accessor_signature_past_width`: 3 bits at bit 128 of the struct (bit 0 of `_bitfield_1`).
+            pub fn a_bitfield_with_a_long_name_that_pushes_the_accessor_signature_past_width(
+                &self,
+            ) -> u32 {
+                ((self._bitfield_1 >> 0) & 0x7) as u32
+            }
+
+            /// Sets bitfield `a_bitfield_with_a_long_name_that_pushes_the_accessor_signature_past_width` to the low 3 bits of `value`.
+            pub fn set_a_bitfield_with_a_long_name_that_pushes_the_accessor_signature_past_width(
+                &mut self,
+                value: u32,
+            ) {
+                let mask: u8 = 0x7;
+                let bits = (value as u8) << 0;
+                self._bitfield_1 = (self._bitfield_1 & !mask) | (bits & mask);
+            }
+        }
+
+        /// `union { … }` (4 bytes, in arena memory; anonymous in C, named by the generator): its members through the methods below.
+        #[repr(C)]
+        #[derive(Clone, Copy, PartialEq)]
+        pub struct a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths__u {
+            bytes: [u8; 4],
+        }
+
+        const _: () = {
+            type T =
+                a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths__u;
+            assert!(size_of::<T>() == 4);
+        };
+
+        // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
+        unsafe impl ::bpf_arena::arena::Plain
+            for a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths__u
+        {
+        }
+
+        impl Default for a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths__u {
+            fn default() -> Self {
+                ::bpf_arena::arena::zeroed()
+            }
+        }
+
+        impl a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths__u {
+            /// Member `a_union_member_whose_name_is_long_enough_to_break_the_debug_field_call` (`i32` at byte 0).
+            pub fn a_union_member_whose_name_is_long_enough_to_break_the_debug_field_call(
+                &self,
+            ) -> i32 {
+                ::bpf_arena::arena::read_at::<_, 4, 0>(&self.bytes)
+            }
+
+            /// Sets member `a_union_member_whose_name_is_long_enough_to_break_the_debug_field_call`; the bytes it does not cover keep their value.
+            pub fn set_a_union_member_whose_name_is_long_enough_to_break_the_debug_field_call(
+                &mut self,
+                value: i32,
+            ) {
+                ::bpf_arena::arena::write_at::<_, 4, 0>(&mut self.bytes, value);
+            }
+
+            /// Member `b` (`i8` at byte 0).
+            pub fn b(&self) -> i8 {
+                ::bpf_arena::arena::read_at::<_, 4, 0>(&self.bytes)
+            }
+
+            /// Sets member `b`; the bytes it does not cover keep their value.
+            pub fn set_b(&mut self, value: i8) {
+                ::bpf_arena::arena::write_at::<_, 4, 0>(&mut self.bytes, value);
+            }
+        }
+
+        impl ::core::fmt::Debug
+            for a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths__u
+        {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                let name = "a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths__u";
+                let mut d = f.debug_struct(name);
+                d.field(
+                    "a_union_member_whose_name_is_long_enough_to_break_the_debug_field_call",
+                    &self.a_union_member_whose_name_is_long_enough_to_break_the_debug_field_call(),
+                );
+                d.field("b", &self.b());
+                d.finish()
+            }
+        }
+
+        /// `enum a_long_enum_name_for_generated_constants_to_be_long` (4 bytes): a value BPF stores is kept whether or not it is named.
+        #[repr(transparent)]
+        #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+        pub struct a_long_enum_name_for_generated_constants_to_be_long(pub u32);
+
+        impl a_long_enum_name_for_generated_constants_to_be_long {
+            pub const AN_ENUMERATOR_WHOSE_NAME_IS_LONG_ENOUGH_TO_PUSH_THE_CONSTANT_PAST_THE_WIDTH:
+                a_long_enum_name_for_generated_constants_to_be_long =
+                a_long_enum_name_for_generated_constants_to_be_long(1);
+        }
+
+        impl ::core::fmt::Debug for a_long_enum_name_for_generated_constants_to_be_long {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match self.0 {
+                    1 => f.write_str(
+                        "AN_ENUMERATOR_WHOSE_NAME_IS_LONG_ENOUGH_TO_PUSH_THE_CONSTANT_PAST_THE_WIDTH",
+                    ),
+                    v => write!(
+                        f,
+                        "a_long_enum_name_for_generated_constants_to_be_long({v})"
+                    ),
+                }
+            }
+        }
+
+        const _: () = {
+            type T = a_long_enum_name_for_generated_constants_to_be_long;
+            assert!(size_of::<T>() == 4);
+        };
+
+        // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
+        unsafe impl ::bpf_arena::arena::Plain for a_long_enum_name_for_generated_constants_to_be_long {}
     }
 
     /// Checks that `spec` has every global variable (in the same section, of the same size),
@@ -334,8 +513,15 @@ pub mod gen_names {
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "gen_names");
         c.global("in_bss", ".bss", 80);
+        c.global("long_enum_global", ".bss", 4);
         c.global("in_arena", ".addr_space.1", 80);
         c.global("holder_ptr", ".addr_space.1", 8);
+        c.global(
+            "a_global_variable_whose_name_is_long_enough_for_the_chain_width",
+            ".addr_space.1",
+            24,
+        );
+        c.program("a_program_whose_name_is_long_enough_to_break_its_lines");
         c.program("touch");
         c.map("arena");
         Ok(c.finish()?)
@@ -348,8 +534,9 @@ pub mod gen_names {
     impl Loader {
         /// Parses the object from its bytes and checks it against this module (an object
         /// built from other sources is an error naming what differs).
-        pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader> {
-            Loader::from_spec(ObjectSpec::parse("gen_names", bytes)?)
+        pub fn from_bytes(bytes: &[u8]) -> Result<Loader> {
+            let spec = ObjectSpec::parse("gen_names", bytes)?;
+            Loader::from_spec(spec)
         }
 
         /// Reads the object file at `path`, then as [`Loader::from_bytes`].
@@ -383,6 +570,17 @@ pub mod gen_names {
             self.0.load().map(Loaded)
         }
 
+        /// The arena's size in pages (`max_entries` of map `arena`, as declared or set).
+        pub fn arena_pages(&self) -> u32 {
+            self.0.arena_pages().unwrap_or(0)
+        }
+
+        /// Sets the arena's size in pages ([`ObjectLoader::set_arena_pages`]).
+        pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+            self.0.set_arena_pages(pages)?;
+            Ok(self)
+        }
+
         /// The initial value of `in_bss` (in `.bss`) as the object has it now.
         pub fn in_bss(&self) -> Result<holder> {
             self.0.global("in_bss")
@@ -391,6 +589,22 @@ pub mod gen_names {
         /// Sets the initial value of `in_bss` (in `.bss`).
         pub fn set_in_bss(&mut self, value: holder) -> Result<&mut Self> {
             self.0.set_global("in_bss", value)?;
+            Ok(self)
+        }
+
+        /// The initial value of `long_enum_global` (in `.bss`) as the object has it now.
+        pub fn long_enum_global(
+            &self,
+        ) -> Result<a_long_enum_name_for_generated_constants_to_be_long> {
+            self.0.global("long_enum_global")
+        }
+
+        /// Sets the initial value of `long_enum_global` (in `.bss`).
+        pub fn set_long_enum_global(
+            &mut self,
+            value: a_long_enum_name_for_generated_constants_to_be_long,
+        ) -> Result<&mut Self> {
+            self.0.set_global("long_enum_global", value)?;
             Ok(self)
         }
 
@@ -413,6 +627,25 @@ pub mod gen_names {
         /// Sets the initial value of `holder_ptr` (an arena global).
         pub fn set_holder_ptr(&mut self, value: ArenaPtr<holder>) -> Result<&mut Self> {
             self.0.set_global("holder_ptr", value)?;
+            Ok(self)
+        }
+
+        /// The initial value of `a_global_variable_whose_name_is_long_enough_for_the_chain_width` (an arena global) as the object has it now.
+        pub fn a_global_variable_whose_name_is_long_enough_for_the_chain_width(
+            &self,
+        ) -> Result<a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths>
+        {
+            let name = "a_global_variable_whose_name_is_long_enough_for_the_chain_width";
+            self.0.global(name)
+        }
+
+        /// Sets the initial value of `a_global_variable_whose_name_is_long_enough_for_the_chain_width` (an arena global).
+        pub fn set_a_global_variable_whose_name_is_long_enough_for_the_chain_width(
+            &mut self,
+            value: a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths,
+        ) -> Result<&mut Self> {
+            let name = "a_global_variable_whose_name_is_long_enough_for_the_chain_width";
+            self.0.set_global(name, value)?;
             Ok(self)
         }
     }
@@ -440,6 +673,21 @@ pub mod gen_names {
         /// Sets `in_bss` (in `.bss`).
         pub fn set_in_bss(&self, value: holder) -> Result<()> {
             self.0.set_global("in_bss", value)
+        }
+
+        /// `long_enum_global` (in `.bss`), read from its map's mapping.
+        pub fn long_enum_global(
+            &self,
+        ) -> Result<a_long_enum_name_for_generated_constants_to_be_long> {
+            self.0.global("long_enum_global")
+        }
+
+        /// Sets `long_enum_global` (in `.bss`).
+        pub fn set_long_enum_global(
+            &self,
+            value: a_long_enum_name_for_generated_constants_to_be_long,
+        ) -> Result<()> {
+            self.0.set_global("long_enum_global", value)
         }
 
         /// `in_arena` (an arena global), read from the arena.
@@ -470,6 +718,40 @@ pub mod gen_names {
         /// Where `holder_ptr` lies in the arena (user form), to read parts of it or pass it on.
         pub fn holder_ptr_ptr(&self) -> Result<ArenaPtr<ArenaPtr<holder>>> {
             self.0.arena_global("holder_ptr")
+        }
+
+        /// `a_global_variable_whose_name_is_long_enough_for_the_chain_width` (an arena global), read from the arena.
+        pub fn a_global_variable_whose_name_is_long_enough_for_the_chain_width(
+            &self,
+        ) -> Result<a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths>
+        {
+            let name = "a_global_variable_whose_name_is_long_enough_for_the_chain_width";
+            self.0.global(name)
+        }
+
+        /// Sets `a_global_variable_whose_name_is_long_enough_for_the_chain_width` (an arena global).
+        pub fn set_a_global_variable_whose_name_is_long_enough_for_the_chain_width(
+            &self,
+            value: a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths,
+        ) -> Result<()> {
+            let name = "a_global_variable_whose_name_is_long_enough_for_the_chain_width";
+            self.0.set_global(name, value)
+        }
+
+        /// Where `a_global_variable_whose_name_is_long_enough_for_the_chain_width` lies in the arena (user form), to read parts of it or pass it on.
+        pub fn a_global_variable_whose_name_is_long_enough_for_the_chain_width_ptr(
+            &self,
+        ) -> Result<
+            ArenaPtr<a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths>,
+        > {
+            let name = "a_global_variable_whose_name_is_long_enough_for_the_chain_width";
+            self.0.arena_global(name)
+        }
+
+        /// Program `a_program_whose_name_is_long_enough_to_break_its_lines`.
+        pub fn a_program_whose_name_is_long_enough_to_break_its_lines(&self) -> Result<&Program> {
+            let name = "a_program_whose_name_is_long_enough_to_break_its_lines";
+            self.0.program(name)
         }
 
         /// Program `touch`.

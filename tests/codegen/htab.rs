@@ -8,8 +8,8 @@ pub mod htab {
 
     use ::bpf_arena::arena::ArenaPtr;
     use ::bpf_arena::map::Map;
-    use ::bpf_arena::obj::ObjectSpec;
-    use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};
+    use ::bpf_arena::obj::{Iface, ObjectSpec};
+    use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};
     use ::std::path::Path;
 
     pub use types::*;
@@ -32,10 +32,11 @@ pub mod htab {
         }
 
         const _: () = {
-            assert!(size_of::<entry>() == 16);
-            assert!(offset_of!(entry, next) == 0);
-            assert!(offset_of!(entry, key) == 8);
-            assert!(offset_of!(entry, value) == 12);
+            type T = entry;
+            assert!(size_of::<T>() == 16);
+            assert!(offset_of!(T, next) == 0);
+            assert!(offset_of!(T, key) == 8);
+            assert!(offset_of!(T, value) == 12);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -70,8 +71,9 @@ pub mod htab {
     impl Loader {
         /// Parses the object from its bytes and checks it against this module (an object
         /// built from other sources is an error naming what differs).
-        pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader> {
-            Loader::from_spec(ObjectSpec::parse("htab", bytes)?)
+        pub fn from_bytes(bytes: &[u8]) -> Result<Loader> {
+            let spec = ObjectSpec::parse("htab", bytes)?;
+            Loader::from_spec(spec)
         }
 
         /// Reads the object file at `path`, then as [`Loader::from_bytes`].
@@ -103,6 +105,17 @@ pub mod htab {
         /// Loads the object ([`ObjectLoader::load`]).
         pub fn load(&self) -> Result<Loaded> {
             self.0.load().map(Loaded)
+        }
+
+        /// The arena's size in pages (`max_entries` of map `arena`, as declared or set).
+        pub fn arena_pages(&self) -> u32 {
+            self.0.arena_pages().unwrap_or(0)
+        }
+
+        /// Sets the arena's size in pages ([`ObjectLoader::set_arena_pages`]).
+        pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+            self.0.set_arena_pages(pages)?;
+            Ok(self)
         }
 
         /// The initial value of `n` (in `.bss`) as the object has it now.

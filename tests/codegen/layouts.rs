@@ -8,8 +8,8 @@ pub mod layouts {
 
     use ::bpf_arena::arena::ArenaPtr;
     use ::bpf_arena::map::Map;
-    use ::bpf_arena::obj::ObjectSpec;
-    use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};
+    use ::bpf_arena::obj::{Iface, ObjectSpec};
+    use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};
     use ::std::path::Path;
 
     pub use types::*;
@@ -39,14 +39,15 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_config>() == 40);
-            assert!(offset_of!(lay_config, magic) == 0);
-            assert!(offset_of!(lay_config, color) == 4);
-            assert!(offset_of!(lay_config, wide) == 8);
-            assert!(offset_of!(lay_config, origin) == 16);
-            assert!(offset_of!(lay_config, pk) == 24);
-            assert!(offset_of!(lay_config, __pad_0) == 31);
-            assert!(offset_of!(lay_config, td) == 32);
+            type T = lay_config;
+            assert!(size_of::<T>() == 40);
+            assert!(offset_of!(T, magic) == 0);
+            assert!(offset_of!(T, color) == 4);
+            assert!(offset_of!(T, wide) == 8);
+            assert!(offset_of!(T, origin) == 16);
+            assert!(offset_of!(T, pk) == 24);
+            assert!(offset_of!(T, __pad_0) == 31);
+            assert!(offset_of!(T, td) == 32);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -83,7 +84,8 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_color>() == 4);
+            type T = lay_color;
+            assert!(size_of::<T>() == 4);
         };
 
         // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
@@ -110,7 +112,8 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_wide>() == 8);
+            type T = lay_wide;
+            assert!(size_of::<T>() == 8);
         };
 
         // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
@@ -125,9 +128,10 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_point>() == 8);
-            assert!(offset_of!(lay_point, x) == 0);
-            assert!(offset_of!(lay_point, y) == 4);
+            type T = lay_point;
+            assert!(size_of::<T>() == 8);
+            assert!(offset_of!(T, x) == 0);
+            assert!(offset_of!(T, y) == 4);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -152,10 +156,11 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_packed>() == 7);
-            assert!(offset_of!(lay_packed, a) == 0);
-            assert!(offset_of!(lay_packed, b) == 1);
-            assert!(offset_of!(lay_packed, c) == 5);
+            type T = lay_packed;
+            assert!(size_of::<T>() == 7);
+            assert!(offset_of!(T, a) == 0);
+            assert!(offset_of!(T, b) == 1);
+            assert!(offset_of!(T, c) == 5);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -184,11 +189,12 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_td_t>() == 8);
-            assert!(offset_of!(lay_td_t, id) == 0);
-            assert!(offset_of!(lay_td_t, kind) == 4);
-            assert!(offset_of!(lay_td_t, flags) == 6);
-            assert!(offset_of!(lay_td_t, __pad_0) == 7);
+            type T = lay_td_t;
+            assert!(size_of::<T>() == 8);
+            assert!(offset_of!(T, id) == 0);
+            assert!(offset_of!(T, kind) == 4);
+            assert!(offset_of!(T, flags) == 6);
+            assert!(offset_of!(T, __pad_0) == 7);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -219,19 +225,20 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_summary>() == 72);
-            assert!(offset_of!(lay_summary, nodes) == 0);
-            assert!(offset_of!(lay_summary, last_color) == 4);
-            assert!(offset_of!(lay_summary, origin) == 8);
-            assert!(offset_of!(lay_summary, u) == 16);
-            assert!(offset_of!(lay_summary, td) == 24);
-            assert!(offset_of!(lay_summary, pk) == 32);
-            assert!(offset_of!(lay_summary, __pad_0) == 39);
-            assert!(offset_of!(lay_summary, tail) == 40);
-            assert!(offset_of!(lay_summary, first_flex) == 48);
-            assert!(offset_of!(lay_summary, first_item) == 56);
-            assert!(offset_of!(lay_summary, magic) == 64);
-            assert!(offset_of!(lay_summary, __pad_1) == 68);
+            type T = lay_summary;
+            assert!(size_of::<T>() == 72);
+            assert!(offset_of!(T, nodes) == 0);
+            assert!(offset_of!(T, last_color) == 4);
+            assert!(offset_of!(T, origin) == 8);
+            assert!(offset_of!(T, u) == 16);
+            assert!(offset_of!(T, td) == 24);
+            assert!(offset_of!(T, pk) == 32);
+            assert!(offset_of!(T, __pad_0) == 39);
+            assert!(offset_of!(T, tail) == 40);
+            assert!(offset_of!(T, first_flex) == 48);
+            assert!(offset_of!(T, first_item) == 56);
+            assert!(offset_of!(T, magic) == 64);
+            assert!(offset_of!(T, __pad_1) == 68);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -251,7 +258,8 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_multi>() == 8);
+            type T = lay_multi;
+            assert!(size_of::<T>() == 8);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -325,9 +333,10 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_pair16>() == 4);
-            assert!(offset_of!(lay_pair16, lo) == 0);
-            assert!(offset_of!(lay_pair16, hi) == 2);
+            type T = lay_pair16;
+            assert!(size_of::<T>() == 4);
+            assert!(offset_of!(T, lo) == 0);
+            assert!(offset_of!(T, hi) == 2);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -351,12 +360,13 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_flex>() == 16);
-            assert!(offset_of!(lay_flex, tag) == 0);
-            assert!(offset_of!(lay_flex, count) == 8);
-            assert!(offset_of!(lay_flex, __pad_0) == 10);
-            assert!(offset_of!(lay_flex, items) == 12);
-            assert!(offset_of!(lay_flex, __pad_1) == 12);
+            type T = lay_flex;
+            assert!(size_of::<T>() == 16);
+            assert!(offset_of!(T, tag) == 0);
+            assert!(offset_of!(T, count) == 8);
+            assert!(offset_of!(T, __pad_0) == 10);
+            assert!(offset_of!(T, items) == 12);
+            assert!(offset_of!(T, __pad_1) == 12);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -372,7 +382,7 @@ pub mod layouts {
             /// A pointer to element `i` of the flexible array `items` of the struct at
             /// `this` (a user-form pointer: read it with `Arena::read`).
             pub fn items_at(this: ArenaPtr<Self>, i: u64) -> ArenaPtr<u32> {
-                this.byte_add(12).cast::<u32>().add(i)
+                this.byte_add(12).cast().add(i)
             }
         }
 
@@ -425,45 +435,46 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_node>() == 184);
-            assert!(offset_of!(lay_node, next) == 0);
-            assert!(offset_of!(lay_node, flex) == 8);
-            assert!(offset_of!(lay_node, hole_c) == 16);
-            assert!(offset_of!(lay_node, __pad_0) == 17);
-            assert!(offset_of!(lay_node, after_hole) == 24);
-            assert!(offset_of!(lay_node, pos) == 32);
-            assert!(offset_of!(lay_node, u) == 40);
-            assert!(offset_of!(lay_node, _bitfield_1) == 48);
-            assert!(offset_of!(lay_node, _bitfield_2) == 50);
-            assert!(offset_of!(lay_node, __pad_1) == 55);
-            assert!(offset_of!(lay_node, _bitfield_3) == 56);
-            assert!(offset_of!(lay_node, __pad_2) == 58);
-            assert!(offset_of!(lay_node, arr) == 60);
-            assert!(offset_of!(lay_node, smalls) == 76);
-            assert!(offset_of!(lay_node, grid) == 84);
-            assert!(offset_of!(lay_node, flag) == 96);
-            assert!(offset_of!(lay_node, ch) == 97);
-            assert!(offset_of!(lay_node, sc) == 98);
-            assert!(offset_of!(lay_node, __pad_3) == 99);
-            assert!(offset_of!(lay_node, sh) == 100);
-            assert!(offset_of!(lay_node, __pad_4) == 102);
-            assert!(offset_of!(lay_node, f) == 104);
-            assert!(offset_of!(lay_node, __pad_5) == 108);
-            assert!(offset_of!(lay_node, d) == 112);
-            assert!(offset_of!(lay_node, color) == 120);
-            assert!(offset_of!(lay_node, __pad_6) == 124);
-            assert!(offset_of!(lay_node, wide) == 128);
-            assert!(offset_of!(lay_node, __anon_1) == 136);
-            assert!(offset_of!(lay_node, __anon_2) == 140);
-            assert!(offset_of!(lay_node, td) == 144);
-            assert!(offset_of!(lay_node, pk) == 152);
-            assert!(offset_of!(lay_node, r#type) == 159);
-            assert!(offset_of!(lay_node, r#match) == 160);
-            assert!(offset_of!(lay_node, __pad_7) == 162);
-            assert!(offset_of!(lay_node, r#fn) == 164);
-            assert!(offset_of!(lay_node, self_) == 168);
-            assert!(offset_of!(lay_node, r#loop) == 176);
-            assert!(offset_of!(lay_node, __pad_8) == 180);
+            type T = lay_node;
+            assert!(size_of::<T>() == 184);
+            assert!(offset_of!(T, next) == 0);
+            assert!(offset_of!(T, flex) == 8);
+            assert!(offset_of!(T, hole_c) == 16);
+            assert!(offset_of!(T, __pad_0) == 17);
+            assert!(offset_of!(T, after_hole) == 24);
+            assert!(offset_of!(T, pos) == 32);
+            assert!(offset_of!(T, u) == 40);
+            assert!(offset_of!(T, _bitfield_1) == 48);
+            assert!(offset_of!(T, _bitfield_2) == 50);
+            assert!(offset_of!(T, __pad_1) == 55);
+            assert!(offset_of!(T, _bitfield_3) == 56);
+            assert!(offset_of!(T, __pad_2) == 58);
+            assert!(offset_of!(T, arr) == 60);
+            assert!(offset_of!(T, smalls) == 76);
+            assert!(offset_of!(T, grid) == 84);
+            assert!(offset_of!(T, flag) == 96);
+            assert!(offset_of!(T, ch) == 97);
+            assert!(offset_of!(T, sc) == 98);
+            assert!(offset_of!(T, __pad_3) == 99);
+            assert!(offset_of!(T, sh) == 100);
+            assert!(offset_of!(T, __pad_4) == 102);
+            assert!(offset_of!(T, f) == 104);
+            assert!(offset_of!(T, __pad_5) == 108);
+            assert!(offset_of!(T, d) == 112);
+            assert!(offset_of!(T, color) == 120);
+            assert!(offset_of!(T, __pad_6) == 124);
+            assert!(offset_of!(T, wide) == 128);
+            assert!(offset_of!(T, __anon_1) == 136);
+            assert!(offset_of!(T, __anon_2) == 140);
+            assert!(offset_of!(T, td) == 144);
+            assert!(offset_of!(T, pk) == 152);
+            assert!(offset_of!(T, r#type) == 159);
+            assert!(offset_of!(T, r#match) == 160);
+            assert!(offset_of!(T, __pad_7) == 162);
+            assert!(offset_of!(T, r#fn) == 164);
+            assert!(offset_of!(T, self_) == 168);
+            assert!(offset_of!(T, r#loop) == 176);
+            assert!(offset_of!(T, __pad_8) == 180);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -557,10 +568,11 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_small>() == 4);
-            assert!(offset_of!(lay_small, tag) == 0);
-            assert!(offset_of!(lay_small, __pad_0) == 1);
-            assert!(offset_of!(lay_small, val) == 2);
+            type T = lay_small;
+            assert!(size_of::<T>() == 4);
+            assert!(offset_of!(T, tag) == 0);
+            assert!(offset_of!(T, __pad_0) == 1);
+            assert!(offset_of!(T, val) == 2);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -581,9 +593,10 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_node__anon_1>() == 4);
-            assert!(offset_of!(lay_node__anon_1, anon_a) == 0);
-            assert!(offset_of!(lay_node__anon_1, anon_b) == 2);
+            type T = lay_node__anon_1;
+            assert!(size_of::<T>() == 4);
+            assert!(offset_of!(T, anon_a) == 0);
+            assert!(offset_of!(T, anon_b) == 2);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -603,7 +616,8 @@ pub mod layouts {
         }
 
         const _: () = {
-            assert!(size_of::<lay_node__anon_2>() == 4);
+            type T = lay_node__anon_2;
+            assert!(size_of::<T>() == 4);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -668,8 +682,9 @@ pub mod layouts {
     impl Loader {
         /// Parses the object from its bytes and checks it against this module (an object
         /// built from other sources is an error naming what differs).
-        pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader> {
-            Loader::from_spec(ObjectSpec::parse("layouts", bytes)?)
+        pub fn from_bytes(bytes: &[u8]) -> Result<Loader> {
+            let spec = ObjectSpec::parse("layouts", bytes)?;
+            Loader::from_spec(spec)
         }
 
         /// Reads the object file at `path`, then as [`Loader::from_bytes`].
@@ -701,6 +716,17 @@ pub mod layouts {
         /// Loads the object ([`ObjectLoader::load`]).
         pub fn load(&self) -> Result<Loaded> {
             self.0.load().map(Loaded)
+        }
+
+        /// The arena's size in pages (`max_entries` of map `arena`, as declared or set).
+        pub fn arena_pages(&self) -> u32 {
+            self.0.arena_pages().unwrap_or(0)
+        }
+
+        /// Sets the arena's size in pages ([`ObjectLoader::set_arena_pages`]).
+        pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+            self.0.set_arena_pages(pages)?;
+            Ok(self)
         }
 
         /// The initial value of `config` (in `.data`) as the object has it now.

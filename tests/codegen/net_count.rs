@@ -8,8 +8,8 @@ pub mod net_count {
 
     use ::bpf_arena::arena::ArenaPtr;
     use ::bpf_arena::map::Map;
-    use ::bpf_arena::obj::ObjectSpec;
-    use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};
+    use ::bpf_arena::obj::{Iface, ObjectSpec};
+    use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};
     use ::std::path::Path;
 
     pub use types::*;
@@ -30,9 +30,10 @@ pub mod net_count {
         }
 
         const _: () = {
-            assert!(size_of::<net_counts>() == 80);
-            assert!(offset_of!(net_counts, packets) == 0);
-            assert!(offset_of!(net_counts, bytes) == 40);
+            type T = net_counts;
+            assert!(size_of::<T>() == 80);
+            assert!(offset_of!(T, packets) == 0);
+            assert!(offset_of!(T, bytes) == 40);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -79,8 +80,9 @@ pub mod net_count {
     impl Loader {
         /// Parses the object from its bytes and checks it against this module (an object
         /// built from other sources is an error naming what differs).
-        pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader> {
-            Loader::from_spec(ObjectSpec::parse("net_count", bytes)?)
+        pub fn from_bytes(bytes: &[u8]) -> Result<Loader> {
+            let spec = ObjectSpec::parse("net_count", bytes)?;
+            Loader::from_spec(spec)
         }
 
         /// Reads the object file at `path`, then as [`Loader::from_bytes`].
@@ -112,6 +114,17 @@ pub mod net_count {
         /// Loads the object ([`ObjectLoader::load`]).
         pub fn load(&self) -> Result<Loaded> {
             self.0.load().map(Loaded)
+        }
+
+        /// The arena's size in pages (`max_entries` of map `arena`, as declared or set).
+        pub fn arena_pages(&self) -> u32 {
+            self.0.arena_pages().unwrap_or(0)
+        }
+
+        /// Sets the arena's size in pages ([`ObjectLoader::set_arena_pages`]).
+        pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+            self.0.set_arena_pages(pages)?;
+            Ok(self)
         }
 
         /// The initial value of `xdp_counts` (an arena global) as the object has it now.
@@ -397,6 +410,69 @@ pub mod net_count {
         /// Program `cg_connect4`.
         pub fn cg_connect4(&self) -> Result<&Program> {
             self.0.program("cg_connect4")
+        }
+
+        /// Attaches program `xdp_count` (`xdp`) to network interface `iface`; detached when the
+        /// `Link` is dropped.
+        pub fn attach_xdp_count(&self, iface: &str) -> Result<Link> {
+            let name = "xdp_count";
+            let target = self.0.attach_target(name)?;
+            let target = target.with_iface(Iface::Name(iface.to_string()));
+            self.0.attach_to(name, &target)
+        }
+
+        /// Attaches program `tcx_count_ingress` (`tcx/ingress`) to network interface `iface`; detached when the
+        /// `Link` is dropped.
+        pub fn attach_tcx_count_ingress(&self, iface: &str) -> Result<Link> {
+            let name = "tcx_count_ingress";
+            let target = self.0.attach_target(name)?;
+            let target = target.with_iface(Iface::Name(iface.to_string()));
+            self.0.attach_to(name, &target)
+        }
+
+        /// Attaches program `tcx_count_egress` (`tcx/egress`) to network interface `iface`; detached when the
+        /// `Link` is dropped.
+        pub fn attach_tcx_count_egress(&self, iface: &str) -> Result<Link> {
+            let name = "tcx_count_egress";
+            let target = self.0.attach_target(name)?;
+            let target = target.with_iface(Iface::Name(iface.to_string()));
+            self.0.attach_to(name, &target)
+        }
+
+        /// Attaches program `cg_count_ingress` (`cgroup_skb/ingress`) to the cgroup v2 directory `cgroup`; detached
+        /// when the `Link` is dropped.
+        pub fn attach_cg_count_ingress(&self, cgroup: impl AsRef<Path>) -> Result<Link> {
+            let name = "cg_count_ingress";
+            let target = self.0.attach_target(name)?;
+            let target = target.with_cgroup(cgroup.as_ref());
+            self.0.attach_to(name, &target)
+        }
+
+        /// Attaches program `cg_count_egress` (`cgroup_skb/egress`) to the cgroup v2 directory `cgroup`; detached
+        /// when the `Link` is dropped.
+        pub fn attach_cg_count_egress(&self, cgroup: impl AsRef<Path>) -> Result<Link> {
+            let name = "cg_count_egress";
+            let target = self.0.attach_target(name)?;
+            let target = target.with_cgroup(cgroup.as_ref());
+            self.0.attach_to(name, &target)
+        }
+
+        /// Attaches program `cg_sock_create` (`cgroup/sock_create`) to the cgroup v2 directory `cgroup`; detached
+        /// when the `Link` is dropped.
+        pub fn attach_cg_sock_create(&self, cgroup: impl AsRef<Path>) -> Result<Link> {
+            let name = "cg_sock_create";
+            let target = self.0.attach_target(name)?;
+            let target = target.with_cgroup(cgroup.as_ref());
+            self.0.attach_to(name, &target)
+        }
+
+        /// Attaches program `cg_connect4` (`cgroup/connect4`) to the cgroup v2 directory `cgroup`; detached
+        /// when the `Link` is dropped.
+        pub fn attach_cg_connect4(&self, cgroup: impl AsRef<Path>) -> Result<Link> {
+            let name = "cg_connect4";
+            let target = self.0.attach_target(name)?;
+            let target = target.with_cgroup(cgroup.as_ref());
+            self.0.attach_to(name, &target)
         }
 
         /// The arena (map `arena`).

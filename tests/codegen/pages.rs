@@ -8,8 +8,8 @@ pub mod pages {
 
     use ::bpf_arena::arena::ArenaPtr;
     use ::bpf_arena::map::Map;
-    use ::bpf_arena::obj::ObjectSpec;
-    use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};
+    use ::bpf_arena::obj::{Iface, ObjectSpec};
+    use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};
     use ::std::path::Path;
 
     pub use types::*;
@@ -38,8 +38,9 @@ pub mod pages {
     impl Loader {
         /// Parses the object from its bytes and checks it against this module (an object
         /// built from other sources is an error naming what differs).
-        pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader> {
-            Loader::from_spec(ObjectSpec::parse("pages", bytes)?)
+        pub fn from_bytes(bytes: &[u8]) -> Result<Loader> {
+            let spec = ObjectSpec::parse("pages", bytes)?;
+            Loader::from_spec(spec)
         }
 
         /// Reads the object file at `path`, then as [`Loader::from_bytes`].
@@ -71,6 +72,17 @@ pub mod pages {
         /// Loads the object ([`ObjectLoader::load`]).
         pub fn load(&self) -> Result<Loaded> {
             self.0.load().map(Loaded)
+        }
+
+        /// The arena's size in pages (`max_entries` of map `arena`, as declared or set).
+        pub fn arena_pages(&self) -> u32 {
+            self.0.arena_pages().unwrap_or(0)
+        }
+
+        /// Sets the arena's size in pages ([`ObjectLoader::set_arena_pages`]).
+        pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+            self.0.set_arena_pages(pages)?;
+            Ok(self)
         }
 
         /// The initial value of `maps_seen` (in `.bss`) as the object has it now.
@@ -118,6 +130,12 @@ pub mod pages {
         /// Program `map_iter`.
         pub fn map_iter(&self) -> Result<&Program> {
             self.0.program("map_iter")
+        }
+
+        /// Attaches program `map_iter` where its section says (`iter bpf_map`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_map_iter(&self) -> Result<Link> {
+            self.0.attach("map_iter")
         }
 
         /// The arena (map `arena`).

@@ -8,8 +8,8 @@ pub mod syscall_top {
 
     use ::bpf_arena::arena::ArenaPtr;
     use ::bpf_arena::map::Map;
-    use ::bpf_arena::obj::ObjectSpec;
-    use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};
+    use ::bpf_arena::obj::{Iface, ObjectSpec};
+    use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};
     use ::std::path::Path;
 
     pub use types::*;
@@ -28,10 +28,11 @@ pub mod syscall_top {
         }
 
         const _: () = {
-            assert!(size_of::<slot>() == 16);
-            assert!(offset_of!(slot, pid) == 0);
-            assert!(offset_of!(slot, nr) == 4);
-            assert!(offset_of!(slot, count) == 8);
+            type T = slot;
+            assert!(size_of::<T>() == 16);
+            assert!(offset_of!(T, pid) == 0);
+            assert!(offset_of!(T, nr) == 4);
+            assert!(offset_of!(T, count) == 8);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -68,8 +69,9 @@ pub mod syscall_top {
     impl Loader {
         /// Parses the object from its bytes and checks it against this module (an object
         /// built from other sources is an error naming what differs).
-        pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader> {
-            Loader::from_spec(ObjectSpec::parse("syscall_top", bytes)?)
+        pub fn from_bytes(bytes: &[u8]) -> Result<Loader> {
+            let spec = ObjectSpec::parse("syscall_top", bytes)?;
+            Loader::from_spec(spec)
         }
 
         /// Reads the object file at `path`, then as [`Loader::from_bytes`].
@@ -101,6 +103,17 @@ pub mod syscall_top {
         /// Loads the object ([`ObjectLoader::load`]).
         pub fn load(&self) -> Result<Loaded> {
             self.0.load().map(Loaded)
+        }
+
+        /// The arena's size in pages (`max_entries` of map `arena`, as declared or set).
+        pub fn arena_pages(&self) -> u32 {
+            self.0.arena_pages().unwrap_or(0)
+        }
+
+        /// Sets the arena's size in pages ([`ObjectLoader::set_arena_pages`]).
+        pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+            self.0.set_arena_pages(pages)?;
+            Ok(self)
         }
 
         /// The initial value of `table` (an arena global) as the object has it now.
@@ -174,6 +187,12 @@ pub mod syscall_top {
         /// Program `syscall_top`.
         pub fn syscall_top(&self) -> Result<&Program> {
             self.0.program("syscall_top")
+        }
+
+        /// Attaches program `syscall_top` where its section says (`tp_btf sys_enter`); detached when the
+        /// `Link` is dropped.
+        pub fn attach_syscall_top(&self) -> Result<Link> {
+            self.0.attach("syscall_top")
         }
 
         /// The arena (map `arena`).

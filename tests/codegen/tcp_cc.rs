@@ -8,8 +8,8 @@ pub mod tcp_cc {
 
     use ::bpf_arena::arena::ArenaPtr;
     use ::bpf_arena::map::Map;
-    use ::bpf_arena::obj::ObjectSpec;
-    use ::bpf_arena::{Arena, LoadedObject, ObjectLoader, Program, Result};
+    use ::bpf_arena::obj::{Iface, ObjectSpec};
+    use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};
     use ::std::path::Path;
 
     pub use types::*;
@@ -47,20 +47,21 @@ pub mod tcp_cc {
         }
 
         const _: () = {
-            assert!(size_of::<cc_slot>() == 80);
-            assert!(offset_of!(cc_slot, inits) == 0);
-            assert!(offset_of!(cc_slot, releases) == 8);
-            assert!(offset_of!(cc_slot, cong_avoid_calls) == 16);
-            assert!(offset_of!(cc_slot, acked) == 24);
-            assert!(offset_of!(cc_slot, ssthresh_calls) == 32);
-            assert!(offset_of!(cc_slot, undo_calls) == 40);
-            assert!(offset_of!(cc_slot, state_changes) == 48);
-            assert!(offset_of!(cc_slot, cwnd_events) == 56);
-            assert!(offset_of!(cc_slot, cwnd) == 64);
-            assert!(offset_of!(cc_slot, max_cwnd) == 68);
-            assert!(offset_of!(cc_slot, ssthresh) == 72);
-            assert!(offset_of!(cc_slot, local_port) == 76);
-            assert!(offset_of!(cc_slot, remote_port) == 78);
+            type T = cc_slot;
+            assert!(size_of::<T>() == 80);
+            assert!(offset_of!(T, inits) == 0);
+            assert!(offset_of!(T, releases) == 8);
+            assert!(offset_of!(T, cong_avoid_calls) == 16);
+            assert!(offset_of!(T, acked) == 24);
+            assert!(offset_of!(T, ssthresh_calls) == 32);
+            assert!(offset_of!(T, undo_calls) == 40);
+            assert!(offset_of!(T, state_changes) == 48);
+            assert!(offset_of!(T, cwnd_events) == 56);
+            assert!(offset_of!(T, cwnd) == 64);
+            assert!(offset_of!(T, max_cwnd) == 68);
+            assert!(offset_of!(T, ssthresh) == 72);
+            assert!(offset_of!(T, local_port) == 76);
+            assert!(offset_of!(T, remote_port) == 78);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -99,8 +100,9 @@ pub mod tcp_cc {
     impl Loader {
         /// Parses the object from its bytes and checks it against this module (an object
         /// built from other sources is an error naming what differs).
-        pub fn from_bytes(bytes: &[u8]) -> ::bpf_arena::Result<Loader> {
-            Loader::from_spec(ObjectSpec::parse("tcp_cc", bytes)?)
+        pub fn from_bytes(bytes: &[u8]) -> Result<Loader> {
+            let spec = ObjectSpec::parse("tcp_cc", bytes)?;
+            Loader::from_spec(spec)
         }
 
         /// Reads the object file at `path`, then as [`Loader::from_bytes`].
@@ -132,6 +134,17 @@ pub mod tcp_cc {
         /// Loads the object ([`ObjectLoader::load`]).
         pub fn load(&self) -> Result<Loaded> {
             self.0.load().map(Loaded)
+        }
+
+        /// The arena's size in pages (`max_entries` of map `arena`, as declared or set).
+        pub fn arena_pages(&self) -> u32 {
+            self.0.arena_pages().unwrap_or(0)
+        }
+
+        /// Sets the arena's size in pages ([`ObjectLoader::set_arena_pages`]).
+        pub fn set_arena_pages(&mut self, pages: u32) -> Result<&mut Self> {
+            self.0.set_arena_pages(pages)?;
+            Ok(self)
         }
 
         /// The initial value of `next_slot` (in `.bss`) as the object has it now.
