@@ -490,8 +490,8 @@ fn flex_accessor(o: &mut Out, m: &Model, f: &Flex, first: &mut bool) {
         bare(&f.field)
     ));
     o.open(&format!(
-        "pub fn {}_at(this: ArenaPtr<Self>, i: u64) -> ArenaPtr<{elem}>",
-        bare(&f.field)
+        "pub fn {}(this: ArenaPtr<Self>, i: u64) -> ArenaPtr<{elem}>",
+        f.method
     ));
     o.line(&format!(
         "this.byte_add({}).cast::<{elem}>().add(i)",
