@@ -5,9 +5,13 @@
  * members named like keywords and like the generator's own fields, an
  * enum with aliases and extreme values, a typedef'd enum, an empty struct,
  * a struct only declared, a function pointer and a pointer outside the
- * arena; and names long enough to push every generated line past
- * rustfmt's widths (the generated text must still be what rustfmt leaves). tests/codegen.rs compiles what is generated for it; the program
- * only touches the globals.
+ * arena; enums named like the generated code's parameters and locals
+ * (`value`, `spec`), two members whose Rust names meet (`self`, `self_`),
+ * a bitfield named like a flexible array's accessor, a global named like a
+ * method of the Loader (`load`); and names long enough to push every
+ * generated line past rustfmt's widths (the generated text must still be
+ * what rustfmt leaves). tests/codegen.rs compiles what is generated for
+ * it; the program only touches the globals.
  */
 #include "arena.h"
 
@@ -20,7 +24,7 @@ struct {
 typedef __u32 u32;
 typedef __u64 Result;
 struct type { u32 value; };
-struct Default { int fn; int self; int Self; int _; int __pad_0; };
+struct Default { int fn; int self; int Self; int _; int __pad_0; int self_; };
 struct Ok { struct Default d; Result r; };
 struct Loader { struct type t; };
 struct size_of { char c; };
@@ -31,6 +35,9 @@ struct opaque;
 enum Some { None = 0, Some_alias = 0, MIN = -2147483647 - 1, MAX = 2147483647 };
 typedef enum { E_A = 1, E_B = 2 } e_t;
 enum u8 : unsigned char { small = 255 };
+enum value { V0 = 0 };
+enum spec { S0 = 0 };
+struct flexy { int items_at:3; int n; int items[]; };
 
 #define LONG_STRUCT a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths
 struct LONG_STRUCT {
@@ -59,6 +66,8 @@ struct holder {
 	enum u8 tiny;
 	u32 plain;
 	same s;
+	enum value v;
+	enum spec sp;
 };
 
 struct holder __arena in_arena;
@@ -66,6 +75,8 @@ struct holder in_bss;
 struct holder __arena *__arena holder_ptr;
 struct LONG_STRUCT __arena a_global_variable_whose_name_is_long_enough_for_the_chain_width;
 enum a_long_enum_name_for_generated_constants_to_be_long long_enum_global;
+struct flexy __arena fx;
+__u64 load;
 
 SEC("syscall")
 int a_program_whose_name_is_long_enough_to_break_its_lines(void *ctx)
@@ -78,6 +89,8 @@ int touch(void *ctx)
 {
 	in_bss.plain = 1;
 	in_arena.plain = 2;
+	fx.n = 4;
+	load = 3;
 	return 0;
 }
 

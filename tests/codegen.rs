@@ -636,6 +636,19 @@ fn names_that_collide_with_rust_are_renamed_and_work() {
         "the first name of a value"
     );
     assert_eq!(gen_names::u8_::small.0, 255);
+    // Enums named like the generated code's parameters (`value`) or locals
+    // would be tuple structs those cannot shadow: renamed, and it compiled.
+    let _: (gen_names::value_2, gen_names::spec_2) = (h.v, h.sp);
+    // `self` and `self_` both spell `self_` in Rust: the second gets `_2`.
+    let d = h.ok.d;
+    let _: (i32, i32) = (d.self_, d.self__2);
+    // The bitfield `items_at` keeps its name; the flexible array's
+    // accessor steps around it.
+    let mut fx = gen_names::flexy::default();
+    fx.set_items_at(-1);
+    assert_eq!(fx.items_at(), -1);
+    let p = gen_names::flexy::items_at_2(ArenaPtr::from_addr(0x1000), 2);
+    assert_eq!(p.addr(), 0x1000 + 8 + 2 * 4);
     require_arena!();
     let obj = gen_names::Loader::from_file(object("gen_names.bpf.o"))
         .unwrap()
@@ -645,4 +658,7 @@ fn names_that_collide_with_rust_are_renamed_and_work() {
     assert_eq!(obj.in_bss().unwrap().plain, 1);
     assert_eq!(obj.in_arena().unwrap().plain, 2);
     assert!(obj.holder_ptr().unwrap().is_null());
+    // The global `load` is `load_2` in both handles (Loader::load exists).
+    assert_eq!(obj.load_2().unwrap(), 3);
+    assert_eq!(obj.fx().unwrap().n, 4);
 }

@@ -706,7 +706,7 @@ fn flex_accessor(o: &mut Out, m: &Model, f: &Flex, first: &mut bool) {
         bare(&f.field)
     ));
     o.sig(
-        &format!("pub fn {}_at", bare(&f.field)),
+        &format!("pub fn {}", f.method),
         &["this: ArenaPtr<Self>", "i: u64"],
         &format!(" -> ArenaPtr<{elem}>"),
     );

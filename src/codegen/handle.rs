@@ -1,6 +1,8 @@
 //! The text of the typed object handle: `Loader` (before the load) and
 //! `Loaded` (after it), one method per global variable, program and map.
 
+use std::collections::BTreeMap;
+
 use super::emit::{NamedCall, Out, ty};
 use super::layout::{Home, Model};
 use super::names::{Scope, bare, ident};
@@ -56,10 +58,14 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
     let obj = spec.name.as_str();
     // Globals whose name another global also has are left out: the
     // loader finds globals by name, and would find the first.
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for g in &m.globals {
+        *count.entry(g.name.as_str()).or_default() += 1;
+    }
     let unique: Vec<_> = m
         .globals
         .iter()
-        .filter(|g| m.globals.iter().filter(|h| h.name == g.name).count() == 1)
+        .filter(|g| count.get(g.name.as_str()) == Some(&1))
         .collect();
     let programs: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
     let maps: Vec<(&str, bool)> = spec
@@ -73,16 +79,15 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
     let mut after = Scope::with(LOADED_METHODS);
     let mut accs = Vec::new();
     for g in &unique {
-        let base = ident(&g.name);
-        let get = after.claim(base.clone());
-        let set = after.claim(format!("set_{}", bare(&get)));
+        // Both handles have the getter and setter: the names must be
+        // free in both (a global `load` must not clash with Loader::load).
+        let get = Scope::claim_both(&mut before, &mut after, ident(&g.name));
+        let set = Scope::claim_both(&mut before, &mut after, format!("set_{}", bare(&get)));
         let ptr = if g.home == Home::Arena {
             after.claim(format!("{}_ptr", bare(&get)))
         } else {
             String::new()
         };
-        before.claim(get.clone());
-        before.claim(set.clone());
         accs.push(Acc {
             g,
             rust: ty(m, &g.ty),

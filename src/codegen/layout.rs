@@ -84,6 +84,8 @@ pub(crate) struct BitMember {
 pub(crate) struct Flex {
     /// The field's Rust name.
     pub field: String,
+    /// The accessor's name (`FIELD_at`, unless a bitfield took it).
+    pub method: String,
     /// The element type.
     pub elem: Ty,
     pub offset: u64,
@@ -205,8 +207,25 @@ pub(crate) fn build(spec: &ObjectSpec, arena_types: &[String]) -> Result<Model, 
         });
     };
     let btf = Btf::parse(raw)?;
+    // Structs and unions by name, the first of each: forward declarations
+    // resolve through it (a scan of the BTF per pointer was quadratic).
+    let mut composites = BTreeMap::new();
+    for id in 1..=btf.type_count() {
+        let Some(h) = btf.header(id) else { continue };
+        let union = match h.kind() {
+            kind::STRUCT => false,
+            kind::UNION => true,
+            _ => continue,
+        };
+        if let Ok(name) = btf.name(id) {
+            if !name.is_empty() {
+                composites.entry((union, name)).or_insert(id);
+            }
+        }
+    }
     let mut b = Builder {
         btf,
+        composites,
         emit: BTreeSet::new(),
         arena: BTreeSet::new(),
         visited: BTreeSet::new(),
@@ -286,6 +305,8 @@ struct RootVar {
 
 struct Builder<'a> {
     btf: Btf<'a>,
+    /// The first struct (`false`) or union (`true`) of each name.
+    composites: BTreeMap<(bool, &'a str), u32>,
     /// Ids of the items to generate (structs, unions, enums, typedefs,
     /// forward declarations).
     emit: BTreeSet<u32>,
@@ -417,12 +438,11 @@ impl<'a> Builder<'a> {
             return Ok(id);
         }
         let name = self.btf.name(id)?;
-        let want = if h.kind_flag() {
-            kind::UNION
-        } else {
-            kind::STRUCT
-        };
-        Ok(self.btf.find_by_name(want, name).unwrap_or(id))
+        Ok(self
+            .composites
+            .get(&(h.kind_flag(), name))
+            .copied()
+            .unwrap_or(id))
     }
 
     /// Names `id` (through modifiers) `name` if it is an anonymous struct,
@@ -1029,12 +1049,18 @@ impl<'a> Builder<'a> {
         }
 
         let mut scope = Scope::default();
-        // Member names first, so that generated names step around them.
-        for (mname, _, _) in &members {
-            if !mname.is_empty() {
-                scope.claim(ident(mname));
-            }
-        }
+        // Member names first, so that generated names step around them;
+        // two C names that give one Rust name (`a$b`, `a_b`) get `_2`.
+        let member_names: Vec<String> = members
+            .iter()
+            .map(|(mname, _, _)| {
+                if mname.is_empty() {
+                    String::new()
+                } else {
+                    scope.claim(ident(mname))
+                }
+            })
+            .collect();
         let mut fields = Vec::new();
         let mut bits = Vec::new();
         let mut flex = Vec::new();
@@ -1073,16 +1099,20 @@ impl<'a> Builder<'a> {
                         anon = anon.saturating_add(1);
                         scope.claim(format!("__anon_{anon}"))
                     } else {
-                        ident(mname)
+                        member_names
+                            .get(*i)
+                            .cloned()
+                            .unwrap_or_else(|| ident(mname))
                     };
                     let rust = self.ty_of(*ty, arena)?;
                     let t = self.strip(*ty, true)?;
                     if t != 0 && self.kind_of(t)?.0 == kind::ARRAY {
                         let (elem, _, count) = self.btf.array(t)?;
                         if count == 0 {
-                            methods.claim(format!("{}_at", bare(&name)));
+                            let method = methods.claim(format!("{}_at", bare(&name)));
                             flex.push(Flex {
                                 field: name.clone(),
+                                method,
                                 elem: self.ty_of(elem, arena)?,
                                 offset: lo,
                             });

@@ -32,8 +32,11 @@
 //! `Iface`, `KernelArenaPtr`, `Link`, `Loaded`, `LoadedObject`, `Loader`,
 //! `Map`, `OBJECT`,
 //! `ObjectLoader`, `ObjectSpec`, `Path`, `Program`, `Result`, `check`,
-//! `size_of`, `types`, and the prelude's `AsRef`, `Default`, `Err`,
-//! `None`, `Ok`, `Option`, `Some`), gets `_2`. Anonymous types are named after where they
+//! `size_of`, `types`, the prelude's `AsRef`, `Default`, `Err`, `None`,
+//! `Ok`, `Option`, `Some`, and the names of the generated code's
+//! parameters and locals, which an enum's constructor would clash with:
+//! `bits`, `bytes`, `c`, `d`, `f`, `i`, `mask`, `path`, `spec`, `this`,
+//! `v`, `value`), gets `_2`. Anonymous types are named after where they
 //! are used: `node__anon_1` for the first anonymous member of `node`,
 //! `node__link` for the anonymous type of member `link`, `VAR_t` for a
 //! global's, `MAP_key` / `MAP_value` for a map's; a typedef of an
@@ -114,7 +117,8 @@
 //! gives the [`Link`](crate::Link). The `Loader` of an object with an arena
 //! also has `arena_pages` and `set_arena_pages`. `inner()` gives the
 //! wrapped loader or object for everything else. A name that clashes with
-//! another method gets `_2`; two globals of the same name (statics in
+//! another method gets `_2` (a global's accessors have the same name in
+//! both handles, so a global `load` is `load_2` in both); two globals of the same name (statics in
 //! different sections) get no accessor, since globals are found by name.
 //!
 //! # Using it from `build.rs`
@@ -361,6 +365,21 @@ const RESERVED_TYPES: &[&str] = &[
     "check",
     "size_of",
     "types",
+    // Parameters and local bindings of the generated code: an enum (a
+    // tuple struct) of that name in scope would make them errors ("function
+    // parameters cannot shadow tuple structs", E0530).
+    "bits",
+    "bytes",
+    "c",
+    "d",
+    "f",
+    "i",
+    "mask",
+    "path",
+    "spec",
+    "this",
+    "v",
+    "value",
     // Prelude names the generated code uses: a glob-imported type (or an
     // enum's constructor) of that name would shadow them.
     "AsRef",

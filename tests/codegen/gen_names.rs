@@ -19,7 +19,7 @@ pub mod gen_names {
         use ::bpf_arena::arena::ArenaPtr;
         use ::core::mem::{offset_of, size_of};
 
-        /// `struct holder` (80 bytes, in arena memory).
+        /// `struct holder` (88 bytes, in arena memory).
         #[repr(C)]
         #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct holder {
@@ -37,12 +37,14 @@ pub mod gen_names {
             pub __pad_1: [u8; 3],
             pub plain: u32,
             pub s: same,
+            pub v: value_2,
+            pub sp: spec_2,
             pub __pad_2: [u8; 4],
         }
 
         const _: () = {
             type T = holder;
-            assert!(size_of::<T>() == 80);
+            assert!(size_of::<T>() == 88);
             assert!(offset_of!(T, ok) == 0);
             assert!(offset_of!(T, loader) == 32);
             assert!(offset_of!(T, so) == 36);
@@ -56,7 +58,9 @@ pub mod gen_names {
             assert!(offset_of!(T, __pad_1) == 65);
             assert!(offset_of!(T, plain) == 68);
             assert!(offset_of!(T, s) == 72);
-            assert!(offset_of!(T, __pad_2) == 76);
+            assert!(offset_of!(T, v) == 76);
+            assert!(offset_of!(T, sp) == 80);
+            assert!(offset_of!(T, __pad_2) == 84);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -73,7 +77,6 @@ pub mod gen_names {
         #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct Ok_2 {
             pub d: Default_2,
-            pub __pad_0: [u8; 4],
             pub r: u64,
         }
 
@@ -81,7 +84,6 @@ pub mod gen_names {
             type T = Ok_2;
             assert!(size_of::<T>() == 32);
             assert!(offset_of!(T, d) == 0);
-            assert!(offset_of!(T, __pad_0) == 20);
             assert!(offset_of!(T, r) == 24);
         };
 
@@ -94,7 +96,7 @@ pub mod gen_names {
             }
         }
 
-        /// `struct Default` (20 bytes, in arena memory).
+        /// `struct Default` (24 bytes, in arena memory).
         #[repr(C)]
         #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct Default_2 {
@@ -103,16 +105,18 @@ pub mod gen_names {
             pub Self_: i32,
             pub __: i32,
             pub __pad_0: i32,
+            pub self__2: i32,
         }
 
         const _: () = {
             type T = Default_2;
-            assert!(size_of::<T>() == 20);
+            assert!(size_of::<T>() == 24);
             assert!(offset_of!(T, r#fn) == 0);
             assert!(offset_of!(T, self_) == 4);
             assert!(offset_of!(T, Self_) == 8);
             assert!(offset_of!(T, __) == 12);
             assert!(offset_of!(T, __pad_0) == 16);
+            assert!(offset_of!(T, self__2) == 20);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -339,6 +343,107 @@ pub mod gen_names {
             }
         }
 
+        /// `enum value` (4 bytes): a value BPF stores is kept whether or not it is named.
+        #[repr(transparent)]
+        #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+        pub struct value_2(pub u32);
+
+        impl value_2 {
+            pub const V0: value_2 = value_2(0);
+        }
+
+        impl ::core::fmt::Debug for value_2 {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match self.0 {
+                    0 => f.write_str("V0"),
+                    v => write!(f, "value_2({v})"),
+                }
+            }
+        }
+
+        const _: () = {
+            type T = value_2;
+            assert!(size_of::<T>() == 4);
+        };
+
+        // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
+        unsafe impl ::bpf_arena::arena::Plain for value_2 {}
+
+        /// `enum spec` (4 bytes): a value BPF stores is kept whether or not it is named.
+        #[repr(transparent)]
+        #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+        pub struct spec_2(pub u32);
+
+        impl spec_2 {
+            pub const S0: spec_2 = spec_2(0);
+        }
+
+        impl ::core::fmt::Debug for spec_2 {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match self.0 {
+                    0 => f.write_str("S0"),
+                    v => write!(f, "spec_2({v})"),
+                }
+            }
+        }
+
+        const _: () = {
+            type T = spec_2;
+            assert!(size_of::<T>() == 4);
+        };
+
+        // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
+        unsafe impl ::bpf_arena::arena::Plain for spec_2 {}
+
+        /// `struct flexy` (8 bytes, in arena memory).
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub struct flexy {
+            /// Bitfields `items_at` (bits 0..3).
+            pub _bitfield_1: u8,
+            pub __pad_0: [u8; 3],
+            pub n: i32,
+            pub items: [i32; 0],
+        }
+
+        const _: () = {
+            type T = flexy;
+            assert!(size_of::<T>() == 8);
+            assert!(offset_of!(T, _bitfield_1) == 0);
+            assert!(offset_of!(T, __pad_0) == 1);
+            assert!(offset_of!(T, n) == 4);
+            assert!(offset_of!(T, items) == 8);
+        };
+
+        // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
+        unsafe impl ::bpf_arena::arena::Plain for flexy {}
+
+        impl Default for flexy {
+            fn default() -> Self {
+                ::bpf_arena::arena::zeroed()
+            }
+        }
+
+        impl flexy {
+            /// Bitfield `items_at`: 3 bits at bit 0 of the struct (bit 0 of `_bitfield_1`).
+            pub fn items_at(&self) -> i32 {
+                (((self._bitfield_1 as u64) << 61) as i64 >> 61) as i32
+            }
+
+            /// Sets bitfield `items_at` to the low 3 bits of `value`.
+            pub fn set_items_at(&mut self, value: i32) {
+                let mask: u8 = 0x7;
+                let bits = (value as u8) << 0;
+                self._bitfield_1 = (self._bitfield_1 & !mask) | (bits & mask);
+            }
+
+            /// A pointer to element `i` of the flexible array `items` of the struct at
+            /// `this` (a user-form pointer: read it with `Arena::read`).
+            pub fn items_at_2(this: ArenaPtr<Self>, i: u64) -> ArenaPtr<i32> {
+                this.byte_add(8).cast().add(i)
+            }
+        }
+
         /// `struct a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths` (24 bytes, in arena memory).
         #[repr(C)]
         #[derive(Clone, Copy, Debug, PartialEq)]
@@ -512,9 +617,11 @@ pub mod gen_names {
     /// program and map this module was generated for.
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "gen_names");
-        c.global("in_bss", ".bss", 80);
+        c.global("in_bss", ".bss", 88);
+        c.global("load", ".bss", 8);
         c.global("long_enum_global", ".bss", 4);
-        c.global("in_arena", ".addr_space.1", 80);
+        c.global("in_arena", ".addr_space.1", 88);
+        c.global("fx", ".addr_space.1", 8);
         c.global("holder_ptr", ".addr_space.1", 8);
         c.global(
             "a_global_variable_whose_name_is_long_enough_for_the_chain_width",
@@ -592,6 +699,17 @@ pub mod gen_names {
             Ok(self)
         }
 
+        /// The initial value of `load` (in `.bss`) as the object has it now.
+        pub fn load_2(&self) -> Result<u64> {
+            self.0.global("load")
+        }
+
+        /// Sets the initial value of `load` (in `.bss`).
+        pub fn set_load_2(&mut self, value: u64) -> Result<&mut Self> {
+            self.0.set_global("load", value)?;
+            Ok(self)
+        }
+
         /// The initial value of `long_enum_global` (in `.bss`) as the object has it now.
         pub fn long_enum_global(
             &self,
@@ -616,6 +734,17 @@ pub mod gen_names {
         /// Sets the initial value of `in_arena` (an arena global).
         pub fn set_in_arena(&mut self, value: holder) -> Result<&mut Self> {
             self.0.set_global("in_arena", value)?;
+            Ok(self)
+        }
+
+        /// The initial value of `fx` (an arena global) as the object has it now.
+        pub fn fx(&self) -> Result<flexy> {
+            self.0.global("fx")
+        }
+
+        /// Sets the initial value of `fx` (an arena global).
+        pub fn set_fx(&mut self, value: flexy) -> Result<&mut Self> {
+            self.0.set_global("fx", value)?;
             Ok(self)
         }
 
@@ -675,6 +804,16 @@ pub mod gen_names {
             self.0.set_global("in_bss", value)
         }
 
+        /// `load` (in `.bss`), read from its map's mapping.
+        pub fn load_2(&self) -> Result<u64> {
+            self.0.global("load")
+        }
+
+        /// Sets `load` (in `.bss`).
+        pub fn set_load_2(&self, value: u64) -> Result<()> {
+            self.0.set_global("load", value)
+        }
+
         /// `long_enum_global` (in `.bss`), read from its map's mapping.
         pub fn long_enum_global(
             &self,
@@ -703,6 +842,21 @@ pub mod gen_names {
         /// Where `in_arena` lies in the arena (user form), to read parts of it or pass it on.
         pub fn in_arena_ptr(&self) -> Result<ArenaPtr<holder>> {
             self.0.arena_global("in_arena")
+        }
+
+        /// `fx` (an arena global), read from the arena.
+        pub fn fx(&self) -> Result<flexy> {
+            self.0.global("fx")
+        }
+
+        /// Sets `fx` (an arena global).
+        pub fn set_fx(&self, value: flexy) -> Result<()> {
+            self.0.set_global("fx", value)
+        }
+
+        /// Where `fx` lies in the arena (user form), to read parts of it or pass it on.
+        pub fn fx_ptr(&self) -> Result<ArenaPtr<flexy>> {
+            self.0.arena_global("fx")
         }
 
         /// `holder_ptr` (an arena global), read from the arena.
