@@ -585,9 +585,29 @@ fn another_object_is_refused_naming_the_difference() {
         msg.contains("'arena_list'") && msg.contains("no global variable 'cnt'"),
         "{msg}"
     );
-    // Same names, another size: layouts_nuc's globals match layouts', so
-    // the handles are interchangeable; a real difference is named.
-    assert!(layouts::Loader::from_file(object("layouts_nuc.bpf.o")).is_ok());
+    // Same globals, programs and maps, same sizes: only the pointer form
+    // differs (its arena has BPF_F_NO_USER_CONV), which the layout
+    // fingerprint catches.
+    let e = layouts::Loader::from_file(object("layouts_nuc.bpf.o"))
+        .err()
+        .expect("layouts_nuc stores kernel-form pointers");
+    assert!(
+        e.to_string()
+            .contains("its types differ from the generated ones"),
+        "{e}"
+    );
+    assert_eq!(
+        codegen::layout_fingerprint(
+            &ObjectSpec::from_file(&object("layouts.bpf.o")).unwrap(),
+            &[]
+        )
+        .unwrap(),
+        codegen::layout_fingerprint(
+            &ObjectSpec::from_file(&object("layouts.bpf.o")).unwrap(),
+            &[]
+        )
+        .unwrap(),
+    );
     let e = counter::Loader::from_file(object("counter_reader.bpf.o")).err();
     assert!(e.is_some_and(|e| e.to_string().contains("counter")));
 }

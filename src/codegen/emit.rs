@@ -499,7 +499,7 @@ fn emit_item(o: &mut Out, m: &Model, item: &Item) {
             o.open("fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result");
             let firsts: Vec<_> = values.iter().filter(|(_, _, first)| *first).collect();
             if firsts.is_empty() {
-                let fmt = format!("{:?}", format!("{}({{}})", bare(&item.name)));
+                let fmt = format!("{:?}", format!("{}({{}})", c_word(item)));
                 o.macro_call("write!", &["f".into(), fmt, "self.0".into()], "");
             } else {
                 o.open("match self.0");
@@ -510,7 +510,7 @@ fn emit_item(o: &mut Out, m: &Model, item: &Item) {
                         ",",
                     );
                 }
-                let fmt = format!("{:?}", format!("{}({{v}})", bare(&item.name)));
+                let fmt = format!("{:?}", format!("{}({{v}})", c_word(item)));
                 o.macro_call("v => write!", &["f".into(), fmt], ",");
                 o.close("");
             }
@@ -641,14 +641,40 @@ fn low_mask(bits: u32) -> String {
     format!("{v:#x}")
 }
 
+/// The name Debug prints for an item: its C name (the last word of `enum
+/// foo`), the generated name for an anonymous one; braces doubled, since it
+/// goes into a format string.
+fn c_word(item: &Item) -> String {
+    let word = if item.anon {
+        bare(&item.name)
+    } else {
+        item.c_name.rsplit(' ').next().unwrap_or(&item.name)
+    };
+    word.replace('{', "{{").replace('}', "}}")
+}
+
+/// `N bits`, `1 bit`.
+fn bits_word(n: u32) -> String {
+    if n == 1 {
+        "1 bit".into()
+    } else {
+        format!("{n} bits")
+    }
+}
+
 fn bit_accessors(o: &mut Out, m: &Model, b: &BitMember, first: &mut bool) {
+    if b.bits > 64 {
+        // Wider than any accessor type (an __int128 bitfield): its bytes
+        // are in the storage field, whose doc says so.
+        return;
+    }
     let rt = bit_ret_ty(m, &b.ret);
     let storage = &b.storage;
     separate(o, first);
     o.doc(&format!(
-        "Bitfield `{}`: {} bits at bit {} of the struct (bit {} of `{storage}`).",
+        "Bitfield `{}`: {} at bit {} of the struct (bit {} of `{storage}`).",
         bare(&b.name),
-        b.bits,
+        bits_word(b.bits),
         b.bit_offset,
         b.shift
     ));
@@ -661,9 +687,9 @@ fn bit_accessors(o: &mut Out, m: &Model, b: &BitMember, first: &mut bool) {
     o.close("");
     o.line("");
     o.doc(&format!(
-        "Sets bitfield `{}` to the low {} bits of `value`.",
+        "Sets bitfield `{}` to the low {} of `value`.",
         bare(&b.name),
-        b.bits
+        bits_word(b.bits)
     ));
     let value_param = format!("value: {rt}");
     o.sig(

@@ -53,7 +53,13 @@ pub(crate) fn imports(m: &Model, depth: usize) -> String {
     o.text
 }
 
-pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: usize) -> String {
+pub(crate) fn handle(
+    spec: &ObjectSpec,
+    m: &Model,
+    embed: Option<&str>,
+    layout: (&[&str], u64),
+    depth: usize,
+) -> String {
     let mut o = Out::new(depth);
     let obj = spec.name.as_str();
     // Globals whose name another global also has are left out: the
@@ -120,8 +126,7 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
         "Checks that `spec` has every global variable (in the same section, of the same size),\nprogram and map this module was generated for.",
     );
     o.open("fn check(spec: &ObjectSpec) -> Result<()>");
-    let checks = accs.len() + programs.len() + maps.len();
-    let mutable = if checks == 0 { "" } else { "mut " };
+    let mutable = "mut ";
     o.call(
         &format!("let {mutable}c = ::bpf_arena::codegen::Check::new"),
         &["spec".into(), format!("{obj:?}")],
@@ -141,6 +146,12 @@ pub(crate) fn handle(spec: &ObjectSpec, m: &Model, embed: Option<&str>, depth: u
     for (n, _) in &maps {
         o.call("c.map", &[format!("{n:?}")], ";");
     }
+    let list: Vec<String> = layout.0.iter().map(|t| format!("{t:?}")).collect();
+    let args = [
+        format!("&[{}]", list.join(", ")),
+        format!("{:#018x}", layout.1),
+    ];
+    o.call("c.layout", &args, ";");
     o.line("Ok(c.finish()?)");
     o.close("");
     o.line("");

@@ -170,7 +170,7 @@ pub(crate) struct Model {
 
 /// How deep type chains may nest before the BTF is called malformed
 /// (modifiers, arrays, pointers to pointers).
-const MAX_DEPTH: u32 = 64;
+const MAX_DEPTH: u32 = 256;
 
 /// The most reachable types one object may bring (vmlinux has about
 /// 150,000 types; an object's BTF is far smaller).
@@ -628,7 +628,12 @@ impl<'a> Builder<'a> {
     /// out), 1 for a packed struct.
     fn natural_align(&mut self, id: u32, depth: u32) -> Result<u64, GenError> {
         if depth > MAX_DEPTH {
-            return Err(self.err(id, "types nest too deep (a struct contains itself?)"));
+            return Err(self.err(
+                id,
+                format!(
+                    "types nest more than {MAX_DEPTH} levels deep (or a struct contains itself)"
+                ),
+            ));
         }
         let id = self.resolve_fwd(self.strip(id, true)?)?;
         if id == 0 {
@@ -941,7 +946,8 @@ impl<'a> Builder<'a> {
         let members = self.btf.members(id)?;
         let bits = self.btf.member_bitfield_sizes(id)?;
         let parent = self.c_name(id);
-        let mut scope = Scope::with(&["bytes"]);
+        let mut scope =
+            Scope::with(&["bytes", "clone", "clone_from", "default", "eq", "fmt", "ne"]);
         let mut out = Vec::new();
         let mut anon = 0u32;
         for (i, (mname, ty, off)) in members.iter().enumerate() {
@@ -1064,7 +1070,9 @@ impl<'a> Builder<'a> {
         let mut fields = Vec::new();
         let mut bits = Vec::new();
         let mut flex = Vec::new();
-        let mut methods = Scope::default();
+        // Trait methods the generated types have: an accessor of one of
+        // these names would shadow it.
+        let mut methods = Scope::with(&["clone", "clone_from", "default", "eq", "fmt", "ne"]);
         let (mut pad, mut anon, mut nbit) = (0u32, 0u32, 0u32);
         let mut at = 0u64;
         let mut pad_to = |fields: &mut Vec<Field>, at: u64, to: u64, scope: &mut Scope| {
@@ -1168,10 +1176,15 @@ impl<'a> Builder<'a> {
                         methods.claim(format!("set_{}", bare(&getter)));
                         let shift = sub(u64::from(*off), s.saturating_mul(8));
                         doc_names.push(format!(
-                            "`{}` (bits {}..{})",
+                            "`{}` (bits {}..{}{})",
                             bare(&getter),
                             shift,
-                            add(shift, u64::from(nb))
+                            add(shift, u64::from(nb)),
+                            if nb > 64 {
+                                "; wider than 64 bits, so without accessors"
+                            } else {
+                                ""
+                            }
                         ));
                         bits.push(BitMember {
                             name: getter,

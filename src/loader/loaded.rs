@@ -246,10 +246,13 @@ impl LoadedObject {
     /// The arena is [`LoadedObject::require_arena`].
     pub fn require_map(&self, name: &str) -> Result<&Map> {
         self.map(name).ok_or_else(|| {
-            Error::invalid(
-                "map",
-                format!("the object '{}' has no map '{name}'", self.spec.name),
-            )
+            let is_arena = self.spec.map(name).is_some_and(|m| m.is_arena());
+            let reason = if is_arena {
+                format!("map '{name}' is the arena: LoadedObject::arena gives it")
+            } else {
+                format!("the object '{}' has no map '{name}'", self.spec.name)
+            };
+            Error::invalid("map", reason)
         })
     }
 

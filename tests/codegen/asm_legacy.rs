@@ -24,6 +24,7 @@ pub mod asm_legacy {
         c.global("asm_val", ".addr_space.1", 8);
         c.program("bump");
         c.map("arena");
+        c.layout(&[], 0x643f026ff846c026);
         Ok(c.finish()?)
     }
 

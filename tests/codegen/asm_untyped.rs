@@ -25,6 +25,7 @@ pub mod asm_untyped {
         c.program("second");
         c.program("third");
         c.program("typed");
+        c.layout(&[], 0x42281071628b6e17);
         Ok(c.finish()?)
     }
 

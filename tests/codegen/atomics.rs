@@ -42,6 +42,7 @@ pub mod atomics {
         c.program("atomics_raw_tp");
         c.program("fetch_add");
         c.map("arena");
+        c.layout(&[], 0xcb8403fda5ddebfc);
         Ok(c.finish()?)
     }
 

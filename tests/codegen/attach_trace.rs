@@ -63,6 +63,7 @@ pub mod attach_trace {
         c.program("on_kprobe");
         c.program("on_kretprobe");
         c.map("arena");
+        c.layout(&[], 0x81f25b4f775687ff);
         Ok(c.finish()?)
     }
 

@@ -40,6 +40,7 @@ pub mod cli_attach {
         c.program("reset");
         c.map("events");
         c.map("arena");
+        c.layout(&[], 0x9d61777487452d84);
         Ok(c.finish()?)
     }
 

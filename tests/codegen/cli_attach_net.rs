@@ -27,6 +27,7 @@ pub mod cli_attach_net {
         c.global("packets", ".bss", 8);
         c.program("xdp_count");
         c.program("skb_in");
+        c.layout(&[], 0x4067c182b9f5ee0c);
         Ok(c.finish()?)
     }
 

@@ -29,6 +29,7 @@ pub mod counter {
         c.program("count");
         c.program("core_max_entries");
         c.map("arena");
+        c.layout(&[], 0xfc6d504992d463e2);
         Ok(c.finish()?)
     }
 

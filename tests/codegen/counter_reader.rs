@@ -22,6 +22,7 @@ pub mod counter_reader {
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "counter_reader");
         c.program("bump");
+        c.layout(&[], 0x42281071628b6e17);
         Ok(c.finish()?)
     }
 

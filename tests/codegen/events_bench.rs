@@ -41,6 +41,7 @@ pub mod events_bench {
         c.map("hash_count");
         c.map("array_count");
         c.map("arena");
+        c.layout(&[], 0x95cb3a8790b4db7a);
         Ok(c.finish()?)
     }
 

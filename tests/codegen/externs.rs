@@ -35,6 +35,7 @@ pub mod externs {
         c.program("iter_sum");
         c.program("maybe_kfunc");
         c.program("classify");
+        c.layout(&[], 0xa2315ec29cbe592c);
         Ok(c.finish()?)
     }
 

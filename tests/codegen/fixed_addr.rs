@@ -31,6 +31,7 @@ pub mod fixed_addr {
         c.map("fixed_arena");
         c.map("pinned_counts");
         c.map("outer");
+        c.layout(&[], 0x90632ff60b19980f);
         Ok(c.finish()?)
     }
 

@@ -254,7 +254,7 @@ pub mod gen_names {
                     0 => f.write_str("None"),
                     -2147483648 => f.write_str("MIN"),
                     2147483647 => f.write_str("MAX"),
-                    v => write!(f, "Some_2({v})"),
+                    v => write!(f, "Some({v})"),
                 }
             }
         }
@@ -308,7 +308,7 @@ pub mod gen_names {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 match self.0 {
                     255 => f.write_str("small"),
-                    v => write!(f, "u8_({v})"),
+                    v => write!(f, "u8({v})"),
                 }
             }
         }
@@ -356,7 +356,7 @@ pub mod gen_names {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 match self.0 {
                     0 => f.write_str("V0"),
-                    v => write!(f, "value_2({v})"),
+                    v => write!(f, "value({v})"),
                 }
             }
         }
@@ -382,7 +382,7 @@ pub mod gen_names {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 match self.0 {
                     0 => f.write_str("S0"),
-                    v => write!(f, "spec_2({v})"),
+                    v => write!(f, "spec({v})"),
                 }
             }
         }
@@ -631,6 +631,7 @@ pub mod gen_names {
         c.program("a_program_whose_name_is_long_enough_to_break_its_lines");
         c.program("touch");
         c.map("arena");
+        c.layout(&[], 0x23270311552998e0);
         Ok(c.finish()?)
     }
 

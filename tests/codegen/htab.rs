@@ -61,6 +61,7 @@ pub mod htab {
         c.program("htab_fill");
         c.program("htab_lookup");
         c.map("arena");
+        c.layout(&[], 0xfe252c9bb263b2a9);
         Ok(c.finish()?)
     }
 

@@ -20,7 +20,8 @@ pub mod insns {
     /// Checks that `spec` has every global variable (in the same section, of the same size),
     /// program and map this module was generated for.
     fn check(spec: &ObjectSpec) -> Result<()> {
-        let c = ::bpf_arena::codegen::Check::new(spec, "insns");
+        let mut c = ::bpf_arena::codegen::Check::new(spec, "insns");
+        c.layout(&[], 0x42281071628b6e17);
         Ok(c.finish()?)
     }
 

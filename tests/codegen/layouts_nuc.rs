@@ -523,12 +523,12 @@ pub mod layouts_nuc {
                 self._bitfield_1 = (self._bitfield_1 & !mask) | (bits & mask);
             }
 
-            /// Bitfield `bf_c`: 1 bits at bit 399 of the struct (bit 15 of `_bitfield_1`).
+            /// Bitfield `bf_c`: 1 bit at bit 399 of the struct (bit 15 of `_bitfield_1`).
             pub fn bf_c(&self) -> u32 {
                 ((self._bitfield_1 >> 15) & 0x1) as u32
             }
 
-            /// Sets bitfield `bf_c` to the low 1 bits of `value`.
+            /// Sets bitfield `bf_c` to the low 1 bit of `value`.
             pub fn set_bf_c(&mut self, value: u32) {
                 let mask: u16 = 0x8000;
                 let bits = (value as u16) << 15;
@@ -672,6 +672,7 @@ pub mod layouts_nuc {
         c.global("head", ".addr_space.1", 8);
         c.program("build");
         c.map("arena");
+        c.layout(&[], 0xb9fe57c8ebb6224d);
         Ok(c.finish()?)
     }
 

@@ -70,6 +70,7 @@ pub mod net_count {
         c.program("cg_sock_create");
         c.program("cg_connect4");
         c.map("arena");
+        c.layout(&[], 0x4a6048e0b65cf110);
         Ok(c.finish()?)
     }
 

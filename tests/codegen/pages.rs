@@ -28,6 +28,7 @@ pub mod pages {
         c.program("page_rules");
         c.program("map_iter");
         c.map("arena");
+        c.layout(&[], 0xb645276d126233e2);
         Ok(c.finish()?)
     }
 

@@ -43,6 +43,7 @@ pub mod ringbuf {
         c.program("ringbuf_reserve");
         c.map("ringbuf_events");
         c.map("ringbuf_array");
+        c.layout(&[], 0x339a1bb51c5b93fd);
         Ok(c.finish()?)
     }
 

@@ -31,6 +31,7 @@ pub mod ringbuf_user {
         c.global("ringbuf_user_bad", ".bss", 8);
         c.program("ringbuf_drain");
         c.map("ringbuf_user");
+        c.layout(&[], 0x17467078bb803ddf);
         Ok(c.finish()?)
     }
 

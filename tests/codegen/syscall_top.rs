@@ -59,6 +59,7 @@ pub mod syscall_top {
         c.global("overflow", ".addr_space.1", 8);
         c.program("syscall_top");
         c.map("arena");
+        c.layout(&[], 0xfa9b3491dfe853df);
         Ok(c.finish()?)
     }
 

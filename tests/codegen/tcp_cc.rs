@@ -90,6 +90,7 @@ pub mod tcp_cc {
         c.map("arena");
         c.map("arena_cc");
         c.map("arena_cc_nolink");
+        c.layout(&[], 0xd20617d59f2d4be4);
         Ok(c.finish()?)
     }
 

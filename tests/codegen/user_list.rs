@@ -56,6 +56,7 @@ pub mod user_list {
         c.program("sum_list");
         c.program("to_user");
         c.map("arena");
+        c.layout(&[], 0x3b90e40e63bddb00);
         Ok(c.finish()?)
     }
 

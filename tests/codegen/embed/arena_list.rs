@@ -92,6 +92,7 @@ pub mod arena_list_embedded {
         c.program("arena_list_sum");
         c.program("arena_list_del");
         c.map("arena");
+        c.layout(&[], 0xd36eef5c397f3630);
         Ok(c.finish()?)
     }
 
