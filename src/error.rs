@@ -337,6 +337,9 @@ impl VerifierError {
     }
 }
 
+/// Also the last lines of the trace (as `Display` shows them), so that
+/// `fn main() -> bpf_arena::Result<()>`, which prints the error's `Debug`,
+/// still shows where the verifier stopped.
 impl fmt::Debug for VerifierError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifierError")
@@ -344,7 +347,20 @@ impl fmt::Debug for VerifierError {
             .field("errno", &self.errno)
             .field("error_line", &self.error_line())
             .field("source_line", &self.source_line())
+            .field("log_tail", &self.trace_tail())
             .finish()
+    }
+}
+
+impl VerifierError {
+    /// The last non-empty lines of the trace, as `Display` shows them.
+    fn trace_tail(&self) -> Vec<&str> {
+        let trace: Vec<&str> = self
+            .trace()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        trace[trace.len().saturating_sub(TAIL_LINES)..].to_vec()
     }
 }
 
@@ -367,12 +383,7 @@ impl fmt::Display for VerifierError {
         if let Some(s) = self.source_line() {
             write!(f, "\n  source: {s}")?;
         }
-        let trace: Vec<&str> = self
-            .trace()
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        let tail = &trace[trace.len().saturating_sub(TAIL_LINES)..];
+        let tail = self.trace_tail();
         if !tail.is_empty() {
             let hidden = self.log.lines().count().saturating_sub(tail.len());
             if hidden > 0 {

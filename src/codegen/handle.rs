@@ -57,7 +57,7 @@ pub(crate) fn handle(
     spec: &ObjectSpec,
     m: &Model,
     embed: Option<&str>,
-    layout: (&[&str], u64),
+    layout: (&[String], Vec<(String, u64)>),
     depth: usize,
 ) -> String {
     let mut o = Out::new(depth);
@@ -146,12 +146,16 @@ pub(crate) fn handle(
     for (n, _) in &maps {
         o.call("c.map", &[format!("{n:?}")], ";");
     }
-    let list: Vec<String> = layout.0.iter().map(|t| format!("{t:?}")).collect();
-    let args = [
-        format!("&[{}]", list.join(", ")),
-        format!("{:#018x}", layout.1),
-    ];
-    o.call("c.layout", &args, ";");
+    for t in layout.0 {
+        o.call("c.arena_type", &[format!("{t:?}")], ";");
+    }
+    for (name, h) in &layout.1 {
+        o.call(
+            "c.layout",
+            &[format!("{name:?}"), format!("{h:#018x}")],
+            ";",
+        );
+    }
     o.line("Ok(c.finish()?)");
     o.close("");
     o.line("");

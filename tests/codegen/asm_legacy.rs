@@ -24,7 +24,8 @@ pub mod asm_legacy {
         c.global("asm_val", ".addr_space.1", 8);
         c.program("bump");
         c.map("arena");
-        c.layout(&[], 0x643f026ff846c026);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("(globals)", 0x1e708b3dd46ed250);
         Ok(c.finish()?)
     }
 

@@ -25,7 +25,8 @@ pub mod asm_untyped {
         c.program("second");
         c.program("third");
         c.program("typed");
-        c.layout(&[], 0x42281071628b6e17);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("(globals)", 0xcbf29ce484222325);
         Ok(c.finish()?)
     }
 

@@ -42,7 +42,11 @@ pub mod atomics {
         c.program("atomics_raw_tp");
         c.program("fetch_add");
         c.map("arena");
-        c.layout(&[], 0xcb8403fda5ddebfc);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("__s64", 0x6d1d31309c395072);
+        c.layout("(globals)", 0xac5ba4fddf07e97b);
         Ok(c.finish()?)
     }
 

@@ -63,7 +63,11 @@ pub mod attach_trace {
         c.program("on_kprobe");
         c.program("on_kretprobe");
         c.map("arena");
-        c.layout(&[], 0x81f25b4f775687ff);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("__s64", 0x6d1d31309c395072);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("(globals)", 0x561ad6e79bec0f52);
         Ok(c.finish()?)
     }
 

@@ -40,7 +40,11 @@ pub mod cli_attach {
         c.program("reset");
         c.map("events");
         c.map("arena");
-        c.layout(&[], 0x9d61777487452d84);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("__s64", 0x6d1d31309c395072);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("(globals)", 0xb37a8097bd591feb);
         Ok(c.finish()?)
     }
 

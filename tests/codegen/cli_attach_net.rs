@@ -27,7 +27,9 @@ pub mod cli_attach_net {
         c.global("packets", ".bss", 8);
         c.program("xdp_count");
         c.program("skb_in");
-        c.layout(&[], 0x4067c182b9f5ee0c);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("(globals)", 0xf7eca7bbab2d8eed);
         Ok(c.finish()?)
     }
 

@@ -29,7 +29,9 @@ pub mod counter {
         c.program("count");
         c.program("core_max_entries");
         c.map("arena");
-        c.layout(&[], 0xfc6d504992d463e2);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("(globals)", 0x9b395b666075d23d);
         Ok(c.finish()?)
     }
 

@@ -22,7 +22,8 @@ pub mod counter_reader {
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "counter_reader");
         c.program("bump");
-        c.layout(&[], 0x42281071628b6e17);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("(globals)", 0xcbf29ce484222325);
         Ok(c.finish()?)
     }
 

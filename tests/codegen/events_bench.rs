@@ -41,7 +41,10 @@ pub mod events_bench {
         c.map("hash_count");
         c.map("array_count");
         c.map("arena");
-        c.layout(&[], 0x95cb3a8790b4db7a);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("(globals)", 0xac42d23d2abf3db4);
         Ok(c.finish()?)
     }
 

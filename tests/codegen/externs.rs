@@ -35,7 +35,9 @@ pub mod externs {
         c.program("iter_sum");
         c.program("maybe_kfunc");
         c.program("classify");
-        c.layout(&[], 0xa2315ec29cbe592c);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("(globals)", 0x00eaf6f1364496bd);
         Ok(c.finish()?)
     }
 

@@ -31,7 +31,10 @@ pub mod fixed_addr {
         c.map("fixed_arena");
         c.map("pinned_counts");
         c.map("outer");
-        c.layout(&[], 0x90632ff60b19980f);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("(globals)", 0xcbf29ce484222325);
         Ok(c.finish()?)
     }
 

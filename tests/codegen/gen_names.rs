@@ -631,7 +631,39 @@ pub mod gen_names {
         c.program("a_program_whose_name_is_long_enough_to_break_its_lines");
         c.program("touch");
         c.map("arena");
-        c.layout(&[], 0x23270311552998e0);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("holder", 0xc3f09c884e0ce186);
+        c.layout("Ok_2", 0xd9fe5c2fd12aa374);
+        c.layout("Default_2", 0x3e3bb3c0d8dc526f);
+        c.layout("Result_2", 0xa8c33089b93900b6);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("Loader_2", 0x98871463a3ad40ba);
+        c.layout("r#type", 0x0ee2e13198edd062);
+        c.layout("u32_", 0xc1deab89c7314b47);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("size_of_2", 0x3a4dffdddb79059c);
+        c.layout("empty", 0x2cd48186302f6de2);
+        c.layout("opaque", 0xc1cf82091a189f24);
+        c.layout("Some_2", 0x41e0cdd84b8da38e);
+        c.layout("e_t", 0x30625e952729cf87);
+        c.layout("u8_", 0x97b571ec1a7994e0);
+        c.layout("same", 0xaf038897692ad60d);
+        c.layout("value_2", 0x6f1ab5ac92454bef);
+        c.layout("spec_2", 0xbb4f99d62a8fae40);
+        c.layout("flexy", 0x9fc7c7931a3be49d);
+        c.layout(
+            "a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths",
+            0xf1b0d21ad7fd27fc,
+        );
+        c.layout(
+            "a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths__u",
+            0xbe370eb29e90c51b,
+        );
+        c.layout(
+            "a_long_enum_name_for_generated_constants_to_be_long",
+            0x7a128da793b0ec38,
+        );
+        c.layout("(globals)", 0x711e1e286fe49429);
         Ok(c.finish()?)
     }
 

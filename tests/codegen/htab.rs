@@ -61,7 +61,10 @@ pub mod htab {
         c.program("htab_fill");
         c.program("htab_lookup");
         c.map("arena");
-        c.layout(&[], 0xfe252c9bb263b2a9);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("entry", 0x6bb85740313d4d65);
+        c.layout("(globals)", 0x6b5f23a20b1519e5);
         Ok(c.finish()?)
     }
 

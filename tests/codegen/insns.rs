@@ -21,7 +21,8 @@ pub mod insns {
     /// program and map this module was generated for.
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "insns");
-        c.layout(&[], 0x42281071628b6e17);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("(globals)", 0xcbf29ce484222325);
         Ok(c.finish()?)
     }
 

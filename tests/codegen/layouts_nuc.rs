@@ -672,7 +672,27 @@ pub mod layouts_nuc {
         c.global("head", ".addr_space.1", 8);
         c.program("build");
         c.map("arena");
-        c.layout(&[], 0xb9fe57c8ebb6224d);
+        c.layout("(pointer form)", 0xc08771bb02050985);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("lay_config", 0x1ceeff8fe107baa8);
+        c.layout("lay_color", 0x0a940e02cf7ce8ca);
+        c.layout("lay_wide", 0xc439129b7e94fe5c);
+        c.layout("lay_point", 0x5adca1162e48b53f);
+        c.layout("__s32", 0x41e1643083c152d3);
+        c.layout("lay_packed", 0x2d06a91e8e12e967);
+        c.layout("__u8", 0x1c34421744ac5a6e);
+        c.layout("__u16", 0xd40afd89d1b9d5b1);
+        c.layout("lay_td_t", 0x7fa151860fa527cd);
+        c.layout("lay_summary", 0xc0a5e64b3430388f);
+        c.layout("lay_multi", 0x20f55c2644c5c243);
+        c.layout("lay_pair16", 0x9eee586781c8c2a6);
+        c.layout("lay_flex", 0xda514d5dc16d907b);
+        c.layout("lay_node", 0xe2affd99f9e68557);
+        c.layout("lay_small", 0xf4e8fa2b4742a425);
+        c.layout("lay_node__anon_1", 0x35d2d25fcfdbf9f9);
+        c.layout("lay_node__anon_2", 0xdecc8f34206b450d);
+        c.layout("(globals)", 0x5d17a040754226c6);
         Ok(c.finish()?)
     }
 

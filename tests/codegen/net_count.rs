@@ -70,7 +70,11 @@ pub mod net_count {
         c.program("cg_sock_create");
         c.program("cg_connect4");
         c.map("arena");
-        c.layout(&[], 0x4a6048e0b65cf110);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("net_counts", 0x4923f157929c5902);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("(globals)", 0xf134ab567192cb5e);
         Ok(c.finish()?)
     }
 

@@ -28,7 +28,9 @@ pub mod pages {
         c.program("page_rules");
         c.program("map_iter");
         c.map("arena");
-        c.layout(&[], 0xb645276d126233e2);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("(globals)", 0xebbfe61cb981f537);
         Ok(c.finish()?)
     }
 

@@ -43,7 +43,11 @@ pub mod ringbuf {
         c.program("ringbuf_reserve");
         c.map("ringbuf_events");
         c.map("ringbuf_array");
-        c.layout(&[], 0x339a1bb51c5b93fd);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("__u8", 0x1c34421744ac5a6e);
+        c.layout("(globals)", 0x369336818696da8e);
         Ok(c.finish()?)
     }
 

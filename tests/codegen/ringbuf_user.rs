@@ -31,7 +31,9 @@ pub mod ringbuf_user {
         c.global("ringbuf_user_bad", ".bss", 8);
         c.program("ringbuf_drain");
         c.map("ringbuf_user");
-        c.layout(&[], 0x17467078bb803ddf);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("(globals)", 0x59b112e21aec730c);
         Ok(c.finish()?)
     }
 

@@ -59,7 +59,11 @@ pub mod syscall_top {
         c.global("overflow", ".addr_space.1", 8);
         c.program("syscall_top");
         c.map("arena");
-        c.layout(&[], 0xfa9b3491dfe853df);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("slot", 0x8ae53f21f2e9b78d);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("(globals)", 0x9c3e76a42750504a);
         Ok(c.finish()?)
     }
 

@@ -90,7 +90,12 @@ pub mod tcp_cc {
         c.map("arena");
         c.map("arena_cc");
         c.map("arena_cc_nolink");
-        c.layout(&[], 0xd20617d59f2d4be4);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("__u16", 0xd40afd89d1b9d5b1);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("cc_slot", 0x8852b4aed3ea69ac);
+        c.layout("(globals)", 0x2717fc1922754c3a);
         Ok(c.finish()?)
     }
 

@@ -56,7 +56,10 @@ pub mod user_list {
         c.program("sum_list");
         c.program("to_user");
         c.map("arena");
-        c.layout(&[], 0x3b90e40e63bddb00);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("node", 0xe8e4298b2740ff71);
+        c.layout("(globals)", 0xc487258bca36bd70);
         Ok(c.finish()?)
     }
 

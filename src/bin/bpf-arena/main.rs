@@ -53,8 +53,13 @@ object always gives the same text, formatted as rustfmt leaves it. Needs no
 privileges. The module docs of bpf_arena::codegen say what each BTF kind
 becomes.
 
+A struct the object's BTF only declares (clang writes a struct reached only
+through a pointer member so) is generated as an opaque type, with one
+`bpf-arena: warning: ...` line on stderr for each.
+
 Options:
-  --module NAME       name the module NAME (default: the object's name)
+  --module NAME       name the module NAME (default: the object's name, its
+                      file name up to the first dot)
   --embed PATH        embed the object: OBJECT = include_bytes!(PATH) and
                       Loader::embedded() (PATH as the generated file's
                       include! site sees it; absolute is safest)
@@ -212,6 +217,11 @@ fn gen_code(a: args::GenArgs) -> Result<(), Fail> {
         opts.types_only();
     }
     let text = bpf_arena::codegen::generate(&spec, &opts).map_err(fail)?;
+    for t in bpf_arena::codegen::opaque_types(&spec, &opts).map_err(fail)? {
+        eprintln!(
+            "bpf-arena: warning: `{t}` is only declared in the object's BTF, so it is generated opaque (clang writes a struct reached only through a pointer member so: a global of its own type makes it write the layout)"
+        );
+    }
     emit(&text);
     Ok(())
 }

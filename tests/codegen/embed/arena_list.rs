@@ -92,7 +92,12 @@ pub mod arena_list_embedded {
         c.program("arena_list_sum");
         c.program("arena_list_del");
         c.map("arena");
-        c.layout(&[], 0xd36eef5c397f3630);
+        c.layout("(pointer form)", 0x42281071628b6e17);
+        c.layout("__u32", 0xc1deab89c7314b47);
+        c.layout("__u64", 0xa8c33089b93900b6);
+        c.layout("list_head", 0x02664f4328b4eed6);
+        c.layout("node", 0xe8e4298b2740ff71);
+        c.layout("(globals)", 0xfaf633d69df3e0bc);
         Ok(c.finish()?)
     }
 
