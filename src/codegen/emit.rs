@@ -183,30 +183,27 @@ impl Out {
     /// `LEFT = RIGHT;` (a `type` alias, a `const`), with `RIGHT;` on the
     /// next line when the line would pass 100 columns.
     pub(crate) fn assign(&mut self, left: &str, right: &str) {
-        let one = format!("{left} = {right};");
-        // Broken only when that makes the value fit, as rustfmt does.
-        let below = self.depth.saturating_add(1).saturating_mul(4) + right.len() + 1;
-        if self.width(&one) <= WIDTH || below > WIDTH {
-            self.line(&one);
-        } else {
-            self.line(&format!("{left} ="));
-            self.depth = self.depth.saturating_add(1);
-            self.line(&format!("{right};"));
-            self.depth = self.depth.saturating_sub(1);
-        }
+        self.hang(&format!("{left} ="), &format!("{right};"));
     }
 
     /// A struct field `NAME: TY,`, with the type on the next line when the
     /// line would pass 100 columns.
     pub(crate) fn field(&mut self, name: &str, ty: &str) {
-        let one = format!("{name}: {ty},");
-        let below = self.depth.saturating_add(1).saturating_mul(4) + ty.len() + 1;
+        self.hang(&format!("{name}:"), &format!("{ty},"));
+    }
+
+    /// `HEAD BODY` on one line, or `BODY` on the next line, one level
+    /// deeper, when the line would pass 100 columns and that makes it fit
+    /// (rustfmt leaves a line that breaking cannot fix as it is).
+    fn hang(&mut self, head: &str, body: &str) {
+        let one = format!("{head} {body}");
+        let below = self.depth.saturating_add(1).saturating_mul(4) + body.len();
         if self.width(&one) <= WIDTH || below > WIDTH {
             self.line(&one);
         } else {
-            self.line(&format!("{name}:"));
+            self.line(head);
             self.depth = self.depth.saturating_add(1);
-            self.line(&format!("{ty},"));
+            self.line(body);
             self.depth = self.depth.saturating_sub(1);
         }
     }

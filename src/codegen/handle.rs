@@ -351,30 +351,20 @@ pub(crate) fn handle(
                 o.sig(&format!("pub fn {rust}"), &["&self"], " -> Result<Link>");
                 o.named_call("", global_call("attach", name, ""), "");
             }
-            Needs::Iface => {
-                o.doc(&format!(
-                    "Attaches program `{name}` (`{}`) to network interface `iface`; detached when the\n`Link` is dropped.",
-                    target.kind()
-                ));
-                let params = ["&self", "iface: &str"];
-                o.sig(&format!("pub fn {rust}"), &params, " -> Result<Link>");
-                o.line(&format!("let name = {name:?};"));
-                o.line("let target = self.0.attach_target(name)?;");
-                o.line("let target = target.with_iface(Iface::Name(iface.to_string()));");
-                o.line("self.0.attach_to(name, &target)");
-            }
-            Needs::Cgroup => {
-                o.doc(&format!(
-                    "Attaches program `{name}` (`{}`) to the cgroup v2 directory `cgroup`; detached\nwhen the `Link` is dropped.",
-                    target.kind()
-                ));
-                let params = ["&self", "cgroup: impl AsRef<Path>"];
-                o.sig(&format!("pub fn {rust}"), &params, " -> Result<Link>");
-                o.line(&format!("let name = {name:?};"));
-                o.line("let target = self.0.attach_target(name)?;");
-                o.line("let target = target.with_cgroup(cgroup.as_ref());");
-                o.line("self.0.attach_to(name, &target)");
-            }
+            Needs::Iface => attach_with(
+                &mut o,
+                (rust, name),
+                &format!("(`{}`) to network interface `iface`", target.kind()),
+                "iface: &str",
+                "target.with_iface(Iface::Name(iface.to_string()))",
+            ),
+            Needs::Cgroup => attach_with(
+                &mut o,
+                (rust, name),
+                &format!("(`{}`) to the cgroup v2 directory `cgroup`", target.kind()),
+                "cgroup: impl AsRef<Path>",
+                "target.with_cgroup(cgroup.as_ref())",
+            ),
         }
         o.close("");
     }
@@ -404,6 +394,23 @@ fn raw_note(g: &super::layout::Global) -> String {
         ),
         _ => String::new(),
     }
+}
+
+/// `attach_NAME(&self, PARAM)`: the section's target completed with what
+/// the section cannot name (`complete`, an expression of `target`).
+fn attach_with(o: &mut Out, (rust, name): (&str, &str), to: &str, param: &str, complete: &str) {
+    o.doc(&format!(
+        "Attaches program `{name}` {to};\ndetached when the `Link` is dropped."
+    ));
+    o.sig(
+        &format!("pub fn {rust}"),
+        &["&self", param],
+        " -> Result<Link>",
+    );
+    o.line(&format!("let name = {name:?};"));
+    o.line("let target = self.0.attach_target(name)?;");
+    o.line(&format!("let target = {complete};"));
+    o.line("self.0.attach_to(name, &target)");
 }
 
 /// `self.0.METHOD("NAME"REST)`.

@@ -123,8 +123,8 @@ pub mod cli_attach_net {
             self.0.program("skb_in")
         }
 
-        /// Attaches program `xdp_count` (`xdp`) to network interface `iface`; detached when the
-        /// `Link` is dropped.
+        /// Attaches program `xdp_count` (`xdp`) to network interface `iface`;
+        /// detached when the `Link` is dropped.
         pub fn attach_xdp_count(&self, iface: &str) -> Result<Link> {
             let name = "xdp_count";
             let target = self.0.attach_target(name)?;
@@ -132,8 +132,8 @@ pub mod cli_attach_net {
             self.0.attach_to(name, &target)
         }
 
-        /// Attaches program `skb_in` (`cgroup_skb/ingress`) to the cgroup v2 directory `cgroup`; detached
-        /// when the `Link` is dropped.
+        /// Attaches program `skb_in` (`cgroup_skb/ingress`) to the cgroup v2 directory `cgroup`;
+        /// detached when the `Link` is dropped.
         pub fn attach_skb_in(&self, cgroup: impl AsRef<Path>) -> Result<Link> {
             let name = "skb_in";
             let target = self.0.attach_target(name)?;

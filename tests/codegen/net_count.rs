@@ -417,8 +417,8 @@ pub mod net_count {
             self.0.program("cg_connect4")
         }
 
-        /// Attaches program `xdp_count` (`xdp`) to network interface `iface`; detached when the
-        /// `Link` is dropped.
+        /// Attaches program `xdp_count` (`xdp`) to network interface `iface`;
+        /// detached when the `Link` is dropped.
         pub fn attach_xdp_count(&self, iface: &str) -> Result<Link> {
             let name = "xdp_count";
             let target = self.0.attach_target(name)?;
@@ -426,8 +426,8 @@ pub mod net_count {
             self.0.attach_to(name, &target)
         }
 
-        /// Attaches program `tcx_count_ingress` (`tcx/ingress`) to network interface `iface`; detached when the
-        /// `Link` is dropped.
+        /// Attaches program `tcx_count_ingress` (`tcx/ingress`) to network interface `iface`;
+        /// detached when the `Link` is dropped.
         pub fn attach_tcx_count_ingress(&self, iface: &str) -> Result<Link> {
             let name = "tcx_count_ingress";
             let target = self.0.attach_target(name)?;
@@ -435,8 +435,8 @@ pub mod net_count {
             self.0.attach_to(name, &target)
         }
 
-        /// Attaches program `tcx_count_egress` (`tcx/egress`) to network interface `iface`; detached when the
-        /// `Link` is dropped.
+        /// Attaches program `tcx_count_egress` (`tcx/egress`) to network interface `iface`;
+        /// detached when the `Link` is dropped.
         pub fn attach_tcx_count_egress(&self, iface: &str) -> Result<Link> {
             let name = "tcx_count_egress";
             let target = self.0.attach_target(name)?;
@@ -444,8 +444,8 @@ pub mod net_count {
             self.0.attach_to(name, &target)
         }
 
-        /// Attaches program `cg_count_ingress` (`cgroup_skb/ingress`) to the cgroup v2 directory `cgroup`; detached
-        /// when the `Link` is dropped.
+        /// Attaches program `cg_count_ingress` (`cgroup_skb/ingress`) to the cgroup v2 directory `cgroup`;
+        /// detached when the `Link` is dropped.
         pub fn attach_cg_count_ingress(&self, cgroup: impl AsRef<Path>) -> Result<Link> {
             let name = "cg_count_ingress";
             let target = self.0.attach_target(name)?;
@@ -453,8 +453,8 @@ pub mod net_count {
             self.0.attach_to(name, &target)
         }
 
-        /// Attaches program `cg_count_egress` (`cgroup_skb/egress`) to the cgroup v2 directory `cgroup`; detached
-        /// when the `Link` is dropped.
+        /// Attaches program `cg_count_egress` (`cgroup_skb/egress`) to the cgroup v2 directory `cgroup`;
+        /// detached when the `Link` is dropped.
         pub fn attach_cg_count_egress(&self, cgroup: impl AsRef<Path>) -> Result<Link> {
             let name = "cg_count_egress";
             let target = self.0.attach_target(name)?;
@@ -462,8 +462,8 @@ pub mod net_count {
             self.0.attach_to(name, &target)
         }
 
-        /// Attaches program `cg_sock_create` (`cgroup/sock_create`) to the cgroup v2 directory `cgroup`; detached
-        /// when the `Link` is dropped.
+        /// Attaches program `cg_sock_create` (`cgroup/sock_create`) to the cgroup v2 directory `cgroup`;
+        /// detached when the `Link` is dropped.
         pub fn attach_cg_sock_create(&self, cgroup: impl AsRef<Path>) -> Result<Link> {
             let name = "cg_sock_create";
             let target = self.0.attach_target(name)?;
@@ -471,8 +471,8 @@ pub mod net_count {
             self.0.attach_to(name, &target)
         }
 
-        /// Attaches program `cg_connect4` (`cgroup/connect4`) to the cgroup v2 directory `cgroup`; detached
-        /// when the `Link` is dropped.
+        /// Attaches program `cg_connect4` (`cgroup/connect4`) to the cgroup v2 directory `cgroup`;
+        /// detached when the `Link` is dropped.
         pub fn attach_cg_connect4(&self, cgroup: impl AsRef<Path>) -> Result<Link> {
             let name = "cg_connect4";
             let target = self.0.attach_target(name)?;
