@@ -37,6 +37,10 @@ typedef enum { E_A = 1, E_B = 2 } e_t;
 enum u8 : unsigned char { small = 255 };
 enum value { V0 = 0 };
 enum spec { S0 = 0 };
+enum name { NAME0 = 0 };
+enum target { TARGET0 = 0 };
+enum iface { IFACE0 = 0 };
+enum cgroup { CGROUP0 = 0 };
 struct flexy { int items_at:3; int n; int items[]; };
 
 #define LONG_STRUCT a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths
@@ -68,6 +72,10 @@ struct holder {
 	same s;
 	enum value v;
 	enum spec sp;
+	enum name nm;
+	enum target tg;
+	enum iface ifc;
+	enum cgroup cg;
 };
 
 struct holder __arena in_arena;
@@ -82,6 +90,19 @@ SEC("syscall")
 int a_program_whose_name_is_long_enough_to_break_its_lines(void *ctx)
 {
 	return 0;
+}
+
+/* Programs whose attach methods take an interface or a cgroup. */
+SEC("xdp")
+int on_xdp(void *ctx)
+{
+	return 2; /* XDP_PASS */
+}
+
+SEC("cgroup_skb/ingress")
+int on_skb(void *ctx)
+{
+	return 1;
 }
 
 SEC("syscall")

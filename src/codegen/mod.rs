@@ -36,8 +36,8 @@
 //! `size_of`, `types`, the prelude's `AsRef`, `Default`, `Err`, `None`,
 //! `Ok`, `Option`, `Some`, and the names of the generated code's
 //! parameters and locals, which an enum's constructor would clash with:
-//! `bits`, `bytes`, `c`, `d`, `f`, `i`, `mask`, `path`, `spec`, `this`,
-//! `v`, `value`), gets `_2`. Anonymous types are named after where they
+//! `bits`, `bytes`, `c`, `cgroup`, `d`, `f`, `i`, `iface`, `mask`, `name`,
+//! `path`, `spec`, `target`, `this`, `v`, `value`), gets `_2`. Anonymous types are named after where they
 //! are used: `node__anon_1` for the first anonymous member of `node`,
 //! `node__link` for the anonymous type of member `link` (and
 //! `node__link__inner` for an anonymous type inside that), `VAR_t` for a
@@ -396,12 +396,16 @@ const RESERVED_TYPES: &[&str] = &[
     "bits",
     "bytes",
     "c",
+    "cgroup",
     "d",
     "f",
     "i",
+    "iface",
     "mask",
+    "name",
     "path",
     "spec",
+    "target",
     "this",
     "v",
     "value",

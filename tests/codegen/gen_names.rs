@@ -19,7 +19,7 @@ pub mod gen_names {
         use ::bpf_arena::arena::ArenaPtr;
         use ::core::mem::{offset_of, size_of};
 
-        /// `struct holder` (88 bytes, in arena memory).
+        /// `struct holder` (104 bytes, in arena memory).
         #[repr(C)]
         #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct holder {
@@ -39,12 +39,16 @@ pub mod gen_names {
             pub s: same,
             pub v: value_2,
             pub sp: spec_2,
+            pub nm: name_2,
+            pub tg: target_2,
+            pub ifc: iface_2,
+            pub cg: cgroup_2,
             pub __pad_2: [u8; 4],
         }
 
         const _: () = {
             type T = holder;
-            assert!(size_of::<T>() == 88);
+            assert!(size_of::<T>() == 104);
             assert!(offset_of!(T, ok) == 0);
             assert!(offset_of!(T, loader) == 32);
             assert!(offset_of!(T, so) == 36);
@@ -60,7 +64,11 @@ pub mod gen_names {
             assert!(offset_of!(T, s) == 72);
             assert!(offset_of!(T, v) == 76);
             assert!(offset_of!(T, sp) == 80);
-            assert!(offset_of!(T, __pad_2) == 84);
+            assert!(offset_of!(T, nm) == 84);
+            assert!(offset_of!(T, tg) == 88);
+            assert!(offset_of!(T, ifc) == 92);
+            assert!(offset_of!(T, cg) == 96);
+            assert!(offset_of!(T, __pad_2) == 100);
         };
 
         // SAFETY: every byte is in a field (offsets and size asserted above), every field Plain.
@@ -395,6 +403,110 @@ pub mod gen_names {
         // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
         unsafe impl ::bpf_arena::arena::Plain for spec_2 {}
 
+        /// `enum name` (4 bytes): a value BPF stores is kept whether or not it is named.
+        #[repr(transparent)]
+        #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+        pub struct name_2(pub u32);
+
+        impl name_2 {
+            pub const NAME0: name_2 = name_2(0);
+        }
+
+        impl ::core::fmt::Debug for name_2 {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match self.0 {
+                    0 => f.write_str("NAME0"),
+                    v => write!(f, "name({v})"),
+                }
+            }
+        }
+
+        const _: () = {
+            type T = name_2;
+            assert!(size_of::<T>() == 4);
+        };
+
+        // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
+        unsafe impl ::bpf_arena::arena::Plain for name_2 {}
+
+        /// `enum target` (4 bytes): a value BPF stores is kept whether or not it is named.
+        #[repr(transparent)]
+        #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+        pub struct target_2(pub u32);
+
+        impl target_2 {
+            pub const TARGET0: target_2 = target_2(0);
+        }
+
+        impl ::core::fmt::Debug for target_2 {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match self.0 {
+                    0 => f.write_str("TARGET0"),
+                    v => write!(f, "target({v})"),
+                }
+            }
+        }
+
+        const _: () = {
+            type T = target_2;
+            assert!(size_of::<T>() == 4);
+        };
+
+        // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
+        unsafe impl ::bpf_arena::arena::Plain for target_2 {}
+
+        /// `enum iface` (4 bytes): a value BPF stores is kept whether or not it is named.
+        #[repr(transparent)]
+        #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+        pub struct iface_2(pub u32);
+
+        impl iface_2 {
+            pub const IFACE0: iface_2 = iface_2(0);
+        }
+
+        impl ::core::fmt::Debug for iface_2 {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match self.0 {
+                    0 => f.write_str("IFACE0"),
+                    v => write!(f, "iface({v})"),
+                }
+            }
+        }
+
+        const _: () = {
+            type T = iface_2;
+            assert!(size_of::<T>() == 4);
+        };
+
+        // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
+        unsafe impl ::bpf_arena::arena::Plain for iface_2 {}
+
+        /// `enum cgroup` (4 bytes): a value BPF stores is kept whether or not it is named.
+        #[repr(transparent)]
+        #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+        pub struct cgroup_2(pub u32);
+
+        impl cgroup_2 {
+            pub const CGROUP0: cgroup_2 = cgroup_2(0);
+        }
+
+        impl ::core::fmt::Debug for cgroup_2 {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match self.0 {
+                    0 => f.write_str("CGROUP0"),
+                    v => write!(f, "cgroup({v})"),
+                }
+            }
+        }
+
+        const _: () = {
+            type T = cgroup_2;
+            assert!(size_of::<T>() == 4);
+        };
+
+        // SAFETY: repr(transparent) over an integer: every bit pattern is a valid value.
+        unsafe impl ::bpf_arena::arena::Plain for cgroup_2 {}
+
         /// `struct flexy` (8 bytes, in arena memory).
         #[repr(C)]
         #[derive(Clone, Copy, Debug, PartialEq)]
@@ -617,10 +729,10 @@ pub mod gen_names {
     /// program and map this module was generated for.
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "gen_names");
-        c.global("in_bss", ".bss", 88);
+        c.global("in_bss", ".bss", 104);
         c.global("load", ".bss", 8);
         c.global("long_enum_global", ".bss", 4);
-        c.global("in_arena", ".addr_space.1", 88);
+        c.global("in_arena", ".addr_space.1", 104);
         c.global("fx", ".addr_space.1", 8);
         c.global("holder_ptr", ".addr_space.1", 8);
         c.global(
@@ -630,9 +742,11 @@ pub mod gen_names {
         );
         c.program("a_program_whose_name_is_long_enough_to_break_its_lines");
         c.program("touch");
+        c.program("on_xdp");
+        c.program("on_skb");
         c.map("arena");
         c.layout("(pointer form)", 0x42281071628b6e17);
-        c.layout("holder", 0xc3f09c884e0ce186);
+        c.layout("holder", 0x885a93ae6659458c);
         c.layout("Ok_2", 0xd9fe5c2fd12aa374);
         c.layout("Default_2", 0x3e3bb3c0d8dc526f);
         c.layout("Result_2", 0xa8c33089b93900b6);
@@ -650,6 +764,10 @@ pub mod gen_names {
         c.layout("same", 0xaf038897692ad60d);
         c.layout("value_2", 0x6f1ab5ac92454bef);
         c.layout("spec_2", 0xbb4f99d62a8fae40);
+        c.layout("name_2", 0x472286d936a75328);
+        c.layout("target_2", 0x05046a6b2ea32626);
+        c.layout("iface_2", 0xb346891a895c3537);
+        c.layout("cgroup_2", 0x488eaa40a0573ec3);
         c.layout("flexy", 0x9fc7c7931a3be49d);
         c.layout(
             "a_struct_whose_name_is_long_enough_to_push_generated_lines_past_their_widths",
@@ -944,6 +1062,34 @@ pub mod gen_names {
         /// Program `touch`.
         pub fn touch(&self) -> Result<&Program> {
             self.0.program("touch")
+        }
+
+        /// Program `on_xdp`.
+        pub fn on_xdp(&self) -> Result<&Program> {
+            self.0.program("on_xdp")
+        }
+
+        /// Program `on_skb`.
+        pub fn on_skb(&self) -> Result<&Program> {
+            self.0.program("on_skb")
+        }
+
+        /// Attaches program `on_xdp` (`xdp`) to network interface `iface`;
+        /// detached when the `Link` is dropped.
+        pub fn attach_on_xdp(&self, iface: &str) -> Result<Link> {
+            let name = "on_xdp";
+            let target = self.0.attach_target(name)?;
+            let target = target.with_iface(Iface::Name(iface.to_string()));
+            self.0.attach_to(name, &target)
+        }
+
+        /// Attaches program `on_skb` (`cgroup_skb/ingress`) to the cgroup v2 directory `cgroup`;
+        /// detached when the `Link` is dropped.
+        pub fn attach_on_skb(&self, cgroup: impl AsRef<Path>) -> Result<Link> {
+            let name = "on_skb";
+            let target = self.0.attach_target(name)?;
+            let target = target.with_cgroup(cgroup.as_ref());
+            self.0.attach_to(name, &target)
         }
 
         /// The arena (map `arena`).
