@@ -738,21 +738,12 @@ fn flex_accessor(o: &mut Out, m: &Model, f: &Flex, first: &mut bool) {
 }
 
 fn union_accessors(o: &mut Out, m: &Model, item: &Item, u: &UnionMember, first: &mut bool) {
-    separate(o, first);
-    let n = item.size;
-    if let Some((shift, bits, ret)) = &u.bits {
-        let b = BitMember {
-            name: u.name.clone(),
-            storage: "bytes".into(),
-            storage_int: None,
-            shift: *shift,
-            bits: *bits,
-            ret: ret.clone(),
-            bit_offset: u64::from(*shift),
-        };
-        bit_accessors(o, m, &b, &mut true);
+    if let Some(b) = &u.bits {
+        bit_accessors(o, m, b, first);
         return;
     }
+    separate(o, first);
+    let n = item.size;
     let t = ty(m, &u.ty);
     o.doc(&format!(
         "Member `{}` (`{t}` at byte {}).",

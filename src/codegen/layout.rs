@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::GenError;
 use super::names::{Scope, bare, ident, type_ident};
 use crate::btf::{Btf, kind};
-use crate::obj::{ARENA_SECTION, DataKind, MapOrigin, ObjectSpec};
+use crate::obj::{DataKind, MapOrigin, ObjectSpec};
 
 /// How pointers into the arena are stored in arena memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,9 +98,8 @@ pub(crate) struct UnionMember {
     pub name: String,
     pub ty: Ty,
     pub offset: u64,
-    /// For a bitfield member: its shift and width (read with the
-    /// crate's bit helpers), and what it returns.
-    pub bits: Option<(u32, u32, BitRet)>,
+    /// For a bitfield member: its accessors, over the union's bytes.
+    pub bits: Option<BitMember>,
 }
 
 /// The body of a generated item.
@@ -198,7 +197,14 @@ pub(crate) fn build(spec: &ObjectSpec, arena_types: &[String]) -> Result<Model, 
         _ => PtrForm::User,
     };
     let Some(raw) = spec.btf.as_deref() else {
-        let globals = untyped_globals(spec);
+        // Without BTF every global is its bytes.
+        let globals = root_vars(spec)
+            .into_iter()
+            .map(|v| {
+                let ty = Ty::Bytes(v.size);
+                v.into_global(ty)
+            })
+            .collect();
         return Ok(Model {
             items: Vec::new(),
             form,
@@ -269,30 +275,25 @@ pub(crate) fn build(spec: &ObjectSpec, arena_types: &[String]) -> Result<Model, 
     b.finish(form, vars)
 }
 
-/// Globals of an object without BTF: byte arrays of their size.
-fn untyped_globals(spec: &ObjectSpec) -> Vec<Global> {
-    let mut out = Vec::new();
-    for d in &spec.data {
-        for v in &d.variables {
-            out.push(Global {
-                name: v.name.clone(),
-                section: v.section.clone(),
-                home: Home::Data(d.kind),
-                ty: Ty::Bytes(v.size),
-                size: v.size,
-            });
-        }
-    }
-    for v in spec.arena_data.iter().flat_map(|a| a.variables.iter()) {
-        out.push(Global {
+/// Every global variable, with its section and home, section by section
+/// (the data sections, then `.addr_space.1`).
+fn root_vars(spec: &ObjectSpec) -> Vec<RootVar> {
+    let data = spec
+        .data
+        .iter()
+        .flat_map(|d| d.variables.iter().map(move |v| (v, Home::Data(d.kind))));
+    let arena = spec
+        .arena_data
+        .iter()
+        .flat_map(|a| a.variables.iter().map(|v| (v, Home::Arena)));
+    data.chain(arena)
+        .map(|(v, home)| RootVar {
             name: v.name.clone(),
             section: v.section.clone(),
-            home: Home::Arena,
-            ty: Ty::Bytes(v.size),
+            home,
             size: v.size,
-        });
-    }
-    out
+        })
+        .collect()
 }
 
 /// A variable with its home, for the roots.
@@ -301,6 +302,18 @@ struct RootVar {
     section: String,
     home: Home,
     size: u64,
+}
+
+impl RootVar {
+    fn into_global(self, ty: Ty) -> Global {
+        Global {
+            name: self.name,
+            section: self.section,
+            home: self.home,
+            ty,
+            size: self.size,
+        }
+    }
 }
 
 struct Builder<'a> {
@@ -340,9 +353,23 @@ impl<'a> Builder<'a> {
         Ok((h.kind(), h))
     }
 
+    /// The kind of `id`, 0 for `void`.
+    fn kind_or_void(&self, id: u32) -> Result<u32, GenError> {
+        if id == 0 {
+            Ok(0)
+        } else {
+            Ok(self.kind_of(id)?.0)
+        }
+    }
+
     /// `struct node`, `union u`, `enum e`, `typedef t`, `int`; anonymous
-    /// ones by their given name or id.
+    /// ones as `(anonymous, type [ID])`.
     fn describe(&self, id: u32) -> String {
+        self.describe_as(id, &format!("(anonymous, type [{id}])"))
+    }
+
+    /// [`Builder::describe`], an anonymous type's name being `anon`.
+    fn describe_as(&self, id: u32, anon: &str) -> String {
         let Some(h) = self.btf.header(id) else {
             return if id == 0 {
                 "void".into()
@@ -364,46 +391,38 @@ impl<'a> Builder<'a> {
             _ => "",
         };
         if name.is_empty() {
-            format!("{prefix}(anonymous, type [{id}])")
+            format!("{prefix}{anon}")
         } else {
             format!("{prefix}{name}")
         }
     }
 
-    /// The BTF type of every global variable that has one.
+    /// Every global variable ([`root_vars`]) with its BTF type, when the
+    /// DATASEC of its section names it.
     fn var_types(&self, spec: &ObjectSpec) -> Result<Vec<(RootVar, Option<u32>)>, GenError> {
+        // VAR types by name, per section.
+        let mut sections: BTreeMap<String, BTreeMap<&str, u32>> = BTreeMap::new();
         let mut out = Vec::new();
-        let sections = spec
-            .data
-            .iter()
-            .map(|d| (d.section.as_str(), Home::Data(d.kind), &d.variables))
-            .chain(
-                spec.arena_data
-                    .iter()
-                    .map(|a| (ARENA_SECTION, Home::Arena, &a.variables)),
-            );
-        for (section, home, vars) in sections {
-            let mut by_name: BTreeMap<&str, u32> = BTreeMap::new();
-            if let Some(ds) = self.btf.find_datasec(section) {
-                for si in self.btf.datasec(ds)? {
-                    let (k, h) = self.kind_of(si.type_id)?;
-                    if k == kind::VAR {
-                        by_name
-                            .entry(self.btf.name(si.type_id)?)
-                            .or_insert(h.size_or_type);
+        for v in root_vars(spec) {
+            if !sections.contains_key(&v.section) {
+                let mut by_name = BTreeMap::new();
+                if let Some(ds) = self.btf.find_datasec(&v.section) {
+                    for si in self.btf.datasec(ds)? {
+                        let (k, h) = self.kind_of(si.type_id)?;
+                        if k == kind::VAR {
+                            by_name
+                                .entry(self.btf.name(si.type_id)?)
+                                .or_insert(h.size_or_type);
+                        }
                     }
                 }
+                sections.insert(v.section.clone(), by_name);
             }
-            for v in vars {
-                let ty = by_name.get(v.name.as_str()).copied();
-                let root = RootVar {
-                    name: v.name.clone(),
-                    section: section.to_string(),
-                    home,
-                    size: v.size,
-                };
-                out.push((root, ty));
-            }
+            let ty = sections
+                .get(&v.section)
+                .and_then(|m| m.get(v.name.as_str()))
+                .copied();
+            out.push((v, ty));
         }
         Ok(out)
     }
@@ -506,19 +525,12 @@ impl<'a> Builder<'a> {
             }
             let (k, h) = self.kind_of(id)?;
             match k {
-                kind::CONST | kind::VOLATILE | kind::RESTRICT => {
+                kind::CONST | kind::VOLATILE | kind::RESTRICT | kind::TYPE_TAG => {
                     stack.push((h.size_or_type, arena))
-                }
-                kind::TYPE_TAG => {
-                    stack.push((h.size_or_type, arena));
                 }
                 kind::TYPEDEF => {
                     let target = self.strip(h.size_or_type, true)?;
-                    let tk = if target == 0 {
-                        0
-                    } else {
-                        self.kind_of(target)?.0
-                    };
+                    let tk = self.kind_or_void(target)?;
                     if matches!(
                         tk,
                         kind::STRUCT
@@ -709,11 +721,7 @@ impl<'a> Builder<'a> {
             kind::TYPEDEF => {
                 if self.emit.contains(&id) {
                     let target = self.strip(id, true)?;
-                    let tk = if target == 0 {
-                        0
-                    } else {
-                        self.kind_of(target)?.0
-                    };
+                    let tk = self.kind_or_void(target)?;
                     if !matches!(tk, kind::INT | kind::FLOAT) {
                         return Ok(Ty::Named(id));
                     }
@@ -735,11 +743,7 @@ impl<'a> Builder<'a> {
             kind::PTR => {
                 let pointee = h.size_or_type;
                 let target = self.resolve_fwd(self.strip(pointee, true)?)?;
-                let tk = if target == 0 {
-                    0
-                } else {
-                    self.kind_of(target)?.0
-                };
+                let tk = self.kind_or_void(target)?;
                 if tk == kind::FUNC_PROTO {
                     return Ok(Ty::Raw("a function".into()));
                 }
@@ -770,9 +774,7 @@ impl<'a> Builder<'a> {
         Ok(match k {
             kind::STRUCT | kind::UNION | kind::ENUM | kind::ENUM64 | kind::FWD => {
                 match self.c_names.get(&t) {
-                    Some(n) => self
-                        .describe(t)
-                        .replace(&format!("(anonymous, type [{t}])"), n.as_str()),
+                    Some(n) => self.describe_as(t, n),
                     None => self.describe(t),
                 }
             }
@@ -780,35 +782,24 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn int_ty(&self, id: u32, size: u32) -> Result<Ty, GenError> {
-        let enc = self
-            .btf
+    /// The encoding word of an INT (signedness, `_Bool`, width).
+    fn int_encoding(&self, id: u32) -> Result<u32, GenError> {
+        self.btf
             .extra(id)
             .and_then(|e| crate::btf::u32_at(e, 0))
-            .ok_or_else(|| self.err(id, "INT record truncated"))?;
-        let signed = (enc >> 24) & 1 != 0;
-        let is_bool = (enc >> 24) & 4 != 0;
-        Ok(match (size, signed && !is_bool) {
-            (1, false) => Ty::Prim("u8"),
-            (1, true) => Ty::Prim("i8"),
-            (2, false) => Ty::Prim("u16"),
-            (2, true) => Ty::Prim("i16"),
-            (4, false) => Ty::Prim("u32"),
-            (4, true) => Ty::Prim("i32"),
-            (8, false) => Ty::Prim("u64"),
-            (8, true) => Ty::Prim("i64"),
-            (16, false) => Ty::Prim("u128"),
-            (16, true) => Ty::Prim("i128"),
-            (n, _) => Ty::Bytes(u64::from(n)),
-        })
+            .ok_or_else(|| self.err(id, "INT record truncated"))
+    }
+
+    fn int_ty(&self, id: u32, size: u32) -> Result<Ty, GenError> {
+        let enc = self.int_encoding(id)?;
+        let signed = (enc >> 24) & 1 != 0 && !self.is_bool(id);
+        let size = u64::from(size);
+        Ok(prim(size, signed).map_or(Ty::Bytes(size), Ty::Prim))
     }
 
     /// Whether an INT is `_Bool`.
     fn is_bool(&self, id: u32) -> bool {
-        self.btf
-            .extra(id)
-            .and_then(|e| crate::btf::u32_at(e, 0))
-            .is_some_and(|enc| (enc >> 24) & 4 != 0)
+        self.int_encoding(id).is_ok_and(|enc| (enc >> 24) & 4 != 0)
     }
 
     fn size_of(&self, id: u32) -> Result<u64, GenError> {
@@ -862,18 +853,11 @@ impl<'a> Builder<'a> {
         }
         let mut globals = Vec::with_capacity(vars.len());
         for (v, ty) in vars {
-            let arena = v.home == Home::Arena;
             let rust = match ty {
-                Some(t) => self.ty_of(t, arena)?,
+                Some(t) => self.ty_of(t, v.home == Home::Arena)?,
                 None => Ty::Bytes(v.size),
             };
-            globals.push(Global {
-                name: v.name,
-                section: v.section,
-                home: v.home,
-                ty: rust,
-                size: v.size,
-            });
+            globals.push(v.into_global(rust));
         }
         Ok(Model {
             items,
@@ -887,11 +871,8 @@ impl<'a> Builder<'a> {
         let (k, h) = self.kind_of(id)?;
         let name = names.get(&id).cloned().unwrap_or_default();
         let in_arena = self.arena.contains(&id);
-        let mut c_name = self.describe(id);
+        let c_name = self.describe_as(id, "{ … }");
         let anon = self.btf.name(id)?.is_empty();
-        if anon {
-            c_name = c_name.replace(&format!("(anonymous, type [{id}])"), "{ … }");
-        }
         let (size, body) = match k {
             kind::STRUCT => (u64::from(h.size_or_type), self.struct_body(id, in_arena)?),
             kind::UNION => (u64::from(h.size_or_type), self.union_body(id, in_arena)?),
@@ -945,7 +926,6 @@ impl<'a> Builder<'a> {
         let size = u64::from(h.size_or_type);
         let members = self.btf.members(id)?;
         let bits = self.btf.member_bitfield_sizes(id)?;
-        let parent = self.c_name(id);
         let mut scope =
             Scope::with(&["bytes", "clone", "clone_from", "default", "eq", "fmt", "ne"]);
         let mut out = Vec::new();
@@ -965,12 +945,20 @@ impl<'a> Builder<'a> {
                 if add(off, u64::from(nbits)) > size.saturating_mul(8) {
                     return Err(self.err(id, format!("member '{mname}' lies past the union")));
                 }
-                let ret = self.bit_ret(*ty)?;
+                let bits = BitMember {
+                    name: name.clone(),
+                    storage: "bytes".into(),
+                    storage_int: None,
+                    shift: u32::try_from(off).unwrap_or(u32::MAX),
+                    bits: nbits,
+                    ret: self.bit_ret(*ty)?,
+                    bit_offset: off,
+                };
                 out.push(UnionMember {
                     name,
                     ty: Ty::Prim("u8"),
                     offset: 0,
-                    bits: Some((u32::try_from(off).unwrap_or(u32::MAX), nbits, ret)),
+                    bits: Some(bits),
                 });
                 continue;
             }
@@ -987,7 +975,6 @@ impl<'a> Builder<'a> {
                     ),
                 ));
             }
-            let _ = &parent;
             out.push(UnionMember {
                 name,
                 ty: self.ty_of(*ty, arena)?,
@@ -1156,7 +1143,7 @@ impl<'a> Builder<'a> {
                         }
                     }
                     let (s, e, int) = match chosen {
-                        Some((s, p)) => (s, add(s, p), Some(uint(p))),
+                        Some((s, p)) => (s, add(s, p), prim(p, false)),
                         None => (lo, hi, None),
                     };
                     pad_to(&mut fields, at, s, &mut scope);
@@ -1237,20 +1224,9 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// The unsigned integer type of `bytes` bytes (1, 2, 4 or 8).
-fn uint(bytes: u64) -> &'static str {
-    match bytes {
-        1 => "u8",
-        2 => "u16",
-        4 => "u32",
-        _ => "u64",
-    }
-}
-
-/// The Rust representation of an enum of `size` bytes and its width in
-/// bits.
-fn enum_repr(size: u32, signed: bool) -> (Option<&'static str>, u32) {
-    let r = match (size, signed) {
+/// The Rust integer of `bytes` bytes (1, 2, 4, 8 or 16) and sign.
+fn prim(bytes: u64, signed: bool) -> Option<&'static str> {
+    Some(match (bytes, signed) {
         (1, false) => "u8",
         (1, true) => "i8",
         (2, false) => "u16",
@@ -1259,9 +1235,19 @@ fn enum_repr(size: u32, signed: bool) -> (Option<&'static str>, u32) {
         (4, true) => "i32",
         (8, false) => "u64",
         (8, true) => "i64",
-        _ => return (None, 0),
-    };
-    (Some(r), size.saturating_mul(8))
+        (16, false) => "u128",
+        (16, true) => "i128",
+        _ => return None,
+    })
+}
+
+/// The Rust representation of an enum of `size` bytes (1 to 8) and its
+/// width in bits.
+fn enum_repr(size: u32, signed: bool) -> (Option<&'static str>, u32) {
+    match prim(u64::from(size), signed) {
+        Some(r) if size <= 8 => (Some(r), size.saturating_mul(8)),
+        _ => (None, 0),
+    }
 }
 
 /// `raw` cut to `bits` bits, sign-extended when `signed`: the value the
