@@ -338,6 +338,21 @@ fn uses_user_ptr(m: &Model) -> bool {
     flex || (m.form == PtrForm::User && uses_arena(m))
 }
 
+/// `use PATH::NAME;`, or `use PATH::{A, B};` for several names.
+pub(crate) fn use_line(path: &str, names: &[&str]) -> String {
+    match names {
+        [one] => format!("use {path}::{one};"),
+        many => format!("use {path}::{{{}}};", many.join(", ")),
+    }
+}
+
+/// Opens `impl Debug for NAME` and its `fmt`, whose body the caller
+/// writes; [`Out::close`] twice ends them.
+fn open_debug(o: &mut Out, name: &str) {
+    o.impl_for("impl ::core::fmt::Debug", name, true);
+    o.open("fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result");
+}
+
 /// The `types` module's contents at `depth`.
 pub(crate) fn types(m: &Model, depth: usize) -> String {
     let mut o = Out::new(depth);
@@ -348,10 +363,8 @@ pub(crate) fn types(m: &Model, depth: usize) -> String {
     if m.form == PtrForm::Kernel && uses_arena(m) {
         imports.push("KernelArenaPtr");
     }
-    match imports.as_slice() {
-        [] => {}
-        [one] => o.line(&format!("use ::bpf_arena::arena::{one};")),
-        many => o.line(&format!("use ::bpf_arena::arena::{{{}}};", many.join(", "))),
+    if !imports.is_empty() {
+        o.line(&use_line("::bpf_arena::arena", &imports));
     }
     let layouts = m
         .items
@@ -451,8 +464,7 @@ fn emit_item(o: &mut Out, m: &Model, item: &Item) {
                 o.close("");
             }
             o.line("");
-            o.impl_for("impl ::core::fmt::Debug", &item.name, true);
-            o.open("fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result");
+            open_debug(o, &item.name);
             let call = NamedCall {
                 recv: "f",
                 method: "debug_struct",
@@ -492,8 +504,7 @@ fn emit_item(o: &mut Out, m: &Model, item: &Item) {
                 o.close("");
                 o.line("");
             }
-            o.impl_for("impl ::core::fmt::Debug", &item.name, true);
-            o.open("fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result");
+            open_debug(o, &item.name);
             let firsts: Vec<_> = values.iter().filter(|(_, _, first)| *first).collect();
             if firsts.is_empty() {
                 let fmt = format!("{:?}", format!("{}({{}})", c_word(item)));
@@ -522,7 +533,7 @@ fn emit_item(o: &mut Out, m: &Model, item: &Item) {
         }
         Body::Typedef { target } => {
             o.doc(&format!("`{}`.", item.c_name));
-            o.line(&format!("pub type {} = {};", item.name, ty(m, target)));
+            o.assign(&format!("pub type {}", item.name), &ty(m, target));
         }
         Body::Opaque => {
             o.doc(&format!(
@@ -588,11 +599,11 @@ fn bit_ret_ty(m: &Model, r: &BitRet) -> String {
     }
 }
 
-/// Getter and setter expressions of a `bits`-wide field at `shift` of a
-/// storage read as `raw` (a `u64` expression when `wide`, else the
-/// storage integer itself).
+/// The getter's expression: the bits of the storage (an integer, shifted
+/// and masked, or a byte array through `bits_get`), sign-extended for a
+/// signed type, converted to what the getter returns.
 fn bit_get_expr(m: &Model, b: &BitMember, storage: &str) -> String {
-    let mask = low_mask(b.bits);
+    let mask = format!("{:#x}", low_bits(b.bits));
     let signed = match &b.ret {
         BitRet::Int { signed, .. } => *signed,
         BitRet::Enum { signed, .. } => *signed,
@@ -629,13 +640,13 @@ fn bit_get_expr(m: &Model, b: &BitMember, storage: &str) -> String {
     }
 }
 
-fn low_mask(bits: u32) -> String {
-    let v = if bits >= 64 {
+/// The low `bits` bits set (all 64 from 64 on).
+fn low_bits(bits: u32) -> u64 {
+    if bits >= 64 {
         u64::MAX
     } else {
         (1u64 << bits).saturating_sub(1)
-    };
-    format!("{v:#x}")
+    }
 }
 
 /// The name Debug prints for an item: its C name (the last word of `enum
@@ -703,7 +714,7 @@ fn bit_accessors(o: &mut Out, m: &Model, b: &BitMember, first: &mut bool) {
             let mask = if b.bits >= 64 {
                 u64::MAX
             } else {
-                ((1u64 << b.bits).saturating_sub(1)) << b.shift
+                low_bits(b.bits) << b.shift
             };
             o.line(&format!("let mask: {int} = {mask:#x};"));
             o.line(&format!("let bits = ({value} as {int}) << {};", b.shift));

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::emit::{NamedCall, Out, ty};
+use super::emit::{NamedCall, Out, ty, use_line};
 use super::layout::{Home, Model};
 use super::names::{Scope, bare, ident};
 use crate::obj::{AttachTarget, DataKind, MapOrigin, Needs, ObjectSpec};
@@ -42,10 +42,7 @@ pub(crate) fn imports(m: &Model, depth: usize) -> String {
     if m.form == super::layout::PtrForm::Kernel && super::emit::uses_arena(m) {
         arena.push("KernelArenaPtr");
     }
-    o.line(&match arena.as_slice() {
-        [one] => format!("use ::bpf_arena::arena::{one};"),
-        many => format!("use ::bpf_arena::arena::{{{}}};", many.join(", ")),
-    });
+    o.line(&use_line("::bpf_arena::arena", &arena));
     o.line("use ::bpf_arena::map::Map;");
     o.line("use ::bpf_arena::obj::{Iface, ObjectSpec};");
     o.line("use ::bpf_arena::{Arena, Link, LoadedObject, ObjectLoader, Program, Result};");
@@ -123,12 +120,11 @@ pub(crate) fn handle(
 
     // The check of an object against this module.
     o.doc(
-        "Checks that `spec` has every global variable (in the same section, of the same size),\nprogram and map this module was generated for.",
+        "Checks that `spec` has every global variable (in the same section, of the same size),\nprogram and map this module was generated for, and the same layout of every type.",
     );
     o.open("fn check(spec: &ObjectSpec) -> Result<()>");
-    let mutable = "mut ";
     o.call(
-        &format!("let {mutable}c = ::bpf_arena::codegen::Check::new"),
+        "let mut c = ::bpf_arena::codegen::Check::new",
         &["spec".into(), format!("{obj:?}")],
         ";",
     );

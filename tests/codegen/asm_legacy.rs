@@ -18,7 +18,7 @@ pub mod asm_legacy {
     pub mod types {}
 
     /// Checks that `spec` has every global variable (in the same section, of the same size),
-    /// program and map this module was generated for.
+    /// program and map this module was generated for, and the same layout of every type.
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "asm_legacy");
         c.global("asm_val", ".addr_space.1", 8);

@@ -21,7 +21,7 @@ pub mod cli_attach_net {
     }
 
     /// Checks that `spec` has every global variable (in the same section, of the same size),
-    /// program and map this module was generated for.
+    /// program and map this module was generated for, and the same layout of every type.
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "cli_attach_net");
         c.global("packets", ".bss", 8);

@@ -24,7 +24,7 @@ pub mod events_bench {
     }
 
     /// Checks that `spec` has every global variable (in the same section, of the same size),
-    /// program and map this module was generated for.
+    /// program and map this module was generated for, and the same layout of every type.
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "events_bench");
         c.global("syscall_nr", ".rodata", 8);

@@ -726,7 +726,7 @@ pub mod gen_names {
     }
 
     /// Checks that `spec` has every global variable (in the same section, of the same size),
-    /// program and map this module was generated for.
+    /// program and map this module was generated for, and the same layout of every type.
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "gen_names");
         c.global("in_bss", ".bss", 104);

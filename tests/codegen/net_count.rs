@@ -50,7 +50,7 @@ pub mod net_count {
     }
 
     /// Checks that `spec` has every global variable (in the same section, of the same size),
-    /// program and map this module was generated for.
+    /// program and map this module was generated for, and the same layout of every type.
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "net_count");
         c.global("xdp_counts", ".addr_space.1", 80);

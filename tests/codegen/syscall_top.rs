@@ -52,7 +52,7 @@ pub mod syscall_top {
     }
 
     /// Checks that `spec` has every global variable (in the same section, of the same size),
-    /// program and map this module was generated for.
+    /// program and map this module was generated for, and the same layout of every type.
     fn check(spec: &ObjectSpec) -> Result<()> {
         let mut c = ::bpf_arena::codegen::Check::new(spec, "syscall_top");
         c.global("table", ".addr_space.1", 65536);
