@@ -436,17 +436,7 @@ impl LoadedObject {
 
     /// Reads global `name` as a `T` (its size must match).
     pub fn global<T: Plain>(&self, name: &str) -> Result<T> {
-        let b = self.global_bytes(name)?;
-        plain_from_bytes(&b).ok_or_else(|| {
-            Error::invalid(
-                "global type",
-                format!(
-                    "'{name}' is {} bytes, the type {}",
-                    b.len(),
-                    std::mem::size_of::<T>()
-                ),
-            )
-        })
+        global_from_bytes(name, &self.global_bytes(name)?)
     }
 
     /// Writes global `name` from a `T` (its size must match).
@@ -547,4 +537,19 @@ impl Drop for LoadedObject {
         }
         self.programs.clear();
     }
+}
+
+/// Global `name`'s bytes as a `T`, whose size must be theirs: before the
+/// load ([`ObjectLoader::global`](super::ObjectLoader::global)) and after.
+pub(super) fn global_from_bytes<T: Plain>(name: &str, b: &[u8]) -> Result<T> {
+    plain_from_bytes(b).ok_or_else(|| {
+        Error::invalid(
+            "global type",
+            format!(
+                "'{name}' is {} bytes, the type {}",
+                b.len(),
+                std::mem::size_of::<T>()
+            ),
+        )
+    })
 }

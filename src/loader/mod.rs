@@ -88,7 +88,7 @@ pub use externs::Resolution;
 pub use loaded::LoadedObject;
 pub use plan::LoadPlan;
 
-use crate::arena::{Arena, Plain, plain_from_bytes, plain_to_bytes};
+use crate::arena::{Arena, Plain, plain_to_bytes};
 use crate::error::{Error, Result};
 use crate::obj::{ARENA_SECTION, DataKind, ObjectSpec, VarSpec};
 use std::collections::HashMap;
@@ -212,19 +212,13 @@ impl ObjectLoader {
                 format!("'{name}' is {} bytes, got {}", v.size, bytes.len()),
             ));
         }
-        let image = if v.section == ARENA_SECTION {
+        let at = self.image_at(&v, ", set by the kernel's configuration")?;
+        if at == ImageAt::Arena {
             self.arena_global_set.get_or_insert_with(|| v.name.clone());
-            self.spec.arena_data.as_mut().map(|a| &mut a.bytes)
-        } else {
-            match self.spec.data.iter_mut().find(|d| d.section == v.section) {
-                Some(d) if d.kind == DataKind::Kconfig => {
-                    return Err(Error::invalid(
-                        "global value",
-                        format!("'{name}' is a kconfig extern, set by the kernel's configuration"),
-                    ));
-                }
-                d => d.map(|d| &mut d.bytes),
-            }
+        }
+        let image = match at {
+            ImageAt::Arena => self.spec.arena_data.as_mut().map(|a| &mut a.bytes),
+            ImageAt::Data(i) => self.spec.data.get_mut(i).map(|d| &mut d.bytes),
         };
         let image = image.ok_or_else(|| no_such_section(name, &v.section))?;
         let len = image.len();
@@ -244,20 +238,9 @@ impl ObjectLoader {
     /// variable lying outside its section.
     pub fn global_bytes(&self, name: &str) -> Result<Vec<u8>> {
         let v = self.var(name)?;
-        let image = if v.section == ARENA_SECTION {
-            self.spec.arena_data.as_ref().map(|a| &a.bytes)
-        } else {
-            match self.spec.data.iter().find(|d| d.section == v.section) {
-                Some(d) if d.kind == DataKind::Kconfig => {
-                    return Err(Error::invalid(
-                        "global value",
-                        format!(
-                            "'{name}' is a kconfig extern: its value is known only at load time"
-                        ),
-                    ));
-                }
-                d => d.map(|d| &d.bytes),
-            }
+        let image = match self.image_at(&v, ": its value is known only at load time")? {
+            ImageAt::Arena => self.spec.arena_data.as_ref().map(|a| &a.bytes),
+            ImageAt::Data(i) => self.spec.data.get(i).map(|d| &d.bytes),
         };
         let image = image.ok_or_else(|| no_such_section(name, &v.section))?;
         image
@@ -268,17 +251,32 @@ impl ObjectLoader {
     /// The initial value of global `name` as a `T` whose size must be the
     /// variable's ([`ObjectLoader::global_bytes`], typed).
     pub fn global<T: Plain>(&self, name: &str) -> Result<T> {
-        let bytes = self.global_bytes(name)?;
-        plain_from_bytes(&bytes).ok_or_else(|| {
-            Error::invalid(
-                "global value",
-                format!(
-                    "'{name}' is {} bytes, not the {} of the type asked for",
-                    bytes.len(),
-                    std::mem::size_of::<T>()
-                ),
-            )
-        })
+        loaded::global_from_bytes(name, &self.global_bytes(name)?)
+    }
+
+    /// Where global `v`'s initial bytes are kept: the arena image, or the
+    /// image of data section `i`. A `.kconfig` extern has none: an error
+    /// saying so, ending with `kconfig_why`.
+    fn image_at(&self, v: &VarSpec, kconfig_why: &str) -> Result<ImageAt> {
+        if v.section == ARENA_SECTION {
+            return Ok(ImageAt::Arena);
+        }
+        match self.spec.data.iter().position(|d| d.section == v.section) {
+            Some(i)
+                if self
+                    .spec
+                    .data
+                    .get(i)
+                    .is_some_and(|d| d.kind == DataKind::Kconfig) =>
+            {
+                Err(Error::invalid(
+                    "global value",
+                    format!("'{}' is a kconfig extern{kconfig_why}", v.name),
+                ))
+            }
+            Some(i) => Ok(ImageAt::Data(i)),
+            None => Err(no_such_section(&v.name, &v.section)),
+        }
     }
 
     /// Sets the initial value of global `name` to `value`, whose size must
@@ -539,6 +537,13 @@ fn no_such_global(name: &str) -> Error {
         "global",
         format!("the object has no global variable '{name}'"),
     )
+}
+
+/// Where a global's initial bytes are kept ([`ObjectLoader::image_at`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ImageAt {
+    Arena,
+    Data(usize),
 }
 
 fn no_such_section(name: &str, section: &str) -> Error {
